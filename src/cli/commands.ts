@@ -1,0 +1,8 @@
+/**
+ * Every command of the CLI, one module each. Adding a command is one file and one line here.
+ */
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,35 @@
+/**
+ * The command-line program: builds the commander tree from one module per command and turns
+ * errors into exit codes. A user's mistake (UserError) prints one paragraph, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '../util/errors.ts';
+import { commands } from './commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('tandem')
+    .description('Trade cointegrated pairs through the Interactive Brokers Client Portal Web API')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  for (const register of commands) register(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed help or the usage error itself.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isUserError(err)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

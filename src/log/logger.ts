@@ -1,0 +1,98 @@
+/**
+ * Logging: pino, human-readable on a terminal and JSON lines otherwise.
+ *
+ * Secrets are removed twice: by key (pino's redact paths for passwords, cookies, tokens, ...) and by
+ * value (every registered secret string, e.g. the password from the environment, is replaced
+ * wherever it appears in a message or a field), so a secret that slips into an error message or a
+ * URL still never reaches the output.
+ */
+import pino, { type Logger, type Level } from 'pino';
+import pretty from 'pino-pretty';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
+
+export type { Logger };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+const REDACTED = '[redacted]';
+
+/** Keys whose values are never logged, at any depth pino's wildcards reach. */
+const SECRET_KEYS = [
+  'password', 'passwd', 'pwd', 'username', 'user', 'cookie', 'cookies', 'set-cookie', 'authorization',
+  'token', 'session', 'secret', 'totp', 'totpSecret', 'IBKR_PASSWORD', 'IBKR_USERNAME', 'IBKR_TOTP_SECRET',
+];
+const REDACT_PATHS = [
+  ...SECRET_KEYS.map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `["${k}"]`)),
+  ...SECRET_KEYS.map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `*.${k}` : `*["${k}"]`)),
+  'headers.cookie', 'headers["set-cookie"]', 'headers.authorization',
+  '*.headers.cookie', '*.headers["set-cookie"]', '*.headers.authorization',
+];
+
+const secretValues = new Set<string>();
+
+/**
+ * Registers a value (a password, a username, a TOTP secret) that must never appear in any log
+ * line. Values shorter than 3 characters are ignored: masking them would mangle ordinary text.
+ */
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= 3) secretValues.add(value);
+}
+
+/** Replaces every registered secret in a string. Also used for error messages shown to the user. */
+export function scrubSecrets(text: string): string {
+  let out = text;
+  for (const s of secretValues) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+/** A stream wrapper that scrubs secret values from each serialized line before it is written. */
+function scrubbing(dest: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      const line = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      dest.write(secretValues.size ? scrubSecrets(line) : line);
+      cb();
+    },
+  });
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Optional file that receives JSON lines in addition to the console output. */
+  file?: string;
+  /** Force pretty (true) or JSON (false) console output; default: pretty on a TTY. */
+  pretty?: boolean;
+  /** Where console output goes; default stderr, so stdout stays clean for command output. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function normalizeLevel(level: string | undefined): LogLevel {
+  const l = (level ?? 'info').toLowerCase();
+  if (l === 'warning') return 'warn';
+  if (l === 'debug' || l === 'info' || l === 'warn' || l === 'error' || l === 'silent') return l;
+  return 'info';
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = normalizeLevel(opts.level);
+  // multistream entries take a real level; 'silent' is applied on the logger itself.
+  const streamLevel: Level = level === 'silent' ? 'fatal' : level;
+  const consoleDest = opts.destination ?? process.stderr;
+  const usePretty = opts.pretty ?? Boolean((consoleDest as NodeJS.WriteStream).isTTY);
+  const consoleStream = usePretty
+    ? pretty({ destination: scrubbing(consoleDest), colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : scrubbing(consoleDest);
+  const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: consoleStream }];
+  if (opts.file) {
+    mkdirSync(dirname(opts.file), { recursive: true });
+    streams.push({ level: streamLevel, stream: scrubbing(createWriteStream(opts.file, { flags: 'a' })) });
+  }
+  return pino(
+    { level, redact: { paths: REDACT_PATHS, censor: REDACTED }, base: undefined },
+    pino.multistream(streams),
+  );
+}
+
+/** A logger that discards everything, for library code used without a configured logger. */
+export const silentLogger: Logger = pino({ level: 'silent' });
