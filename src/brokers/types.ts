@@ -1,0 +1,210 @@
+/**
+ * The one interface through which the engine talks to a broker. The engine imports nothing else
+ * from `brokers/` implementations, `ibkr/` or the network: everything it needs about a broker is
+ * here, in plain numbers and strings (no gateway formatting, no IBKR field ids).
+ */
+
+export type Side = 'BUY' | 'SELL';
+export type SecType = 'STK' | 'CRYPTO';
+
+/** What a strategy file says about an instrument. */
+export interface InstrumentSpec {
+  symbol: string;
+  secType: SecType;
+  exchange: string;
+  currency: string;
+  conid?: number | undefined;
+}
+
+/** An instrument the broker knows, with its contract id. */
+export interface Instrument extends InstrumentSpec {
+  conid: number;
+}
+
+/**
+ * Normalised order status. `Unknown` means the broker could not say (e.g. a placement whose answer
+ * was lost): the order manager resolves it by looking the cOID up.
+ */
+export type BrokerOrderStatus =
+  | 'PendingSubmit'
+  | 'PreSubmitted'
+  | 'Submitted'
+  | 'PendingCancel'
+  | 'Filled'
+  | 'Cancelled'
+  | 'Inactive'
+  | 'Unknown';
+
+export const TERMINAL_STATUSES: ReadonlySet<BrokerOrderStatus> = new Set(['Filled', 'Cancelled', 'Inactive']);
+
+export interface OrderRequest {
+  /** Client order id: unique per account, journalled before the order is sent. */
+  cOID: string;
+  instrument: Instrument;
+  side: Side;
+  /** Units. Exactly one of quantity / cashQty. */
+  quantity?: number | undefined;
+  /** Notional in the instrument's currency (crypto market buys). */
+  cashQty?: number | undefined;
+  orderType: 'MKT' | 'LMT';
+  limitPrice?: number | undefined;
+  tif: 'DAY' | 'IOC' | 'GTC';
+  outsideRth?: boolean | undefined;
+}
+
+/** Both legs of a pair as one combo (spread) order; ratios are signed (+ buy, - sell) per unit. */
+export interface ComboOrderRequest {
+  cOID: string;
+  legs: { instrument: Instrument; ratio: number }[];
+  /** Number of combo units. */
+  quantity: number;
+  side: Side;
+  orderType: 'MKT';
+  tif: 'DAY';
+}
+
+export interface PlaceResult {
+  brokerOrderId: string;
+  status: BrokerOrderStatus;
+}
+
+/** An order as the broker sees it. */
+export interface BrokerOrder {
+  brokerOrderId: string;
+  cOID?: string | undefined;
+  conid: number;
+  side: Side;
+  totalQty: number;
+  filledQty: number;
+  avgPrice: number;
+  status: BrokerOrderStatus;
+  /** Broker's reason for a rejection or cancellation, when it gives one. */
+  text?: string | undefined;
+}
+
+export interface Fill {
+  execId: string;
+  brokerOrderId: string;
+  cOID?: string | undefined;
+  conid: number;
+  side: Side;
+  qty: number;
+  price: number;
+  commission: number;
+  /** Epoch ms. */
+  time: number;
+}
+
+export interface Position {
+  conid: number;
+  symbol?: string | undefined;
+  /** Signed: negative is short. */
+  qty: number;
+  avgCost: number;
+}
+
+export interface AccountInfo {
+  id: string;
+  isPaper: boolean;
+}
+
+export interface Balance {
+  currency: string;
+  cash: number;
+  netLiquidation: number;
+}
+
+/** One market-data update, stamped with the data's own time (epoch ms), not the local clock. */
+export interface Tick {
+  conid: number;
+  time: number;
+  price: number;
+  size?: number | undefined;
+}
+
+export interface HistoryBar {
+  /** Bar start, epoch ms UTC. */
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+export type ConnectionEvent =
+  /** The session or stream went away (reset, timeout, dropped websocket). */
+  | { kind: 'down'; reason: string }
+  /** The stream is back (after a reconnect the engine reconciles). */
+  | { kind: 'up' };
+
+export interface BrokerListeners {
+  onTick?: (tick: Tick) => void;
+  onOrder?: (order: BrokerOrder) => void;
+  onFill?: (fill: Fill) => void;
+  onConnection?: (event: ConnectionEvent) => void;
+}
+
+export interface SessionStatus {
+  authenticated: boolean;
+  connected: boolean;
+  competing: boolean;
+}
+
+/**
+ * A placement whose outcome is unknown (timeout, 5xx, dropped connection after sending). The order
+ * may or may not exist at the broker: the caller must look its cOID up, never send it again blindly.
+ */
+export class PlacementUncertainError extends Error {
+  override name = 'PlacementUncertainError';
+  constructor(
+    readonly cOID: string,
+    readonly reason: string,
+  ) {
+    super(`placement of ${cOID} has an unknown outcome: ${reason}`);
+  }
+}
+
+/** The broker refused the order (rejection text, invalid order, duplicate cOID). */
+export class OrderRejectedError extends Error {
+  override name = 'OrderRejectedError';
+  constructor(
+    readonly cOID: string,
+    readonly reason: string,
+    /** True when the broker says this cOID is already registered: the first send went through. */
+    readonly duplicate = false,
+  ) {
+    super(`order ${cOID} rejected: ${reason}`);
+  }
+}
+
+export interface Broker {
+  readonly name: string;
+  /** Checks the session and primes it (accounts). Throws a clear error when it cannot. */
+  connect(): Promise<void>;
+  accounts(): Promise<AccountInfo[]>;
+  /** Selects the account every later call trades and reads. */
+  useAccount(accountId: string): void;
+  resolveInstrument(spec: InstrumentSpec): Promise<Instrument>;
+  balance(): Promise<Balance>;
+  positions(): Promise<Position[]>;
+  /** Orders of the current session (working and finished). */
+  orders(): Promise<BrokerOrder[]>;
+  /** The order placed with this cOID, if the broker has it. */
+  findOrderByCoid(cOID: string): Promise<BrokerOrder | undefined>;
+  placeOrder(req: OrderRequest): Promise<PlaceResult>;
+  placeCombo?(req: ComboOrderRequest): Promise<PlaceResult>;
+  cancelOrder(brokerOrderId: string): Promise<void>;
+  /** Executions of the recent days. */
+  fills(): Promise<Fill[]>;
+  history(instrument: Instrument, barMinutes: number, bars: number): Promise<HistoryBar[]>;
+  /** Latest prices, stamped with the data's own time (for polled bars). */
+  snapshot(instruments: Instrument[]): Promise<Tick[]>;
+  /** Starts the stream: market data for these instruments, orders and fills. */
+  subscribe(instruments: Instrument[], listeners: BrokerListeners): Promise<void>;
+  /** Keep-alive; returns the session state. */
+  keepAlive(): Promise<SessionStatus>;
+  /** Re-establishes the brokerage session after a reset or drop. */
+  reauthenticate(): Promise<void>;
+  close(): Promise<void>;
+}
