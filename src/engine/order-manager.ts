@@ -48,6 +48,8 @@ export interface OrderManagerOptions {
   resolveTimeoutMs?: number;
   /** Called at crash points (tests): may never resolve, so the test can SIGKILL the process there. */
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
+  /** Called right before an order is handed to the broker (latency measurement). */
+  beforeSend?: (cOID: string) => void;
   /** Called after a fill is journalled and applied. */
   onFill?: (fill: Fill, order: JournalOrder) => void;
   /** Injected clock for journal timestamps (ms). */
@@ -156,6 +158,7 @@ export class OrderManager {
 
   private async send(cOID: string, call: () => Promise<{ brokerOrderId: string; status: BrokerOrderStatus }>): Promise<JournalOrder> {
     try {
+      this.opts.beforeSend?.(cOID);
       const res = await call();
       this.byBrokerId.set(res.brokerOrderId, cOID);
       await this.opts.crashHook?.('after-send', cOID);
