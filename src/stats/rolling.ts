@@ -1,0 +1,327 @@
+/**
+ * O(1)-per-bar rolling statistics for the live loop.
+ *
+ * Both classes keep a ring buffer of the last W values and the window's means and centred sums of
+ * squares/cross-products, updated on every push by the exact sliding-window identities (add the
+ * new point, remove the oldest, both relative to the current means, so no large raw sums ever
+ * cancel). Rounding drift is capped by recomputing the centred sums exactly from the buffer every
+ * `recomputeEvery` pushes (default 64·W, i.e. < 2% extra work), so the figures stay within a few
+ * hundred ulps of an exact recomputation over any number of updates (tests/stats-rolling.test.ts
+ * checks this over millions of updates).
+ *
+ * Spec (docs/strategy.md, OLS hedge): after pushing bar t with window W,
+ *   beta = cov(x, y) / var(x), alpha = mean(y) − beta·mean(x)    (over the last W bars)
+ *   r_t  = y_t − alpha − beta·x_t                                  (residual of the latest bar)
+ *   sd   = sqrt(RSS / (W − 1)), RSS = Syy − Sxy²/Sxx (centred sums) (ddof = 1 sd of the W residuals)
+ *   z_t  = r_t / sd
+ */
+import { StatsError } from './errors.ts';
+
+const EPS = 2.220446049250313e-16;
+
+function checkWindow(window: number, min: number, who: string): void {
+  if (!Number.isInteger(window) || window < min) {
+    throw new StatsError('invalid-argument', `${who}: window must be an integer ≥ ${min}, got ${String(window)}`);
+  }
+}
+
+function nonFinite(who: string, what: string, v: number): never {
+  throw new StatsError('non-finite', `${who}.push: ${what} is ${String(v)}; every value must be a finite number`);
+}
+
+export interface RollingOptions {
+  /** Recompute the centred sums exactly every this many pushes (default 64·window, at least 4096). */
+  recomputeEvery?: number;
+}
+
+/**
+ * Rolling OLS of y on x with an intercept over the last `window` points.
+ *
+ * ```ts
+ * const r = new RollingOls(120);
+ * for (const bar of bars) {
+ *   r.push(bar.px, bar.py);
+ *   if (r.ready && !r.isDegenerate) use(r.beta, r.alpha, r.latestResidual, r.residualSd(), r.latestZ);
+ * }
+ * ```
+ * Getters throw a StatsError when the figure is undefined (window not full yet, x constant over the
+ * window, or a perfect fit with zero residual sd); check `ready` and `isDegenerate` first.
+ */
+export class RollingOls {
+  readonly window: number;
+  private readonly xs: Float64Array;
+  private readonly ys: Float64Array;
+  private head = 0; // index of the oldest value once full; next write position
+  private n = 0;
+  private mx = 0;
+  private my = 0;
+  private sxx = 0;
+  private sxy = 0;
+  private syy = 0;
+  private lastX = 0;
+  private lastY = 0;
+  private sinceExact = 0;
+  private readonly recomputeEvery: number;
+
+  constructor(window: number, opts: RollingOptions = {}) {
+    checkWindow(window, 3, 'RollingOls');
+    this.window = window;
+    this.xs = new Float64Array(window);
+    this.ys = new Float64Array(window);
+    this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
+    if (!(this.recomputeEvery >= 1)) throw new StatsError('invalid-argument', 'RollingOls: recomputeEvery must be ≥ 1');
+  }
+
+  /** Add the point (x, y) and drop the oldest one once the window is full. O(1). */
+  push(x: number, y: number): void {
+    if (!Number.isFinite(x)) nonFinite('RollingOls', 'x', x);
+    if (!Number.isFinite(y)) nonFinite('RollingOls', 'y', y);
+    const W = this.window;
+    const h = this.head;
+    this.lastX = x;
+    this.lastY = y;
+    if (this.n < W) {
+      // Welford add.
+      const n = ++this.n;
+      const dx = x - this.mx;
+      const dy = y - this.my;
+      this.mx += dx / n;
+      this.my += dy / n;
+      const ex = x - this.mx;
+      const ey = y - this.my;
+      this.sxx += dx * ex;
+      this.sxy += dx * ey;
+      this.syy += dy * ey;
+    } else {
+      // Replace the oldest (xo, yo) by (x, y): C' = C + dx·(yn − my') + dy·(xo − mx).
+      const xo = this.xs[h] as number;
+      const yo = this.ys[h] as number;
+      const dx = x - xo;
+      const dy = y - yo;
+      const mx0 = this.mx;
+      const my0 = this.my;
+      const mx1 = mx0 + dx / W;
+      const my1 = my0 + dy / W;
+      this.sxx += dx * (x - mx1 + xo - mx0);
+      this.syy += dy * (y - my1 + yo - my0);
+      this.sxy += dx * (y - my1) + dy * (xo - mx0);
+      this.mx = mx1;
+      this.my = my1;
+    }
+    this.xs[h] = x;
+    this.ys[h] = y;
+    this.head = h + 1 === W ? 0 : h + 1;
+    if (++this.sinceExact >= this.recomputeEvery) this.recompute();
+  }
+
+  /** Recompute means and centred sums exactly (two passes over the window). Called automatically. */
+  recompute(): void {
+    const n = this.n;
+    this.sinceExact = 0;
+    if (n === 0) return;
+    let sx = 0;
+    let sy = 0;
+    for (let i = 0; i < n; i++) {
+      sx += this.xs[i] as number;
+      sy += this.ys[i] as number;
+    }
+    const mx = sx / n;
+    const my = sy / n;
+    let sxx = 0;
+    let sxy = 0;
+    let syy = 0;
+    for (let i = 0; i < n; i++) {
+      const dx = (this.xs[i] as number) - mx;
+      const dy = (this.ys[i] as number) - my;
+      sxx += dx * dx;
+      sxy += dx * dy;
+      syy += dy * dy;
+    }
+    this.mx = mx;
+    this.my = my;
+    this.sxx = Math.max(sxx, 0);
+    this.sxy = sxy;
+    this.syy = Math.max(syy, 0);
+  }
+
+  /** Points currently in the window (≤ window). */
+  get count(): number {
+    return this.n;
+  }
+
+  /** True once `window` points have been pushed. */
+  get ready(): boolean {
+    return this.n >= this.window;
+  }
+
+  /** x constant over the window (no slope) or y fitted exactly (zero residual sd). */
+  get isDegenerate(): boolean {
+    return this.xDegenerate() || this.rssRaw() <= 64 * EPS * this.syy;
+  }
+
+  private xDegenerate(): boolean {
+    const tol = 1e-9 * Math.abs(this.mx);
+    return !(this.sxx > this.n * tol * tol) || this.sxx <= 0;
+  }
+
+  private rssRaw(): number {
+    return this.syy - (this.sxy * this.sxy) / this.sxx;
+  }
+
+  private need(minCount: number, what: string): void {
+    if (this.n < minCount) {
+      throw new StatsError('too-few-observations', `RollingOls.${what}: ${this.n} points pushed, need ${minCount}`);
+    }
+    if (this.xDegenerate()) {
+      throw new StatsError('constant-series', `RollingOls.${what}: x is constant over the window; the slope is undefined`);
+    }
+  }
+
+  /** Slope of y on x over the window. */
+  get beta(): number {
+    this.need(2, 'beta');
+    return this.sxy / this.sxx;
+  }
+
+  /** Intercept: mean(y) − beta·mean(x). */
+  get alpha(): number {
+    this.need(2, 'alpha');
+    return this.my - (this.sxy / this.sxx) * this.mx;
+  }
+
+  get meanX(): number {
+    return this.mx;
+  }
+
+  get meanY(): number {
+    return this.my;
+  }
+
+  /** Residual sum of squares of the window's fit, Syy − Sxy²/Sxx (never negative). */
+  rss(): number {
+    this.need(3, 'rss');
+    return Math.max(this.rssRaw(), 0);
+  }
+
+  /** Standard deviation (ddof = 1) of the window's residuals: sqrt(RSS / (count − 1)). */
+  residualSd(): number {
+    return Math.sqrt(this.rss() / (this.n - 1));
+  }
+
+  /** Residual of (x, y) against the window's fit: y − alpha − beta·x (computed around the means). */
+  residual(x: number, y: number): number {
+    this.need(2, 'residual');
+    return y - this.my - (this.sxy / this.sxx) * (x - this.mx);
+  }
+
+  /** Residual of the latest pushed point. */
+  get latestResidual(): number {
+    return this.residual(this.lastX, this.lastY);
+  }
+
+  /** z of (x, y): residual(x, y) / residualSd(). Throws if the residual sd is zero (perfect fit). */
+  zScore(x: number, y: number): number {
+    const sd = this.residualSd();
+    if (!(sd > 0) || this.rssRaw() <= 64 * EPS * this.syy) {
+      throw new StatsError('singular', 'RollingOls.zScore: y is fitted exactly by x over the window (zero residual sd); z is undefined');
+    }
+    return this.residual(x, y) / sd;
+  }
+
+  /** z of the latest pushed point: the spec's z_t. */
+  get latestZ(): number {
+    return this.zScore(this.lastX, this.lastY);
+  }
+}
+
+/**
+ * Rolling mean, ddof = 1 standard deviation and z-score over the last `window` values.
+ * `zScore()` of the latest value is (v − mean)/sd over the window that includes it.
+ */
+export class RollingZScore {
+  readonly window: number;
+  private readonly vs: Float64Array;
+  private head = 0;
+  private n = 0;
+  private m = 0;
+  private s = 0; // centred sum of squares
+  private last = 0;
+  private sinceExact = 0;
+  private readonly recomputeEvery: number;
+
+  constructor(window: number, opts: RollingOptions = {}) {
+    checkWindow(window, 2, 'RollingZScore');
+    this.window = window;
+    this.vs = new Float64Array(window);
+    this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
+    if (!(this.recomputeEvery >= 1)) throw new StatsError('invalid-argument', 'RollingZScore: recomputeEvery must be ≥ 1');
+  }
+
+  push(v: number): void {
+    if (!Number.isFinite(v)) nonFinite('RollingZScore', 'value', v);
+    const W = this.window;
+    const h = this.head;
+    this.last = v;
+    if (this.n < W) {
+      const n = ++this.n;
+      const d = v - this.m;
+      this.m += d / n;
+      this.s += d * (v - this.m);
+    } else {
+      const vo = this.vs[h] as number;
+      const d = v - vo;
+      const m0 = this.m;
+      const m1 = m0 + d / W;
+      this.s += d * (v - m1 + vo - m0);
+      this.m = m1;
+    }
+    this.vs[h] = v;
+    this.head = h + 1 === W ? 0 : h + 1;
+    if (++this.sinceExact >= this.recomputeEvery) this.recompute();
+  }
+
+  recompute(): void {
+    const n = this.n;
+    this.sinceExact = 0;
+    if (n === 0) return;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.vs[i] as number;
+    const m = sum / n;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const d = (this.vs[i] as number) - m;
+      s += d * d;
+    }
+    this.m = m;
+    this.s = s;
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  get ready(): boolean {
+    return this.n >= this.window;
+  }
+
+  get mean(): number {
+    if (this.n < 1) throw new StatsError('too-few-observations', 'RollingZScore.mean: nothing pushed yet');
+    return this.m;
+  }
+
+  /** ddof = 1 standard deviation over the window. */
+  sd(): number {
+    if (this.n < 2) throw new StatsError('too-few-observations', `RollingZScore.sd: ${this.n} values pushed, need 2`);
+    return Math.sqrt(Math.max(this.s, 0) / (this.n - 1));
+  }
+
+  /** (v − mean)/sd against the current window (default: the latest value). */
+  zScore(v: number = this.last): number {
+    const sd = this.sd();
+    const tol = 1e-12 * Math.abs(this.m);
+    if (!(sd > tol)) {
+      throw new StatsError('constant-series', 'RollingZScore.zScore: the window is constant (zero sd); z is undefined');
+    }
+    return (v - this.m) / sd;
+  }
+}
