@@ -38,7 +38,10 @@ export interface EngineOptions {
   /** The strategy's legs, bar size (minutes), and what warm-up needs. */
   legs: { y: EngineLeg; x: EngineLeg };
   barMinutes: number;
-  /** Aligned bars the strategy needs before it can decide (lookback, gate lookback). */
+  /**
+   * Aligned history bars fed before going live. With max(lookback, gate.lookback) - 1 the first live
+   * bar is the first at which the strategy can decide, and warm-up never opens a virtual position.
+   */
   warmupBars: number;
   shortMode: string;
   /** Builds the strategy, from a saved state when the journal has one. */
@@ -227,7 +230,7 @@ export class Engine {
     const barMs = o.barMinutes * 60_000;
     const newest = Math.max(...hy.map((b) => b.time), ...hx.map((b) => b.time));
     const complete = aligned.filter((b) => b.time < newest || b.time + barMs <= Date.now() - 24 * 3600_000);
-    const use = saved ? complete : complete.slice(-o.warmupBars - 1);
+    const use = saved ? complete : complete.slice(-o.warmupBars);
     if (!saved && use.length < o.warmupBars) {
       this.logger.warn({ have: use.length, need: o.warmupBars }, 'history shorter than the warm-up: the strategy decides once enough live bars arrive');
     }

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { alignBars, BarBuilder, type AlignedBar } from '../src/engine/bar-builder.ts';
+import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable } from '../src/engine/market-hours.ts';
+import { checkOrders, checkShortability, DailyLossGuard } from '../src/engine/risk.ts';
+import { checkAccountForMode, confirmLive, isPaperAccountId } from '../src/engine/mode-guard.ts';
+import { orderFor } from '../src/engine/pair-executor.ts';
+import { Portfolio } from '../src/engine/portfolio.ts';
+
+const MIN = 60_000;
+// Tuesday 2026-11-24 14:30 UTC = 09:30 New York (EST).
+const OPEN = Date.UTC(2026, 10, 24, 14, 30);
+
+describe('engine bar builder', () => {
+  it('builds OHLC bars by event time and emits aligned bars when the watermark passes', () => {
+    const out: AlignedBar[] = [];
+    const b = new BarBuilder(5 * MIN, [1, 2], (bar) => out.push(bar));
+    b.onTick(1, OPEN + 1000, 10);
+    b.onTick(2, OPEN + 2000, 20);
+    b.onTick(1, OPEN + 60_000, 12);
+    b.onTick(1, OPEN + 120_000, 9);
+    b.onTick(2, OPEN + 299_999, 21);
+    expect(out).toHaveLength(0);
+    b.onTick(1, OPEN + 5 * MIN, 11); // first tick of the next bar closes the previous one
+    expect(out).toHaveLength(1);
+    expect(out[0]!.time).toBe(OPEN);
+    expect(out[0]!.legs[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 9 });
+    expect(out[0]!.legs[1]).toMatchObject({ open: 20, high: 21, low: 20, close: 21 });
+    // A late tick for a closed bar is ignored and counted.
+    b.onTick(2, OPEN + 100, 99);
+    expect(b.lateTicks).toBe(1);
+  });
+
+  it('drops a bar time at which one leg had no tick (inner join), and closes several bars at a jump', () => {
+    const out: AlignedBar[] = [];
+    const b = new BarBuilder(MIN, [1, 2], (bar) => out.push(bar));
+    b.onTick(1, OPEN, 10);
+    b.onTick(2, OPEN + 10, 20);
+    b.onTick(1, OPEN + MIN, 11); // leg 2 silent in this minute
+    b.onTick(1, OPEN + 2 * MIN, 12);
+    b.onTick(2, OPEN + 2 * MIN + 1, 22);
+    b.onTick(1, OPEN + 5 * MIN, 13);
+    expect(out.map((x) => (x.time - OPEN) / MIN)).toEqual([0, 2]);
+    expect(b.droppedBars).toBe(1);
+  });
+
+  it('aligns history by inner join on time', () => {
+    const bar = (time: number, c: number) => ({ time, open: c, high: c, low: c, close: c, volume: 0 });
+    const a = alignBars([[bar(3, 1), bar(1, 1), bar(2, 1)], [bar(2, 2), bar(3, 2)]]);
+    expect(a.map((x) => x.time)).toEqual([2, 3]);
+  });
+});
+
+describe('engine market hours', () => {
+  it('knows US regular hours, the crypto window and the session maintenance window in New York time', () => {
+    expect(isStockRegularHours(OPEN)).toBe(true);
+    expect(isStockRegularHours(OPEN - 1)).toBe(false);
+    expect(isStockRegularHours(OPEN + 390 * MIN)).toBe(false); // 16:00
+    const saturday = Date.UTC(2026, 10, 28, 15, 0);
+    expect(isStockRegularHours(saturday)).toBe(false);
+    expect(isCryptoWindow(saturday)).toBe(false);
+    expect(isCryptoWindow(Date.UTC(2026, 10, 29, 7, 59))).toBe(false); // Sunday 02:59 NY
+    expect(isCryptoWindow(Date.UTC(2026, 10, 29, 8, 0))).toBe(true); // Sunday 03:00 NY
+    expect(isCryptoWindow(Date.UTC(2026, 10, 27, 20, 59))).toBe(true); // Friday 15:59 NY
+    expect(isCryptoWindow(Date.UTC(2026, 10, 27, 21, 0))).toBe(false); // Friday 16:00 NY
+    expect(isTradable('CRYPTO', Date.UTC(2026, 10, 25, 3, 0))).toBe(true); // Tuesday night
+    expect(isTradable('STK', Date.UTC(2026, 10, 24, 12, 0), true)).toBe(true); // 07:00 NY pre-market
+    expect(isSessionMaintenance(Date.UTC(2026, 10, 25, 5, 30))).toBe(true); // 00:30 NY
+    expect(isSessionMaintenance(OPEN)).toBe(false);
+  });
+});
+
+describe('engine risk checks', () => {
+  const limits = { maxGrossNotional: 10_000, maxPositionNotional: 6_000, maxDailyLoss: 500, allowOutsideRth: false };
+  it('refuses orders above the per-leg and gross limits but lets reducing orders through', () => {
+    const leg = (symbol: string, currentQty: number, targetQty: number, price = 10) => ({ symbol, secType: 'STK' as const, currentQty, targetQty, price });
+    expect(checkOrders(limits, [leg('A', 0, 500), leg('B', 0, -400)], OPEN)).toEqual({ ok: true });
+    expect(checkOrders(limits, [leg('A', 0, 700), leg('B', 0, -100)], OPEN)).toMatchObject({ ok: false, reason: expect.stringContaining('maxPositionNotional') });
+    expect(checkOrders(limits, [leg('A', 0, 550), leg('B', 0, -550)], OPEN)).toMatchObject({ ok: false, reason: expect.stringContaining('maxGrossNotional') });
+    expect(checkOrders(limits, [leg('A', 900, 0), leg('B', -900, 0)], OPEN)).toEqual({ ok: true });
+    expect(checkOrders(limits, [leg('A', 0, 10)], OPEN - MIN)).toMatchObject({ ok: false, reason: expect.stringContaining('market closed') });
+  });
+
+  it('trips the daily loss guard against the New York day start and resets the next day', () => {
+    const g = new DailyLossGuard(500);
+    expect(g.update(OPEN, 100_000)).toBeUndefined();
+    expect(g.update(OPEN + MIN, 99_600)).toBeUndefined();
+    expect(g.update(OPEN + 2 * MIN, 99_500)).toBe(500);
+    expect(g.update(OPEN + 24 * 60 * MIN, 99_000)).toBeUndefined();
+  });
+
+  it('refuses crypto legs with shortMode hedge', () => {
+    expect(() => checkShortability([{ symbol: 'BTC', secType: 'CRYPTO' }, { symbol: 'ETH', secType: 'CRYPTO' }], 'hedge', 'x.yaml')).toThrow(/long-only/);
+    expect(() => checkShortability([{ symbol: 'BTC', secType: 'CRYPTO' }], 'long-only', 'x.yaml')).not.toThrow();
+  });
+
+  it('sends crypto market buys as cash-quantity IOC orders', () => {
+    const btc = { symbol: 'BTC', secType: 'CRYPTO' as const, exchange: 'PAXOS', currency: 'USD', conid: 479624278 };
+    expect(orderFor({ instrument: btc, side: 'BUY', qty: 0.01, price: 50_000 }, false)).toEqual({ instrument: btc, side: 'BUY', cashQty: 500, orderType: 'MKT', tif: 'IOC' });
+    expect(orderFor({ instrument: btc, side: 'SELL', qty: 0.01, price: 50_000 }, false)).toEqual({ instrument: btc, side: 'SELL', quantity: 0.01, orderType: 'MKT', tif: 'IOC' });
+  });
+});
+
+describe('engine modes and accounts', () => {
+  it('refuses a live account in paper mode and a paper account in live mode', () => {
+    expect(isPaperAccountId('DU1234567')).toBe(true);
+    expect(isPaperAccountId('DF1234567')).toBe(true);
+    expect(isPaperAccountId('U1234567')).toBe(false);
+    expect(() => checkAccountForMode('paper', 'U1234567')).toThrow(/paper mode refuses/);
+    expect(() => checkAccountForMode('live', 'DU1234567')).toThrow(/live mode refuses/);
+    expect(() => checkAccountForMode('live', 'U1234567')).not.toThrow();
+  });
+
+  it('live needs live.enabled and a confirmation', async () => {
+    await expect(confirmLive('U1', { liveEnabled: false, yes: true, interactive: false })).rejects.toThrow(/live.enabled/);
+    await expect(confirmLive('U1', { liveEnabled: true, yes: false, interactive: false })).rejects.toThrow(/--yes/);
+    await expect(confirmLive('U1', { liveEnabled: true, yes: true, interactive: false })).resolves.toBeUndefined();
+    await expect(confirmLive('U1', { liveEnabled: true, yes: false, interactive: true, ask: async () => 'U2' })).rejects.toThrow(/not confirmed/);
+    await expect(confirmLive('U1', { liveEnabled: true, yes: false, interactive: true, ask: async () => ' U1 ' })).resolves.toBeUndefined();
+  });
+});
+
+describe('engine portfolio', () => {
+  it('tracks quantities, average cost and cash through fills', () => {
+    const p = new Portfolio(10_000);
+    p.applyFill(1, 'A', 'BUY', 10, 100, 1);
+    p.applyFill(1, 'A', 'BUY', 10, 110, 1);
+    expect(p.qty(1)).toBe(20);
+    expect(p.all()[0]!.avgCost).toBe(105);
+    expect(p.cash).toBe(10_000 - 1000 - 1100 - 2);
+    p.applyFill(1, 'A', 'SELL', 20, 120, 1);
+    expect(p.qty(1)).toBe(0);
+    expect(p.cash).toBe(10_000 - 2100 - 2 + 2400 - 1);
+    p.setPrice(2, 50);
+    p.applyFill(2, 'B', 'SELL', 10, 50, 0);
+    expect(p.markedEquity()).toBeCloseTo(p.cash - 500);
+  });
+});
