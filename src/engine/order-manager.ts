@@ -20,7 +20,6 @@ import { silentLogger } from '../log/logger.ts';
 import type { Journal, JournalOrder, JournalOrderState } from '../store/journal.ts';
 import {
   OrderRejectedError,
-  PlacementUncertainError,
   type Broker,
   type BrokerOrder,
   type BrokerOrderStatus,
