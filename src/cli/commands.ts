@@ -3,9 +3,11 @@
  */
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.ts';
+import { registerRunCommand } from './run.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerRunCommand,
 ];

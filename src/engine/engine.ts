@@ -168,6 +168,10 @@ export class Engine {
 
   private async start(): Promise<void> {
     const { broker, o } = this;
+    const journalAccount = this.journal.getMeta('account');
+    if (journalAccount && journalAccount !== o.accountId) {
+      throw new UserError(`the journal ${this.journal.file} belongs to account ${journalAccount}, not ${o.accountId}: use another dataDir (or journal.path) per account.`);
+    }
     checkShortability([o.legs.y, o.legs.x], o.shortMode, 'strategy');
     await broker.connect();
     const accounts = await broker.accounts();

@@ -1,0 +1,78 @@
+/**
+ * `tandem run --config FILE [--mode paper|live] [--gateway URL] [--max-bars N] [--exit-after DURATION]
+ *  [--yes] [--flatten-on-exit]`: the live engine (docs/engine.md).
+ *
+ * Signals: SIGINT/SIGTERM stop new decisions and shut down within a bounded time (a second one exits
+ * at once); SIGUSR2 is the kill switch (flatten and stop). Exit codes: 0 after a normal stop, 4 after
+ * a risk stop (kill switch, max daily loss), 2 for a user mistake, 1 for a bug.
+ */
+import { Option, type Command } from 'commander';
+import { loadRuntime } from './runtime.ts';
+import { configOption, modeOption } from './options.ts';
+import { buildEngine, parseDuration } from './engine-setup.ts';
+import { UserError } from '../util/errors.ts';
+
+interface RunOpts {
+  config: string;
+  mode?: 'paper' | 'live';
+  gateway?: string;
+  maxBars?: string;
+  exitAfter?: string;
+  yes?: boolean;
+  flattenOnExit?: boolean;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run the live engine for a strategy (paper by default)')
+    .addOption(configOption().makeOptionMandatory())
+    .addOption(modeOption())
+    .option('--gateway <url>', 'Client Portal Gateway URL (overrides the config)')
+    .option('--max-bars <n>', 'stop after this many live bars')
+    .option('--exit-after <duration>', 'stop after this long (e.g. 90s, 30m, 2h)')
+    .option('--yes', 'confirm live trading without typing the account id (non-interactive use)')
+    .option('--flatten-on-exit', 'close the strategy positions when stopping (default: leave them)')
+    .addOption(new Option('--json', 'print the final summary as JSON').hideHelp())
+    .action(async (opts: RunOpts & { json?: boolean }) => {
+      const maxBars = opts.maxBars === undefined ? undefined : Number(opts.maxBars);
+      if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
+      const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
+      const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+      const { engine, journal } = await buildEngine(config, logger, {
+        yes: Boolean(opts.yes), maxBars, exitAfterMs, flattenOnExit: Boolean(opts.flattenOnExit),
+      });
+      let signals = 0;
+      const onStop = (sig: NodeJS.Signals): void => {
+        signals++;
+        if (signals > 1) {
+          process.stderr.write(`second ${sig}: exiting now (open orders are in the journal; the next start reconciles them)\n`);
+          process.exit(130);
+        }
+        process.stderr.write(`${sig}: stopping (no new decisions, waiting for orders in flight; ${sig} again exits at once)\n`);
+        void engine.stop('signal');
+      };
+      const onKill = (): void => void engine.kill('SIGUSR2');
+      process.on('SIGINT', onStop);
+      process.on('SIGTERM', onStop);
+      process.on('SIGUSR2', onKill);
+      try {
+        const summary = await engine.run();
+        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else {
+          process.stdout.write(
+            `stopped (${summary.stopReason}) after ${summary.bars} bars: ${summary.decisions} decisions, ${summary.orders} orders, ${summary.fills} fills; ` +
+              `equity ${summary.equity} (start ${summary.startEquity}); positions ${summary.positions.map((p) => `${p.symbol} ${p.qty}`).join(', ') || 'none'}\n`,
+          );
+        }
+        if (summary.stopReason === 'kill-switch' || summary.stopReason === 'daily-loss') {
+          throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were flattened. See the journal's incidents.`, 4);
+        }
+      } finally {
+        process.off('SIGINT', onStop);
+        process.off('SIGTERM', onStop);
+        process.off('SIGUSR2', onKill);
+        journal.close();
+      }
+    });
+}
