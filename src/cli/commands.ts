@@ -3,11 +3,15 @@
  */
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.ts';
+import { registerCacheCommand } from './cache.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerRunCommand } from './run.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerCacheCommand,
+  registerDoctorCommand,
   registerRunCommand,
 ];
