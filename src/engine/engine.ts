@@ -89,8 +89,10 @@ export interface EngineSummary {
   startEquity: number;
   positions: { symbol: string; qty: number }[];
   incidents: number;
-  /** Per-bar decision latency (ms): last tick received -> decision made (and orders handed over). */
+  /** Per-bar decision latency (ms): closing tick received -> decision made, or -> first order handed to the broker. */
   latencyMs: { p50: number; p99: number; n: number };
+  /** The same, bars with orders only. */
+  orderLatencyMs: { p50: number; p99: number; n: number };
 }
 
 const HISTORY_MARGIN = 1.2;
@@ -118,7 +120,9 @@ export class Engine {
   private resolveDone!: () => void;
   private readonly done = new Promise<void>((r) => (this.resolveDone = r));
   private lastTickWall = 0;
+  /** Per bar: closing tick received -> decision made, or -> first order handed to the broker. */
   private readonly latencies: number[] = [];
+  private readonly orderLatencies: number[] = [];
   private pendingDiffs = new Map<number, number>();
   private startEquity = 0;
   private lastBarTime: number | null = null;
@@ -136,7 +140,9 @@ export class Engine {
       ...(o.crashHook ? { crashHook: o.crashHook } : {}),
       beforeSend: () => {
         if (this.latencyStart !== null) {
-          this.latencies.push(performance.now() - this.latencyStart);
+          const ms = performance.now() - this.latencyStart;
+          this.latencies.push(ms);
+          this.orderLatencies.push(ms);
           this.latencyStart = null;
         }
       },
@@ -330,14 +336,18 @@ export class Engine {
     const [by, bx] = b.legs as [Bar, Bar];
     this.portfolio.setPrice(y.conid, by.close);
     this.portfolio.setPrice(x.conid, bx.close);
-    this.journal.recordBars(this.barRows(b.time, b.legs));
     const equity = this.equity();
-    this.journal.recordEquity(b.time, equity, this.portfolio.cash);
+    // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
+    const recordBar = (): void => this.journal.db.transaction(() => {
+      this.journal.recordBars(this.barRows(b.time, b.legs));
+      this.journal.recordEquity(b.time, equity, this.portfolio.cash);
+    })();
 
     const loss = this.lossGuard.update(b.time + this.o.barMinutes * 60_000, equity);
     if (loss !== undefined) {
       this.logger.error({ loss: round2(loss), limit: this.o.risk.maxDailyLoss }, 'MAX DAILY LOSS reached: flattening and stopping');
       this.journal.recordIncident('daily-loss', { loss, equity, dayStart: this.lossGuard.dayStartEquity });
+      recordBar();
       await this.flattenAll('daily-loss');
       await this.stop('daily-loss');
       return;
@@ -349,12 +359,14 @@ export class Engine {
     let traded = false;
     if (d.action !== 'none') {
       this.decisionsMade++;
-      this.journal.recordDecision(b.time, d.action === 'enter' ? `enter-${d.side}` : `close-${d.side}-${d.reason}`, { decision: d, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
+      const record = (): void => this.journal.recordDecision(b.time, d.action === 'enter' ? `enter-${d.side}` : `close-${d.side}-${d.reason}`, { decision: d, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
       this.emit({ type: 'decision', time: b.time, decision: d, z: step.diagnostics.z });
-      traded = await this.act(b, d, wall);
+      // The orders carry the decision in their intent id; the decision row follows (off the latency path).
+      traded = await this.act(b, d, wall, record);
     } else {
       this.latencies.push(performance.now() - wall);
     }
+    recordBar();
     const every = this.o.saveStateEveryBars ?? 1;
     if (traded || d.action !== 'none' || this.barsSeen % every === 0) this.journal.saveStrategyState(b.time, this.strategy.saveState());
 
@@ -365,10 +377,11 @@ export class Engine {
   }
 
   /** Risk checks, then orders. Returns true when orders went out. */
-  private async act(b: AlignedBar, d: Exclude<Decision, { action: 'none' }>, wall: number): Promise<boolean> {
+  private async act(b: AlignedBar, d: Exclude<Decision, { action: 'none' }>, wall: number, record: () => void): Promise<boolean> {
     const { y, x } = this.instruments;
     const barEnd = b.time + this.o.barMinutes * 60_000;
     const refuse = (reason: string): false => {
+      record();
       this.logger.warn({ bar: iso(b.time), decision: d.action, reason }, 'decision not executed');
       this.emit({ type: 'warn', message: `decision ${d.action} at ${iso(b.time)} not executed: ${reason}` });
       this.journal.recordDecision(b.time, 'refused', { reason });
@@ -389,8 +402,13 @@ export class Engine {
 
     const intentId = `${d.action}-${b.time}`;
     this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
-    const res = await this.executor.execute(intentId, legs);
-    this.latencyStart = null;
+    let res;
+    try {
+      res = await this.executor.execute(intentId, legs);
+    } finally {
+      this.latencyStart = null;
+      record();
+    }
     for (const o of this.journal.orders().filter((o) => o.intentId === intentId)) {
       this.emit({ type: 'order', cOID: o.cOID, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, state: o.state });
     }
@@ -595,8 +613,11 @@ export class Engine {
   }
 
   summary(): EngineSummary {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const q = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+    const pct = (xs: number[]): { p50: number; p99: number; n: number } => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const q = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+      return { p50: q(0.5), p99: q(0.99), n: sorted.length };
+    };
     return {
       stopReason: this.stopReason ?? 'error',
       bars: this.barsSeen,
@@ -607,8 +628,14 @@ export class Engine {
       startEquity: round2(this.startEquity),
       positions: this.portfolio.all().map((h) => ({ symbol: h.symbol, qty: h.qty })),
       incidents: this.journal.incidents().length,
-      latencyMs: { p50: q(0.5), p99: q(0.99), n: sorted.length },
+      latencyMs: pct(this.latencies),
+      orderLatencyMs: pct(this.orderLatencies),
     };
+  }
+
+  /** Resolves when the bars received so far have been processed (benchmarks, tests). */
+  async whenIdle(): Promise<void> {
+    while (this.processing) await this.processing;
   }
 
   get isStopping(): boolean {

@@ -107,10 +107,12 @@ export class OrderManager {
     this.instruments.set(i.conid, i);
   }
 
-  /** The next cOID; its sequence number is persisted before use so a restart never reuses one. */
+  /**
+   * The next cOID. Its sequence number is persisted in the same transaction that journals the order
+   * (recordNewOrder), before anything is sent, so a restart never reuses one.
+   */
   nextCoid(): string {
     this.seq++;
-    this.journal.setMeta('coidSeq', String(this.seq));
     return `${this.opts.coidPrefix}-${this.runTag}-${this.seq}`;
   }
 
@@ -136,7 +138,7 @@ export class OrderManager {
       this.journal.recordNewOrder({
         cOID, intentId, leg: 'combo', conid: 0, symbol: label, side: req.side, quantity: req.quantity, cashQty: null,
         orderType: req.orderType, tif: req.tif,
-      }, this.now());
+      }, this.now(), { key: 'coidSeq', value: String(this.seq) });
       await this.opts.crashHook?.('after-journal', cOID);
       return this.send(cOID, () => this.broker.placeCombo!({ ...req, cOID }));
     });
@@ -150,7 +152,7 @@ export class OrderManager {
     this.journal.recordNewOrder({
       cOID, intentId, leg, conid: req.instrument.conid, symbol: req.instrument.symbol, side: req.side,
       quantity: req.quantity ?? null, cashQty: req.cashQty ?? null, orderType: req.orderType, tif: req.tif,
-    }, this.now());
+    }, this.now(), { key: 'coidSeq', value: String(this.seq) });
     await this.opts.crashHook?.('after-journal', cOID);
     return this.send(cOID, () => this.broker.placeOrder({ ...req, cOID }));
   }

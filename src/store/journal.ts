@@ -128,11 +128,16 @@ export class Journal {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(readonly file: string) {
+  /**
+   * `synchronous`: FULL (default) makes every write durable against power loss before the next step;
+   * NORMAL is durable against a crash of the process (SIGKILL) but may lose the last writes on a
+   * power cut (the broker-side reconciliation at start then adopts what the journal missed).
+   */
+  constructor(readonly file: string, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     this.db.exec(SCHEMA);
     const db = this.db;
     this.stmts = {
@@ -170,8 +175,14 @@ export class Journal {
   }
 
   /** Records a new order before it is sent. Throws if the cOID already exists (never reuse one). */
-  recordNewOrder(o: Omit<JournalOrder, 'state' | 'brokerOrderId' | 'filledQty' | 'avgPrice' | 'createdAt' | 'updatedAt' | 'lastError'>, now = Date.now()): void {
+  recordNewOrder(
+    o: Omit<JournalOrder, 'state' | 'brokerOrderId' | 'filledQty' | 'avgPrice' | 'createdAt' | 'updatedAt' | 'lastError'>,
+    now = Date.now(),
+    /** A meta value written in the same transaction (the cOID sequence). */
+    meta?: { key: string; value: string },
+  ): void {
     this.db.transaction(() => {
+      if (meta) this.stmts.setMeta.run(meta.key, meta.value);
       this.stmts.insertOrder.run({
         coid: o.cOID, intent_id: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
         quantity: o.quantity, cash_qty: o.cashQty, order_type: o.orderType, tif: o.tif, state: 'new', now,
