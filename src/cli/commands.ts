@@ -2,7 +2,8 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
+import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerSimCommand];
