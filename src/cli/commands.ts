@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { registerConfigCommand } from './config.ts';
 import { registerCacheCommand } from './cache.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerSimCommand } from './sim.ts';
 import { registerRunCommand } from './run.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -13,5 +14,6 @@ export const commands: RegisterCommand[] = [
   registerConfigCommand,
   registerCacheCommand,
   registerDoctorCommand,
+  registerSimCommand,
   registerRunCommand,
 ];
