@@ -17,6 +17,8 @@ import {
   OrderQuestionRefusedError,
   OrderRejectedError as IbkrOrderRejectedError,
 } from '../ibkr/errors.ts';
+import { z } from 'zod';
+import { decode, lenientId, lenientNumber, lenientString, normalizeSide } from '../ibkr/decode.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import {
@@ -87,12 +89,46 @@ function toFill(e: Execution): Fill {
   };
 }
 
-/** Calendar days of history that hold `bars` bars of `barMinutes` (stocks trade 390 minutes a weekday). */
+/** One execution row of a websocket `str` frame (same keys as /iserver/account/trades). */
+const strRowSchema = z.looseObject({
+  execution_id: lenientString,
+  order_id: lenientId.optional(),
+  order_ref: lenientString.optional(),
+  conid: lenientId.optional(),
+  side: lenientString.optional(),
+  size: lenientNumber,
+  price: lenientNumber,
+  commission: lenientNumber.optional(),
+  trade_time_r: lenientNumber.optional(),
+  account: lenientString.optional(),
+});
+
+/** Decodes the executions of a `str` frame; rows that do not decode are skipped (the poll catches them). */
+export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
+  const out: Fill[] = [];
+  for (const row of args) {
+    try {
+      const e = decode(strRowSchema, row, 'ws str');
+      if (!e.execution_id || (e.account && e.account !== account)) continue;
+      out.push({
+        execId: e.execution_id, brokerOrderId: e.order_id === undefined ? '' : String(e.order_id), cOID: e.order_ref,
+        conid: e.conid ?? 0, side: normalizeSide(e.side) ?? 'BUY', qty: Math.abs(e.size ?? 0), price: e.price ?? 0,
+        commission: e.commission ?? 0, time: e.trade_time_r ?? Date.now(),
+      });
+    } catch {
+      /* not an execution row */
+    }
+  }
+  return out;
+}
+
+/**
+ * The history period (in days of data) that holds `bars` bars of `barMinutes`: for stocks a day of
+ * data is one regular session (390 minutes), for crypto 1440 minutes. One day of margin.
+ */
 export function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
   const minutes = bars * barMinutes;
-  if (secType === 'CRYPTO') return Math.ceil(minutes / 1440) + 1;
-  const sessions = Math.ceil(minutes / 390);
-  return Math.ceil((sessions * 7) / 5) + 3;
+  return Math.ceil(minutes / (secType === 'CRYPTO' ? 1440 : 390)) + 1;
 }
 
 function barString(minutes: number): string {
@@ -114,6 +150,7 @@ export class IbkrBroker implements Broker {
   private listeners: BrokerListeners = {};
   private readonly seenExec = new Set<string>();
   private readonly filledSeen = new Map<string, number>();
+  private readonly execQty = new Map<string, number>();
   private fillFetch: Promise<void> | null = null;
   private wired = false;
 
@@ -240,14 +277,19 @@ export class IbkrBroker implements Broker {
       stream.on('order', (o) => {
         const bo = toBrokerOrder(o);
         this.listeners.onOrder?.(bo);
+        // Executions normally arrive as `str` frames; if they lag the order's filled quantity, read them.
         const prev = this.filledSeen.get(bo.brokerOrderId) ?? 0;
         if (bo.filledQty > prev) {
           this.filledSeen.set(bo.brokerOrderId, bo.filledQty);
-          this.fetchFills();
+          setTimeout(() => {
+            const got = this.execQty.get(bo.brokerOrderId) ?? 0;
+            if (got + 1e-9 < bo.filledQty) this.fetchFills();
+          }, 1_000).unref();
         }
       });
       stream.on('message', (m) => {
-        if (m.topic === 'str' && Array.isArray(m.args)) this.fetchFills(); // executions pushed: read them typed
+        if (m.topic !== 'str' || !Array.isArray(m.args)) return;
+        for (const f of fillsFromStrFrame(m.args, this.account)) this.emitFill(f);
       });
       stream.on('reconnected', () => this.listeners.onConnection?.({ kind: 'up' }));
       stream.on('status', (s) => {
@@ -258,6 +300,14 @@ export class IbkrBroker implements Broker {
     await stream.connect();
     for (const i of instruments) stream.subscribeMarketData(i.conid, STREAM_FIELDS);
     stream.subscribeOrders();
+    stream.subscribeTrades();
+  }
+
+  private emitFill(f: Fill): void {
+    if (this.seenExec.has(f.execId)) return;
+    this.seenExec.add(f.execId);
+    if (f.brokerOrderId) this.execQty.set(f.brokerOrderId, (this.execQty.get(f.brokerOrderId) ?? 0) + f.qty);
+    this.listeners.onFill?.(f);
   }
 
   /** Reads executions (paced by the client) and emits the ones not seen yet. */
@@ -266,9 +316,7 @@ export class IbkrBroker implements Broker {
     this.fillFetch = (async () => {
       try {
         for (const f of await this.fills()) {
-          if (this.seenExec.has(f.execId)) continue;
-          this.seenExec.add(f.execId);
-          this.listeners.onFill?.(f);
+          this.emitFill(f);
         }
       } catch (err) {
         this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'reading executions failed');

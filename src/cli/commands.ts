@@ -7,6 +7,7 @@ import { registerCacheCommand } from './cache.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerSimCommand } from './sim.ts';
 import { registerRunCommand } from './run.ts';
+import { registerDemoCommand } from './demo.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -16,4 +17,5 @@ export const commands: RegisterCommand[] = [
   registerDoctorCommand,
   registerSimCommand,
   registerRunCommand,
+  registerDemoCommand,
 ];

@@ -237,9 +237,8 @@ export class Engine {
     ]);
     const aligned = alignBars([hy, hx]).filter((b) => b.time > after);
     // The newest history bar may still be forming: the live builder owns it.
-    const barMs = o.barMinutes * 60_000;
     const newest = Math.max(...hy.map((b) => b.time), ...hx.map((b) => b.time));
-    const complete = aligned.filter((b) => b.time < newest || b.time + barMs <= Date.now() - 24 * 3600_000);
+    const complete = aligned.filter((b) => b.time < newest);
     const use = saved ? complete : complete.slice(-o.warmupBars);
     if (!saved && use.length < o.warmupBars) {
       this.logger.warn({ have: use.length, need: o.warmupBars }, 'history shorter than the warm-up: the strategy decides once enough live bars arrive');

@@ -67,6 +67,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   private readonly quotes = new Map<number, Record<string, unknown>>();
   private readonly orders = new Map<number, Record<string, unknown>>();
   private ordersSubscribed = false;
+  private tradesSubscribed = false;
   private closedByUser = false;
   private everOpened = false;
   private downSince: number | undefined;
@@ -118,6 +119,12 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   subscribeOrders(): void {
     this.ordersSubscribed = true;
     this.send('sor+{}');
+  }
+
+  /** Executions (`str`): frames arrive as `message` events with topic `str` (added for the engine). */
+  subscribeTrades(): void {
+    this.tradesSubscribed = true;
+    this.send('str+{}');
   }
 
   unsubscribeOrders(): void {
@@ -186,6 +193,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     // Re-send every subscription: the server replays nothing after a reconnect (§8.13).
     for (const [conid, fields] of this.smd) this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
     if (this.ordersSubscribed) this.send('sor+{}');
+    if (this.tradesSubscribed) this.send('str+{}');
     this.emit('open');
     if (reconnect && wasDown !== undefined) {
       const gap = { from: wasDown, to: Date.now(), conids: [...this.smd.keys()] };

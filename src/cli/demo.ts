@@ -1,0 +1,145 @@
+/**
+ * `tandem demo` (`npm run demo`): the whole live path in about a minute and a half, with nothing to
+ * install or log into. It starts the gateway simulator in-process with an accelerated clock at a
+ * weekday 09:30 New York, runs the ETHA/ETHV cointegration strategy in paper mode through one
+ * simulated trading day over real HTTPS and WebSocket, prints each decision, order and fill as it
+ * happens, and a summary at the end. The journal goes to a temporary directory that is removed.
+ *
+ * The strategy file is configs/strategies/cointegration_etha_ethv.yaml with shorter parameters
+ * (a 24-bar lookback, entry at |z| 1.5, no gate), so a single day has trades to show. The simulator
+ * starts at real speed for the engine's start-up (warm-up from the previous session's history) and
+ * is switched to the fast clock once the engine is running.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { loadStrategyFile } from '../config/load.ts';
+import { IbkrBroker } from '../brokers/ibkr-broker.ts';
+import { Engine, type EngineEvent, type EngineSummary } from '../engine/engine.ts';
+import { startSimulator } from '../gateway-sim/index.ts';
+import { IbkrClient } from '../ibkr/client.ts';
+import { createLogger, silentLogger } from '../log/logger.ts';
+import { Journal } from '../store/journal.ts';
+import { barMinutes, cointegrationParamsSchema } from '../strategies/cointegration/params.ts';
+import { createStrategy } from '../strategies/registry.ts';
+import type { StrategyState } from '../strategies/types.ts';
+import { UserError } from '../util/errors.ts';
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'cointegration_etha_ethv.yaml');
+/** Tuesday 3 March 2026, 09:30 New York (EST, UTC-5). */
+const DEMO_START = Date.UTC(2026, 2, 3, 14, 30);
+const TRADING_MINUTES = 390;
+
+export interface DemoOptions {
+  speed: number;
+  seed: number;
+  verbose: boolean;
+  out: (line: string) => void;
+}
+
+function hhmm(t: number): string {
+  return new Date(t).toLocaleTimeString('en-US', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+}
+
+export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
+  const out = o.out;
+  const strategyFile = loadStrategyFile(STRATEGY_FILE);
+  const params = cointegrationParamsSchema.parse({
+    ...strategyFile.strategy,
+    bar: '5min', lookback: 24, entryZ: 1.5, exitZ: 0.25, stopZ: 3.5, maxHoldingBars: 24, gate: undefined,
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-demo-'));
+  const logger = o.verbose ? createLogger({ level: 'info' }) : silentLogger;
+  const sim = await startSimulator({ speed: 1, startTime: DEMO_START, seed: o.seed, authenticated: true, profile: 'ideal' });
+  const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, logger });
+  const journal = new Journal(join(dir, 'journal.sqlite'));
+  const barMs = barMinutes(params.bar) * 60_000;
+  const realDayMs = (TRADING_MINUTES * 60_000) / o.speed;
+  out(`Tandem demo: gateway simulator at ${sim.url} (simulated clock x${o.speed}, from ${new Date(DEMO_START).toISOString()} = 09:30 New York)`);
+  out(`strategy ${strategyFile.name}: ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
+  let lastStatus = 0;
+  const onEvent = (e: EngineEvent): void => {
+    switch (e.type) {
+      case 'decision': {
+        const d = e.decision;
+        const what = d.action === 'enter' ? `ENTER ${d.side}` : d.action === 'close' ? `CLOSE ${d.side} (${d.reason})` : 'none';
+        const legs = d.action === 'none' ? '' : d.orders.map((l) => `${l.side} ${l.qty} ${l.leg === 'y' ? params.legs.y.symbol : params.legs.x.symbol}`).join(', ');
+        out(`${hhmm(e.time + barMs)}  decision  ${what}  z=${e.z === null ? 'n/a' : e.z.toFixed(2)}  ${legs}`);
+        break;
+      }
+      case 'order':
+        out(`         order     ${e.cOID}  ${e.side} ${e.qty ?? `$${e.cashQty}`} ${e.symbol}  -> ${e.state}`);
+        break;
+      case 'fill':
+        out(`         fill      ${e.side} ${e.qty} ${e.symbol} @ ${e.price.toFixed(2)}  commission ${e.commission.toFixed(2)}`);
+        break;
+      case 'bar':
+        if (e.time - lastStatus >= 30 * 60_000) {
+          lastStatus = e.time;
+          out(`${hhmm(e.time + barMs)}  bar       ${params.legs.y.symbol} ${e.closes[0].toFixed(2)}  ${params.legs.x.symbol} ${e.closes[1].toFixed(2)}  z=${e.z === null ? 'n/a' : e.z.toFixed(2)}  ${e.position}  equity ${e.equity.toFixed(2)}`);
+        }
+        break;
+      case 'warn':
+        out(`         warning   ${e.message}`);
+        break;
+      case 'info':
+        out(`         ${e.message}`);
+        if (e.message.startsWith('engine running')) {
+          sim.core.clock.setSpeed(o.speed); // start-up done: the trading day runs on the fast clock
+          out(`         simulated clock now x${o.speed}: one trading day in about ${Math.round(realDayMs / 1000)} s`);
+        }
+        break;
+    }
+  };
+  const engine = new Engine({
+    broker: new IbkrBroker({ client, logger }), journal, logger, mode: 'paper', accountId: sim.accounts.paper, startingCash: 100_000,
+    legs: { y: params.legs.y, x: params.legs.x }, barMinutes: barMinutes(params.bar),
+    warmupBars: params.lookback - 1, shortMode: params.shortMode,
+    createStrategy: (state?: StrategyState) => createStrategy(params, state),
+    risk: { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false },
+    execution: { settleTimeoutMs: 10_000, maxLegRetries: 2 },
+    orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000, keepAliveMs: 15_000,
+    // The day's last bar that closes (by the next tick's time) is 15:50; or stop after the day's real duration plus a margin.
+    maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, exitAfterMs: realDayMs + 40_000, shutdownTimeoutMs: 10_000,
+    onEvent,
+  });
+  const stopOnSignal = (): void => void engine.stop('signal');
+  process.once('SIGINT', stopOnSignal);
+  try {
+    const summary = await engine.run();
+    const trades = journal.decisions().filter((d) => d.action.startsWith('enter')).length;
+    const incidents = journal.incidents();
+    out('');
+    out(`summary: ${summary.bars} bars (${summary.stopReason}), ${summary.decisions} decisions (${trades} entries), ${summary.orders} orders, ${summary.fills} fills`);
+    out(`         equity ${summary.equity.toFixed(2)} from ${summary.startEquity.toFixed(2)} (${(summary.equity - summary.startEquity >= 0 ? '+' : '')}${(summary.equity - summary.startEquity).toFixed(2)}); open positions: ${summary.positions.map((p) => `${p.symbol} ${p.qty}`).join(', ') || 'none'}`);
+    out(`         decision latency p50 ${(summary.latencyMs.p50 * 1000).toFixed(0)} us, p99 ${(summary.latencyMs.p99 * 1000).toFixed(0)} us over ${summary.latencyMs.n} bars; incidents: ${incidents.length ? incidents.map((i) => i.kind).join(', ') : 'none'}`);
+    return summary;
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    journal.close();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the strategy in paper mode against the built-in simulator through one accelerated trading day')
+    .option('--speed <x>', 'simulated seconds per real second', '400')
+    .option('--seed <n>', 'seed of the simulated market', '7')
+    .option('--verbose', 'also print the engine log')
+    .action(async (opts: { speed: string; seed: string; verbose?: boolean }) => {
+      const speed = Number(opts.speed);
+      const seed = Number(opts.seed);
+      if (!(speed >= 1 && speed <= 5_000)) throw new UserError(`--speed ${opts.speed}: expected a number from 1 to 5000`);
+      if (!Number.isInteger(seed)) throw new UserError(`--seed ${opts.seed}: expected an integer`);
+      const summary = await runDemo({ speed, seed, verbose: Boolean(opts.verbose), out: (l) => process.stdout.write(`${l}\n`) });
+      if (summary.stopReason !== 'max-bars' && summary.stopReason !== 'exit-after' && summary.stopReason !== 'signal') {
+        throw new UserError(`the demo stopped early (${summary.stopReason})`, 1);
+      }
+    });
+}
