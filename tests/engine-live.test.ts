@@ -1,0 +1,121 @@
+/**
+ * The live engine against the simulator over real HTTPS/WSS, with real SQLite journals: parity with
+ * the backtester, sizing by mode, account guards, kill switch, max daily loss.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runBacktest } from '../src/backtest/runner.ts';
+import { createStrategy } from '../src/strategies/registry.ts';
+import type { PairBar } from '../src/strategies/types.ts';
+import { pairParams, runEngine, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+type SimPortfolio = { id: string; netLiquidation: number; positions: { conid: number; qty: number; symbol?: string }[] }[];
+
+function barsFromJournal(rows: { time: number; symbol: string; open: number; high: number; low: number; close: number; volume: number }[], ySym: string, xSym: string): PairBar[] {
+  const byTime = new Map<number, Partial<PairBar>>();
+  for (const r of rows) {
+    const b = byTime.get(r.time) ?? { time: r.time };
+    const bar = { open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume };
+    if (r.symbol === ySym) b.y = bar;
+    if (r.symbol === xSym) b.x = bar;
+    byTime.set(r.time, b);
+  }
+  return [...byTime.values()].filter((b): b is PairBar => Boolean(b.y && b.x)).sort((a, b) => a.time - b.time);
+}
+
+describe('engine live', () => {
+  it('engine parity: makes exactly the decisions the backtester makes on the bars the engine recorded; paper sizes from startingCash', async () => {
+    h = await startHarness();
+    const params = pairParams();
+    const { engine, journal } = h.newEngine({ params, maxBars: 36 });
+    const summary = await runEngine(h, engine, 600);
+    expect(summary.stopReason).toBe('max-bars');
+    expect(summary.bars).toBe(36);
+
+    const live = journal.bars(false);
+    const all = barsFromJournal(journal.bars(true), 'ETHA', 'ETHV');
+    const liveTimes = new Set(live.map((b) => b.time));
+    expect(liveTimes.size).toBe(36);
+    expect(all.length).toBe(36 + params.lookback - 1);
+
+    const btDecisions: string[] = [];
+    runBacktest(all, createStrategy(params), { legs: params.legs, bar: params.bar, slippageBps: 0, startingCash: 100_000 }, {
+      onBar: (e) => {
+        const d = e.decision;
+        if (d && d.action !== 'none' && liveTimes.has(e.bar.time)) btDecisions.push(`${e.bar.time}:${d.action === 'enter' ? `enter-${d.side}` : `close-${d.side}-${d.reason}`}`);
+      },
+    });
+    const lastLive = Math.max(...liveTimes);
+    const engineDecisions = journal.decisions().filter((d) => d.action !== 'refused' && d.barTime !== lastLive).map((d) => `${d.barTime}:${d.action}`);
+    expect(engineDecisions.length).toBeGreaterThan(0); // the run must have traded to show anything
+    expect(engineDecisions).toEqual(btDecisions);
+
+    // Paper sizing: the first entry's gross notional is capitalFraction x paper.startingCash (100k), not the
+    // simulator account's 1M of cash.
+    const first = journal.orders().filter((o) => o.intentId.startsWith('enter'));
+    const fills = journal.fills().filter((f) => first.slice(0, 2).some((o) => o.cOID === f.cOID));
+    const gross = fills.reduce((s, f) => s + f.qty * f.price, 0);
+    expect(gross).toBeGreaterThan(45_000);
+    expect(gross).toBeLessThan(51_000);
+    // Every cOID went to the simulator once.
+    const simOrders = await simHook<{ cOID?: string }[]>(h.sim.url, '/sim/orders');
+    const coids = simOrders.map((o) => o.cOID).filter(Boolean);
+    expect(new Set(coids).size).toBe(coids.length);
+    expect(coids.length).toBe(journal.orders().length);
+  }, 120_000);
+
+  it('engine live mode sizes from the account balance in the portfolio summary', async () => {
+    h = await startHarness({ paper: false, accounts: { live: { cash: 40_000 } } });
+    const { engine, journal } = h.newEngine({ mode: 'live', accountId: h.sim.accounts.live, startingCash: 100_000, maxBars: 36 });
+    await runEngine(h, engine, 600);
+    const entry = journal.orders().filter((o) => o.intentId.startsWith('enter')).slice(0, 2);
+    expect(entry.length).toBe(2);
+    const gross = journal.fills().filter((f) => entry.some((o) => o.cOID === f.cOID)).reduce((s, f) => s + f.qty * f.price, 0);
+    // 0.5 x about 40k of net liquidation, far from 0.5 x the 100k of paper.startingCash.
+    expect(gross).toBeGreaterThan(17_000);
+    expect(gross).toBeLessThan(21_000);
+  }, 120_000);
+
+  it('engine refuses an account the session does not have, and a paper account in live mode', async () => {
+    h = await startHarness();
+    const a = h.newEngine({ accountId: 'DU7654321' });
+    await expect(a.engine.run()).rejects.toThrow(/not among the gateway session's accounts/);
+    const b = h.newEngine({ mode: 'live', accountId: h.sim.accounts.paper });
+    await expect(b.engine.run()).rejects.toThrow(/live mode refuses account DU1234567/);
+    const simOrders = await simHook<unknown[]>(h.sim.url, '/sim/orders');
+    expect(simOrders).toEqual([]);
+  }, 60_000);
+
+  it('engine kill switch file flattens and stops', async () => {
+    h = await startHarness();
+    const killFile = join(h.dir, 'KILL');
+    const { engine, journal } = h.newEngine({ killSwitchFile: killFile });
+    const running = runEngine(h, engine, 600);
+    await waitFor(() => journal.fills().length >= 2, 60_000, 'a position');
+    writeFileSync(killFile, '');
+    const summary = await running;
+    expect(summary.stopReason).toBe('kill-switch');
+    expect(journal.incidents().some((i) => i.kind === 'kill-switch')).toBe(true);
+    const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
+    const paper = pf.find((a) => a.id === h!.sim.accounts.paper)!;
+    expect(paper.positions.filter((p) => p.qty !== 0)).toEqual([]);
+    expect(summary.positions).toEqual([]);
+  }, 120_000);
+
+  it('engine max daily loss flattens and stops', async () => {
+    h = await startHarness();
+    const { engine, journal } = h.newEngine({ risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 5, allowOutsideRth: false } });
+    const summary = await runEngine(h, engine, 600);
+    expect(summary.stopReason).toBe('daily-loss');
+    expect(journal.incidents().some((i) => i.kind === 'daily-loss')).toBe(true);
+    const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
+    expect(pf.find((a) => a.id === h!.sim.accounts.paper)!.positions.filter((p) => p.qty !== 0)).toEqual([]);
+  }, 120_000);
+});

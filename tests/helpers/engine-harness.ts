@@ -1,0 +1,106 @@
+/**
+ * Runs the real engine against the real simulator (HTTPS + WSS on loopback) with a real SQLite
+ * journal in a temp dir. Nothing is mocked: the broker is the IBKR broker over the IBKR client.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IbkrBroker } from '../../src/brokers/ibkr-broker.ts';
+import { Engine, type EngineEvent, type EngineOptions } from '../../src/engine/engine.ts';
+import { startSimulator, type RunningSimulator, type SimOptions } from '../../src/gateway-sim/index.ts';
+import { IbkrClient } from '../../src/ibkr/client.ts';
+import { Journal } from '../../src/store/journal.ts';
+import { barMinutes, cointegrationParamsSchema, type CointegrationParams } from '../../src/strategies/cointegration/params.ts';
+import { createStrategy } from '../../src/strategies/registry.ts';
+import type { StrategyState } from '../../src/strategies/types.ts';
+
+/** Tuesday 3 March 2026, 09:30 New York. */
+export const DAY_OPEN = Date.UTC(2026, 2, 3, 14, 30);
+
+export function pairParams(over: Record<string, unknown> = {}): CointegrationParams {
+  return cointegrationParamsSchema.parse({
+    type: 'cointegration',
+    legs: { y: { symbol: 'ETHA', secType: 'STK', exchange: 'SMART' }, x: { symbol: 'ETHV', secType: 'STK', exchange: 'SMART' } },
+    bar: '5min', lookback: 20, entryZ: 1.2, exitZ: 0.2, stopZ: 3.5, sizing: { capitalFraction: 0.5 },
+    ...over,
+  });
+}
+
+export interface Harness {
+  sim: RunningSimulator;
+  dir: string;
+  journalFile: string;
+  events: EngineEvent[];
+  newEngine(opts?: Partial<EngineOptions> & { params?: CointegrationParams; accountId?: string; clientTimeoutMs?: number }): { engine: Engine; journal: Journal; client: IbkrClient };
+  /** Switches the simulated clock to the fast speed (after the engine's start-up). */
+  go(speed: number): void;
+  close(): Promise<void>;
+}
+
+export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
+  const sim = await startSimulator({ speed: 1, startTime: DAY_OPEN, seed: 7, authenticated: true, profile: 'ideal', ...simOpts });
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-engine-test-'));
+  const journalFile = join(dir, 'journal.sqlite');
+  const events: EngineEvent[] = [];
+  const open: { journal: Journal; client: IbkrClient }[] = [];
+  return {
+    sim, dir, journalFile, events,
+    newEngine(opts = {}) {
+      const { params = pairParams(), accountId = sim.accounts.paper, clientTimeoutMs, ...rest } = opts;
+      const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, retryBaseMs: 50, ...(clientTimeoutMs ? { timeoutMs: clientTimeoutMs } : {}) });
+      const journal = new Journal(journalFile);
+      open.push({ journal, client });
+      const engine = new Engine({
+        broker: new IbkrBroker({ client }), journal, mode: 'paper', accountId, startingCash: 100_000,
+        legs: { y: params.legs.y, x: params.legs.x }, barMinutes: barMinutes(params.bar),
+        warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1, shortMode: params.shortMode,
+        createStrategy: (state?: StrategyState) => createStrategy(params, state),
+        risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false },
+        execution: { settleTimeoutMs: 20_000, maxLegRetries: 2 },
+        orderPollMs: 300, resolveTimeoutMs: 20_000, portfolioSyncMs: 2_000, keepAliveMs: 1_000, shutdownTimeoutMs: 10_000,
+        onEvent: (e) => events.push(e),
+        ...rest,
+      });
+      return { engine, journal, client };
+    },
+    go(speed) {
+      sim.core.clock.setSpeed(speed);
+    },
+    async close() {
+      for (const o of open) {
+        o.journal.close();
+        await o.client.close().catch(() => undefined);
+      }
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs an engine to completion, switching the clock to `speed` once it is running. */
+export async function runEngine(h: Harness, engine: Engine, speed: number) {
+  const running = engine.run();
+  await waitFor(() => h.events.some((e) => e.type === 'info' && e.message.startsWith('engine running')), 60_000);
+  h.go(speed);
+  return running;
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** GET a /sim/ hook of a simulator (in-process or child) over HTTPS. */
+export async function simHook<T>(url: string, path: string, method = 'GET', body?: unknown): Promise<T> {
+  const { Agent, request } = await import('undici');
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    const res = await request(`${url}${path}`, { method: method as 'GET', dispatcher, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+    return (await res.body.json()) as T;
+  } finally {
+    await dispatcher.close();
+  }
+}
