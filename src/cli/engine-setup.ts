@@ -39,7 +39,7 @@ export function parseDuration(text: string): number {
 
 /**
  * Test hook (crash-safety tests): `TANDEM_TEST_PAUSE_AT=after-journal|after-send` with
- * `TANDEM_TEST_PAUSE_ORDER=N` (default 1) freezes the process at that point of the N-th order and
+ * `TANDEM_TEST_PAUSE_ORDER=N` (default 1) freezes the whole process (event loop blocked) at that point of the N-th order and
  * prints `TANDEM-PAUSED <point> <cOID>` so the test can SIGKILL it there.
  */
 export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: CrashPoint, cOID: string) => Promise<void>) | undefined {
@@ -51,8 +51,9 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: Cra
     if (point !== at) return;
     seen++;
     if (seen !== nth) return;
-    process.stdout.write(`TANDEM-PAUSED ${point} ${cOID}\n`);
-    await new Promise<never>(() => undefined);
+    process.stdout.write(`TANDEM-PAUSED ${point} ${cOID}\n`); // synchronous on a pipe (Linux)
+    // Freeze the whole process (no event is handled any more), as a crash at this instant would.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
   };
 }
 

@@ -232,8 +232,8 @@ export class Engine {
     this.strategy = strategy;
     const count = Math.ceil(o.warmupBars * HISTORY_MARGIN) + 2;
     const [hy, hx] = await Promise.all([
-      this.broker.history(this.instruments.y, o.barMinutes, count),
-      this.broker.history(this.instruments.x, o.barMinutes, count),
+      this.withRetries('history', () => this.broker.history(this.instruments.y, o.barMinutes, count)),
+      this.withRetries('history', () => this.broker.history(this.instruments.x, o.barMinutes, count)),
     ]);
     const aligned = alignBars([hy, hx]).filter((b) => b.time > after);
     // The newest history bar may still be forming: the live builder owns it.
@@ -251,6 +251,19 @@ export class Engine {
     this.syncStrategy('warm-up');
     this.journal.saveStrategyState(this.lastBarTime, this.strategy.saveState());
     this.logger.info({ bars: use.length }, 'warm-up done');
+  }
+
+  /** Start-up reads are safe to repeat: a slow or flaky gateway gets a few tries before the run fails. */
+  private async withRetries<T>(what: string, fn: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (i >= attempts || (err instanceof UserError && !/did not answer|429|5\d\d|Service Unavailable|Internal Server Error/i.test(err.message))) throw err;
+        this.logger.warn({ what, attempt: i, err: msg(err) }, 'start-up read failed; retrying');
+        await sleep(1_000 * i);
+      }
+    }
   }
 
   private barRows(time: number, legs: Bar[]) {

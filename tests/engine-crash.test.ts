@@ -1,0 +1,126 @@
+/**
+ * Crash safety: the engine is a real child process (`tandem run`) against a simulator child process
+ * (`tandem sim`). A test hook freezes it right after an order is journalled (before it is sent) or
+ * right after it is sent (before the answer is journalled); the test SIGKILLs it there, restarts it,
+ * and checks from the simulator's own order list that no cOID was sent twice, and that positions,
+ * journal and strategy state agree.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
+import { startTandem, type Child } from './helpers/processes.ts';
+
+const children: Child[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+type SimOrder = { orderId: number; cOID?: string; conid: number; status: string; filledQty: number };
+type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
+
+function writeConfigs(dir: string, gateway: string): string {
+  writeFileSync(join(dir, 'strategy.yaml'), `kind: strategy
+name: crash_test
+strategy:
+  type: cointegration
+  legs:
+    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
+    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
+  bar: 5min
+  lookback: 20
+  entryZ: 1.2
+  exitZ: 0.2
+  stopZ: 3.5
+  sizing: { capitalFraction: 0.5 }
+`);
+  writeFileSync(join(dir, 'engine.yaml'), `kind: engine
+gateway: { url: "${gateway}", timeoutMs: 60000 }
+mode: paper
+dataDir: ${join(dir, 'data')}
+logging: { level: INFO }
+strategies: [strategy.yaml]
+`);
+  return join(dir, 'engine.yaml');
+}
+
+async function crashAndRestart(point: 'after-journal' | 'after-send') {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-crash-'));
+  dirs.push(dir);
+  const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
+  children.push(sim);
+  const info = JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+  const config = writeConfigs(dir, info.url);
+  const env = { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper };
+
+  // First run: frozen at the crash point of its first order, then killed.
+  const first = startTandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: point, TANDEM_TEST_PAUSE_ORDER: '1' });
+  children.push(first);
+  await first.waitLine(/engine running/, 60_000);
+  await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
+  const paused = await first.waitLine(/^TANDEM-PAUSED /, 60_000);
+  const cOID = paused.split(' ')[2]!;
+  await simHook(info.url, '/sim/clock', 'POST', { speed: 1 });
+  first.proc.kill('SIGKILL');
+  await first.exited;
+
+  const journalFile = join(dir, 'data', 'journal.sqlite');
+  const before = new Database(journalFile, { readonly: true });
+  const row = before.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
+  before.close();
+  expect(row.state).toBe('new'); // journalled before sending; the answer (if any) never got journalled
+
+  // Second run: reconciles, trades a few more bars, stops.
+  const second = startTandem(['run', '--config', config, '--max-bars', '4'], env);
+  children.push(second);
+  await second.waitLine(/engine running/, 90_000);
+  await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
+  const code = await second.exited;
+  expect(code, second.lines.slice(-20).join('\n')).toBe(0);
+
+  const simOrders = await simHook<SimOrder[]>(info.url, '/sim/orders');
+  const sent = simOrders.map((o) => o.cOID).filter((c): c is string => Boolean(c));
+  expect(new Set(sent).size).toBe(sent.length); // no cOID sent twice
+  expect(sent.filter((c) => c === cOID).length).toBe(point === 'after-send' ? 1 : 0);
+
+  const db = new Database(journalFile, { readonly: true });
+  const crashed = db.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
+  const journalPositions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];
+  const state = JSON.parse((db.prepare('SELECT state FROM strategy_state WHERE id = 1').get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
+  const open = db.prepare("SELECT COUNT(*) AS n FROM orders WHERE state IN ('new','unknown','working','partial')").get() as { n: number };
+  const journalled = (db.prepare('SELECT coid FROM orders').all() as { coid: string }[]).map((r) => r.coid);
+  db.close();
+  expect(crashed.state).toBe(point === 'after-send' ? 'filled' : 'rejected');
+  expect(open.n).toBe(0);
+  // Every order the simulator has came from the journal.
+  for (const c of sent) expect(journalled).toContain(c);
+
+  const pf = await simHook<SimPortfolio>(info.url, '/sim/portfolio');
+  const held = pf.find((a) => a.id === info.accounts.paper)!.positions;
+  const qty = (conid: number) => held.find((p) => p.conid === conid)?.qty ?? 0;
+  const jqty = (conid: number) => journalPositions.find((p) => p.conid === conid)?.qty ?? 0;
+  const ETHA = 900000001;
+  const ETHV = 900000002;
+  expect(jqty(ETHA)).toBe(qty(ETHA));
+  expect(jqty(ETHV)).toBe(qty(ETHV));
+  expect(state.position.qtyY).toBe(qty(ETHA));
+  expect(state.position.qtyX).toBe(qty(ETHV));
+  sim.proc.kill('SIGTERM');
+  return { second };
+}
+
+describe('engine crash safety', () => {
+  it('engine crash after journalling, before sending: the order is never sent and the restart is consistent', async () => {
+    const { second } = await crashAndRestart('after-journal');
+    expect(second.lines.some((l) => /journal order reconciled/.test(l))).toBe(true);
+  }, 240_000);
+
+  it('engine crash after sending, before the answer is journalled: the cOID is found, not re-sent', async () => {
+    const { second } = await crashAndRestart('after-send');
+    expect(second.lines.some((l) => /journal order reconciled/.test(l))).toBe(true);
+  }, 240_000);
+});

@@ -1,0 +1,41 @@
+/** Child processes for the crash tests: the simulator and the engine, each a real `tandem` process. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface Child {
+  proc: ChildProcessWithoutNullStreams;
+  lines: string[];
+  /** Resolves with the first stdout/stderr line matching `re`. */
+  waitLine(re: RegExp, timeoutMs: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+export function startTandem(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  const onLine = (l: string): void => {
+    lines.push(l);
+    for (const w of [...waiters]) if (w.re.test(l)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(l);
+    }
+  };
+  createInterface({ input: proc.stdout }).on('line', onLine);
+  createInterface({ input: proc.stderr }).on('line', onLine);
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    proc, lines, exited,
+    waitLine(re, timeoutMs) {
+      const hit = lines.find((l) => re.test(l));
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
+        void exited.then((code) => { clearTimeout(t); reject(new Error(`process exited (${code}) before ${re}:\n${lines.slice(-30).join('\n')}`)); });
+      });
+    },
+  };
+}
