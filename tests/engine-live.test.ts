@@ -69,7 +69,7 @@ describe('engine live', () => {
     const coids = simOrders.map((o) => o.cOID).filter(Boolean);
     expect(new Set(coids).size).toBe(coids.length);
     expect(coids.length).toBe(journal.orders().length);
-  }, 120_000);
+  }, 240_000);
 
   it('engine live mode sizes from the account balance in the portfolio summary', async () => {
     h = await startHarness({ paper: false, accounts: { live: { cash: 40_000 } } });
@@ -81,7 +81,7 @@ describe('engine live', () => {
     // 0.5 x about 40k of net liquidation, far from 0.5 x the 100k of paper.startingCash.
     expect(gross).toBeGreaterThan(17_000);
     expect(gross).toBeLessThan(21_000);
-  }, 120_000);
+  }, 240_000);
 
   it('engine refuses an account the session does not have, and a paper account in live mode', async () => {
     h = await startHarness();
@@ -107,7 +107,7 @@ describe('engine live', () => {
     const paper = pf.find((a) => a.id === h!.sim.accounts.paper)!;
     expect(paper.positions.filter((p) => p.qty !== 0)).toEqual([]);
     expect(summary.positions).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it('engine max daily loss flattens and stops', async () => {
     h = await startHarness();
@@ -117,5 +117,5 @@ describe('engine live', () => {
     expect(journal.incidents().some((i) => i.kind === 'daily-loss')).toBe(true);
     const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
     expect(pf.find((a) => a.id === h!.sim.accounts.paper)!.positions.filter((p) => p.qty !== 0)).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });

@@ -528,6 +528,9 @@ export class Engine {
       this.reconnecting = this.recover().finally(() => (this.reconnecting = null));
     } else if (!this.reconnecting) {
       // The stream came back by itself: reconcile (no replay after a reconnect).
+      this.logger.warn('stream reconnected: reconciling orders and positions');
+      this.journal.recordIncident('stream-reconnected', {});
+      this.emit({ type: 'warn', message: 'stream reconnected: reconciling' });
       void this.reconcile('stream up');
     }
   }

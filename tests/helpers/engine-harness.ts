@@ -79,8 +79,17 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
 
 /** Runs an engine to completion, switching the clock to `speed` once it is running. */
 export async function runEngine(h: Harness, engine: Engine, speed: number) {
+  let failed: unknown;
   const running = engine.run();
-  await waitFor(() => h.events.some((e) => e.type === 'info' && e.message.startsWith('engine running')), 60_000);
+  running.catch((err: unknown) => (failed = err));
+  try {
+    // Start-up (history for the warm-up) can be slow on a loaded machine.
+    await waitFor(() => failed !== undefined || h.events.some((e) => e.type === 'info' && e.message.startsWith('engine running')), 150_000, 'the engine to start');
+  } catch (err) {
+    await engine.stop('error');
+    throw err;
+  }
+  if (failed !== undefined) throw failed;
   h.go(speed);
   return running;
 }
