@@ -124,11 +124,11 @@ export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
 
 /**
  * The history period (in days of data) that holds `bars` bars of `barMinutes`: for stocks a day of
- * data is one regular session (390 minutes), for crypto 1440 minutes. One day of margin.
+ * data is one regular session (390 minutes), for crypto 1440 minutes; 10 % margin.
  */
 export function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
-  const minutes = bars * barMinutes;
-  return Math.ceil(minutes / (secType === 'CRYPTO' ? 1440 : 390)) + 1;
+  const minutes = bars * barMinutes * 1.1;
+  return Math.max(1, Math.ceil(minutes / (secType === 'CRYPTO' ? 1440 : 390)));
 }
 
 function barString(minutes: number): string {

@@ -61,6 +61,7 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
   out(`Tandem demo: gateway simulator at ${sim.url} (simulated clock x${o.speed}, from ${new Date(DEMO_START).toISOString()} = 09:30 New York)`);
   out(`strategy ${strategyFile.name}: ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
   let lastStatus = 0;
+  let dayTimer: NodeJS.Timeout | undefined;
   const onEvent = (e: EngineEvent): void => {
     switch (e.type) {
       case 'decision': {
@@ -90,6 +91,8 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
         if (e.message.startsWith('engine running')) {
           sim.core.clock.setSpeed(o.speed); // start-up done: the trading day runs on the fast clock
           out(`         simulated clock now x${o.speed}: one trading day in about ${Math.round(realDayMs / 1000)} s`);
+          // Fallback if the day's last bars never close (no tick after 16:00): stop after the day's real duration.
+          dayTimer = setTimeout(() => void engine.stop('exit-after'), realDayMs + 30_000);
         }
         break;
     }
@@ -102,8 +105,8 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
     risk: { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false },
     execution: { settleTimeoutMs: 10_000, maxLegRetries: 2 },
     orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000, keepAliveMs: 15_000,
-    // The day's last bar that closes (by the next tick's time) is 15:50; or stop after the day's real duration plus a margin.
-    maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, exitAfterMs: realDayMs + 40_000, shutdownTimeoutMs: 10_000,
+    // The day's last bar that closes (by the next tick's time) is 15:50.
+    maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, shutdownTimeoutMs: 10_000,
     onEvent,
   });
   const stopOnSignal = (): void => void engine.stop('signal');
@@ -119,6 +122,7 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
     return summary;
   } finally {
     process.off('SIGINT', stopOnSignal);
+    if (dayTimer) clearTimeout(dayTimer);
     journal.close();
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
