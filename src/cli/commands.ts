@@ -2,10 +2,12 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
+import { registerBacktestCommand } from './backtest.ts';
 import { registerConfigCommand } from './config.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerBacktestCommand,
 ];
