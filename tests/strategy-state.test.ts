@@ -24,13 +24,18 @@ describe('strategy state', () => {
     expect(all.filter((s) => s.decision.action !== 'none').length).toBeGreaterThan(10);
 
     // Split at several points, including inside a position and during a cool-down.
-    const splits = [70, 250, 777, 1500, 2222];
+    const inPos = all.findIndex((st, i) => i > 300 && st.diagnostics.position !== 'FLAT');
+    const cooling = all.findIndex((st) => st.diagnostics.coolingDown);
+    expect(inPos).toBeGreaterThan(0);
+    expect(cooling).toBeGreaterThan(0);
+    const splits = [70, 250, inPos + 1, cooling + 1, 1500, 2222];
     let checkedInPosition = false;
     for (const k of splits) {
       const first = new CointegrationStrategy(testParams(over));
       const head = bars.slice(0, k).map((b, i) => first.onBar(b, { equity: equity(i) }));
       const saved = JSON.parse(JSON.stringify(first.saveState())) as StrategyState;
       if (first.position().side !== 'FLAT') checkedInPosition = true;
+      if (k === cooling + 1) expect((saved as unknown as { coolingDown: boolean }).coolingDown).toBe(true);
       const resumed = createStrategy(testParams(over) as unknown as { type: string }, saved);
       expect(resumed.position()).toEqual(first.position());
       const tail = bars.slice(k).map((b, i) => resumed.onBar(b, { equity: equity(k + i) }));
