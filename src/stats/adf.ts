@@ -96,7 +96,7 @@ export function adfCore(
     if (maxLag > cap) {
       throw new StatsError(
         'too-few-observations',
-        `${what} has ${n} values, too few for maxLag ${maxLag}: maxLag must be at most n//2 − 1 − (number of trend terms) = ${cap}`,
+        `${what} has ${n} values, too few for maxLag ${maxLag}: maxLag must be at most ${cap} (n//2 − 1 − number of trend terms); use a smaller maxLag or a longer series`,
       );
     }
   }

@@ -9,3 +9,6 @@ export { mackinnonp, mackinnoncrit, type CriticalValues, type Regression } from 
 export { engleGranger, type EngleGrangerOptions, type EngleGrangerResult } from './engle-granger.ts';
 export { RollingOls, RollingZScore, type RollingOptions } from './rolling.ts';
 export { normalCdf } from './normal.ts';
+export { johansen, type JohansenResult } from './johansen.ts';
+export { halfLife } from './half-life.ts';
+export { kalmanHedge, KalmanHedge, type KalmanHedgeOptions, type KalmanHedgeResult } from './kalman.ts';

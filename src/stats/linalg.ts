@@ -57,3 +57,59 @@ export function backSubstituteLT(l: Float64Array, m: number, k: number, z: Float
   }
   return b;
 }
+
+/**
+ * Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi rotations, accurate
+ * to a few ulps of the largest eigenvalue for the small systems (n ≤ 12) Johansen needs.
+ * Returns eigenvalues (unsorted) and the orthonormal eigenvectors as the columns of `vectors`.
+ */
+export function symmetricEigen(a0: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(a0);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const x = (a[i * n + j] as number) ** 2;
+        total += x;
+        if (i !== j) off += x;
+      }
+    }
+    if (off <= 1e-32 * total || off === 0) break;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q] as number;
+        if (apq === 0) continue;
+        const app = a[p * n + p] as number;
+        const aqq = a[q * n + q] as number;
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p] as number;
+          const akq = a[k * n + q] as number;
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k] as number;
+          const aqk = a[q * n + k] as number;
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p] as number;
+          const vkq = v[k * n + q] as number;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = a[i * n + i] as number;
+  return { values, vectors: v };
+}

@@ -1,0 +1,262 @@
+/**
+ * Johansen cointegration test, matching statsmodels' `coint_johansen(endog, det_order, k_ar_diff)`.
+ *
+ * The eigenproblem |λ·S11 − S10·S00⁻¹·S01| = 0 is solved as a symmetric one (Cholesky of S11,
+ * then Jacobi), which gives the same eigenvalues as statsmodels' non-symmetric eig and eigenvectors
+ * already normalised to vᵀ·S11·v = 1, the normalisation statsmodels applies afterwards.
+ */
+import { StatsError } from './errors.ts';
+import { choleskyInPlace, symmetricEigen } from './linalg.ts';
+import { JOHANSEN_MAX_EIG, JOHANSEN_TRACE } from './tables.ts';
+
+export interface JohansenResult {
+  /** Eigenvalues, largest first. */
+  eigenvalues: number[];
+  /**
+   * eigenvectors[i][j] = component i of eigenvector j (statsmodels' `evec` layout: vectors are
+   * columns), normalised so vᵀ·S11·v = 1. Sign: eigenvectors[0][0] > 0, as statsmodels; the signs
+   * of the other columns are arbitrary in statsmodels (they come from LAPACK's eig), so Tandem makes
+   * each other column's largest-magnitude component positive.
+   */
+  eigenvectors: number[][];
+  /** Trace statistic for H0: rank ≤ r, r = 0 … n−1 (statsmodels' lr1). */
+  traceStat: number[];
+  /** Maximum-eigenvalue statistic for H0: rank = r vs r+1 (statsmodels' lr2). */
+  maxEigStat: number[];
+  /** Per rank r, critical values [90%, 95%, 99%] of the trace statistic (statsmodels' cvt). */
+  traceCrit: number[][];
+  /** Per rank r, critical values [90%, 95%, 99%] of the max-eigenvalue statistic (statsmodels' cvm). */
+  maxEigCrit: number[][];
+  /** Rows used (nobs − 1 − kArDiff). */
+  nobs: number;
+}
+
+type Matrix = { rows: number; cols: number; d: Float64Array }; // row-major
+
+function mat(rows: number, cols: number): Matrix {
+  return { rows, cols, d: new Float64Array(rows * cols) };
+}
+
+/** Remove a polynomial time trend of degree `order` (−1: nothing, 0: mean, 1: mean and line) from each column. */
+function detrend(m: Matrix, order: number): Matrix {
+  if (order < 0) return m;
+  const { rows, cols } = m;
+  const out = mat(rows, cols);
+  const mt = (rows - 1) / 2;
+  let stt = 0;
+  for (let i = 0; i < rows; i++) stt += (i - mt) ** 2;
+  for (let c = 0; c < cols; c++) {
+    let s = 0;
+    for (let i = 0; i < rows; i++) s += m.d[i * cols + c] as number;
+    const mean = s / rows;
+    let slope = 0;
+    if (order >= 1 && stt > 0) {
+      let sty = 0;
+      for (let i = 0; i < rows; i++) sty += (i - mt) * ((m.d[i * cols + c] as number) - mean);
+      slope = sty / stt;
+    }
+    for (let i = 0; i < rows; i++) out.d[i * cols + c] = (m.d[i * cols + c] as number) - mean - slope * (i - mt);
+  }
+  return out;
+}
+
+/** Residuals of each column of y regressed (no intercept) on the columns of x. */
+function residualsOn(y: Matrix, x: Matrix): Matrix {
+  if (x.cols === 0) return y;
+  const n = x.rows;
+  const k = x.cols;
+  const q = y.cols;
+  const m = k + q;
+  // Gram of [x y], factor it: row block of y in L gives z = L⁻¹xᵀy for every y column at once.
+  const g = new Float64Array(m * m);
+  const col = (j: number, i: number): number => (j < k ? (x.d[i * k + j] as number) : (y.d[i * q + j - k] as number));
+  for (let a = 0; a < m; a++) {
+    for (let b = 0; b <= Math.min(a, k - 1); b++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += col(a, i) * col(b, i);
+      g[a * m + b] = s;
+      g[b * m + a] = s;
+    }
+  }
+  // Only the x block needs factoring; do it on the leading k×k block.
+  const lk = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) lk[a * k + b] = g[a * m + b] as number;
+  choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false);
+  // coef = (xᵀx)⁻¹ xᵀy per y column: forward then back substitution.
+  const out = mat(n, q);
+  const coef = new Float64Array(k);
+  for (let c = 0; c < q; c++) {
+    for (let a = 0; a < k; a++) {
+      let s = g[(k + c) * m + a] as number;
+      for (let b = 0; b < a; b++) s -= (lk[a * k + b] as number) * (coef[b] as number);
+      coef[a] = s / (lk[a * k + a] as number);
+    }
+    for (let a = k - 1; a >= 0; a--) {
+      let s = coef[a] as number;
+      for (let b = a + 1; b < k; b++) s -= (lk[b * k + a] as number) * (coef[b] as number);
+      coef[a] = s / (lk[a * k + a] as number);
+    }
+    for (let i = 0; i < n; i++) {
+      let s = y.d[i * q + c] as number;
+      for (let a = 0; a < k; a++) s -= (x.d[i * k + a] as number) * (coef[a] as number);
+      out.d[i * q + c] = s;
+    }
+  }
+  return out;
+}
+
+/** S = aᵀb / rows. */
+function crossOver(a: Matrix, b: Matrix): Float64Array {
+  const s = new Float64Array(a.cols * b.cols);
+  const T = a.rows;
+  for (let i = 0; i < a.cols; i++) {
+    for (let j = 0; j < b.cols; j++) {
+      let v = 0;
+      for (let t = 0; t < T; t++) v += (a.d[t * a.cols + i] as number) * (b.d[t * b.cols + j] as number);
+      s[i * b.cols + j] = v / T;
+    }
+  }
+  return s;
+}
+
+export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number): JohansenResult {
+  if (!Array.isArray(data) || data.length === 0) {
+    throw new StatsError('too-few-observations', 'johansen: data has no rows (rows are times, columns are series)');
+  }
+  if (detOrder !== -1 && detOrder !== 0 && detOrder !== 1) {
+    throw new StatsError('invalid-argument', `johansen: detOrder must be -1, 0 or 1, got ${String(detOrder)}`);
+  }
+  if (!Number.isInteger(kArDiff) || kArDiff < 0) {
+    throw new StatsError('invalid-argument', `johansen: kArDiff must be a non-negative integer, got ${String(kArDiff)}`);
+  }
+  const nobs = data.length;
+  const neqs = (data[0] as number[]).length;
+  if (!(neqs >= 1)) throw new StatsError('invalid-argument', 'johansen: rows have no columns (rows are times, columns are series)');
+  if (neqs > 12) {
+    throw new StatsError('invalid-argument', `johansen: ${neqs} series given; critical values exist for at most 12`);
+  }
+  const y = mat(nobs, neqs);
+  for (let i = 0; i < nobs; i++) {
+    const row = data[i];
+    if (!Array.isArray(row) || row.length !== neqs) {
+      throw new StatsError(
+        'length-mismatch',
+        `johansen: row ${i} has ${Array.isArray(row) ? row.length : 'no'} values, expected ${neqs} (one per series)`,
+      );
+    }
+    for (let j = 0; j < neqs; j++) {
+      const v = row[j];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new StatsError('non-finite', `johansen: value at row ${i}, column ${j} is ${String(v)}; every value must be finite`);
+      }
+      y.d[i * neqs + j] = v;
+    }
+  }
+  for (let j = 0; j < neqs; j++) {
+    let constant = true;
+    for (let i = 1; i < nobs && constant; i++) constant = y.d[i * neqs + j] === y.d[j];
+    if (constant) throw new StatsError('constant-series', `johansen: series in column ${j} is constant`);
+  }
+  const T = nobs - 1 - kArDiff;
+  const regressors = neqs * kArDiff + neqs;
+  if (T <= regressors + 1) {
+    throw new StatsError(
+      'too-few-observations',
+      `johansen: ${nobs} rows are too few for ${neqs} series with kArDiff = ${kArDiff} (need more than ${regressors + 2 + kArDiff})`,
+    );
+  }
+
+  const f = detOrder > -1 ? 0 : -1;
+  const endog = detrend(y, detOrder);
+  // ΔY (nobs−1 rows), its lags 1…k on rows k…nobs−2, the level rows.
+  const dx = mat(nobs - 1, neqs);
+  for (let i = 0; i < nobs - 1; i++) {
+    for (let j = 0; j < neqs; j++) dx.d[i * neqs + j] = (endog.d[(i + 1) * neqs + j] as number) - (endog.d[i * neqs + j] as number);
+  }
+  const z = mat(T, neqs * kArDiff);
+  const dxT = mat(T, neqs);
+  const lx = mat(T, neqs);
+  for (let i = 0; i < T; i++) {
+    const r = i + kArDiff;
+    for (let j = 0; j < neqs; j++) {
+      dxT.d[i * neqs + j] = dx.d[r * neqs + j] as number;
+      // statsmodels' level rows: endog[1 : nobs − k] (row i ↔ endog[i + 1]).
+      lx.d[i * neqs + j] = endog.d[(i + 1) * neqs + j] as number;
+      for (let l = 1; l <= kArDiff; l++) z.d[i * z.cols + (l - 1) * neqs + j] = dx.d[(r - l) * neqs + j] as number;
+    }
+  }
+  const zD = detrend(z, f);
+  const r0t = residualsOn(detrend(dxT, f), zD);
+  const rkt = residualsOn(detrend(lx, f), zD);
+  const skk = crossOver(rkt, rkt);
+  const sk0 = crossOver(rkt, r0t);
+  const s00 = crossOver(r0t, r0t);
+
+  // A = Sk0·S00⁻¹·S0k via the Cholesky factor of S00: A = (Sk0·L00⁻ᵀ)(…)ᵀ.
+  const n = neqs;
+  const l00 = Float64Array.from(s00);
+  choleskyInPlace(l00, n, (i) => `differenced series ${i}`, false);
+  const w = new Float64Array(n * n); // w = Sk0·L00⁻ᵀ, i.e. solve L00·wᵀ = S0k
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      let s = sk0[r * n + c] as number;
+      for (let b = 0; b < c; b++) s -= (l00[c * n + b] as number) * (w[r * n + b] as number);
+      w[r * n + c] = s / (l00[c * n + c] as number);
+    }
+  }
+  const lkk = Float64Array.from(skk);
+  choleskyInPlace(lkk, n, (i) => `lagged level of series ${i}`, false);
+  // u = Lkk⁻¹·w, then C = u·uᵀ = Lkk⁻¹·A·Lkk⁻ᵀ (symmetric).
+  const u = new Float64Array(n * n);
+  for (let c = 0; c < n; c++) {
+    for (let r = 0; r < n; r++) {
+      let s = w[r * n + c] as number;
+      for (let b = 0; b < r; b++) s -= (lkk[r * n + b] as number) * (u[b * n + c] as number);
+      u[r * n + c] = s / (lkk[r * n + r] as number);
+    }
+  }
+  const cm = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += (u[i * n + k] as number) * (u[j * n + k] as number);
+      cm[i * n + j] = s;
+      cm[j * n + i] = s;
+    }
+  }
+  const { values, vectors } = symmetricEigen(cm, n);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number));
+  const eigenvalues = order.map((i) => values[i] as number);
+  // v = Lkk⁻ᵀ·wv for each eigenvector wv.
+  const evec: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  order.forEach((src, dst) => {
+    const v = new Float64Array(n);
+    for (let r = n - 1; r >= 0; r--) {
+      let s = vectors[r * n + src] as number;
+      for (let b = r + 1; b < n; b++) s -= (lkk[b * n + r] as number) * (v[b] as number);
+      v[r] = s / (lkk[r * n + r] as number);
+    }
+    // Sign: the first column's first non-zero component positive (what statsmodels' flip of the
+    // whole matrix guarantees); every other column's largest-magnitude component positive.
+    let pivot = 0;
+    if (dst === 0) while (pivot < n - 1 && v[pivot] === 0) pivot++;
+    else for (let r = 0; r < n; r++) if (Math.abs(v[r] as number) > Math.abs(v[pivot] as number)) pivot = r;
+    if ((v[pivot] as number) < 0) for (let r = 0; r < n; r++) v[r] = -(v[r] as number);
+    for (let r = 0; r < n; r++) (evec[r] as number[])[dst] = v[r] as number;
+  });
+
+  const traceStat: number[] = [];
+  const maxEigStat: number[] = [];
+  const traceCrit: number[][] = [];
+  const maxEigCrit: number[][] = [];
+  const key = String(detOrder) as '-1' | '0' | '1';
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = i; j < n; j++) s += Math.log1p(-(eigenvalues[j] as number));
+    traceStat.push(-T * s);
+    maxEigStat.push(-T * Math.log1p(-(eigenvalues[i] as number)));
+    traceCrit.push([...(JOHANSEN_TRACE[key][n - i - 1] as readonly number[])]);
+    maxEigCrit.push([...(JOHANSEN_MAX_EIG[key][n - i - 1] as readonly number[])]);
+  }
+  return { eigenvalues, eigenvectors: evec, traceStat, maxEigStat, traceCrit, maxEigCrit, nobs: T };
+}
