@@ -48,6 +48,20 @@ describe('strategy state', () => {
     expect(checkedInPosition).toBe(true);
   });
 
+  it('a Kalman strategy resumes bit for bit (θ and P are saved)', () => {
+    const k = { ...over, hedge: { method: 'kalman', delta: 1e-7, ve: 5e-5 }, entryZ: 1.5, exitZ: 0.2, stopZ: 2.6, gate: undefined };
+    const straight = new CointegrationStrategy(testParams(k));
+    const all = bars.map((b) => straight.onBar(b, { equity: 100_000 }));
+    expect(all.filter((st) => st.decision.action === 'enter').length).toBeGreaterThan(5);
+    const first = new CointegrationStrategy(testParams(k));
+    for (const b of bars.slice(0, 1234)) first.onBar(b, { equity: 100_000 });
+    const resumed = new CointegrationStrategy(testParams(k), JSON.parse(JSON.stringify(first.saveState())) as StrategyState);
+    const tail = bars.slice(1234).map((b) => resumed.onBar(b, { equity: 100_000 }));
+    expect(tail.map((st) => [st.diagnostics.z, st.diagnostics.beta, JSON.stringify(st.decision)])).toEqual(
+      all.slice(1234).map((st) => [st.diagnostics.z, st.diagnostics.beta, JSON.stringify(st.decision)]),
+    );
+  });
+
   it('refuses a state made with a different lookback or of another type', () => {
     const s = new CointegrationStrategy(testParams(over));
     for (const b of bars.slice(0, 100)) s.onBar(b, { equity: 100_000 });
