@@ -49,7 +49,7 @@ describe('strategy state', () => {
   });
 
   it('a Kalman strategy resumes bit for bit (θ and P are saved)', () => {
-    const k = { ...over, hedge: { method: 'kalman', delta: 1e-7, ve: 5e-5 }, entryZ: 1.5, exitZ: 0.2, stopZ: 2.6, gate: undefined };
+    const k = { ...over, hedge: { method: 'kalman', delta: 1e-7, ve: 1e-5 }, entryZ: 1.2, exitZ: 0.1, stopZ: 2.5, gate: undefined };
     const straight = new CointegrationStrategy(testParams(k));
     const all = bars.map((b) => straight.onBar(b, { equity: 100_000 }));
     expect(all.filter((st) => st.decision.action === 'enter').length).toBeGreaterThan(5);
