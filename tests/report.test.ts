@@ -50,23 +50,24 @@ async function open(html: string, name: string, screenshot?: string) {
     if (!req.url().startsWith('file:')) requests.push(req.url());
   });
   await page.goto(pathToFileURL(file).href);
-  await page.waitForFunction(() => (window as unknown as { __reportReady?: number }).__reportReady === 4, undefined, { timeout: 15_000 });
+  await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 15_000 });
   await page.waitForTimeout(300);
   // Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the background.
-  const charts = await page.evaluate(() =>
+  // (A string, evaluated in the page: the project's TypeScript has no DOM types.)
+  const charts = (await page.evaluate(`
     ['equity', 'drawdown', 'prices', 'zscore'].map((id) => {
-      const canvases = [...document.querySelectorAll<HTMLCanvasElement>(`#${id} canvas`)];
+      const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
       const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
       if (!c) return { id, width: 0, height: 0, inked: 0, differsFromBlank: false };
       const blank = document.createElement('canvas');
       blank.width = c.width;
       blank.height = c.height;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let inked = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i]! < 200 || d[i + 1]! < 200 || d[i + 2]! < 200) inked++;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) inked++;
       return { id, width: c.width, height: c.height, inked, differsFromBlank: c.toDataURL() !== blank.toDataURL() };
-    }),
-  );
+    })
+  `)) as { id: string; width: number; height: number; inked: number; differsFromBlank: boolean }[];
   const text = await page.textContent('body');
   if (screenshot) {
     mkdirSync(artifacts, { recursive: true });
