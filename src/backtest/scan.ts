@@ -139,12 +139,18 @@ export function analysePair(a: CloseSeries, b: CloseSeries, lookback: number): P
 /**
  * Ranking: the smaller Engle–Granger p-value first (the evidence the strategy's gate uses); ties
  * (e.g. p-values that both round to 0) broken by the Johansen trace statistic over its 95%
- * critical value, larger first; then by the shorter half-life (faster mean reversion trades more).
+ * critical value, larger first; then by the shorter half-life (faster mean reversion trades more);
+ * then by the names.
  */
 export function rankPairs(results: PairResult[]): PairResult[] {
   const hl = (r: PairResult) => (Number.isFinite(r.halfLife) ? r.halfLife : Number.MAX_VALUE);
   return [...results].sort(
-    (p, q) => p.pValue - q.pValue || q.johansen.trace / q.johansen.crit95 - p.johansen.trace / p.johansen.crit95 || hl(p) - hl(q),
+    (p, q) =>
+      p.pValue - q.pValue ||
+      q.johansen.trace / q.johansen.crit95 - p.johansen.trace / p.johansen.crit95 ||
+      hl(p) - hl(q) ||
+      // Last, by names: the order never depends on which worker finished first.
+      (p.y + ' ' + p.x < q.y + ' ' + q.x ? -1 : 1),
   );
 }
 
@@ -205,9 +211,8 @@ export async function scanSeries(all: Map<string, BarSeries> | CloseSeries[], op
         (slice) =>
           new Promise<void>((resolve, reject) => {
             if (slice.length === 0) return resolve();
-            const w = new Worker(new URL('./scan-worker.ts', import.meta.url), {
-              // The worker is TypeScript: load tsx's loader into it (resolved from here, not the cwd).
-              execArgv: ['--import', import.meta.resolve('tsx')],
+            // A JavaScript entry that loads the TypeScript worker through tsx (see the file's comment).
+            const w = new Worker(new URL('./scan-worker-boot.mjs', import.meta.url), {
               workerData: { series: data, pairs: slice, lookback: opts.lookback },
             });
             w.on('message', (m: PairOutcome) => {

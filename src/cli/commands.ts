@@ -4,10 +4,12 @@
 import type { Command } from 'commander';
 import { registerBacktestCommand } from './backtest.ts';
 import { registerConfigCommand } from './config.ts';
+import { registerScanCommand } from './scan.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
   registerBacktestCommand,
+  registerScanCommand,
 ];
