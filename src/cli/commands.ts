@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { registerCacheCommand } from './cache.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerCacheCommand, registerDoctorCommand];
+export const commands: RegisterCommand[] = [registerSimCommand, registerCacheCommand, registerDoctorCommand];
