@@ -3,13 +3,19 @@
  */
 import type { Command } from 'commander';
 import { registerBacktestCommand } from './backtest.ts';
+import { registerCacheCommand } from './cache.ts';
 import { registerConfigCommand } from './config.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerScanCommand } from './scan.ts';
+import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerSimCommand,
+  registerCacheCommand,
+  registerDoctorCommand,
   registerBacktestCommand,
   registerScanCommand,
 ];
