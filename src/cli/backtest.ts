@@ -9,13 +9,19 @@ import { backtestFile } from '../backtest/backtest-file.ts';
 import { writeBacktestJson } from '../backtest/output.ts';
 import type { BacktestResult } from '../backtest/runner.ts';
 import { UserError } from '../util/errors.ts';
+import { downloadToFile, pairStrategy } from './history.ts';
 import { configOption } from './options.ts';
+import { writeOutput } from './output-file.ts';
 
 export const DEFAULT_STARTING_CASH = 100_000;
 
 interface BacktestCliOptions {
   config: string;
-  data: string;
+  data?: string;
+  fromGateway?: boolean;
+  start?: string;
+  end?: string;
+  gateway?: string;
   cash?: string;
   json?: string;
   report?: string;
@@ -47,33 +53,32 @@ export function formatSummary(r: BacktestResult, bars: number): string {
   return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
 
-/** An output file that cannot be written is the user's to fix (a missing directory, permissions). */
-export async function writeOutput(file: string, write: () => Promise<void>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code) throw new UserError(`cannot write ${file} (${code}); check that its directory exists and is writable`);
-    throw err;
-  }
-}
-
 export function registerBacktestCommand(program: Command): void {
   program
     .command('backtest')
     .description('backtest a strategy config over a CSV bar file (time,symbol,open,high,low,close,volume)')
     .addOption(configOption().makeOptionMandatory())
-    .requiredOption('--data <file.csv>', 'bar file holding both legs')
+    .option('--data <file.csv>', 'bar file holding both legs')
+    .option('--from-gateway', 'download the bars from the Client Portal Gateway first (with --start, --end)')
+    .option('--start <date>', 'with --from-gateway: first bar time (ISO 8601 or epoch ms)')
+    .option('--end <date>', 'with --from-gateway: end, exclusive (a date alone includes that day)')
+    .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)')
     .option('--cash <amount>', 'starting cash (default: paper.startingCash of the engine config, else 100000)')
     .option('--json <out.json>', 'write the full result (metrics, trades, fills, equity curve) as JSON')
     .option('--report <out.html>', 'write a self-contained HTML report with charts')
     .action(async (opts: BacktestCliOptions) => {
+      if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE.csv or --from-gateway --start DATE --end DATE');
+      if (opts.fromGateway && (!opts.start || !opts.end)) throw new UserError('--from-gateway needs --start DATE and --end DATE');
       const cfg = loadConfig(opts.config);
-      if (cfg.strategies.length !== 1) {
-        throw new UserError(`${opts.config} names ${cfg.strategies.length} strategies; pass one strategy file to backtest (e.g. configs/strategies/...yaml)`);
-      }
+      pairStrategy(cfg, opts.config);
       const startingCash = opts.cash !== undefined ? parseCash(opts.cash) : (cfg.engine.paper.startingCash ?? DEFAULT_STARTING_CASH);
-      const run = await backtestFile({ config: cfg.strategies[0]!, dataFile: opts.data, startingCash, report: opts.report !== undefined });
+      let dataFile = opts.data!;
+      if (opts.fromGateway) {
+        const got = await downloadToFile(cfg, opts.config, { config: opts.config, start: opts.start!, end: opts.end!, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+        process.stderr.write(`bars (${got.counts}) downloaded to ${got.file}\n`);
+        dataFile = got.file;
+      }
+      const run = await backtestFile({ config: cfg.strategies[0]!, dataFile, startingCash, report: opts.report !== undefined });
       for (const w of run.warnings) process.stderr.write(`warning: ${w}\n`);
       const html = run.html;
       if (opts.json) await writeOutput(opts.json, () => writeBacktestJson(run.result, opts.json!));

@@ -6,6 +6,7 @@ import { registerBacktestCommand } from './backtest.ts';
 import { registerCacheCommand } from './cache.ts';
 import { registerConfigCommand } from './config.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerHistoryCommand } from './history.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
 
@@ -18,4 +19,5 @@ export const commands: RegisterCommand[] = [
   registerDoctorCommand,
   registerBacktestCommand,
   registerScanCommand,
+  registerHistoryCommand,
 ];

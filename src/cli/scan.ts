@@ -8,7 +8,7 @@ import { loadBarsCsv } from '../backtest/csv.ts';
 import { scanSeries, type ScanResult } from '../backtest/scan.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
-import { writeOutput } from './backtest.ts';
+import { writeOutput } from './output-file.ts';
 
 function nonNegativeInt(flag: string, text: string): number {
   const v = Number(text);
