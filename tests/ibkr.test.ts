@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { startSimulator } from '../src/gateway-sim/index.ts';
 import { createLogger } from '../src/log/logger.ts';
@@ -338,9 +339,17 @@ describe('ibkr', () => {
         const noUa = await request(`${origin}/v1/api/iserver/auth/status`, { method: 'POST', dispatcher: insecure, headers: { 'content-length': '0' } });
         await noUa.body.text();
         expect(noUa.statusCode).toBe(403);
-        const noLen = await request(`${origin}/v1/api/tickle`, { method: 'POST', dispatcher: insecure, headers: { 'user-agent': 'x' } });
-        await noLen.body.text();
-        expect(noLen.statusCode).toBe(411);
+        // undici always adds Content-Length; a raw request shows what a body-less POST gets.
+        const status = await new Promise<string>((resolve, reject) => {
+          const sock = tlsConnect({ host: '127.0.0.1', port: s.port, rejectUnauthorized: false }, () => {
+            sock.write(`POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nUser-Agent: x\r\nConnection: close\r\n\r\n`);
+          });
+          let buf = '';
+          sock.on('data', (d: Buffer) => (buf += d.toString('utf8')));
+          sock.on('end', () => resolve(buf.split('\r\n')[0] ?? ''));
+          sock.on('error', reject);
+        });
+        expect(status).toMatch(/^HTTP\/1\.1 411/);
         expect((await c.session.tickle()).session).toBeTruthy();
         expect((await c.session.status()).authenticated).toBe(true);
       } finally {
@@ -411,7 +420,10 @@ describe('ibkr', () => {
 
     it('error handling: 429 backs off for the penalty and the client never exceeds its budget', async () => {
       const sends: number[] = [];
-      const { s, c, done } = await fresh({ pacing: { enabled: true, globalPerSecond: 3, penaltyAfterViolations: 1000, perEndpoint: true } }, { pacing: { onSend: (e) => sends.push(e.time) } });
+      const { s, c, done } = await fresh(
+        { pacing: { enabled: true, globalPerSecond: 3, penaltyAfterViolations: 1000, perEndpoint: true } },
+        { pacing: { onSend: (e) => sends.push(e.time) } },
+      );
       try {
         await c.session.ensureBrokerage();
         const results = await Promise.all(Array.from({ length: 12 }, () => c.contracts.details([AAPL])));
@@ -419,6 +431,8 @@ describe('ibkr', () => {
         const log = await hook<{ status: number }[]>(s, 'GET', '/sim/requests');
         expect(log.filter((e) => e.status === 429).length).toBeGreaterThan(0);
         expect(maxInAnyWindow(sends, 1000)).toBeLessThanOrEqual(10);
+        // The budget was halved after the 429s (someone else uses part of it).
+        expect(c.pacer.currentLimit).toBeLessThan(10);
       } finally {
         await done();
       }
@@ -474,7 +488,8 @@ describe('ibkr', () => {
     });
 
     it('error handling: expired reply ids are resolved by lookup, never a double order', async () => {
-      const { s, c, done } = await fresh({ realism: { replyTtlMs: 1, noBridgeMs: 300 } });
+      // Replies expire after 1 ms and every answer takes 5 ms: each reply id is stale when it arrives.
+      const { s, c, done } = await fresh({ realism: { replyTtlMs: 1, noBridgeMs: 300 }, faults: 'latency=5' }, { orderLookupReads: 1 });
       try {
         await c.connect();
         const [spy] = await c.marketData.snapshot([SPY]);
@@ -485,13 +500,16 @@ describe('ibkr', () => {
         expect((err as Error).message).toMatch(/reply id/i);
         const orders = await hook<{ cOID?: string }[]>(s, 'GET', '/sim/orders');
         expect(orders.filter((o) => o.cOID === 'ttl-1')).toHaveLength(0);
+        const placements = (await hook<{ method: string; path: string }[]>(s, 'GET', '/sim/requests')).filter((e) => e.method === 'POST' && /\/orders$/.test(e.path));
+        expect(placements).toHaveLength(2); // the lookup proved it absent once: one re-send, no more
       } finally {
         await done();
       }
     }, 90_000);
 
     it('error handling: duplicate cOID and a 503 on a placement that went through resolve to the one order', async () => {
-      const { s, c, done } = await fresh({}, { timeoutMs: 5000 });
+      // Questions suppressed at start-up (the simulator's 503 fault applies to direct acceptances).
+      const { s, c, done } = await fresh({}, { timeoutMs: 5000, replyPolicy: { suppressAtStart: ['o10288', 'o10164', 'o10223', 'o354', 'o10151'] } });
       try {
         await c.connect();
         const first = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 200, cOID: 'dup-1' });
