@@ -62,6 +62,17 @@ describe('strategy state', () => {
     );
   });
 
+  it('warm-up bars update the statistics but decide nothing', () => {
+    const warm = new CointegrationStrategy(testParams(over));
+    const live = new CointegrationStrategy(testParams(over));
+    const a = bars.slice(0, 1000).map((b) => warm.onBar(b, { equity: 100_000, warmup: true }));
+    const b = bars.slice(0, 1000).map((b) => live.onBar(b, { equity: 100_000 }));
+    expect(a.every((s) => s.decision.action === 'none' && s.diagnostics.position === 'FLAT')).toBe(true);
+    expect(b.some((s) => s.decision.action !== 'none')).toBe(true);
+    expect(a.map((s) => s.diagnostics.z)).toEqual(b.map((s) => s.diagnostics.z));
+    expect(a.map((s) => s.diagnostics.gate.pValue)).toEqual(b.map((s) => s.diagnostics.gate.pValue));
+  });
+
   it('refuses a state made with a different lookback or of another type', () => {
     const s = new CointegrationStrategy(testParams(over));
     for (const b of bars.slice(0, 100)) s.onBar(b, { equity: 100_000 });
