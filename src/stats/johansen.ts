@@ -67,23 +67,31 @@ function residualsOn(y: Matrix, x: Matrix): Matrix {
   const k = x.cols;
   const q = y.cols;
   const m = k + q;
-  // Gram of [x y], factor it: row block of y in L gives z = L⁻¹xᵀy for every y column at once.
+  // Gram blocks xᵀx and yᵀx, accumulated row by row (contiguous reads).
   const g = new Float64Array(m * m);
-  const col = (j: number, i: number): number => (j < k ? (x.d[i * k + j] as number) : (y.d[i * q + j - k] as number));
-  for (let a = 0; a < m; a++) {
-    for (let b = 0; b <= Math.min(a, k - 1); b++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += col(a, i) * col(b, i);
-      g[a * m + b] = s;
-      g[b * m + a] = s;
+  const xd = x.d;
+  const yd = y.d;
+  for (let i = 0; i < n; i++) {
+    const xr = i * k;
+    const yr = i * q;
+    for (let a = 0; a < k; a++) {
+      const xa = xd[xr + a] as number;
+      const row = a * m;
+      for (let b = 0; b <= a; b++) g[row + b] = (g[row + b] as number) + xa * (xd[xr + b] as number);
+    }
+    for (let c = 0; c < q; c++) {
+      const yc = yd[yr + c] as number;
+      const row = (k + c) * m;
+      for (let b = 0; b < k; b++) g[row + b] = (g[row + b] as number) + yc * (xd[xr + b] as number);
     }
   }
   // Only the x block needs factoring; do it on the leading k×k block.
   const lk = new Float64Array(k * k);
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) lk[a * k + b] = g[a * m + b] as number;
+  for (let a = 0; a < k; a++) for (let b = 0; b <= a; b++) lk[a * k + b] = g[a * m + b] as number;
   choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false);
   // coef = (xᵀx)⁻¹ xᵀy per y column: forward then back substitution.
   const out = mat(n, q);
+  const od = out.d;
   const coef = new Float64Array(k);
   for (let c = 0; c < q; c++) {
     for (let a = 0; a < k; a++) {
@@ -97,25 +105,29 @@ function residualsOn(y: Matrix, x: Matrix): Matrix {
       coef[a] = s / (lk[a * k + a] as number);
     }
     for (let i = 0; i < n; i++) {
-      let s = y.d[i * q + c] as number;
-      for (let a = 0; a < k; a++) s -= (x.d[i * k + a] as number) * (coef[a] as number);
-      out.d[i * q + c] = s;
+      let s = yd[i * q + c] as number;
+      for (let a = 0; a < k; a++) s -= (xd[i * k + a] as number) * (coef[a] as number);
+      od[i * q + c] = s;
     }
   }
   return out;
 }
 
-/** S = aᵀb / rows. */
+/** S = aᵀb / rows, accumulated row by row. */
 function crossOver(a: Matrix, b: Matrix): Float64Array {
-  const s = new Float64Array(a.cols * b.cols);
+  const ac = a.cols;
+  const bc = b.cols;
+  const ad = a.d;
+  const bd = b.d;
   const T = a.rows;
-  for (let i = 0; i < a.cols; i++) {
-    for (let j = 0; j < b.cols; j++) {
-      let v = 0;
-      for (let t = 0; t < T; t++) v += (a.d[t * a.cols + i] as number) * (b.d[t * b.cols + j] as number);
-      s[i * b.cols + j] = v / T;
+  const s = new Float64Array(ac * bc);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < ac; i++) {
+      const ai = ad[t * ac + i] as number;
+      for (let j = 0; j < bc; j++) s[i * bc + j] = (s[i * bc + j] as number) + ai * (bd[t * bc + j] as number);
     }
   }
+  for (let i = 0; i < s.length; i++) s[i] = (s[i] as number) / T;
   return s;
 }
 

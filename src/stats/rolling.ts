@@ -253,9 +253,17 @@ export class RollingOls {
     return this.residual(x, y) / sd;
   }
 
-  /** z of the latest pushed point: the spec's z_t. */
+  /** z of the latest pushed point: the spec's z_t. Same checks as zScore(), one pass (hot path). */
   get latestZ(): number {
-    return this.zScore(this.lastX, this.lastY);
+    const n = this.n;
+    const sxx = this.sxx;
+    const tol = 1e-9 * (this.rx + this.mx);
+    if (n < 3 || !(sxx > n * tol * tol) || !(sxx > 0)) return this.zScore(this.lastX, this.lastY); // throws the right error
+    const beta = this.sxy / sxx;
+    const rss = this.syy - (this.sxy * this.sxy) / sxx;
+    if (!(rss > 64 * EPS * this.syy)) return this.zScore(this.lastX, this.lastY);
+    const r = this.lastY - this.ry - this.my - beta * (this.lastX - this.rx - this.mx);
+    return r / Math.sqrt(rss / (n - 1));
   }
 }
 
