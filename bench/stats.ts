@@ -82,7 +82,7 @@ function perCall(fn: () => void, minSeconds = MIN_SECONDS): number {
   do {
     const t0 = performance.now();
     let k = 0;
-    let el = 0;
+    let el: number;
     do {
       fn();
       k++;
