@@ -11,4 +11,4 @@ export { RollingOls, RollingZScore, type RollingOptions } from './rolling.ts';
 export { normalCdf } from './normal.ts';
 export { johansen, type JohansenResult } from './johansen.ts';
 export { halfLife } from './half-life.ts';
-export { kalmanHedge, KalmanHedge, type KalmanHedgeOptions, type KalmanHedgeResult } from './kalman.ts';
+export { kalmanHedge, KalmanHedge, type KalmanHedgeOptions, type KalmanHedgeResult, type KalmanHedgeState } from './kalman.ts';
