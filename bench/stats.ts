@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adf, engleGranger, johansen, RollingOls, RollingZScore } from '../src/stats/index.ts';
+import { adf, engleGranger, johansen, RollingOls, RollingZScore, scanPairs } from '../src/stats/index.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = process.env.TANDEM_PYTHON ?? '/usr/bin/python3';
@@ -162,18 +162,9 @@ function main(): void {
     ourAnswers[`adf ${name}`] = adf(s);
     ours[`adf ${name}`] = perCall(() => adf(s));
   }
-  const scanAnswers: { stat: number; pValue: number }[] = [];
-  const scanF64 = scan.map((s) => Float64Array.from(s));
-  const doScan = (keep: boolean): void => {
-    for (let i = 0; i < scanF64.length; i++) {
-      for (let j = i + 1; j < scanF64.length; j++) {
-        const r = engleGranger(scanF64[i] as Float64Array, scanF64[j] as Float64Array);
-        if (keep) scanAnswers.push(r);
-      }
-    }
-  };
-  doScan(true);
-  ours['scan 50×1000 (1,225 pairs)'] = once(() => doScan(false));
+  const scanAnswers = scanPairs(scan);
+  const doScan = (): void => void scanPairs(scan);
+  ours['scan 50×1000 (1,225 pairs)'] = once(doScan);
   const joOurs = johansen(joData, 0, 1);
   ours['johansen 3×1000 k=1'] = perCall(() => johansen(joData, 0, 1));
 

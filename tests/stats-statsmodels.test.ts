@@ -4,7 +4,7 @@
  * series, macrodata). Every statistic, p-value and critical value must agree within 1e-6.
  */
 import { describe, expect, it } from 'vitest';
-import { adf, engleGranger, mackinnoncrit, mackinnonp, type Regression } from '../src/stats/index.ts';
+import { adf, engleGranger, mackinnoncrit, mackinnonp, scanPairs, type Regression } from '../src/stats/index.ts';
 import { expectClose, loadFixture, type Num } from './stats-helpers.ts';
 
 interface Crit {
@@ -110,5 +110,20 @@ describe('statsmodels agreement', () => {
       expectClose(r.alpha, c.alpha, `${what} alpha`, 1e-9);
       expectClose(r.beta, c.beta, `${what} beta`, 1e-9);
     }
+  });
+
+  it('scanPairs gives the same answers as engleGranger pair by pair', () => {
+    const names = ['coint_n1000_phi0.5', 'coint_n1000_phi0.9', 'independent_walks_n1000'];
+    const series = names.flatMap((n) => [adfFx.pairSeries[n]?.y as number[], adfFx.pairSeries[n]?.x as number[]]);
+    const scan = scanPairs(series);
+    expect(scan.length).toBe(15);
+    for (const r of scan) {
+      const one = engleGranger(series[r.i] as number[], series[r.j] as number[]);
+      expect(r.stat).toBe(one.stat);
+      expect(r.pValue).toBe(one.pValue);
+    }
+    const withCoint = cointFx.cases.find((c) => c.pair === 'coint_n1000_phi0.5' && c.trend === 'c' && c.autoLag === 'aic' && c.maxLag === null);
+    expectClose(scan[0]?.stat as number, withCoint?.stat as Num, 'scan (0,1) vs coint');
+    expect(() => scanPairs([series[0] as number[], (series[1] as number[]).slice(1)])).toThrow(/series 1 has 999 values but series 0 has 1000/);
   });
 });

@@ -6,7 +6,7 @@ export { StatsError, type StatsErrorCode } from './errors.ts';
 export { ols, type OlsResult } from './ols.ts';
 export { adf, defaultMaxLag, type AdfOptions, type AdfResult, type AutoLag } from './adf.ts';
 export { mackinnonp, mackinnoncrit, type CriticalValues, type Regression } from './mackinnon.ts';
-export { engleGranger, type EngleGrangerOptions, type EngleGrangerResult } from './engle-granger.ts';
+export { engleGranger, scanPairs, type EngleGrangerOptions, type EngleGrangerResult, type PairScanResult } from './engle-granger.ts';
 export { RollingOls, RollingZScore, type RollingOptions } from './rolling.ts';
 export { normalCdf } from './normal.ts';
 export { johansen, type JohansenResult } from './johansen.ts';
