@@ -4,6 +4,8 @@
  *   npx tsx bench/stats.ts            # full run (the statsmodels pair scan alone takes ~30 s)
  *   npx tsx bench/stats.ts --no-python
  *
+ * Figures are CPU time (this process's user + system time; Python's process_time), the fastest of
+ * several batches, so that other work on a shared machine disturbs them as little as possible.
  * Prints per-call times for Engle-Granger (AIC lag search) on n = 1,000 and 5,000, a scan of all
  * 1,225 pairs of 50 series of 1,000 points, ADF, Johansen, and updates per second of the rolling
  * OLS / z-score. When /usr/bin/python3 (or $TANDEM_PYTHON) has statsmodels, the same inputs are
@@ -71,34 +73,40 @@ function universe(count: number, n: number, seed: number): number[][] {
   });
 }
 
+/** CPU seconds used by this process so far (user + system): unlike wall time, it does not count
+ * the time other processes on a shared machine hold the cores. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 /**
- * Seconds per call: the fastest of several ~0.2 s batches (the machine is shared; the minimum is the
- * figure least disturbed by other processes). tools/bench_stats_statsmodels.py measures the same way.
+ * CPU seconds per call: the fastest of several ~0.2 s batches (the minimum is the figure least
+ * disturbed by other processes). tools/bench_stats_statsmodels.py measures the same way.
  */
 function perCall(fn: () => void, minSeconds = MIN_SECONDS): number {
   for (let i = 0; i < 20; i++) fn();
   const start = performance.now();
   let best = Infinity;
   do {
-    const t0 = performance.now();
+    const w0 = performance.now();
+    const c0 = cpuSeconds();
     let k = 0;
-    let el: number;
     do {
       fn();
       k++;
-      el = (performance.now() - t0) / 1000;
-    } while (el < 0.2);
-    best = Math.min(best, el / k);
+    } while (performance.now() - w0 < 200);
+    best = Math.min(best, (cpuSeconds() - c0) / k);
   } while ((performance.now() - start) / 1000 < minSeconds);
   return best;
 }
 
-/** One timed run after a warm-up run: used for the pair scan, which statsmodels also runs once. */
+/** CPU seconds of one run after a warm-up run: used for the pair scan, which statsmodels also runs once. */
 function once(fn: () => void): number {
   fn();
-  const t0 = performance.now();
+  const c0 = cpuSeconds();
   fn();
-  return (performance.now() - t0) / 1000;
+  return cpuSeconds() - c0;
 }
 
 function fmtTime(s: number): string {
@@ -150,7 +158,7 @@ function main(): void {
     return [c + jg(), 0.5 * c + jg(), -c + 2 * jg()];
   });
 
-  console.log('Tandem statistics benchmark (node', process.version + ')');
+  console.log('Tandem statistics benchmark (node', process.version + '); CPU time per call, best of 0.2 s batches');
   console.log('Measuring Tandem…');
   const ours: Record<string, number> = {};
   const ourAnswers: Record<string, { stat: number; pValue: number }> = {};
@@ -184,21 +192,21 @@ function main(): void {
   const ro = new RollingOls(W);
   for (let i = 0; i < W; i++) ro.push(xs[i] as number, ys[i] as number);
   let sink = 0;
-  let t0 = performance.now();
+  let t0 = cpuSeconds();
   for (let i = 0; i < N; i++) {
     const j = i & (M - 1);
     ro.push(xs[j] as number, ys[j] as number);
     sink += ro.latestZ;
   }
-  const olsRate = N / ((performance.now() - t0) / 1000);
+  const olsRate = N / (cpuSeconds() - t0);
   const rz = new RollingZScore(W);
   for (let i = 0; i < W; i++) rz.push(ys[i] as number);
-  t0 = performance.now();
+  t0 = cpuSeconds();
   for (let i = 0; i < N; i++) {
     rz.push(ys[i & (M - 1)] as number);
     sink += rz.zScore();
   }
-  const zRate = N / ((performance.now() - t0) / 1000);
+  const zRate = N / (cpuSeconds() - t0);
   if (Number.isNaN(sink)) console.log('(unexpected NaN)');
 
   console.log('Measuring statsmodels on the same inputs…');
