@@ -47,17 +47,6 @@ export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) =
   }
 }
 
-/** Solve Lᵀ·b = z for b, with L the lower factor of the leading k×k block of `l` (row-major, stride m). */
-export function backSubstituteLT(l: Float64Array, m: number, k: number, z: Float64Array): Float64Array {
-  const b = new Float64Array(k);
-  for (let i = k - 1; i >= 0; i--) {
-    let s = z[i] as number;
-    for (let r = i + 1; r < k; r++) s -= (l[r * m + i] as number) * (b[r] as number);
-    b[i] = s / (l[i * m + i] as number);
-  }
-  return b;
-}
-
 /**
  * Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi rotations, accurate
  * to a few ulps of the largest eigenvalue for the small systems (n ≤ 12) Johansen needs.
