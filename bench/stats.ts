@@ -132,6 +132,7 @@ function runStatsmodels(input: object): PySide | string {
   if (process.argv.includes('--no-python')) return 'skipped (--no-python)';
   const probe = spawnSync(PYTHON, ['-c', 'import statsmodels'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return `skipped: ${PYTHON} with statsmodels not available`;
+  console.log('Measuring statsmodels on the same inputs (about a minute)…');
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
   try {
     const file = join(dir, 'input.json');
@@ -209,7 +210,6 @@ function main(): void {
   const zRate = N / (cpuSeconds() - t0);
   if (Number.isNaN(sink)) console.log('(unexpected NaN)');
 
-  console.log('Measuring statsmodels on the same inputs…');
   const py = runStatsmodels({ minSeconds: MIN_SECONDS, pairs, adf: adfSeries, scan, johansen: joData });
 
   const rows: [string, number, number | undefined, string][] = [];
