@@ -112,7 +112,7 @@ export function adfCore(
     const m = K + 1;
     const { a, nobs } = gram(x, d, lev, maxLag, ntrend, false);
     if (nobs - K < 1) tooShort(what, n, maxLag);
-    choleskyInPlace(a, m, (i) => columnName(i, ntrend, false, K));
+    choleskyInPlace(a, m, (i) => columnName(i, ntrend, false, K), true, degenerateContext(what, maxLag));
     // RSS with j lags = RSS of the full model + Σ of the squared z's dropped.
     const yRow = K * m;
     let rss = (a[yRow + K] as number) ** 2;
@@ -142,7 +142,7 @@ export function adfCore(
   const m = K + 1;
   const { a, nobs } = gram(x, d, lev, usedLag, ntrend, true);
   if (nobs - K < 1) tooShort(what, n, usedLag);
-  choleskyInPlace(a, m, (i) => columnName(i, ntrend, true, K));
+  choleskyInPlace(a, m, (i) => columnName(i, ntrend, true, K), true, degenerateContext(what, usedLag));
   const yRow = K * m;
   const rss = (a[yRow + K] as number) ** 2;
   const sigma = Math.sqrt(rss / (nobs - K));
@@ -163,6 +163,10 @@ export function adfCore(
   };
   if (icBest !== undefined) result.icBest = icBest;
   return result;
+}
+
+function degenerateContext(what: string, lags: number): string {
+  return `${what} (ADF regression with ${lags} lags; the series has too little variation for it — a longer series or a smaller maxLag may help)`;
 }
 
 function tooShort(what: string, n: number, lag: number): never {

@@ -80,7 +80,7 @@ function residualsOn(y: Matrix, x: Matrix): Matrix {
   // Cholesky of xᵀx, then per y column: coef = (xᵀx)⁻¹xᵀy, residual = y − x·coef.
   const lk = new Float64Array(k * k);
   for (let a = 0; a < k; a++) for (let b = 0; b <= a; b++) lk[a * k + b] = dot(xd, a * n, xd, b * n, n);
-  choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false);
+  choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false, 'johansen (try a smaller kArDiff or more rows)');
   const out = mat(n, q);
   const od = out.d;
   const coef = new Float64Array(k);
@@ -196,7 +196,7 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
   // A = Sk0·S00⁻¹·S0k via the Cholesky factor of S00: A = (Sk0·L00⁻ᵀ)(…)ᵀ.
   const n = neqs;
   const l00 = Float64Array.from(s00);
-  choleskyInPlace(l00, n, (i) => `differenced series ${i}`, false);
+  choleskyInPlace(l00, n, (i) => `differenced series ${i}`, false, 'johansen (a series does not move independently of the others)');
   const w = new Float64Array(n * n); // w = Sk0·L00⁻ᵀ, i.e. solve L00·wᵀ = S0k
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
@@ -206,7 +206,7 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
     }
   }
   const lkk = Float64Array.from(skk);
-  choleskyInPlace(lkk, n, (i) => `lagged level of series ${i}`, false);
+  choleskyInPlace(lkk, n, (i) => `lagged level of series ${i}`, false, 'johansen (a series is a linear combination of the others)');
   // u = Lkk⁻¹·w, then C = u·uᵀ = Lkk⁻¹·A·Lkk⁻ᵀ (symmetric).
   const u = new Float64Array(n * n);
   for (let c = 0; c < n; c++) {
@@ -228,6 +228,13 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
   const { values, vectors } = symmetricEigen(cm, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number));
   const eigenvalues = order.map((i) => values[i] as number);
+  if (!((eigenvalues[0] as number) < 1 - 1e-12) || eigenvalues.some((v) => Number.isNaN(v))) {
+    throw new StatsError(
+      'singular',
+      `johansen: the differences are an exact linear function of the lagged levels (eigenvalue ${eigenvalues[0]}); ` +
+        `the ${nobs} rows are too few or too degenerate for ${neqs} series with kArDiff = ${kArDiff}`,
+    );
+  }
   // v = Lkk⁻ᵀ·wv for each eigenvector wv.
   const evec: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   order.forEach((src, dst) => {
