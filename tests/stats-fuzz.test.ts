@@ -54,7 +54,6 @@ function finiteOrStatsError(what: string, fn: () => Record<string, unknown>, key
     return 'ok';
   } catch (err) {
     if (err instanceof StatsError) {
-      if (process.env.SHOW_ERRORS) console.log(what, err.code, err.message);
       expect(err.message.length).toBeGreaterThan(20);
       return 'error';
     }
@@ -86,7 +85,6 @@ describe('awkward inputs', () => {
         )
       ]++;
     }
-    console.log('awkward inputs:', tally);
     // Both outcomes occur: the inputs really are awkward, and most still give answers.
     expect(tally.ok).toBeGreaterThan(100);
     expect(tally.error).toBeGreaterThan(10);
