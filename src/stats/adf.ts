@@ -249,11 +249,25 @@ function gram(
     let sY = 0;
     let sL = 0;
     if (ntrend === 0) {
-      for (let t = t0; t < n; t++) {
+      // Two rows per step into separate accumulators: four independent add chains instead of two.
+      let sY2 = 0;
+      let sL2 = 0;
+      let t = t0;
+      for (; t + 1 < n; t += 2) {
+        const dv = d[t - j] as number;
+        const dw = d[t + 1 - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+        sY2 += (d[t + 1] as number) * dw;
+        sL2 += (lev[t] as number) * dw;
+      }
+      if (t < n) {
         const dv = d[t - j] as number;
         sY += (d[t] as number) * dv;
         sL += (lev[t - 1] as number) * dv;
       }
+      sY += sY2;
+      sL += sL2;
     } else {
       let sC = 0;
       let sT = 0;
