@@ -271,12 +271,29 @@ function gram(
     } else {
       let sC = 0;
       let sT = 0;
-      for (let t = t0; t < n; t++) {
+      let sY2 = 0;
+      let sL2 = 0;
+      let sC2 = 0;
+      let t = t0;
+      for (; t + 1 < n; t += 2) {
+        const dv = d[t - j] as number;
+        const dw = d[t + 1 - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+        sC += dv;
+        sY2 += (d[t + 1] as number) * dw;
+        sL2 += (lev[t] as number) * dw;
+        sC2 += dw;
+      }
+      if (t < n) {
         const dv = d[t - j] as number;
         sY += (d[t] as number) * dv;
         sL += (lev[t - 1] as number) * dv;
         sC += dv;
       }
+      sY += sY2;
+      sL += sL2;
+      sC += sC2;
       if (ntrend === 2) for (let t = t0; t < n; t++) sT += (t - t0 - mt) * (d[t - j] as number);
       accC[j] = sC;
       accT[j] = sT;
