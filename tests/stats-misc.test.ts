@@ -58,6 +58,28 @@ describe('kalmanHedge', () => {
   });
 });
 
+describe('KalmanHedge state', () => {
+  it('getState / fromState resume the filter bit for bit', () => {
+    const p = pairs['coint_n1000_phi0.5'];
+    if (!p) throw new Error('missing pair');
+    const whole = new KalmanHedge(1e-5, 1e-4);
+    const first = new KalmanHedge(1e-5, 1e-4);
+    for (let t = 0; t < 400; t++) {
+      whole.update(p.x[t] as number, p.y[t] as number);
+      first.update(p.x[t] as number, p.y[t] as number);
+    }
+    const saved = JSON.parse(JSON.stringify(first.getState())) as ReturnType<KalmanHedge['getState']>;
+    const resumed = KalmanHedge.fromState(1e-5, 1e-4, saved);
+    for (let t = 400; t < p.y.length; t++) {
+      whole.update(p.x[t] as number, p.y[t] as number);
+      resumed.update(p.x[t] as number, p.y[t] as number);
+      expect(resumed.beta).toBe(whole.beta);
+      expect(resumed.z).toBe(whole.z);
+    }
+    expect(() => KalmanHedge.fromState(1e-5, 1e-4, { ...saved, p01: NaN })).toThrow(/p01/);
+  });
+});
+
 describe('degenerate input gives a clear StatsError, never NaN', () => {
   const walk = Array.from({ length: 200 }, (_, i) => Math.sin(i / 7) * 10 + i * 0.1 + ((i * 7919) % 13) / 5);
   const other = walk.map((v, i) => 0.5 * v + ((i * 104729) % 17) / 3);

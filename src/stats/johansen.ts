@@ -31,31 +31,40 @@ export interface JohansenResult {
   nobs: number;
 }
 
-type Matrix = { rows: number; cols: number; d: Float64Array }; // row-major
+/** Column-major matrix: column c is d[c·rows … (c+1)·rows), so every product below is a contiguous dot. */
+type Matrix = { rows: number; cols: number; d: Float64Array };
 
 function mat(rows: number, cols: number): Matrix {
   return { rows, cols, d: new Float64Array(rows * cols) };
 }
 
+function dot(d1: Float64Array, o1: number, d2: Float64Array, o2: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += (d1[o1 + i] as number) * (d2[o2 + i] as number);
+  return s;
+}
+
 /** Remove a polynomial time trend of degree `order` (−1: nothing, 0: mean, 1: mean and line) from each column. */
 function detrend(m: Matrix, order: number): Matrix {
   if (order < 0) return m;
-  const { rows, cols } = m;
+  const { rows, cols, d } = m;
   const out = mat(rows, cols);
+  const od = out.d;
   const mt = (rows - 1) / 2;
   let stt = 0;
   for (let i = 0; i < rows; i++) stt += (i - mt) ** 2;
   for (let c = 0; c < cols; c++) {
+    const o = c * rows;
     let s = 0;
-    for (let i = 0; i < rows; i++) s += m.d[i * cols + c] as number;
+    for (let i = 0; i < rows; i++) s += d[o + i] as number;
     const mean = s / rows;
     let slope = 0;
     if (order >= 1 && stt > 0) {
       let sty = 0;
-      for (let i = 0; i < rows; i++) sty += (i - mt) * ((m.d[i * cols + c] as number) - mean);
+      for (let i = 0; i < rows; i++) sty += (i - mt) * ((d[o + i] as number) - mean);
       slope = sty / stt;
     }
-    for (let i = 0; i < rows; i++) out.d[i * cols + c] = (m.d[i * cols + c] as number) - mean - slope * (i - mt);
+    for (let i = 0; i < rows; i++) od[o + i] = (d[o + i] as number) - mean - slope * (i - mt);
   }
   return out;
 }
@@ -66,28 +75,18 @@ function residualsOn(y: Matrix, x: Matrix): Matrix {
   const n = x.rows;
   const k = x.cols;
   const q = y.cols;
-  const m = k + q;
-  // Gram of [x y], factor it: row block of y in L gives z = L⁻¹xᵀy for every y column at once.
-  const g = new Float64Array(m * m);
-  const col = (j: number, i: number): number => (j < k ? (x.d[i * k + j] as number) : (y.d[i * q + j - k] as number));
-  for (let a = 0; a < m; a++) {
-    for (let b = 0; b <= Math.min(a, k - 1); b++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += col(a, i) * col(b, i);
-      g[a * m + b] = s;
-      g[b * m + a] = s;
-    }
-  }
-  // Only the x block needs factoring; do it on the leading k×k block.
+  const xd = x.d;
+  const yd = y.d;
+  // Cholesky of xᵀx, then per y column: coef = (xᵀx)⁻¹xᵀy, residual = y − x·coef.
   const lk = new Float64Array(k * k);
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) lk[a * k + b] = g[a * m + b] as number;
-  choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false);
-  // coef = (xᵀx)⁻¹ xᵀy per y column: forward then back substitution.
+  for (let a = 0; a < k; a++) for (let b = 0; b <= a; b++) lk[a * k + b] = dot(xd, a * n, xd, b * n, n);
+  choleskyInPlace(lk, k, (i) => `lagged difference column ${i + 1}`, false, 'johansen (try a smaller kArDiff or more rows)');
   const out = mat(n, q);
+  const od = out.d;
   const coef = new Float64Array(k);
   for (let c = 0; c < q; c++) {
     for (let a = 0; a < k; a++) {
-      let s = g[(k + c) * m + a] as number;
+      let s = dot(yd, c * n, xd, a * n, n);
       for (let b = 0; b < a; b++) s -= (lk[a * k + b] as number) * (coef[b] as number);
       coef[a] = s / (lk[a * k + a] as number);
     }
@@ -96,25 +95,23 @@ function residualsOn(y: Matrix, x: Matrix): Matrix {
       for (let b = a + 1; b < k; b++) s -= (lk[b * k + a] as number) * (coef[b] as number);
       coef[a] = s / (lk[a * k + a] as number);
     }
-    for (let i = 0; i < n; i++) {
-      let s = y.d[i * q + c] as number;
-      for (let a = 0; a < k; a++) s -= (x.d[i * k + a] as number) * (coef[a] as number);
-      out.d[i * q + c] = s;
+    const o = c * n;
+    for (let i = 0; i < n; i++) od[o + i] = yd[o + i] as number;
+    for (let a = 0; a < k; a++) {
+      const ca = coef[a] as number;
+      const xo = a * n;
+      for (let i = 0; i < n; i++) od[o + i] = (od[o + i] as number) - ca * (xd[xo + i] as number);
     }
   }
   return out;
 }
 
-/** S = aᵀb / rows. */
+/** S = aᵀb / rows (row-major result, a.cols × b.cols). */
 function crossOver(a: Matrix, b: Matrix): Float64Array {
-  const s = new Float64Array(a.cols * b.cols);
   const T = a.rows;
+  const s = new Float64Array(a.cols * b.cols);
   for (let i = 0; i < a.cols; i++) {
-    for (let j = 0; j < b.cols; j++) {
-      let v = 0;
-      for (let t = 0; t < T; t++) v += (a.d[t * a.cols + i] as number) * (b.d[t * b.cols + j] as number);
-      s[i * b.cols + j] = v / T;
-    }
+    for (let j = 0; j < b.cols; j++) s[i * b.cols + j] = dot(a.d, i * T, b.d, j * T, T) / T;
   }
   return s;
 }
@@ -149,12 +146,12 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new StatsError('non-finite', `johansen: value at row ${i}, column ${j} is ${String(v)}; every value must be finite`);
       }
-      y.d[i * neqs + j] = v;
+      y.d[j * nobs + i] = v;
     }
   }
   for (let j = 0; j < neqs; j++) {
     let constant = true;
-    for (let i = 1; i < nobs && constant; i++) constant = y.d[i * neqs + j] === y.d[j];
+    for (let i = 1; i < nobs && constant; i++) constant = y.d[j * nobs + i] === y.d[j * nobs];
     if (constant) throw new StatsError('constant-series', `johansen: series in column ${j} is constant`);
   }
   const T = nobs - 1 - kArDiff;
@@ -168,21 +165,25 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
 
   const f = detOrder > -1 ? 0 : -1;
   const endog = detrend(y, detOrder);
-  // ΔY (nobs−1 rows), its lags 1…k on rows k…nobs−2, the level rows.
-  const dx = mat(nobs - 1, neqs);
-  for (let i = 0; i < nobs - 1; i++) {
-    for (let j = 0; j < neqs; j++) dx.d[i * neqs + j] = (endog.d[(i + 1) * neqs + j] as number) - (endog.d[i * neqs + j] as number);
-  }
+  // ΔY (nobs−1 rows); on rows i = 0 … T−1 (ΔY row r = i + k): ΔY itself, its lags 1…k, and the
+  // level rows, which are statsmodels' endog[1 : nobs − k] (row i ↔ endog[i + 1]).
+  const ed = endog.d;
   const z = mat(T, neqs * kArDiff);
   const dxT = mat(T, neqs);
   const lx = mat(T, neqs);
-  for (let i = 0; i < T; i++) {
-    const r = i + kArDiff;
-    for (let j = 0; j < neqs; j++) {
-      dxT.d[i * neqs + j] = dx.d[r * neqs + j] as number;
-      // statsmodels' level rows: endog[1 : nobs − k] (row i ↔ endog[i + 1]).
-      lx.d[i * neqs + j] = endog.d[(i + 1) * neqs + j] as number;
-      for (let l = 1; l <= kArDiff; l++) z.d[i * z.cols + (l - 1) * neqs + j] = dx.d[(r - l) * neqs + j] as number;
+  for (let j = 0; j < neqs; j++) {
+    const eo = j * nobs;
+    for (let i = 0; i < T; i++) {
+      const r = i + kArDiff;
+      dxT.d[j * T + i] = (ed[eo + r + 1] as number) - (ed[eo + r] as number);
+      lx.d[j * T + i] = ed[eo + i + 1] as number;
+    }
+    for (let l = 1; l <= kArDiff; l++) {
+      const zo = ((l - 1) * neqs + j) * T;
+      for (let i = 0; i < T; i++) {
+        const r = i + kArDiff - l;
+        z.d[zo + i] = (ed[eo + r + 1] as number) - (ed[eo + r] as number);
+      }
     }
   }
   const zD = detrend(z, f);
@@ -195,7 +196,7 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
   // A = Sk0·S00⁻¹·S0k via the Cholesky factor of S00: A = (Sk0·L00⁻ᵀ)(…)ᵀ.
   const n = neqs;
   const l00 = Float64Array.from(s00);
-  choleskyInPlace(l00, n, (i) => `differenced series ${i}`, false);
+  choleskyInPlace(l00, n, (i) => `differenced series ${i}`, false, 'johansen (a series does not move independently of the others)');
   const w = new Float64Array(n * n); // w = Sk0·L00⁻ᵀ, i.e. solve L00·wᵀ = S0k
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
@@ -205,7 +206,7 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
     }
   }
   const lkk = Float64Array.from(skk);
-  choleskyInPlace(lkk, n, (i) => `lagged level of series ${i}`, false);
+  choleskyInPlace(lkk, n, (i) => `lagged level of series ${i}`, false, 'johansen (a series is a linear combination of the others)');
   // u = Lkk⁻¹·w, then C = u·uᵀ = Lkk⁻¹·A·Lkk⁻ᵀ (symmetric).
   const u = new Float64Array(n * n);
   for (let c = 0; c < n; c++) {
@@ -227,6 +228,13 @@ export function johansen(data: number[][], detOrder: -1 | 0 | 1, kArDiff: number
   const { values, vectors } = symmetricEigen(cm, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number));
   const eigenvalues = order.map((i) => values[i] as number);
+  if (!((eigenvalues[0] as number) < 1 - 1e-12) || eigenvalues.some((v) => Number.isNaN(v))) {
+    throw new StatsError(
+      'singular',
+      `johansen: the differences are an exact linear function of the lagged levels (eigenvalue ${eigenvalues[0]}); ` +
+        `the ${nobs} rows are too few or too degenerate for ${neqs} series with kArDiff = ${kArDiff}`,
+    );
+  }
   // v = Lkk⁻ᵀ·wv for each eigenvector wv.
   const evec: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   order.forEach((src, dst) => {

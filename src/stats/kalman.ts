@@ -54,7 +54,19 @@ export function kalmanHedge(y: ArrayLike<number>, x: ArrayLike<number>, opts: Ka
   return out;
 }
 
-/** The same filter one bar at a time (O(1) per bar) for the live loop. */
+/** Everything the filter needs to continue exactly where it was (θ and the symmetric P). */
+export interface KalmanHedgeState {
+  beta: number;
+  alpha: number;
+  p00: number;
+  p01: number;
+  p11: number;
+}
+
+/**
+ * The same filter one bar at a time (O(1) per bar) for the live loop. `getState()` /
+ * `KalmanHedge.fromState()` save and resume it bit-for-bit (e.g. across an engine restart).
+ */
 export class KalmanHedge {
   beta = 0;
   alpha = 0;
@@ -98,6 +110,28 @@ export class KalmanHedge {
     this.p11 = r11 - k1 * rh1;
     this.e = e;
     this.q = q;
+  }
+
+  /** θ and P after the latest update: pass to `KalmanHedge.fromState` to resume exactly here. */
+  getState(): KalmanHedgeState {
+    return { beta: this.beta, alpha: this.alpha, p00: this.p00, p01: this.p01, p11: this.p11 };
+  }
+
+  /** A filter resumed from a saved state (same delta and ve as the one that produced it). */
+  static fromState(delta: number, ve: number, state: KalmanHedgeState): KalmanHedge {
+    const k = new KalmanHedge(delta, ve);
+    for (const f of ['beta', 'alpha', 'p00', 'p01', 'p11'] as const) {
+      const v = (state as unknown as Record<string, unknown> | null)?.[f];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new StatsError('invalid-argument', `KalmanHedge.fromState: field ${f} is ${String(v)}; expected a finite number`);
+      }
+    }
+    k.beta = state.beta;
+    k.alpha = state.alpha;
+    k.p00 = state.p00;
+    k.p01 = state.p01;
+    k.p11 = state.p11;
+    return k;
   }
 
   /** The signal e/√Q of the latest update. */

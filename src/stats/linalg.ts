@@ -10,10 +10,17 @@ import { StatsError } from './errors.ts';
  * block of the factor, which is what makes nested regressions (ADF lag search) cheap.
  *
  * `names` labels columns for the error raised when a pivot vanishes (a regressor that is a linear
- * combination of the previous ones). The last column (the dependent variable) may have a zero pivot
- * (a perfect fit) without error when `lastMayBeZero`.
+ * combination of the previous ones); `context` says which computation and what to do, e.g.
+ * "adf: series (try a smaller maxLag)". The last column (the dependent variable) may have a zero
+ * pivot (a perfect fit) without error when `lastMayBeZero`.
  */
-export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) => string, lastMayBeZero = true): void {
+export function choleskyInPlace(
+  a: Float64Array,
+  m: number,
+  names: (i: number) => string,
+  lastMayBeZero: boolean,
+  context: string,
+): void {
   for (let j = 0; j < m; j++) {
     const rowJ = j * m;
     let diag = a[rowJ + j] as number;
@@ -31,8 +38,8 @@ export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) =
       throw new StatsError(
         orig > 0 ? 'singular' : 'constant-series',
         orig > 0
-          ? `regressor ${names(j)} is (numerically) a linear combination of the other regressors; the regression has no unique solution`
-          : `regressor ${names(j)} is identically zero; the regression has no unique solution`,
+          ? `${context}: regressor ${names(j)} is (numerically) a linear combination of the other regressors, so the regression has no unique solution`
+          : `${context}: regressor ${names(j)} is identically zero over the rows used, so the regression has no unique solution`,
       );
     }
     const ljj = Math.sqrt(diag);
@@ -45,17 +52,6 @@ export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) =
       a[rowI + j] = s * inv;
     }
   }
-}
-
-/** Solve Lᵀ·b = z for b, with L the lower factor of the leading k×k block of `l` (row-major, stride m). */
-export function backSubstituteLT(l: Float64Array, m: number, k: number, z: Float64Array): Float64Array {
-  const b = new Float64Array(k);
-  for (let i = k - 1; i >= 0; i--) {
-    let s = z[i] as number;
-    for (let r = i + 1; r < k; r++) s -= (l[r * m + i] as number) * (b[r] as number);
-    b[i] = s / (l[i * m + i] as number);
-  }
-  return b;
 }
 
 /**

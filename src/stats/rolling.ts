@@ -67,10 +67,12 @@ export class RollingOls {
   private ry = NaN;
   private sinceExact = 0;
   private readonly recomputeEvery: number;
+  private readonly invW: number;
 
   constructor(window: number, opts: RollingOptions = {}) {
     checkWindow(window, 3, 'RollingOls');
     this.window = window;
+    this.invW = 1 / window;
     this.xs = new Float64Array(window);
     this.ys = new Float64Array(window);
     this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
@@ -79,8 +81,11 @@ export class RollingOls {
 
   /** Add the point (x, y) and drop the oldest one once the window is full. O(1). */
   push(x: number, y: number): void {
-    if (!Number.isFinite(x)) nonFinite('RollingOls', 'x', x);
-    if (!Number.isFinite(y)) nonFinite('RollingOls', 'y', y);
+    // x − x is 0 for a finite number and NaN for NaN or ±∞: one comparison guards both values.
+    if (x - x + (y - y) !== 0) {
+      if (!Number.isFinite(x)) nonFinite('RollingOls', 'x', x);
+      nonFinite('RollingOls', 'y', y);
+    }
     const W = this.window;
     const h = this.head;
     if (this.n === 0) {
@@ -109,8 +114,8 @@ export class RollingOls {
       const dy = yn - yo;
       const mx0 = this.mx;
       const my0 = this.my;
-      const mx1 = mx0 + dx / W;
-      const my1 = my0 + dy / W;
+      const mx1 = mx0 + dx * this.invW;
+      const my1 = my0 + dy * this.invW;
       this.sxx += dx * (xn - mx1 + xo - mx0);
       this.syy += dy * (yn - my1 + yo - my0);
       this.sxy += dx * (yn - my1) + dy * (xo - mx0);
@@ -253,9 +258,17 @@ export class RollingOls {
     return this.residual(x, y) / sd;
   }
 
-  /** z of the latest pushed point: the spec's z_t. */
+  /** z of the latest pushed point: the spec's z_t. Same checks as zScore(), one pass (hot path). */
   get latestZ(): number {
-    return this.zScore(this.lastX, this.lastY);
+    const n = this.n;
+    const sxx = this.sxx;
+    const tol = 1e-9 * (this.rx + this.mx);
+    if (n < 3 || !(sxx > n * tol * tol) || !(sxx > 0)) return this.zScore(this.lastX, this.lastY); // throws the right error
+    const beta = this.sxy / sxx;
+    const rss = this.syy - (this.sxy * this.sxy) / sxx;
+    if (!(rss > 64 * EPS * this.syy)) return this.zScore(this.lastX, this.lastY);
+    const r = this.lastY - this.ry - this.my - beta * (this.lastX - this.rx - this.mx);
+    return r / Math.sqrt(rss / (n - 1));
   }
 }
 
@@ -274,17 +287,19 @@ export class RollingZScore {
   private last = 0;
   private sinceExact = 0;
   private readonly recomputeEvery: number;
+  private readonly invW: number;
 
   constructor(window: number, opts: RollingOptions = {}) {
     checkWindow(window, 2, 'RollingZScore');
     this.window = window;
+    this.invW = 1 / window;
     this.vs = new Float64Array(window);
     this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
     if (!(this.recomputeEvery >= 1)) throw new StatsError('invalid-argument', 'RollingZScore: recomputeEvery must be ≥ 1');
   }
 
   push(v: number): void {
-    if (!Number.isFinite(v)) nonFinite('RollingZScore', 'value', v);
+    if (v - v !== 0) nonFinite('RollingZScore', 'value', v);
     const W = this.window;
     const h = this.head;
     if (this.n === 0) this.ref = v;
@@ -298,7 +313,7 @@ export class RollingZScore {
       const vo = (this.vs[h] as number) - this.ref;
       const d = vn - vo;
       const m0 = this.m;
-      const m1 = m0 + d / W;
+      const m1 = m0 + d * this.invW;
       this.s += d * (vn - m1 + vo - m0);
       this.m = m1;
     }
