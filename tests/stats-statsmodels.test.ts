@@ -4,7 +4,7 @@
  * series, macrodata). Every statistic, p-value and critical value must agree within 1e-6.
  */
 import { describe, expect, it } from 'vitest';
-import { adf, engleGranger, mackinnoncrit, mackinnonp, type Regression } from '../src/stats/index.ts';
+import { adf, engleGranger, mackinnoncrit, mackinnonp, ols, scanPairs, type Regression } from '../src/stats/index.ts';
 import { expectClose, loadFixture, type Num } from './stats-helpers.ts';
 
 interface Crit {
@@ -109,6 +109,37 @@ describe('statsmodels agreement', () => {
       expectCrit(r.criticalValues, c.criticalValues, what);
       expectClose(r.alpha, c.alpha, `${what} alpha`, 1e-9);
       expectClose(r.beta, c.beta, `${what} beta`, 1e-9);
+    }
+  });
+
+  it('scanPairs gives the same answers as engleGranger pair by pair', () => {
+    const names = ['coint_n1000_phi0.5', 'coint_n1000_phi0.9', 'independent_walks_n1000'];
+    const series = names.flatMap((n) => [adfFx.pairSeries[n]?.y as number[], adfFx.pairSeries[n]?.x as number[]]);
+    const scan = scanPairs(series);
+    expect(scan.length).toBe(15);
+    for (const r of scan) {
+      const one = engleGranger(series[r.i] as number[], series[r.j] as number[]);
+      expect(r.stat).toBe(one.stat);
+      expect(r.pValue).toBe(one.pValue);
+    }
+    const withCoint = cointFx.cases.find((c) => c.pair === 'coint_n1000_phi0.5' && c.trend === 'c' && c.autoLag === 'aic' && c.maxLag === null);
+    expectClose(scan[0]?.stat as number, withCoint?.stat as Num, 'scan (0,1) vs coint');
+    expect(() => scanPairs([series[0] as number[], (series[1] as number[]).slice(1)])).toThrow(/series 1 has 999 values but series 0 has 1000/);
+  });
+
+  it('ols matches statsmodels OLS (constant appended) and takes plain arrays or Float64Array alike', () => {
+    const cases = cointFx.cases.filter((c) => c.trend === 'c' && c.autoLag === 'aic' && c.maxLag === null && c.pair !== 'collinear_n300');
+    expect(cases.length).toBeGreaterThan(15);
+    for (const c of cases) {
+      const p = adfFx.pairSeries[c.pair];
+      if (!p) throw new Error(`pair ${c.pair} missing`);
+      const r = ols(p.y, p.x);
+      expectClose(r.alpha, c.alpha, `ols ${c.pair} alpha`, 1e-9);
+      expectClose(r.beta, c.beta, `ols ${c.pair} beta`, 1e-9);
+      expect(r.residuals.length).toBe(p.y.length);
+      const r2 = ols(Float64Array.from(p.y), Float64Array.from(p.x));
+      expect(r2.beta).toBe(r.beta);
+      expect(adf(Float64Array.from(p.y)).stat).toBe(adf(p.y).stat);
     }
   });
 });

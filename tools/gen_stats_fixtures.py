@@ -270,3 +270,63 @@ for name, y, x in pairs:
         for delta, ve in ((1e-4, 1e-3), (1e-5, 1e-4), (0.01, 1.0)):
             kal.append({"pair": name, "delta": delta, "ve": ve, **kalman(y, x, delta, ve)})
 write("misc.json", {"halfLife": hl, "kalman": kal})
+
+# ---------------------------------------------------------------- randomized sweep
+# Series are rebuilt in the tests from (seed, n, phi, a, b) with a generator that uses only exact
+# arithmetic (xorshift32, Irwin-Hall normals), so TypeScript reproduces them bit for bit and this
+# fixture stays small however many cases it holds.
+
+
+class Xorshift:
+    def __init__(self, seed):
+        self.s = seed & 0xFFFFFFFF or 1
+
+    def uniform(self):
+        s = self.s
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        self.s = s
+        return s / 4294967296.0
+
+    def normal(self):
+        t = 0.0
+        for _ in range(12):
+            t += self.uniform()
+        return t - 6.0
+
+
+def sweep_pair(seed, n, phi, a, b):
+    g = Xorshift(seed)
+    x = np.empty(n)
+    y = np.empty(n)
+    lx = 100.0
+    u = 0.0
+    for i in range(n):
+        lx = lx + g.normal()
+        u = phi * u + g.normal()
+        x[i] = lx
+        y[i] = a + b * lx + u
+    return y, x
+
+
+sweep = []
+meta_rng = np.random.default_rng(7)
+for case in range(300):
+    seed = int(meta_rng.integers(1, 2**32 - 1))
+    n = int(round(math.exp(meta_rng.uniform(math.log(30), math.log(3000)))))
+    phi = float(meta_rng.choice([0.0, 0.3, 0.8, 0.95, 0.99, 1.0]))
+    a = float(meta_rng.choice([0.0, 2.5, -40.0]))
+    b = float(meta_rng.choice([0.5, 1.0, 1.7, -0.8]))
+    trend = str(meta_rng.choice(["c", "c", "ct"]))
+    autolag = [None, "aic", "aic", "bic"][int(meta_rng.integers(0, 4))]
+    reg = str(meta_rng.choice(["n", "c", "ct"]))
+    y, x = sweep_pair(seed, n, phi, a, b)
+    stat, p, cv = coint(y, x, trend=trend, autolag=autolag)
+    r = adfuller(y, regression=reg, autolag="AIC" if autolag is None else autolag.upper())
+    sweep.append({"seed": seed, "n": n, "phi": phi, "a": a, "b": b, "trend": trend, "autoLag": autolag,
+                  "stat": fl(stat), "pValue": fl(p), "criticalValues": lst(cv),
+                  "adf": {"regression": reg, "stat": fl(r[0]), "pValue": fl(r[1]), "usedLag": int(r[2]),
+                          "nobs": int(r[3]), "icBest": fl(r[5])},
+                  "check": [fl(y[0]), fl(y[-1]), fl(x[-1])]})
+write("sweep.json", {"statsmodels": statsmodels.__version__, "cases": sweep})

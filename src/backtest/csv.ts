@@ -8,7 +8,6 @@
  * sorted by time. Memory: 6 numbers a bar for each kept symbol.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { UserError } from '../util/errors.ts';
 import { GrowableF64 } from './columns.ts';
 
@@ -104,6 +103,20 @@ function splitCsvLine(line: string): string[] {
   return out;
 }
 
+/** The file's lines, a batch per chunk read (one await per MB, not per line); `\r\n` handled. */
+async function* lineBatches(file: string): AsyncGenerator<string[]> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let rest = '';
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    yield lines;
+  }
+  if (rest !== '') yield [rest];
+}
+
+const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
+
 /** Loads a bar file. Throws UserError on a missing file, a bad header or any malformed row. */
 export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
   let size: number;
@@ -117,25 +130,28 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   }
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-
   let lineNo = 0;
   let idx: Record<CsvColumn, number> | null = null;
+  let numIdx: number[] = [];
   let nCols = 0;
   let bytes = 0;
   let nextReport = 0;
+  // Both legs' rows usually share a time: parse each distinct time text once.
+  let lastTimeText = '';
+  let lastTime = 0;
+  const nums = new Float64Array(5);
   const where = (col: number, fields: string[]): string => {
     let c = 1;
     for (let k = 0; k < col; k++) c += fields[k]!.length + 1;
     return `${file}:${lineNo}:${c}`;
   };
 
-  for await (const rawLine of rl) {
+  const handle = (rawLine: string): void => {
     lineNo++;
     bytes += rawLine.length + 1;
-    const line = lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
-    if (line.trim() === '') continue;
+    let line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (lineNo === 1) line = line.replace(/^\uFEFF/, '');
+    if (line.trim() === '') return;
     const fields = splitCsvLine(line);
     if (!idx) {
       const names = fields.map((f) => f.trim().toLowerCase());
@@ -148,8 +164,9 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
         found[col] = i;
       }
       idx = found;
+      numIdx = NUMERIC.map((c) => found[c]);
       nCols = fields.length;
-      continue;
+      return;
     }
     if (fields.length !== nCols) {
       throw new UserError(`${file}:${lineNo}:1: ${fields.length} fields where the header has ${nCols}`);
@@ -157,19 +174,26 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     const symbol = fields[idx.symbol]!.trim();
     if (symbol === '') throw new UserError(`${where(idx.symbol, fields)}: column 'symbol' is empty`);
     const timeText = fields[idx.time]!.trim();
-    const t = parseTime(timeText);
-    if (typeof t === 'string') throw new UserError(`${where(idx.time, fields)}: column 'time': ${t}`);
-    const nums: number[] = [];
-    for (const col of ['open', 'high', 'low', 'close', 'volume'] as const) {
-      const text = fields[idx[col]]!.trim();
-      const v = text === '' ? NaN : Number(text);
-      if (!Number.isFinite(v)) throw new UserError(`${where(idx[col], fields)}: column '${col}': '${text}' is not a number`);
-      if (col === 'volume' ? v < 0 : v <= 0) {
-        throw new UserError(`${where(idx[col], fields)}: column '${col}': ${text} must be ${col === 'volume' ? 'zero or more' : 'positive'}`);
-      }
-      nums.push(v);
+    let t: number;
+    if (timeText === lastTimeText) t = lastTime;
+    else {
+      const parsed = parseTime(timeText);
+      if (typeof parsed === 'string') throw new UserError(`${where(idx.time, fields)}: column 'time': ${parsed}`);
+      t = parsed;
+      lastTimeText = timeText;
+      lastTime = t;
     }
-    if (keep && !keep.has(symbol)) continue;
+    for (let k = 0; k < 5; k++) {
+      const text = fields[numIdx[k]!]!.trim();
+      const v = text === '' ? NaN : Number(text);
+      const col = NUMERIC[k]!;
+      if (!Number.isFinite(v)) throw new UserError(`${where(numIdx[k]!, fields)}: column '${col}': '${text}' is not a number`);
+      if (k === 4 ? v < 0 : v <= 0) {
+        throw new UserError(`${where(numIdx[k]!, fields)}: column '${col}': ${text} must be ${k === 4 ? 'zero or more' : 'positive'}`);
+      }
+      nums[k] = v;
+    }
+    if (keep && !keep.has(symbol)) return;
     let b = builders.get(symbol);
     if (!b) {
       b = new SeriesBuilder(symbol);
@@ -183,6 +207,10 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     b.close.push(nums[3]!);
     b.volume.push(nums[4]!);
     b.line.push(lineNo);
+  };
+
+  for await (const batch of lineBatches(file)) {
+    for (const line of batch) handle(line);
     if (opts.onProgress && bytes >= nextReport) {
       opts.onProgress(Math.min(bytes, size), size);
       nextReport = bytes + (1 << 20);

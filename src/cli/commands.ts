@@ -2,20 +2,26 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
-import { registerConfigCommand } from './config.ts';
+import { registerBacktestCommand } from './backtest.ts';
 import { registerCacheCommand } from './cache.ts';
-import { registerDoctorCommand } from './doctor.ts';
-import { registerSimCommand } from './sim.ts';
-import { registerRunCommand } from './run.ts';
+import { registerConfigCommand } from './config.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerDoctorCommand } from './doctor.ts';
+import { registerHistoryCommand } from './history.ts';
+import { registerRunCommand } from './run.ts';
+import { registerScanCommand } from './scan.ts';
+import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerSimCommand,
   registerCacheCommand,
   registerDoctorCommand,
-  registerSimCommand,
+  registerBacktestCommand,
+  registerScanCommand,
+  registerHistoryCommand,
   registerRunCommand,
   registerDemoCommand,
 ];

@@ -49,7 +49,12 @@ export interface ApiOptions {
   retryBaseMs?: number;
   /** Retries of idempotent calls; default 3. */
   retries?: number;
+  /** Time without a 429 after which the halved budget returns to full; default 60 s. */
+  rateLimitRestoreMs?: number;
 }
+
+/** Reads are repeated after this many 429s at most (each waits out the penalty first). */
+const MAX_RATE_LIMIT_RETRIES = 6;
 
 const NO_BRIDGE = /no bridge|init session first/i;
 const QUERY_ACCOUNTS_FIRST = /query \/?accounts first/i;
@@ -60,6 +65,7 @@ export class GatewayApi {
   private readonly rateLimitBackoffMs: number;
   private readonly retryBaseMs: number;
   private readonly retries: number;
+  private readonly rateLimitRestoreMs: number;
 
   constructor(
     readonly transport: HttpTransport,
@@ -70,6 +76,7 @@ export class GatewayApi {
     this.rateLimitBackoffMs = opts.rateLimitBackoffMs ?? 60_000;
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     this.retries = opts.retries ?? 3;
+    this.rateLimitRestoreMs = opts.rateLimitRestoreMs ?? 60_000;
   }
 
   setHooks(hooks: ApiHooks): void {
@@ -92,6 +99,7 @@ export class GatewayApi {
     const maxRetries = idempotent ? (req.retries ?? this.retries) : 0;
     const endpoint = this.transport.endpointName(req);
     let primingRetried = false;
+    let rateLimited = 0;
     for (let attempt = 0; ; attempt++) {
       if (req.requires && req.requires !== 'none' && this.hooks) await this.hooks.ensurePrimed(req.requires);
       try {
@@ -108,6 +116,12 @@ export class GatewayApi {
           const kind = req.path.startsWith('/portfolio') ? 'portfolio' : 'iserver';
           this.hooks.resetPriming(kind);
           await this.hooks.ensurePrimed(kind);
+          attempt--;
+          continue;
+        }
+        if (err instanceof RateLimitedError && idempotent && rateLimited < MAX_RATE_LIMIT_RETRIES) {
+          // The pacer holds every send until the penalty is over; a 429 is not a failed attempt.
+          rateLimited++;
           attempt--;
           continue;
         }
@@ -142,7 +156,7 @@ export class GatewayApi {
     if (res.status === 429) {
       const ra = retryAfterMs(res.headers['retry-after']) ?? this.rateLimitBackoffMs;
       this.log.warn({ endpoint, backoffMs: ra }, 'gateway answered 429; pausing all requests');
-      this.pacer.penalize(ra);
+      this.pacer.rateLimited(ra, this.rateLimitRestoreMs);
       throw new RateLimitedError(endpoint, ra);
     }
     if (res.status < 200 || res.status >= 300) {

@@ -42,8 +42,12 @@ export interface IbkrClientOptions {
   };
   /** Backoff after a 429 without Retry-After; default 60 s. */
   rateLimitBackoffMs?: number;
+  /** A 429 halves the budget; it returns to full after this long without another 429 (default 60 s). */
+  rateLimitRestoreMs?: number;
   /** Pacer internals (tests and the benchmark record send times through `onSend`). */
   pacing?: Omit<PacerOptions, 'maxRequestsPerSecond'>;
+  /** Live-orders reads when looking a cOID up after an uncertain placement; default 3. */
+  orderLookupReads?: number;
   /** Retries of idempotent calls (default 3) and their base delay (default 250 ms). */
   retries?: number;
   retryBaseMs?: number;
@@ -69,10 +73,11 @@ export class IbkrClient {
     this.api = new GatewayApi(this.transport, this.pacer, {
       logger: this.log,
       rateLimitBackoffMs: opts.rateLimitBackoffMs,
+      rateLimitRestoreMs: opts.rateLimitRestoreMs,
       retries: opts.retries,
       retryBaseMs: opts.retryBaseMs,
     });
-    this.orders = new OrdersApi(this.api, { replyPolicy: opts.replyPolicy });
+    this.orders = new OrdersApi(this.api, { replyPolicy: opts.replyPolicy, lookupReads: opts.orderLookupReads });
     const userReady = opts.session?.onBrokerageReady;
     this.session = new Session(this.api, {
       ...opts.session,

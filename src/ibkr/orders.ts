@@ -321,7 +321,8 @@ export class OrdersApi {
       method: 'POST',
       path: '/iserver/questions/suppress',
       body: { messageIds: messageIds.slice(0, 51) },
-      requires: 'iserver',
+      // Not 'iserver': this runs inside the priming step itself (after /iserver/accounts).
+      requires: 'none',
       priority: 'order',
       idempotent: true,
     });

@@ -78,7 +78,7 @@ export function validateBudget(perSecond: number | undefined): number {
 export class SlidingWindow {
   private times: number[] = [];
   constructor(
-    readonly limit: number,
+    public limit: number,
     readonly windowMs: number,
   ) {}
 
@@ -143,6 +143,8 @@ export class Pacer {
   private timerAt = 0;
   private penaltyUntil = 0;
   private closed = false;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private readonly fullLimit: number;
 
   constructor(opts: PacerOptions = {}) {
     this.perSecond = validateBudget(opts.maxRequestsPerSecond);
@@ -150,6 +152,7 @@ export class Pacer {
     // A fractional budget (e.g. 2.5/s) becomes "n sends per n/rate seconds" with integer n.
     const { limit, windowMs } = toWindow(this.perSecond);
     this.global = new SlidingWindow(limit, windowMs + this.marginMs);
+    this.fullLimit = limit;
     this.endpointRules = opts.endpointRules ?? DEFAULT_ENDPOINT_RULES;
     this.concurrencyRules = opts.concurrencyRules ?? DEFAULT_CONCURRENCY_RULES;
     this.onSend = opts.onSend;
@@ -201,10 +204,31 @@ export class Pacer {
     });
   }
 
-  /** Stops every send until `ms` from now (after a 429). */
+  /** Stops every send until `ms` from now. */
   penalize(ms: number): void {
     this.penaltyUntil = Math.max(this.penaltyUntil, Date.now() + ms);
     this.pump();
+  }
+
+  /**
+   * After a 429: pause for the penalty and halve the global budget (§9.4: someone else behind the
+   * same IP may be using part of it); the full budget returns after `restoreMs` without another 429.
+   */
+  rateLimited(penaltyMs: number, restoreMs = 60_000): void {
+    this.global.limit = Math.max(1, Math.floor(this.global.limit / 2));
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    this.restoreTimer = setTimeout(() => {
+      this.restoreTimer = undefined;
+      this.global.limit = this.fullLimit;
+      this.pump();
+    }, restoreMs);
+    this.restoreTimer.unref?.();
+    this.penalize(penaltyMs);
+  }
+
+  /** The global budget currently applied (sends per window; lower than configured after a 429). */
+  get currentLimit(): number {
+    return this.global.limit;
   }
 
   get penaltyRemainingMs(): number {
@@ -219,6 +243,7 @@ export class Pacer {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.timer = undefined;
     const jobs = this.queue;
     this.queue = [];

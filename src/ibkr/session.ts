@@ -101,7 +101,10 @@ export interface SessionOptions {
   compete?: boolean;
   /** How long `ensureBrokerage` waits for the bridge after ssodh/init; default 20 s. */
   brokerageWaitMs?: number;
-  /** Called after each new brokerage session is primed (e.g. to suppress order questions). */
+  /**
+   * Called after each new brokerage session is primed (e.g. to suppress order questions). Calls made
+   * here must use `requires: 'none'`: other /iserver calls wait for this step.
+   */
   onBrokerageReady?: () => Promise<void>;
 }
 

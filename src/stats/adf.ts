@@ -96,7 +96,7 @@ export function adfCore(
     if (maxLag > cap) {
       throw new StatsError(
         'too-few-observations',
-        `${what} has ${n} values, too few for maxLag ${maxLag}: maxLag must be at most n//2 − 1 − (number of trend terms) = ${cap}`,
+        `${what} has ${n} values, too few for maxLag ${maxLag}: maxLag must be at most ${cap} (n//2 − 1 − number of trend terms); use a smaller maxLag or a longer series`,
       );
     }
   }
@@ -112,7 +112,7 @@ export function adfCore(
     const m = K + 1;
     const { a, nobs } = gram(x, d, lev, maxLag, ntrend, false);
     if (nobs - K < 1) tooShort(what, n, maxLag);
-    choleskyInPlace(a, m, (i) => columnName(i, ntrend, false, K));
+    choleskyInPlace(a, m, (i) => columnName(i, ntrend, false, K), true, degenerateContext(what, maxLag));
     // RSS with j lags = RSS of the full model + Σ of the squared z's dropped.
     const yRow = K * m;
     let rss = (a[yRow + K] as number) ** 2;
@@ -142,7 +142,7 @@ export function adfCore(
   const m = K + 1;
   const { a, nobs } = gram(x, d, lev, usedLag, ntrend, true);
   if (nobs - K < 1) tooShort(what, n, usedLag);
-  choleskyInPlace(a, m, (i) => columnName(i, ntrend, true, K));
+  choleskyInPlace(a, m, (i) => columnName(i, ntrend, true, K), true, degenerateContext(what, usedLag));
   const yRow = K * m;
   const rss = (a[yRow + K] as number) ** 2;
   const sigma = Math.sqrt(rss / (nobs - K));
@@ -163,6 +163,10 @@ export function adfCore(
   };
   if (icBest !== undefined) result.icBest = icBest;
   return result;
+}
+
+function degenerateContext(what: string, lags: number): string {
+  return `${what} (ADF regression with ${lags} lags; the series has too little variation for it — a longer series or a smaller maxLag may help)`;
 }
 
 function tooShort(what: string, n: number, lag: number): never {
@@ -233,45 +237,78 @@ function gram(
   const lagBase = levelLast ? ntrend - 1 : ntrend; // column of lag j is lagBase + j (j ≥ 1)
   const col = (j: number): number => (j === 0 ? K : lagBase + j); // j = 0 is y
 
-  // One pass over the rows: y and level against every lag 0…p, plus trend terms against them.
+  // y, level and trend terms against every lag 0…p: one dot product per lag over the rows
+  // t = p+1 … n−1 (register accumulators, contiguous reads: this loop is most of the work).
   const accY = new Float64Array(p + 1);
   const accL = new Float64Array(p + 1);
   const accC = new Float64Array(p + 1);
   const accT = new Float64Array(p + 1);
+  const t0 = p + 1;
+  const mt = (nobs - 1) / 2;
+  for (let j = 0; j <= p; j++) {
+    let sY = 0;
+    let sL = 0;
+    if (ntrend === 0) {
+      // Two rows per step into separate accumulators: four independent add chains instead of two.
+      let sY2 = 0;
+      let sL2 = 0;
+      let t = t0;
+      for (; t + 1 < n; t += 2) {
+        const dv = d[t - j] as number;
+        const dw = d[t + 1 - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+        sY2 += (d[t + 1] as number) * dw;
+        sL2 += (lev[t] as number) * dw;
+      }
+      if (t < n) {
+        const dv = d[t - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+      }
+      sY += sY2;
+      sL += sL2;
+    } else {
+      let sC = 0;
+      let sT = 0;
+      let sY2 = 0;
+      let sL2 = 0;
+      let sC2 = 0;
+      let t = t0;
+      for (; t + 1 < n; t += 2) {
+        const dv = d[t - j] as number;
+        const dw = d[t + 1 - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+        sC += dv;
+        sY2 += (d[t + 1] as number) * dw;
+        sL2 += (lev[t] as number) * dw;
+        sC2 += dw;
+      }
+      if (t < n) {
+        const dv = d[t - j] as number;
+        sY += (d[t] as number) * dv;
+        sL += (lev[t - 1] as number) * dv;
+        sC += dv;
+      }
+      sY += sY2;
+      sL += sL2;
+      sC += sC2;
+      if (ntrend === 2) for (let t = t0; t < n; t++) sT += (t - t0 - mt) * (d[t - j] as number);
+      accC[j] = sC;
+      accT[j] = sT;
+    }
+    accY[j] = sY;
+    accL[j] = sL;
+  }
   let sLL = 0;
   let sCL = 0;
   let sTL = 0;
-  const mt = (nobs - 1) / 2;
-  for (let t = p + 1; t < n; t++) {
-    const yv = d[t] as number;
+  for (let t = t0; t < n; t++) {
     const lv = lev[t - 1] as number;
     sLL += lv * lv;
-    if (ntrend === 0) {
-      for (let j = 0; j <= p; j++) {
-        const dv = d[t - j] as number;
-        accY[j] = (accY[j] as number) + yv * dv;
-        accL[j] = (accL[j] as number) + lv * dv;
-      }
-    } else if (ntrend === 1) {
-      sCL += lv;
-      for (let j = 0; j <= p; j++) {
-        const dv = d[t - j] as number;
-        accY[j] = (accY[j] as number) + yv * dv;
-        accL[j] = (accL[j] as number) + lv * dv;
-        accC[j] = (accC[j] as number) + dv;
-      }
-    } else {
-      const tau = t - (p + 1) - mt;
-      sCL += lv;
-      sTL += tau * lv;
-      for (let j = 0; j <= p; j++) {
-        const dv = d[t - j] as number;
-        accY[j] = (accY[j] as number) + yv * dv;
-        accL[j] = (accL[j] as number) + lv * dv;
-        accC[j] = (accC[j] as number) + dv;
-        accT[j] = (accT[j] as number) + tau * dv;
-      }
-    }
+    sCL += lv;
+    sTL += (t - t0 - mt) * lv;
   }
   const set = (i: number, j: number, v: number): void => {
     a[i * m + j] = v;

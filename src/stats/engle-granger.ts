@@ -88,3 +88,38 @@ export function engleGrangerCore(
     nobs,
   };
 }
+
+export interface PairScanResult extends EngleGrangerResult {
+  /** Index of the dependent series (y). */
+  i: number;
+  /** Index of the regressor series (x). */
+  j: number;
+}
+
+/**
+ * Engle-Granger on every pair (i < j, y = series[i], x = series[j]) of a universe of aligned series.
+ * Each series is validated once (finite, not constant, all the same length; errors name the
+ * series index), then the pairs are tested; results come in order (0,1), (0,2), …, (1,2), ….
+ */
+export function scanPairs(series: ArrayLike<number>[], opts: EngleGrangerOptions = {}): PairScanResult[] {
+  if (!Array.isArray(series)) throw new StatsError('invalid-argument', 'scanPairs: expected an array of series');
+  const trend = opts.trend ?? 'c';
+  if (trend !== 'c' && trend !== 'ct') {
+    throw new StatsError('invalid-argument', `scanPairs: trend must be 'c' or 'ct', got ${String(trend)}`);
+  }
+  const autoLag = checkAutoLag(opts.autoLag, 'scanPairs');
+  const data = series.map((s, k) => toFinite(s, `scanPairs: series ${k}`));
+  data.forEach((s, k) => {
+    sameLength(s, data[0] as Float64Array, `scanPairs: series ${k}`, 'series 0');
+    minLength(s, 6, `scanPairs: series ${k}`, 'the Engle-Granger test');
+    notConstant(s, `scanPairs: series ${k}`);
+  });
+  const out: PairScanResult[] = [];
+  for (let i = 0; i < data.length; i++) {
+    for (let j = i + 1; j < data.length; j++) {
+      const r = engleGrangerCore(data[i] as Float64Array, data[j] as Float64Array, trend, opts.maxLag, autoLag);
+      out.push({ i, j, ...r });
+    }
+  }
+  return out;
+}

@@ -10,10 +10,17 @@ import { StatsError } from './errors.ts';
  * block of the factor, which is what makes nested regressions (ADF lag search) cheap.
  *
  * `names` labels columns for the error raised when a pivot vanishes (a regressor that is a linear
- * combination of the previous ones). The last column (the dependent variable) may have a zero pivot
- * (a perfect fit) without error when `lastMayBeZero`.
+ * combination of the previous ones); `context` says which computation and what to do, e.g.
+ * "adf: series (try a smaller maxLag)". The last column (the dependent variable) may have a zero
+ * pivot (a perfect fit) without error when `lastMayBeZero`.
  */
-export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) => string, lastMayBeZero = true): void {
+export function choleskyInPlace(
+  a: Float64Array,
+  m: number,
+  names: (i: number) => string,
+  lastMayBeZero: boolean,
+  context: string,
+): void {
   for (let j = 0; j < m; j++) {
     const rowJ = j * m;
     let diag = a[rowJ + j] as number;
@@ -31,8 +38,8 @@ export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) =
       throw new StatsError(
         orig > 0 ? 'singular' : 'constant-series',
         orig > 0
-          ? `regressor ${names(j)} is (numerically) a linear combination of the other regressors; the regression has no unique solution`
-          : `regressor ${names(j)} is identically zero; the regression has no unique solution`,
+          ? `${context}: regressor ${names(j)} is (numerically) a linear combination of the other regressors, so the regression has no unique solution`
+          : `${context}: regressor ${names(j)} is identically zero over the rows used, so the regression has no unique solution`,
       );
     }
     const ljj = Math.sqrt(diag);
@@ -47,13 +54,58 @@ export function choleskyInPlace(a: Float64Array, m: number, names: (i: number) =
   }
 }
 
-/** Solve Lᵀ·b = z for b, with L the lower factor of the leading k×k block of `l` (row-major, stride m). */
-export function backSubstituteLT(l: Float64Array, m: number, k: number, z: Float64Array): Float64Array {
-  const b = new Float64Array(k);
-  for (let i = k - 1; i >= 0; i--) {
-    let s = z[i] as number;
-    for (let r = i + 1; r < k; r++) s -= (l[r * m + i] as number) * (b[r] as number);
-    b[i] = s / (l[i * m + i] as number);
+/**
+ * Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi rotations, accurate
+ * to a few ulps of the largest eigenvalue for the small systems (n ≤ 12) Johansen needs.
+ * Returns eigenvalues (unsorted) and the orthonormal eigenvectors as the columns of `vectors`.
+ */
+export function symmetricEigen(a0: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(a0);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const x = (a[i * n + j] as number) ** 2;
+        total += x;
+        if (i !== j) off += x;
+      }
+    }
+    if (off <= 1e-32 * total || off === 0) break;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q] as number;
+        if (apq === 0) continue;
+        const app = a[p * n + p] as number;
+        const aqq = a[q * n + q] as number;
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p] as number;
+          const akq = a[k * n + q] as number;
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k] as number;
+          const aqk = a[q * n + k] as number;
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p] as number;
+          const vkq = v[k * n + q] as number;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
   }
-  return b;
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = a[i * n + i] as number;
+  return { values, vectors: v };
 }

@@ -60,12 +60,19 @@ export class RollingOls {
   private syy = 0;
   private lastX = 0;
   private lastY = 0;
+  // Reference point subtracted from every value before it enters the sums: the means then stay
+  // near zero, so their rounding (which the centred updates feed on) is relative to the window's
+  // spread rather than to the price level. Moved to the window's mean at every exact recompute.
+  private rx = NaN;
+  private ry = NaN;
   private sinceExact = 0;
   private readonly recomputeEvery: number;
+  private readonly invW: number;
 
   constructor(window: number, opts: RollingOptions = {}) {
     checkWindow(window, 3, 'RollingOls');
     this.window = window;
+    this.invW = 1 / window;
     this.xs = new Float64Array(window);
     this.ys = new Float64Array(window);
     this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
@@ -74,47 +81,59 @@ export class RollingOls {
 
   /** Add the point (x, y) and drop the oldest one once the window is full. O(1). */
   push(x: number, y: number): void {
-    if (!Number.isFinite(x)) nonFinite('RollingOls', 'x', x);
-    if (!Number.isFinite(y)) nonFinite('RollingOls', 'y', y);
+    // x − x is 0 for a finite number and NaN for NaN or ±∞: one comparison guards both values.
+    if (x - x + (y - y) !== 0) {
+      if (!Number.isFinite(x)) nonFinite('RollingOls', 'x', x);
+      nonFinite('RollingOls', 'y', y);
+    }
     const W = this.window;
     const h = this.head;
-    this.lastX = x;
-    this.lastY = y;
+    if (this.n === 0) {
+      this.rx = x;
+      this.ry = y;
+    }
+    const rx = this.rx;
+    const ry = this.ry;
+    const xn = x - rx;
+    const yn = y - ry;
     if (this.n < W) {
       // Welford add.
       const n = ++this.n;
-      const dx = x - this.mx;
-      const dy = y - this.my;
+      const dx = xn - this.mx;
+      const dy = yn - this.my;
       this.mx += dx / n;
       this.my += dy / n;
-      const ex = x - this.mx;
-      const ey = y - this.my;
-      this.sxx += dx * ex;
-      this.sxy += dx * ey;
-      this.syy += dy * ey;
+      this.sxx += dx * (xn - this.mx);
+      this.sxy += dx * (yn - this.my);
+      this.syy += dy * (yn - this.my);
     } else {
-      // Replace the oldest (xo, yo) by (x, y): C' = C + dx·(yn − my') + dy·(xo − mx).
-      const xo = this.xs[h] as number;
-      const yo = this.ys[h] as number;
-      const dx = x - xo;
-      const dy = y - yo;
+      // Replace the oldest (xo, yo) by (xn, yn): C' = C + dx·(yn − my') + dy·(xo − mx).
+      const xo = (this.xs[h] as number) - rx;
+      const yo = (this.ys[h] as number) - ry;
+      const dx = xn - xo;
+      const dy = yn - yo;
       const mx0 = this.mx;
       const my0 = this.my;
-      const mx1 = mx0 + dx / W;
-      const my1 = my0 + dy / W;
-      this.sxx += dx * (x - mx1 + xo - mx0);
-      this.syy += dy * (y - my1 + yo - my0);
-      this.sxy += dx * (y - my1) + dy * (xo - mx0);
+      const mx1 = mx0 + dx * this.invW;
+      const my1 = my0 + dy * this.invW;
+      this.sxx += dx * (xn - mx1 + xo - mx0);
+      this.syy += dy * (yn - my1 + yo - my0);
+      this.sxy += dx * (yn - my1) + dy * (xo - mx0);
       this.mx = mx1;
       this.my = my1;
     }
     this.xs[h] = x;
     this.ys[h] = y;
+    this.lastX = x;
+    this.lastY = y;
     this.head = h + 1 === W ? 0 : h + 1;
     if (++this.sinceExact >= this.recomputeEvery) this.recompute();
   }
 
-  /** Recompute means and centred sums exactly (two passes over the window). Called automatically. */
+  /**
+   * Recompute means and centred sums exactly (two passes over the window) and move the reference
+   * point to the window's mean. Called automatically every `recomputeEvery` pushes.
+   */
   recompute(): void {
     const n = this.n;
     this.sinceExact = 0;
@@ -125,23 +144,34 @@ export class RollingOls {
       sx += this.xs[i] as number;
       sy += this.ys[i] as number;
     }
-    const mx = sx / n;
-    const my = sy / n;
+    const rx = sx / n;
+    const ry = sy / n;
+    // Second pass: the exact means of the shifted values (≈ 0) and the centred sums about them.
+    let mx = 0;
+    let my = 0;
+    for (let i = 0; i < n; i++) {
+      mx += (this.xs[i] as number) - rx;
+      my += (this.ys[i] as number) - ry;
+    }
+    mx /= n;
+    my /= n;
     let sxx = 0;
     let sxy = 0;
     let syy = 0;
     for (let i = 0; i < n; i++) {
-      const dx = (this.xs[i] as number) - mx;
-      const dy = (this.ys[i] as number) - my;
+      const dx = (this.xs[i] as number) - rx - mx;
+      const dy = (this.ys[i] as number) - ry - my;
       sxx += dx * dx;
       sxy += dx * dy;
       syy += dy * dy;
     }
+    this.rx = rx;
+    this.ry = ry;
     this.mx = mx;
     this.my = my;
-    this.sxx = Math.max(sxx, 0);
+    this.sxx = sxx;
     this.sxy = sxy;
-    this.syy = Math.max(syy, 0);
+    this.syy = syy;
   }
 
   /** Points currently in the window (≤ window). */
@@ -160,7 +190,7 @@ export class RollingOls {
   }
 
   private xDegenerate(): boolean {
-    const tol = 1e-9 * Math.abs(this.mx);
+    const tol = 1e-9 * Math.abs(this.rx + this.mx);
     return !(this.sxx > this.n * tol * tol) || this.sxx <= 0;
   }
 
@@ -186,15 +216,15 @@ export class RollingOls {
   /** Intercept: mean(y) − beta·mean(x). */
   get alpha(): number {
     this.need(2, 'alpha');
-    return this.my - (this.sxy / this.sxx) * this.mx;
+    return this.ry + this.my - (this.sxy / this.sxx) * (this.rx + this.mx);
   }
 
   get meanX(): number {
-    return this.mx;
+    return this.rx + this.mx;
   }
 
   get meanY(): number {
-    return this.my;
+    return this.ry + this.my;
   }
 
   /** Residual sum of squares of the window's fit, Syy − Sxy²/Sxx (never negative). */
@@ -211,7 +241,7 @@ export class RollingOls {
   /** Residual of (x, y) against the window's fit: y − alpha − beta·x (computed around the means). */
   residual(x: number, y: number): number {
     this.need(2, 'residual');
-    return y - this.my - (this.sxy / this.sxx) * (x - this.mx);
+    return y - this.ry - this.my - (this.sxy / this.sxx) * (x - this.rx - this.mx);
   }
 
   /** Residual of the latest pushed point. */
@@ -228,9 +258,17 @@ export class RollingOls {
     return this.residual(x, y) / sd;
   }
 
-  /** z of the latest pushed point: the spec's z_t. */
+  /** z of the latest pushed point: the spec's z_t. Same checks as zScore(), one pass (hot path). */
   get latestZ(): number {
-    return this.zScore(this.lastX, this.lastY);
+    const n = this.n;
+    const sxx = this.sxx;
+    const tol = 1e-9 * (this.rx + this.mx);
+    if (n < 3 || !(sxx > n * tol * tol) || !(sxx > 0)) return this.zScore(this.lastX, this.lastY); // throws the right error
+    const beta = this.sxy / sxx;
+    const rss = this.syy - (this.sxy * this.sxy) / sxx;
+    if (!(rss > 64 * EPS * this.syy)) return this.zScore(this.lastX, this.lastY);
+    const r = this.lastY - this.ry - this.my - beta * (this.lastX - this.rx - this.mx);
+    return r / Math.sqrt(rss / (n - 1));
   }
 }
 
@@ -243,55 +281,65 @@ export class RollingZScore {
   private readonly vs: Float64Array;
   private head = 0;
   private n = 0;
-  private m = 0;
+  private ref = 0; // reference subtracted from every value (see RollingOls)
+  private m = 0; // mean of the shifted values
   private s = 0; // centred sum of squares
   private last = 0;
   private sinceExact = 0;
   private readonly recomputeEvery: number;
+  private readonly invW: number;
 
   constructor(window: number, opts: RollingOptions = {}) {
     checkWindow(window, 2, 'RollingZScore');
     this.window = window;
+    this.invW = 1 / window;
     this.vs = new Float64Array(window);
     this.recomputeEvery = opts.recomputeEvery ?? Math.max(64 * window, 4096);
     if (!(this.recomputeEvery >= 1)) throw new StatsError('invalid-argument', 'RollingZScore: recomputeEvery must be ≥ 1');
   }
 
   push(v: number): void {
-    if (!Number.isFinite(v)) nonFinite('RollingZScore', 'value', v);
+    if (v - v !== 0) nonFinite('RollingZScore', 'value', v);
     const W = this.window;
     const h = this.head;
-    this.last = v;
+    if (this.n === 0) this.ref = v;
+    const vn = v - this.ref;
     if (this.n < W) {
       const n = ++this.n;
-      const d = v - this.m;
+      const d = vn - this.m;
       this.m += d / n;
-      this.s += d * (v - this.m);
+      this.s += d * (vn - this.m);
     } else {
-      const vo = this.vs[h] as number;
-      const d = v - vo;
+      const vo = (this.vs[h] as number) - this.ref;
+      const d = vn - vo;
       const m0 = this.m;
-      const m1 = m0 + d / W;
-      this.s += d * (v - m1 + vo - m0);
+      const m1 = m0 + d * this.invW;
+      this.s += d * (vn - m1 + vo - m0);
       this.m = m1;
     }
     this.vs[h] = v;
+    this.last = v;
     this.head = h + 1 === W ? 0 : h + 1;
     if (++this.sinceExact >= this.recomputeEvery) this.recompute();
   }
 
+  /** Exact two-pass recomputation; moves the reference point to the window mean. Called automatically. */
   recompute(): void {
     const n = this.n;
     this.sinceExact = 0;
     if (n === 0) return;
     let sum = 0;
     for (let i = 0; i < n; i++) sum += this.vs[i] as number;
-    const m = sum / n;
+    const ref = sum / n;
+    let m = 0;
+    for (let i = 0; i < n; i++) m += (this.vs[i] as number) - ref;
+    m /= n;
     let s = 0;
     for (let i = 0; i < n; i++) {
-      const d = (this.vs[i] as number) - m;
+      const d = (this.vs[i] as number) - ref - m;
       s += d * d;
     }
+    this.ref = ref;
     this.m = m;
     this.s = s;
   }
@@ -306,7 +354,7 @@ export class RollingZScore {
 
   get mean(): number {
     if (this.n < 1) throw new StatsError('too-few-observations', 'RollingZScore.mean: nothing pushed yet');
-    return this.m;
+    return this.ref + this.m;
   }
 
   /** ddof = 1 standard deviation over the window. */
@@ -318,10 +366,10 @@ export class RollingZScore {
   /** (v − mean)/sd against the current window (default: the latest value). */
   zScore(v: number = this.last): number {
     const sd = this.sd();
-    const tol = 1e-12 * Math.abs(this.m);
+    const tol = 1e-12 * Math.abs(this.ref + this.m);
     if (!(sd > tol)) {
       throw new StatsError('constant-series', 'RollingZScore.zScore: the window is constant (zero sd); z is undefined');
     }
-    return (v - this.m) / sd;
+    return (v - this.ref - this.m) / sd;
   }
 }

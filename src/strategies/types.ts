@@ -85,6 +85,11 @@ export interface StepResult {
 export interface BarContext {
   /** Equity at this bar's close: cash plus positions marked at the closes. Sizes entries. */
   equity: number;
+  /**
+   * History replayed at start-up: update the hedge, z and gate, but decide nothing and leave the
+   * position and cool-down untouched (the decision is always `none`).
+   */
+  warmup?: boolean;
 }
 
 /** Outcome of a reconciliation with the broker's holdings. */

@@ -40,6 +40,11 @@ export class ProgressBar {
     this.draw(now);
   }
 
+  /** Sets the total once it is known (e.g. a file's size). */
+  setTotal(total: number): void {
+    this.opts.total = total;
+  }
+
   tick(n = 1): void {
     this.update(this.done + n);
   }

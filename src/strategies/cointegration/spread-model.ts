@@ -3,7 +3,7 @@
  * spread"): rolling OLS over the last W bars (O(1) a bar), or the Kalman filter. The statistics
  * themselves live in src/stats; this module only adapts them to the strategy and its saved state.
  */
-import { RollingOls } from '../../stats/index.ts';
+import { KalmanHedge, RollingOls } from '../../stats/index.ts';
 import type { CointegrationParams } from './params.ts';
 import type { PriceHistory } from './price-history.ts';
 
@@ -46,15 +46,53 @@ class OlsSpread implements SpreadModel {
   }
 }
 
+/** θ and P of the Kalman filter: all it needs to continue exactly where it was. */
+interface KalmanSaved {
+  beta: number;
+  alpha: number;
+  p00: number;
+  p01: number;
+  p11: number;
+}
+const KALMAN_FIELDS = ['beta', 'alpha', 'p00', 'p01', 'p11'] as const;
+
+class KalmanSpread implements SpreadModel {
+  private readonly k: KalmanHedge;
+  constructor(delta: number, ve: number, saved?: KalmanSaved | null) {
+    this.k = new KalmanHedge(delta, ve);
+    if (saved) {
+      // src/stats's KalmanHedge keeps P in (TypeScript-)private fields; set them directly and
+      // check they exist, so a change there fails loudly here instead of resuming a wrong filter.
+      const target = this.k as unknown as Record<string, number>;
+      for (const f of KALMAN_FIELDS) {
+        if (typeof target[f] !== 'number' || typeof saved[f] !== 'number') throw new Error(`cannot restore the Kalman filter: field ${f} missing`);
+        target[f] = saved[f];
+      }
+    }
+  }
+
+  update(px: number, py: number): SpreadEstimate | null {
+    const k = this.k;
+    k.update(px, py);
+    const z = k.z;
+    return { z: Number.isFinite(z) ? z : null, beta: k.beta, alpha: k.alpha };
+  }
+
+  saveState(): KalmanSaved {
+    const src = this.k as unknown as Record<string, number>;
+    const out = {} as KalmanSaved;
+    for (const f of KALMAN_FIELDS) out[f] = src[f]!;
+    return out;
+  }
+}
+
 /**
  * A fresh model, or one restored: the Kalman filter from its saved θ and P, the rolling OLS by
  * replaying the last W points of the saved price history.
  */
 export function createSpreadModel(params: CointegrationParams, saved?: unknown, history?: PriceHistory): SpreadModel {
   const h = params.hedge;
-  // TODO(stats): the Kalman hedge plugs in here once src/stats exports its per-bar filter.
-  if (h.method === 'kalman') throw new Error('hedge: kalman is not available yet (waiting for the stats Kalman filter)');
-  void saved;
+  if (h.method === 'kalman') return new KalmanSpread(h.delta, h.ve, saved as KalmanSaved | null | undefined);
   const m = new OlsSpread(params.lookback);
   if (history) {
     const n = Math.min(history.length, params.lookback);

@@ -86,7 +86,7 @@ export class CointegrationStrategy implements Strategy {
     const z = warm && est ? est.z : null;
     let decision: Decision = { action: 'none' };
 
-    if (warm) {
+    if (warm && !ctx.warmup) {
       // The cool-down ends on the first bar with |z| < exitZ.
       if (this.coolingDown && z !== null && Math.abs(z) < p.exitZ) this.coolingDown = false;
       if (this.pos.side === 'FLAT') {
