@@ -72,6 +72,11 @@ class BrownianTree {
    */
   range(from: number, n: number): Float64Array {
     const out = new Float64Array(n);
+    if (n <= 8) {
+      // A few points (live quotes): direct descents are cheaper than refining a whole block.
+      for (let i = 0; i < n; i++) out[i] = this.at(from + i);
+      return out;
+    }
     const to = from + n; // exclusive
     const buf = new Float64Array(BLOCK + 1);
     for (let b = Math.floor(from / BLOCK) * BLOCK; b < to; b += BLOCK) {
@@ -198,9 +203,21 @@ export class Market {
   }
 
   /** The quote in force at simulated time `t` (frozen at the last close while a stock market is shut). */
+  private readonly quoteMemo = new Map<number, Quote>();
+
   quote(conid: number, t: number): Quote | undefined {
     const inst = this.instruments.get(conid);
     if (!inst) return undefined;
+    // Quotes change once per step: remember the last one per conid.
+    const memo = this.quoteMemo.get(conid);
+    const stepNow = Math.floor(t / STEP_MS);
+    if (memo && memo.time === stepNow * STEP_MS && (inst.market === 'crypto' || memo.open === isMarketOpen('stock', t)) && memo.open) return memo;
+    const q = this.computeQuote(inst, conid, t);
+    if (q.open) this.quoteMemo.set(conid, q);
+    return q;
+  }
+
+  private computeQuote(inst: Instrument, conid: number, t: number): Quote {
     const open = inst.market === 'crypto' || isMarketOpen('stock', t);
     const eff = open ? t : lastOpenInstant('stock', t);
     const step = Math.floor(eff / STEP_MS);
@@ -339,10 +356,12 @@ export class Market {
   setOverride(conid: number, points: { t: number; price: number }[]): void {
     this.overrides.set(conid, { points: [...points].sort((a, b) => a.t - b.t) });
     this.minuteCache.clear();
+    this.quoteMemo.clear();
   }
 
   clearOverrides(): void {
     this.overrides.clear();
     this.minuteCache.clear();
+    this.quoteMemo.clear();
   }
 }

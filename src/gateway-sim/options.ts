@@ -156,8 +156,10 @@ export interface SimOptions {
   users?: SimUser[];
   /** Fault spec (see faults.ts / docs/simulator.md). */
   faults?: string;
-  /** PEM certificate and key; default: a self-signed certificate generated at start. */
+  /** PEM certificate and key; default: a self-signed certificate (cached in the OS temp directory). */
   tls?: { cert: string; key: string };
+  /** Generate a new self-signed certificate instead of reusing the cached one. */
+  freshCertificate?: boolean;
   logger?: Logger;
   /** Slippage per 100k USD of notional, in basis points (size-dependent fill prices). */
   slippageBpsPer100k?: number;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are untyped JSON that the tests check field by field */
 /**
  * Plain HTTP helpers for the simulator's conformance tests: undici with certificate checks off and
  * ws — deliberately not the project's IBKR client, so the tests check the simulator against the
