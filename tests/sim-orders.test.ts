@@ -132,7 +132,7 @@ describe('sim orders', () => {
     expect((await place(api, { conid: 123, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1 })).body).toEqual({ error: 'Contract conid:123 is not supported' });
     const funds = await place(api, { conid: AAPL, orderType: 'LMT', price: 230, side: 'BUY', tif: 'DAY', quantity: 100 });
     expect(funds.status).toBe(200);
-    expect(funds.body.error).toMatch(/^Your order is not accepted\. In order to obtain the desired position your Equity with Loan Value \[[\d,.]+ USD\] must exceed the Initial Margin \[[\d,.]+ USD\]$/);
+    expect(funds.body.error).toMatch(/^Your order is not accepted\. In order to obtain the desired position your Equity with Loan Value \[[\d,.]+ USD\] must exceed the new total Initial Margin of \[[\d,.]+ USD\]$/);
     expect((await place(api, { conid: BTC, orderType: 'MKT', side: 'BUY', tif: 'IOC', quantity: 0.01 })).body).toEqual({ error: 'You must set Cash Quantity' });
     expect((await place(api, { conid: BTC, orderType: 'MKT', side: 'BUY', tif: 'DAY', cashQty: 100 })).body).toEqual({ error: 'The crypto MKT order must be IOC' });
     expect((await place(api, { conid: BTC, orderType: 'LMT', price: 1000, side: 'BUY', tif: 'GTC', quantity: 0.001 })).body.error).toMatch(/GTC/);

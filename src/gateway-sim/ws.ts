@@ -168,6 +168,8 @@ export class WsHub {
         const prev = c.smd.get(conid);
         const set = new Set([...(prev?.fields ?? []), ...fields]);
         c.smd.set(conid, { fields: set, since: Date.now(), last: undefined });
+        // Streaming counts as market data for the session (no o354 question; REST snapshot warm).
+        if (!this.core.md.has(conid)) this.core.md.set(conid, { firstSeen: 0, fields: new Set(set), polls: 1 });
         this.pushSmd(c, conid);
         return;
       }
