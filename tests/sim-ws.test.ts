@@ -155,6 +155,28 @@ describe('sim websocket', () => {
     expect(w.closed).toBe(true);
   });
 
+  it('a filtered live-orders read pauses sor until force=true (realistic); bulletins arrive as blt', async () => {
+    const { token, api, hook } = await start({ realism: { questions: false, liveOrdersPreflight: false } });
+    const w = await open(token);
+    w.send('sor+{}');
+    await w.waitFor((f) => f.topic === 'sor');
+    await api('GET', '/iserver/account/orders?filters=filled');
+    const r = await api('POST', '/iserver/account/DU1234567/orders', { body: { orders: [{ conid: 265598, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1 }] } });
+    const id = Number(r.body[0].order_id);
+    await sleep(500);
+    expect(w.frames.filter((f) => f.topic === 'sor' && f.args?.some((x: { orderId: number }) => x.orderId === id))).toHaveLength(0);
+    await api('GET', '/iserver/account/orders?force=true');
+    await api('DELETE', `/iserver/account/DU1234567/order/${id}`); // any later change is pushed again
+    await hook('POST', '/ws/bulletin', { message: 'Exchange halted' });
+    expect((await w.waitFor((f) => f.topic === 'blt')).args.message).toBe('Exchange halted');
+    await hook('POST', '/session/reset', {});
+    await api('POST', '/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    await sleep(1_600);
+    await api('GET', '/iserver/accounts');
+    // After the reset the finished order of the previous day is no longer listed.
+    expect((await api('GET', '/iserver/account/orders')).body).toEqual({ snapshot: true });
+  });
+
   it('binary frames when asked', async () => {
     const { token } = await start({ realism: { wsBinaryFrames: true } });
     const w = await open(token);

@@ -50,6 +50,8 @@ export interface RealismFlags {
   wsBinaryFrames: boolean;
   /** The websocket needs the session token (cookie `api` or a first `{"session":...}` frame) (§8.1). */
   wsRequireSession: boolean;
+  /** A live-orders read with `filters` pauses `sor` pushes until a `force=true` read (§6.7). */
+  filtersPauseSor: boolean;
 }
 
 export const REALISTIC: RealismFlags = {
@@ -75,6 +77,7 @@ export const REALISTIC: RealismFlags = {
   cancelDelayMs: 200,
   wsBinaryFrames: false,
   wsRequireSession: true,
+  filtersPauseSor: true,
 };
 
 export const IDEAL: RealismFlags = {
@@ -100,6 +103,7 @@ export const IDEAL: RealismFlags = {
   cancelDelayMs: 0,
   wsBinaryFrames: false,
   wsRequireSession: false,
+  filtersPauseSor: false,
 };
 
 export interface PacingOptions {
