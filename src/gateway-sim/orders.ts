@@ -356,7 +356,8 @@ export class OrderBook extends EventEmitter {
     };
     this.orders.set(order.orderId, order);
     this.emit('order', order, true);
-    this.step(order);
+    // The lifecycle moves on the engine loop, never inside the request: the placement answer always
+    // goes out before any status change or fill of the order is streamed (as on IBKR, §6.13).
     const body: Record<string, unknown> = { order_id: String(order.orderId), order_status: order.status, encrypt_message: '1' };
     if (draft.cOID) body.local_order_id = draft.cOID;
     return { kind: 'accepted', body: [body] };
@@ -387,7 +388,6 @@ export class OrderBook extends EventEmitter {
     if (d.quantity !== undefined) o.quantity = d.quantity;
     o.outsideRTH = d.outsideRTH;
     this.emit('order', o, true);
-    this.step(o);
     return { kind: 'accepted', body: [{ order_id: String(o.orderId), order_status: o.status, encrypt_message: '1' }] };
   }
 
@@ -408,7 +408,6 @@ export class OrderBook extends EventEmitter {
     o.status = 'PendingCancel';
     o.cancelAfter = Date.now() + this.d.opts.realism.cancelDelayMs;
     this.emit('order', o, false);
-    this.step(o);
   }
 
   // ---------------------------------------------------------------- lifecycle
