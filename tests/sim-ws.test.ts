@@ -107,6 +107,7 @@ describe('sim websocket', () => {
     expect(r.body[0].order_status).toBe('PreSubmitted');
     // The placement answer comes before the order's fill is streamed.
     expect(w.frames.some((f) => f.topic === 'str')).toBe(false);
+    expect(w.frames.some((f) => f.topic === 'sor' && f.args?.some((x: { orderId: number }) => x.orderId === id))).toBe(false);
     const full = await w.waitFor((f) => f.topic === 'sor' && f.args?.[0]?.orderId === id && f.args[0].conid === 265598);
     expect(full.args[0]).toMatchObject({ acct: 'DU1234567', order_ref: 'ws-1', side: 'BUY', ticker: 'AAPL' });
     const filled = await w.waitFor((f) => f.topic === 'sor' && f.args?.[0]?.orderId === id && f.args[0].status === 'Filled');
