@@ -223,9 +223,9 @@ export class WsHub {
     const inst = this.core.instruments.get(conid);
     if (!sub || !inst) return;
     const vals = fieldValues(this.core, inst, sub.fields);
-    const q = this.core.market.quote(conid, this.core.clock.now())!;
+    const q = this.core.market.quote(conid, this.core.mdTime())!;
     if (!sub.last) {
-      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': 'RpB', topic: `smd+${conid}` });
+      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': this.core.mdAvailability(), topic: `smd+${conid}` });
       sub.last = vals;
       return;
     }
