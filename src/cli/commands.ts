@@ -3,9 +3,15 @@
  */
 import type { Command } from 'commander';
 import { registerCacheCommand } from './cache.ts';
+import { registerConfigCommand } from './config.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerSimCommand, registerCacheCommand, registerDoctorCommand];
+export const commands: RegisterCommand[] = [
+  registerConfigCommand,
+  registerSimCommand,
+  registerCacheCommand,
+  registerDoctorCommand,
+];
