@@ -89,13 +89,16 @@ describe('ibkr pacing', () => {
     expect(() => new Pacer({ maxRequestsPerSecond: 100 })).toThrow();
   });
 
-  it('pacing: sliding window arithmetic', () => {
+  it('pacing: sliding window arithmetic (a request counts until a window after its answer)', () => {
     const w = new SlidingWindow(2, 1000);
     expect(w.waitMs(0)).toBe(0);
-    w.record(0);
-    w.record(100);
-    expect(w.waitMs(500)).toBeGreaterThan(499);
-    expect(w.waitMs(1001)).toBe(0);
+    const a = w.record(0);
+    const b = w.record(100);
+    expect(w.waitMs(150)).toBe(Infinity); // both still in flight
+    SlidingWindow.release(a, 10);
+    SlidingWindow.release(b, 120);
+    expect(w.waitMs(500)).toBe(511);
+    expect(w.waitMs(1011)).toBe(0);
     expect(maxInAnyWindow([0, 100, 999, 1000, 1500], 1000)).toBe(3);
   });
 });

@@ -33,6 +33,8 @@ export interface ApiRequest<S extends z.ZodType> extends HttpRequest {
 export interface ApiHooks {
   /** Makes sure `/iserver/accounts` or `/portfolio/accounts` was called in this session. */
   ensurePrimed(kind: Exclude<Priming, 'none'>): Promise<void>;
+  /** True when the priming of `kind` is done (no need to wait). */
+  isPrimed(kind: Exclude<Priming, 'none'>): boolean;
   /** Forgets the priming (the gateway said "Please query /accounts first"). */
   resetPriming(kind: Exclude<Priming, 'none'>): void;
   /** A 401 arrived: the session is gone. */
@@ -101,7 +103,11 @@ export class GatewayApi {
     let primingRetried = false;
     let rateLimited = 0;
     for (let attempt = 0; ; attempt++) {
-      if (req.requires && req.requires !== 'none' && this.hooks) await this.hooks.ensurePrimed(req.requires);
+      // Await only when priming is still to do: an extra await would queue this call behind calls
+      // made later, and the pacer serves each priority first come, first served.
+      if (req.requires && req.requires !== 'none' && this.hooks && !this.hooks.isPrimed(req.requires)) {
+        await this.hooks.ensurePrimed(req.requires);
+      }
       try {
         const res = await this.pacer.schedule({ method: req.method, path: req.path, priority: req.priority }, () =>
           this.transport.send(req),

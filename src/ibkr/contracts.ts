@@ -203,10 +203,13 @@ export class ContractsApi {
 function normalizeQuery(q: ContractQuery): Required<ContractKey> {
   let secType = (q.secType ?? 'STK').toUpperCase();
   if (secType === 'ETF') secType = 'STK';
+  let exchange = (q.exchange ?? '').trim().toUpperCase();
+  // SMART is IBKR's router, not a listing: it says nothing about which contract is meant.
+  if (exchange === 'SMART') exchange = '';
   return {
     symbol: q.symbol.trim().toUpperCase(),
     secType,
-    exchange: (q.exchange ?? '').trim().toUpperCase(),
+    exchange,
     currency: (q.currency ?? 'USD').trim().toUpperCase(),
   };
 }

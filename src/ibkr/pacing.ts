@@ -4,8 +4,9 @@
  * The gateway allows 10 requests/s in total (IBKR's documented limit for the Client Portal Gateway)
  * plus per-endpoint limits (1 per 5 s for live orders, trades, portfolio accounts, ...). A violation
  * costs a 429 and, when repeated, a penalty box of ~10 minutes for every program behind the same IP,
- * so the budget is enforced with sliding windows over the real send times: in no rolling window of
- * one second (plus a small safety margin for network jitter) are more requests sent than the budget.
+ * so the budget is enforced with sliding windows: a request occupies a slot from its send until one
+ * second after its answer, so neither our send times nor the gateway's arrival times ever hold more
+ * requests than the budget in any rolling second.
  * A token bucket would let a full bucket burst on top of a refill and briefly exceed the limit.
  *
  * Waiting jobs are served by priority (order calls before ordinary reads before bulk data); a job
@@ -74,30 +75,43 @@ export function validateBudget(perSecond: number | undefined): number {
   return v;
 }
 
-/** Send times within a sliding window; `waitMs` says how long until one more send fits. */
+/**
+ * Requests within a sliding window. A request counts from the moment it is sent until `windowMs`
+ * after its answer arrived: the gateway saw it somewhere between those two instants, so counting it
+ * until the answer (not just from the send) keeps the gateway's own rolling count within the limit
+ * even when one request takes longer to arrive than the next (a new TLS connection, a busy server).
+ */
 export class SlidingWindow {
-  private times: number[] = [];
+  /** Answer times; `Infinity` while the request is in flight. */
+  private slots: { t: number }[] = [];
   constructor(
     public limit: number,
     readonly windowMs: number,
   ) {}
 
   private prune(now: number): void {
-    let i = 0;
-    while (i < this.times.length && this.times[i]! <= now - this.windowMs) i++;
-    if (i) this.times.splice(0, i);
+    if (this.slots.some((x) => x.t <= now - this.windowMs)) this.slots = this.slots.filter((x) => x.t > now - this.windowMs);
   }
 
+  /** 0 when one more request fits now; else ms to wait (Infinity: until an in-flight request ends). */
   waitMs(now: number): number {
     this.prune(now);
-    if (this.times.length < this.limit) return 0;
-    // The send that must leave the window before another fits.
-    const oldest = this.times[this.times.length - this.limit]!;
-    return Math.max(1, oldest + this.windowMs - now + 1);
+    const excess = this.slots.length - this.limit + 1;
+    if (excess <= 0) return 0;
+    const done = this.slots.filter((x) => x.t !== Infinity).map((x) => x.t).sort((a, b) => a - b);
+    if (done.length < excess) return Infinity;
+    return Math.max(1, done[excess - 1]! + this.windowMs - now + 1);
   }
 
-  record(now: number): void {
-    this.times.push(now);
+  /** Counts a request sent now; call `release` on the returned slot when its answer arrived. */
+  record(_now: number): { t: number } {
+    const slot = { t: Infinity };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  static release(slot: { t: number }, now: number): void {
+    slot.t = now;
   }
 }
 
@@ -105,7 +119,7 @@ export interface PacerOptions {
   maxRequestsPerSecond?: number;
   endpointRules?: EndpointRule[];
   concurrencyRules?: ConcurrencyRule[];
-  /** Added to every window to absorb network jitter between our send and the gateway's count. */
+  /** Added to every window: clock granularity between our count and the gateway's. */
   marginMs?: number;
   /** Called at each send (tests and the benchmark record the times). */
   onSend?: (event: { time: number; method: string; path: string }) => void;
@@ -124,7 +138,7 @@ interface Job {
   path: string;
   endpoint: SlidingWindow | undefined;
   concurrency: { rule: ConcurrencyRule; inFlight: { n: number } } | undefined;
-  start: () => void;
+  start: (slots: { t: number }[]) => void;
   reject: (err: unknown) => void;
 }
 
@@ -148,7 +162,7 @@ export class Pacer {
 
   constructor(opts: PacerOptions = {}) {
     this.perSecond = validateBudget(opts.maxRequestsPerSecond);
-    this.marginMs = opts.marginMs ?? 25;
+    this.marginMs = opts.marginMs ?? 10;
     // A fractional budget (e.g. 2.5/s) becomes "n sends per n/rate seconds" with integer n.
     const { limit, windowMs } = toWindow(this.perSecond);
     this.global = new SlidingWindow(limit, windowMs + this.marginMs);
@@ -187,12 +201,12 @@ export class Pacer {
         endpoint,
         concurrency,
         reject,
-        start: () => {
+        start: (slots) => {
           fn().then(resolve, reject).finally(() => {
-            if (concurrency) {
-              concurrency.inFlight.n--;
-              this.pump();
-            }
+            const now = Date.now();
+            for (const slot of slots) SlidingWindow.release(slot, now);
+            if (concurrency) concurrency.inFlight.n--;
+            this.pump();
           });
         },
       };
@@ -257,6 +271,7 @@ export class Pacer {
       if (this.queue.length === 0) return;
       if (this.penaltyUntil > now) return this.wakeAt(this.penaltyUntil);
       const globalWait = this.global.waitMs(now);
+      if (globalWait === Infinity) return; // woken when an in-flight request ends
       if (globalWait > 0) return this.wakeAt(now + globalWait);
       let soonest = Infinity;
       let picked = -1;
@@ -265,7 +280,7 @@ export class Pacer {
         if (job.concurrency && job.concurrency.inFlight.n >= job.concurrency.rule.max) continue; // woken on release
         const w = job.endpoint ? job.endpoint.waitMs(now) : 0;
         if (w > 0) {
-          soonest = Math.min(soonest, now + w);
+          if (w !== Infinity) soonest = Math.min(soonest, now + w);
           continue;
         }
         picked = i;
@@ -277,11 +292,11 @@ export class Pacer {
       }
       const [job] = this.queue.splice(picked, 1);
       if (!job) return;
-      this.global.record(now);
-      job.endpoint?.record(now);
+      const slots = [this.global.record(now)];
+      if (job.endpoint) slots.push(job.endpoint.record(now));
       if (job.concurrency) job.concurrency.inFlight.n++;
       this.onSend?.({ time: now, method: job.method, path: job.path });
-      job.start();
+      job.start(slots);
     }
   }
 

@@ -116,6 +116,8 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
   brokerageAccounts: BrokerageAccounts | undefined;
   private iserverPrimed: Promise<void> | undefined;
   private portfolioPrimed: Promise<void> | undefined;
+  private iserverDone = false;
+  private portfolioDone = false;
   private lost = false;
   /** Whether a brokerage session was ever seen: "lost" only makes sense after that. */
   private hadSession = false;
@@ -174,12 +176,12 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
 
   /** `POST /iserver/reauthenticate` (deprecated by IBKR; kept as a fallback). */
   async reauthenticate(): Promise<void> {
-    await this.api.requestRaw({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true });
+    await this.api.request({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true, schema: z.looseObject({ message: lenientString.optional() }) });
   }
 
   /** `POST /logout`. */
   async logout(): Promise<void> {
-    await this.api.requestRaw({ method: 'POST', path: '/logout', idempotent: false });
+    await this.api.request({ method: 'POST', path: '/logout', idempotent: false, schema: z.looseObject({ status: lenientBool.optional(), confirmed: lenientBool.optional() }) });
     this.resetAllPriming();
   }
 
@@ -253,11 +255,16 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
 
   // ---- ApiHooks -------------------------------------------------------------------------------
 
+  isPrimed(kind: Exclude<Priming, 'none'>): boolean {
+    return kind === 'iserver' ? this.iserverDone : this.portfolioDone;
+  }
+
   ensurePrimed(kind: Exclude<Priming, 'none'>): Promise<void> {
     if (kind === 'iserver') {
       this.iserverPrimed ??= this.iserverAccounts().then(
         async () => {
           await this.opts.onBrokerageReady?.();
+          this.iserverDone = true;
         },
         (err: unknown) => {
           this.iserverPrimed = undefined;
@@ -267,9 +274,11 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
       return this.iserverPrimed;
     }
     this.portfolioPrimed ??= this.api
-      .requestRaw({ method: 'GET', path: '/portfolio/accounts', priority: 'order' })
+      .request({ method: 'GET', path: '/portfolio/accounts', priority: 'order', schema: z.array(z.looseObject({ id: lenientString })) })
       .then(
-        () => undefined,
+        () => {
+          this.portfolioDone = true;
+        },
         (err: unknown) => {
           this.portfolioPrimed = undefined;
           throw err;
@@ -279,8 +288,13 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
   }
 
   resetPriming(kind: Exclude<Priming, 'none'>): void {
-    if (kind === 'iserver') this.iserverPrimed = undefined;
-    else this.portfolioPrimed = undefined;
+    if (kind === 'iserver') {
+      this.iserverPrimed = undefined;
+      this.iserverDone = false;
+    } else {
+      this.portfolioPrimed = undefined;
+      this.portfolioDone = false;
+    }
   }
 
   onUnauthenticated(endpoint: string): void {
@@ -355,7 +369,7 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
   }
 
   private resetAllPriming(): void {
-    this.iserverPrimed = undefined;
-    this.portfolioPrimed = undefined;
+    this.resetPriming('iserver');
+    this.resetPriming('portfolio');
   }
 }
