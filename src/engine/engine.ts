@@ -245,7 +245,9 @@ export class Engine {
     }
     this.journal.recordBars(use.flatMap((b) => this.barRows(b.time, b.legs)), true);
     for (const b of use) {
-      this.strategy.onBar(this.pairBar(b.time, b.legs), { equity: this.equity() });
+      // Statistics only: no decision, position untouched (after a restart, what happened while the
+      // engine was down is the broker's business; the holdings are adopted right after).
+      this.strategy.onBar(this.pairBar(b.time, b.legs), { equity: this.equity(), warmup: true });
       this.lastBarTime = b.time;
     }
     this.syncStrategy('warm-up');
