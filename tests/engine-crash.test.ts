@@ -123,4 +123,35 @@ describe('engine crash safety', () => {
     const { second } = await crashAndRestart('after-send');
     expect(second.lines.some((l) => /journal order reconciled/.test(l))).toBe(true);
   }, 240_000);
+
+  it('engine SIGTERM: stops decisions, settles, journals and exits 0 with positions left as they are', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-sigterm-'));
+    dirs.push(dir);
+    const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
+    children.push(sim);
+    const info = JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+    const config = writeConfigs(dir, info.url);
+    const run = startTandem(['run', '--config', config], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
+    children.push(run);
+    await run.waitLine(/engine running/, 90_000);
+    await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
+    await run.waitLine(/"msg":"fill"/, 90_000);
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    expect(code, run.lines.slice(-20).join('\n')).toBe(0);
+    expect(run.lines.some((l) => /SIGTERM: stopping/.test(l))).toBe(true);
+    expect(run.lines.some((l) => /^stopped \(signal\)/.test(l))).toBe(true);
+    const db = new Database(join(dir, 'data', 'journal.sqlite'), { readonly: true });
+    const lastStop = JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'lastStop'").get() as { value: string }).value) as { reason: string };
+    const open = db.prepare("SELECT COUNT(*) AS n FROM orders WHERE state IN ('new','unknown','working','partial')").get() as { n: number };
+    const positions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];
+    db.close();
+    expect(lastStop.reason).toBe('signal');
+    expect(open.n).toBe(0);
+    const pf = await simHook<SimPortfolio>(info.url, '/sim/portfolio');
+    const held = pf.find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
+    // Not flattened: what the journal holds is what the simulator holds.
+    expect(held.map((p) => [p.conid, p.qty]).sort()).toEqual(positions.filter((p) => p.qty !== 0).map((p) => [p.conid, p.qty]).sort());
+    sim.proc.kill('SIGTERM');
+  }, 240_000);
 });

@@ -118,4 +118,23 @@ describe('engine live', () => {
     const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
     expect(pf.find((a) => a.id === h!.sim.accounts.paper)!.positions.filter((p) => p.qty !== 0)).toEqual([]);
   }, 240_000);
+
+  it('engine combo: two US stock legs go as one IBKR combo order and the books agree', async () => {
+    h = await startHarness();
+    const { engine, journal } = h.newEngine({ maxBars: 30, execution: { combo: true, settleTimeoutMs: 20_000, maxLegRetries: 2 } });
+    const summary = await runEngine(h, engine, 600);
+    const orders = journal.orders();
+    expect(orders.length).toBeGreaterThan(0);
+    expect(orders.every((o) => o.leg === 'combo' && o.state === 'filled')).toBe(true);
+    const simOrders = await simHook<{ cOID?: string; conidex: string; legs?: { conid: number; ratio: number }[] }[]>(h.sim.url, '/sim/orders');
+    expect(simOrders.length).toBe(orders.length);
+    expect(simOrders.every((o) => o.conidex.startsWith('28812380;;;') && o.legs?.length === 2)).toBe(true);
+    const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
+    const held = pf.find((a) => a.id === h!.sim.accounts.paper)!.positions;
+    const simQty = (c: number) => held.find((p) => p.conid === c)?.qty ?? 0;
+    const state = journal.loadStrategyState()!.state as { position: { qtyY: number; qtyX: number } };
+    expect([state.position.qtyY, state.position.qtyX]).toEqual([simQty(900000001), simQty(900000002)]);
+    const engineQty = (s: string) => summary.positions.find((p) => p.symbol === s)?.qty ?? 0;
+    expect([engineQty('ETHA'), engineQty('ETHV')]).toEqual([simQty(900000001), simQty(900000002)]);
+  }, 240_000);
 });

@@ -85,6 +85,8 @@ export class OrderManager {
   private readonly byBrokerId = new Map<string, string>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly instruments = new Map<number, Instrument>();
+  /** Combo orders: leg units per combo unit (executions come per leg, the status in combo units). */
+  private readonly comboUnits = new Map<string, number>();
   /** Placements are serial: IBKR's question/reply chains break when two orders interleave. */
   private placing: Promise<unknown> = Promise.resolve();
   private seq: number;
@@ -139,6 +141,8 @@ export class OrderManager {
         cOID, intentId, leg: 'combo', conid: 0, symbol: label, side: req.side, quantity: req.quantity, cashQty: null,
         orderType: req.orderType, tif: req.tif,
       }, this.now(), { key: 'coidSeq', value: String(this.seq) });
+      for (const l of req.legs) this.registerInstrument(l.instrument);
+      this.comboUnits.set(cOID, req.legs.reduce((sum, l) => sum + Math.abs(l.ratio), 0));
       await this.opts.crashHook?.('after-journal', cOID);
       return this.send(cOID, () => this.broker.placeCombo!({ ...req, cOID }));
     });
@@ -257,7 +261,7 @@ export class OrderManager {
     const h = this.opts.portfolio.all().find((x) => x.conid === f.conid);
     this.journal.setPosition(f.conid, symbol, h?.qty ?? 0, h?.avgCost ?? 0, this.now());
     const filled = roundQty(this.filledFromFills(cOID));
-    if (filled > order.filledQty) {
+    if (order.leg !== 'combo' && filled > order.filledQty) {
       const total = order.quantity ?? filled;
       const state: JournalOrderState = isTerminal(order.state) ? order.state : filled >= total ? 'filled' : 'partial';
       this.journal.updateOrder(cOID, state, { filledQty: filled, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
@@ -283,7 +287,8 @@ export class OrderManager {
       const o = this.journal.order(cOID)!;
       if (o.state === 'unknown') await this.resolveUnknown(cOID);
       const cur = this.journal.order(cOID)!;
-      const fillsDone = roundQty(this.filledFromFills(cOID)) >= roundQty(cur.filledQty) - 1e-9;
+      const legUnits = cur.leg === 'combo' ? (this.comboUnits.get(cOID) ?? 0) : 1;
+      const fillsDone = roundQty(this.filledFromFills(cOID)) >= roundQty(cur.filledQty * legUnits) - 1e-9;
       if (isTerminal(cur.state) && fillsDone) return cur;
       if (Date.now() >= deadline) return cur;
       await this.waitForChange(cOID, Math.min(this.pollMs, Math.max(1, deadline - Date.now())));

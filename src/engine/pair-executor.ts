@@ -127,7 +127,7 @@ export class PairExecutor {
       quantity: g, side: 'BUY', orderType: 'MKT', tif: 'DAY',
     }, label);
     const r = await this.settleOrCancel(o);
-    const units = this.filledQty(r);
+    const units = r.filledQty; // combo units from the status; executions are per leg
     filled[a.name] = ra * units;
     filled[b.name] = rb * units;
     const ok = units === g;
