@@ -352,10 +352,13 @@ export class Engine {
     this.portfolio.setPrice(x.conid, bx.close);
     const equity = this.equity();
     // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
-    const recordBar = (): void => this.journal.db.transaction(() => {
-      this.journal.recordBars(this.barRows(b.time, b.legs));
-      this.journal.recordEquity(b.time, equity, this.portfolio.cash);
-    })();
+    const recordBar = (): void => {
+      this.journal.db.transaction(() => {
+        this.journal.recordBars(this.barRows(b.time, b.legs));
+        this.journal.recordEquity(b.time, equity, this.portfolio.cash);
+      })();
+      this.journal.checkpoint();
+    };
 
     const loss = this.lossGuard.update(b.time + this.o.barMinutes * 60_000, equity);
     if (loss !== undefined) {
@@ -395,6 +398,7 @@ export class Engine {
     const { y, x } = this.instruments;
     const barEnd = b.time + this.o.barMinutes * 60_000;
     const refuse = (reason: string): false => {
+      this.latencies.push(performance.now() - wall);
       record();
       this.logger.warn({ bar: iso(b.time), decision: d.action, reason }, 'decision not executed');
       this.emit({ type: 'warn', message: `decision ${d.action} at ${iso(b.time)} not executed: ${reason}` });

@@ -138,6 +138,9 @@ export class Journal {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
+    // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
+    this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec(SCHEMA);
     const db = this.db;
     this.stmts = {
@@ -293,6 +296,15 @@ export class Journal {
 
   setMeta(key: string, value: string): void {
     this.stmts.setMeta.run(key, value);
+  }
+
+  private writesSinceCheckpoint = 0;
+
+  /** Copies the WAL back into the database every `every` calls (PASSIVE: never blocks readers). */
+  checkpoint(every = 100): void {
+    if (++this.writesSinceCheckpoint < every) return;
+    this.writesSinceCheckpoint = 0;
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   close(): void {
