@@ -137,4 +137,17 @@ describe('engine live', () => {
     const engineQty = (s: string) => summary.positions.find((p) => p.symbol === s)?.qty ?? 0;
     expect([engineQty('ETHA'), engineQty('ETHV')]).toEqual([simQty(900000001), simQty(900000002)]);
   }, 240_000);
+
+  it('engine polled snapshots: bars from the snapshots\' own timestamps when marketData.source is poll', async () => {
+    h = await startHarness();
+    const { engine, journal } = h.newEngine({ maxBars: 12, marketData: { source: 'poll', pollMs: 150 } });
+    const summary = await runEngine(h, engine, 300);
+    expect(summary.stopReason).toBe('max-bars');
+    const times = [...new Set(journal.bars(false).map((b) => b.time))];
+    expect(times.length).toBe(12);
+    for (const t of times) expect(t % 300_000).toBe(0);
+    expect(times.every((t, i) => i === 0 || t > times[i - 1]!)).toBe(true);
+    const log = await simHook<{ path: string }[]>(h.sim.url, '/sim/requests');
+    expect(log.filter((r) => r.path.includes('/iserver/marketdata/snapshot')).length).toBeGreaterThan(20);
+  }, 240_000);
 });
