@@ -2,7 +2,10 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
+import { registerConfigCommand } from './config.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  registerConfigCommand,
+];

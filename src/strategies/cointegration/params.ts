@@ -93,6 +93,10 @@ export const cointegrationParamsSchema = z
     shortMode: z.enum(['hedge', 'long-only']).default('hedge'),
   })
   .superRefine((p, ctx) => {
+    // Cross-field rules only once each value is valid on its own (zod still runs this refinement
+    // after a field failed, and a second message about the same mistake would only confuse).
+    const valid = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    if (!valid(p.entryZ) || !valid(p.exitZ) || !valid(p.stopZ) || p.entryZ <= 0) return;
     if (!(p.exitZ < p.entryZ)) {
       ctx.addIssue({ code: 'custom', path: ['exitZ'], message: `exitZ (${p.exitZ}) must be below entryZ (${p.entryZ})` });
     }
@@ -107,5 +111,5 @@ export type CointegrationParams = z.output<typeof cointegrationParamsSchema>;
 
 export const costsSchema = z
   .strictObject({ slippageBps: nonNegative.max(1000).default(0) })
-  .default({ slippageBps: 0 });
+  .prefault({});
 export type CostsConfig = z.output<typeof costsSchema>;

@@ -1,0 +1,21 @@
+/** `tandem config show`: the resolved configuration, secrets masked. */
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config/load.ts';
+import { printableConfig } from '../config/mask.ts';
+import { configOption, modeOption } from './options.ts';
+
+export function registerConfigCommand(program: Command): void {
+  const config = program.command('config').description('inspect configuration');
+  config
+    .command('show')
+    .description('print the resolved configuration (defaults applied, secrets masked)')
+    .addOption(configOption().makeOptionMandatory())
+    .addOption(modeOption())
+    .option('--json', 'print JSON instead of YAML')
+    .action((opts: { config: string; mode?: 'paper' | 'live'; json?: boolean }) => {
+      const cfg = loadConfig(opts.config, opts.mode ? { mode: opts.mode } : {});
+      const out = printableConfig(cfg);
+      process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : stringify(out));
+    });
+}
