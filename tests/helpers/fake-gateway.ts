@@ -54,7 +54,7 @@ export async function createFakeGateway(port: number): Promise<FakeGateway> {
   writeFileSync(join(dir, 'bin', 'run.sh'), RUN_SH, { mode: 0o755 });
   writeFileSync(join(dir, 'root', 'conf.yaml'), `listenPort: ${port}\nlistenSsl: true\n`);
   writeFileSync(join(dir, 'server.mjs'), SERVER);
-  cachedPems ??= await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, days: 2 });
+  cachedPems ??= await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec' });
   writeFileSync(join(dir, 'key.pem'), cachedPems.private);
   writeFileSync(join(dir, 'cert.pem'), cachedPems.cert);
   return {
