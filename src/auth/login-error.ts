@@ -15,7 +15,9 @@ export type LoginFailureKind =
   /** The page did not behave as expected (not loaded, unknown state, timeout). */
   | 'page'
   /** Chromium could not be started. */
-  | 'browser';
+  | 'browser'
+  /** Something only the user can fix: missing credentials, the lockout guard, a paper/live mismatch. */
+  | 'setup';
 
 export class LoginError extends UserError {
   override name = 'LoginError';
@@ -37,6 +39,6 @@ export class LoginError extends UserError {
 
   /** Failures a later attempt can not fix without the user changing something. */
   get permanent(): boolean {
-    return this.kind === 'code-needed' || this.kind === 'browser';
+    return this.kind === 'code-needed' || this.kind === 'browser' || this.kind === 'setup';
   }
 }
