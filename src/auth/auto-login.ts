@@ -149,7 +149,7 @@ export class AutoLogin implements Reauthenticator {
     // brokerage session needs no password and no phone.
     if (status.sso) {
       this.log.info('logged in, but the brokerage session is closed: opening it (ssodh/init)');
-      if (await this.confirm(true)) {
+      if (await this.confirm()) {
         this.log.info('brokerage session open');
         return { action: 'brokerage', attempts: 0, durationMs: Date.now() - started };
       }
@@ -184,7 +184,7 @@ export class AutoLogin implements Reauthenticator {
           screenshotDir: this.screenshotDir,
           logger: this.log,
         });
-        if (await this.confirm(false)) {
+        if (await this.confirm()) {
           resetFailedLogins(this.opts.dataDir);
           await this.checkMode();
           this.log.info({ secondFactor: result.secondFactor, attempt }, 'logged in; brokerage session open');
@@ -211,10 +211,10 @@ export class AutoLogin implements Reauthenticator {
   }
 
   /**
-   * Polls the auth status until the brokerage session is usable. Calls ssodh/init when logged in
-   * but not authenticated (at once when `initFirst`, else after the gateway's own authDelay).
+   * Polls the auth status until the brokerage session is usable, calling ssodh/init when logged in
+   * but not authenticated.
    */
-  private async confirm(initFirst: boolean): Promise<boolean> {
+  private async confirm(): Promise<boolean> {
     const compete = this.opts.compete ?? true;
     const until = Date.now() + (this.opts.confirmTimeoutMs ?? 30_000);
     let initCalls = 0;
@@ -229,8 +229,9 @@ export class AutoLogin implements Reauthenticator {
       if (status && isUsable(status)) return true;
       if (status?.sso) {
         firstUnauthAt ??= Date.now();
-        // The gateway opens the brokerage session itself ~3 s after login (authDelay); ask when it has not.
-        const due = initCalls === 0 ? (initFirst || Date.now() - firstUnauthAt >= 3_000) : Date.now() - firstUnauthAt >= 10_000 * initCalls;
+        // The gateway opens the brokerage session itself a few seconds after login (authDelay);
+        // asking at once is harmless and saves that wait. Ask again every 10 s if it does not open.
+        const due = initCalls === 0 || Date.now() - firstUnauthAt >= 10_000 * initCalls;
         if (due && initCalls < 3) {
           initCalls++;
           try {

@@ -145,21 +145,31 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
     }
 
     const toggle = page.locator(SELECTORS.paperToggleLabel).first();
+    const toggleInput = page.locator(SELECTORS.paperToggleInput).first();
     const hasToggle = (await toggle.count()) > 0;
-    // The page opens in live mode; one click switches it to paper (ibeam does the same).
-    let pagePaper = false;
+    // The page opens in live mode and the switch's checkbox is checked for paper (ibeam clicks the
+    // label once for paper). When the checkbox can be read its state decides; otherwise we count clicks.
+    let clickedPaper = false;
+    const pageIsPaper = async (): Promise<boolean> => {
+      if ((await toggleInput.count()) > 0 && (await toggleInput.getAttribute('type')) === 'checkbox') return await toggleInput.isChecked();
+      return clickedPaper;
+    };
     const switchToggle = async (): Promise<void> => {
       await toggle.click({ timeout: stepTimeout });
-      pagePaper = !pagePaper;
+      clickedPaper = !clickedPaper;
     };
-    if (opts.mode === 'paper' && hasToggle) {
-      log.info('switching the login page to paper mode');
-      await switchToggle();
-    } else if (opts.mode === 'paper') {
-      log.info('the login page has no live/paper switch: the paper username decides the account');
-    }
+    const setPageMode = async (): Promise<void> => {
+      if (!hasToggle) return;
+      if ((await pageIsPaper()) !== (opts.mode === 'paper')) {
+        log.info({ mode: opts.mode }, 'setting the login page to the run mode');
+        await switchToggle();
+      }
+    };
+    if (!hasToggle && opts.mode === 'paper') log.info('the login page has no live/paper switch: the paper username decides the account');
+    await setPageMode();
 
     const submit = async (): Promise<void> => {
+      const user = page.locator(SELECTORS.username).first();
       await user.fill(opts.username, { timeout: stepTimeout });
       await page.locator(SELECTORS.password).first().fill(opts.password, { timeout: stepTimeout });
       await page.waitForTimeout(opts.presubmitDelayMs ?? 1_000);

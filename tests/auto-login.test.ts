@@ -1,0 +1,212 @@
+/**
+ * Auto-login end to end: real headless Chromium drives the simulator's login page over HTTPS.
+ * Skipped (with the reason printed) when Chromium is missing; CI installs it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
+import { AutoLogin, type AutoLoginOptions } from '../src/auth/auto-login.ts';
+import { checkBrowser } from '../src/auth/chromium.ts';
+import { readFailedLogins } from '../src/auth/failed-logins.ts';
+import { createGatewayAuthApi, isUsable } from '../src/auth/gateway-auth-api.ts';
+import { LoginError } from '../src/auth/login-error.ts';
+import { callGateway } from '../src/gateway/http.ts';
+
+const BROWSER = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
+const browser = checkBrowser(BROWSER);
+if (!browser.ok) console.warn(`auto-login browser tests skipped: ${browser.problem}`);
+
+const USERNAME = 'alice-7f3k';
+const PASSWORD = 'Pw-s3cret-91Xq';
+const TOTP_USER = 'bob-totp';
+const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DP';
+const PUSH_USER = 'carol-push';
+
+let sim: RunningSimulator;
+let dataDir: string;
+const captured: string[] = [];
+/** A plain pino logger with no redaction: if our code logged a secret, it would be in `captured`. */
+const rawLogger = pino({ level: 'debug' }, new Writable({ write(chunk, _e, cb) { captured.push(String(chunk)); cb(); } }));
+
+beforeAll(async () => {
+  if (!browser.ok) return;
+  sim = await startSimulator({
+    profile: 'ideal',
+    users: [
+      { username: USERNAME, password: PASSWORD, secondFactor: 'none' },
+      { username: TOTP_USER, password: PASSWORD, secondFactor: 'totp', totpSecret: TOTP_SECRET },
+      { username: PUSH_USER, password: PASSWORD, secondFactor: 'push', push: 'hook' },
+    ],
+  });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+afterEach(async () => {
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (sim) await callGateway(sim.url, '/sim/session/logout');
+});
+
+function autoLogin(over: Partial<AutoLoginOptions> = {}): AutoLogin {
+  dataDir = mkdtempSync(join(tmpdir(), 'tandem-login-'));
+  return new AutoLogin({
+    baseUrl: sim.url,
+    credentials: { username: USERNAME, password: PASSWORD },
+    mode: 'paper',
+    browserPath: BROWSER,
+    dataDir,
+    pushTimeoutMs: 3_000,
+    attemptsPerLogin: 1,
+    backoff: { initialMs: 100, maxMs: 200 },
+    confirmTimeoutMs: 15_000,
+    logger: rawLogger,
+    browser: { presubmitDelayMs: 100, stepTimeoutMs: 15_000 },
+    ...over,
+  });
+}
+
+async function failureOf(p: Promise<unknown>): Promise<LoginError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(LoginError);
+    return err as LoginError;
+  }
+  throw new Error('expected the login to fail');
+}
+
+describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () => {
+  it('logs in, then the auth status is authenticated and the brokerage session is open', async () => {
+    const api = createGatewayAuthApi(sim.url);
+    expect((await api.authStatus()).sso).toBe(false);
+    const login = autoLogin();
+    const report = await login.ensureAuthenticated();
+    expect(report).toMatchObject({ action: 'login', secondFactor: 'none', attempts: 1 });
+    expect(isUsable(await api.authStatus())).toBe(true);
+    // A brokerage-only endpoint answers, and the session is the paper one the mode asked for.
+    const accounts = await callGateway(sim.url, '/v1/api/iserver/accounts', { method: 'GET' });
+    expect(accounts.status).toBe(200);
+    expect(JSON.stringify(accounts.json)).toContain(sim.accounts.paper);
+    expect(await api.loginType?.()).toBe('paper');
+    // Nothing to do the second time.
+    expect((await login.ensureAuthenticated()).action).toBe('none');
+  });
+
+  it('chooses live mode on the page when Tandem runs live', async () => {
+    await autoLogin({ mode: 'live' }).ensureAuthenticated();
+    expect(await createGatewayAuthApi(sim.url).loginType?.()).toBe('live');
+  });
+
+  it('reports a wrong password with the page message, saves a blanked screenshot and counts the failure', async () => {
+    const wrong = 'Wr0ng-pass-Zz88';
+    const seen: string[] = [];
+    const login = autoLogin({ credentials: { username: USERNAME, password: wrong }, browser: { presubmitDelayMs: 100, inspectBeforeScreenshot: (s) => seen.push(s) } });
+    const err = await failureOf(login.ensureAuthenticated());
+    expect(err.kind).toBe('rejected');
+    expect(err.message).toContain('"Invalid username password combination"');
+    expect(err.pageMessage).toBe('Invalid username password combination');
+    expect(err.screenshot).toBeDefined();
+    expect(existsSync(err.screenshot!)).toBe(true);
+    expect(err.screenshot!.startsWith(join(dataDir, 'auth', 'screenshots'))).toBe(true);
+    expect(readFileSync(err.screenshot!).subarray(1, 4).toString()).toBe('PNG');
+    expect(statSync(err.screenshot!).size).toBeGreaterThan(1000);
+    // The page as it was when the screenshot was taken: the error is there, no credential is.
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toContain('Invalid username password combination');
+    expect(seen[0]).not.toContain(wrong);
+    expect(seen[0]).not.toContain(USERNAME);
+    expect(err.message).not.toContain(wrong);
+    expect(readFailedLogins(dataDir).count).toBe(1);
+  });
+
+  it('stops before the lockout limit without opening the browser again', async () => {
+    const login = autoLogin({ credentials: { username: USERNAME, password: 'nope-nope-1' }, maxFailedLogins: 2 });
+    expect((await failureOf(login.ensureAuthenticated())).kind).toBe('rejected');
+    expect((await failureOf(login.ensureAuthenticated())).kind).toBe('rejected');
+    expect(readFailedLogins(dataDir).count).toBe(2);
+    const started = Date.now();
+    const guard = await failureOf(login.ensureAuthenticated());
+    expect(guard.kind).toBe('setup');
+    expect(guard.message).toContain('auto-login stopped: 2 logins were refused in a row');
+    expect(guard.message).toContain('tandem login --reset-failures');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(readFailedLogins(dataDir).count).toBe(2);
+  });
+
+  it('answers a TOTP second factor with a code from IBKR_TOTP_SECRET', async () => {
+    const report = await autoLogin({ credentials: { username: TOTP_USER, password: PASSWORD, totpSecret: TOTP_SECRET } }).ensureAuthenticated();
+    expect(report).toMatchObject({ action: 'login', secondFactor: 'totp' });
+    expect(isUsable(await createGatewayAuthApi(sim.url).authStatus())).toBe(true);
+  });
+
+  it('explains a code second factor without IBKR_TOTP_SECRET', async () => {
+    const err = await failureOf(autoLogin({ credentials: { username: TOTP_USER, password: PASSWORD } }).ensureAuthenticated());
+    expect(err.kind).toBe('code-needed');
+    expect(err.message).toContain('IBKR_TOTP_SECRET is not set');
+  });
+
+  it('waits a bounded time for a push approval and says so when nobody approves', async () => {
+    const started = Date.now();
+    const err = await failureOf(autoLogin({ credentials: { username: PUSH_USER, password: PASSWORD }, pushTimeoutMs: 2_000 }).ensureAuthenticated());
+    expect(err.kind).toBe('push-timeout');
+    expect(err.message).toContain('not approved within 2 s');
+    expect(err.message).toContain('IBKR Mobile');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(captured.join('')).toContain('approve the login notification in IBKR Mobile now');
+  });
+
+  it('logs in once the push notification is approved', async () => {
+    const login = autoLogin({ credentials: { username: PUSH_USER, password: PASSWORD }, pushTimeoutMs: 20_000 });
+    const t0 = Date.now();
+    const done = login.ensureAuthenticated();
+    // Approve as the phone would, once this login is waiting for it (earlier tests left stale ones).
+    let token: string | undefined;
+    for (let i = 0; i < 100 && !token; i++) {
+      const pending = await callGateway(sim.url, '/sim/login/pending', { method: 'GET' });
+      const mine = (pending.json as Array<{ token: string; createdAt: number; approved: boolean }>).find((p) => p.createdAt >= t0 && !p.approved);
+      token = mine?.token;
+      if (!token) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(token).toBeDefined();
+    await callGateway(sim.url, '/sim/login/approve', { body: { token } });
+    expect(await done).toMatchObject({ action: 'login', secondFactor: 'push' });
+  });
+
+  it('renews a session that expires later: brokerage reopened without the browser, a lost login redone', async () => {
+    const api = createGatewayAuthApi(sim.url);
+    const login = autoLogin();
+    expect((await login.ensureAuthenticated()).action).toBe('login');
+
+    // Brokerage session dropped (idle timeout, nightly reset): ssodh/init is enough.
+    await callGateway(sim.url, '/sim/session/drop');
+    expect((await api.authStatus()).authenticated).toBe(false);
+    expect((await login.reauthenticate('session lost')).action).toBe('brokerage');
+    expect(isUsable(await api.authStatus())).toBe(true);
+
+    // The whole login is gone (24 h cap, weekly token reset): the watcher logs in again by itself.
+    await callGateway(sim.url, '/sim/session/logout');
+    expect((await api.authStatus()).sso).toBe(false);
+    const stop = login.watch(300);
+    try {
+      for (let i = 0; i < 150 && !isUsable(await api.authStatus()); i++) await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      stop();
+    }
+    expect(isUsable(await api.authStatus())).toBe(true);
+  });
+
+  it('never writes a credential to the log output of a login run', () => {
+    // Runs last in this file: `captured` holds every log line of the runs above (success, wrong
+    // password, TOTP, push) from a logger that does no redaction of its own.
+    const all = captured.join('');
+    expect(all).toContain('submitting the login form');
+    expect(all.length).toBeGreaterThan(1000);
+    for (const secret of [PASSWORD, USERNAME, TOTP_USER, PUSH_USER, TOTP_SECRET, 'Wr0ng-pass-Zz88', 'nope-nope-1']) {
+      expect(all, `log output contains ${secret.slice(0, 2)}…`).not.toContain(secret);
+    }
+  });
+});
