@@ -62,7 +62,7 @@ describe('gateway supervisor', () => {
     cleanups.push(() => rmSync(gw.dir, { recursive: true, force: true }));
     const d = readGatewayDir(gw.dir);
     expect(d.listenPort).toBe(5123);
-    expect(d.baseUrl).toBe('https://localhost:5123');
+    expect(d.baseUrl).toBe('https://127.0.0.1:5123');
     const empty = mkdtempSync(join(tmpdir(), 'tandem-empty-'));
     cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
     expect(() => readGatewayDir(empty)).toThrow(UserError);
@@ -133,5 +133,53 @@ describe('gateway supervisor', () => {
     await sup.stop();
     expect(isAlive(leader)).toBe(false);
     for (const pid of gw.serverPids()) expect(isAlive(pid)).toBe(false);
+  });
+});
+
+describe('tandem gateway (CLI)', () => {
+  const bin = join(process.cwd(), 'bin', 'tandem.js');
+
+  it('prints a systemd unit that starts the supervisor on the given folder', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const gw = await createFakeGateway(5124);
+    cleanups.push(() => rmSync(gw.dir, { recursive: true, force: true }));
+    const unit = execFileSync(process.execPath, [bin, 'gateway', 'unit', '--dir', gw.dir, '--data-dir', '/var/lib/tandem'], { encoding: 'utf8' });
+    expect(unit).toContain('[Service]');
+    expect(unit).toMatch(new RegExp(`ExecStart=\\S*node\\S* \\S*bin/tandem.js gateway start --dir ${gw.dir} --data-dir /var/lib/tandem`));
+    expect(unit).toContain('Restart=always');
+    expect(unit).toContain('WantedBy=default.target');
+    const system = execFileSync(process.execPath, [bin, 'gateway', 'unit', '--dir', gw.dir, '--system', 'trader'], { encoding: 'utf8' });
+    expect(system).toContain('User=trader');
+    expect(system).toContain('WantedBy=multi-user.target');
+  });
+
+  it('runs the gateway until SIGTERM, then exits 0 leaving no process behind', async () => {
+    const { spawn } = await import('node:child_process');
+    const gw = await createFakeGateway(await freePort());
+    const dataDir = mkdtempSync(join(tmpdir(), 'tandem-data-'));
+    cleanups.push(() => {
+      rmSync(gw.dir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const child = spawn(process.execPath, [bin, 'gateway', 'start', '--dir', gw.dir, '--data-dir', dataDir, '--health-interval', '1'], { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await waitFor('gateway up', async () => (await tickleStatus(gw.baseUrl)) === 401, 30_000);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of gw.serverPids()) expect(isAlive(pid)).toBe(false);
+    expect(await tickleStatus(gw.baseUrl)).toBeUndefined();
+    expect(readFileSync(join(dataDir, 'logs', 'gateway.log'), 'utf8')).toContain('fake gateway listening');
+    expect(stderr).toContain('stopping the gateway');
+  });
+
+  it('explains a folder that is not a gateway', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const empty = mkdtempSync(join(tmpdir(), 'tandem-empty-'));
+    cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
+    const r = spawnSync(process.execPath, [bin, 'gateway', 'start', '--dir', empty], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('is not a Client Portal Gateway folder: bin/run.sh is missing');
   });
 });

@@ -13,7 +13,7 @@ export interface GatewayDir {
   confFile: string;
   listenPort: number;
   listenSsl: boolean;
-  /** `https://localhost:<port>` (or http when listenSsl is false). */
+  /** `https://127.0.0.1:<port>` (or http when listenSsl is false): 127.0.0.1 is in the shipped ips.allow, ::1 is not. */
   baseUrl: string;
 }
 
@@ -41,5 +41,5 @@ export function readGatewayDir(dirArg: string): GatewayDir {
     throw new UserError(`${confFile}: listenPort must be a port number (1-65535), got ${JSON.stringify(c['listenPort'])}.`);
   }
   const listenSsl = c['listenSsl'] === undefined ? true : c['listenSsl'] !== false && c['listenSsl'] !== 'false';
-  return { dir, runScript, confFile, listenPort, listenSsl, baseUrl: `${listenSsl ? 'https' : 'http'}://localhost:${listenPort}` };
+  return { dir, runScript, confFile, listenPort, listenSsl, baseUrl: `${listenSsl ? 'https' : 'http'}://127.0.0.1:${listenPort}` };
 }
