@@ -3,14 +3,16 @@
  * Skipped (with the reason printed) when Chromium is missing; CI installs it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
 import { AutoLogin, type AutoLoginOptions } from '../src/auth/auto-login.ts';
-import { checkBrowser } from '../src/auth/chromium.ts';
+import { saveBlankedScreenshot } from '../src/auth/browser-login.ts';
+import { checkBrowser, launchChromium } from '../src/auth/chromium.ts';
 import { readFailedLogins } from '../src/auth/failed-logins.ts';
 import { createGatewayAuthApi, isUsable } from '../src/auth/gateway-auth-api.ts';
 import { LoginError } from '../src/auth/login-error.ts';
@@ -197,6 +199,65 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
       stop();
     }
     expect(isUsable(await api.authStatus())).toBe(true);
+  });
+
+  it('tandem login logs in on demand and says so; a refused login exits 3 with the page message', async () => {
+    const run = async (password: string): Promise<{ code: number | null; out: string; err: string }> => {
+      const cwd = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
+      try {
+        const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'tandem.js'), 'login', '--gateway', sim.url, '--mode', 'paper', '--attempts', '1', '--data-dir', join(cwd, 'data'), '--verbose'], {
+          cwd,
+          env: { ...process.env, IBKR_USERNAME: USERNAME, IBKR_PASSWORD: password, IBKR_TOTP_SECRET: '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+        if (password !== PASSWORD) expect(readdirSync(join(cwd, 'data', 'auth', 'screenshots')).length).toBe(1);
+        return { code, out, err };
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    };
+    const ok = await run(PASSWORD);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^logged in \(paper, second factor: none\) at https:\/\/127\.0\.0\.1:\d+ in \d+\.\d s\n$/);
+    expect(isUsable(await createGatewayAuthApi(sim.url).authStatus())).toBe(true);
+    const again = await run(PASSWORD);
+    expect(again.out).toContain('already logged in');
+    await callGateway(sim.url, '/sim/session/logout');
+    const bad = await run('Cli-wrong-pw-55');
+    expect(bad.code).toBe(3);
+    expect(bad.err).toContain('error: the login page refused the login: "Invalid username password combination".');
+    for (const r of [ok, again, bad]) {
+      for (const secret of [PASSWORD, USERNAME, 'Cli-wrong-pw-55']) expect(r.out + r.err).not.toContain(secret);
+    }
+    captured.push(ok.err, bad.err);
+  });
+
+  it('blanks filled fields and echoed credentials before a screenshot', async () => {
+    const b = await launchChromium(BROWSER);
+    try {
+      const page = await b.newPage();
+      // A page that keeps what was typed and echoes the username, as a client-side error would.
+      await page.setContent(`<form><input name="username" value="${USERNAME}"><input type="password" name="password">
+        <input id="code" data-last="${PASSWORD}"><p class="xyz-errormessage">User ${USERNAME} is locked</p></form>`);
+      await page.fill('input[name=password]', PASSWORD);
+      expect(await page.inputValue('input[name=password]')).toBe(PASSWORD);
+      dataDir = mkdtempSync(join(tmpdir(), 'tandem-shot-'));
+      let state = '';
+      const file = await saveBlankedScreenshot(page, { dir: dataDir, secrets: [USERNAME, PASSWORD], inspect: (s) => (state = s) });
+      expect(file && existsSync(file)).toBe(true);
+      expect(state).toContain('is locked');
+      expect(state).not.toContain(PASSWORD);
+      expect(state).not.toContain(USERNAME);
+      expect(await page.inputValue('input[name=password]')).toBe('');
+      expect(await page.inputValue('input[name=username]')).toBe('');
+    } finally {
+      await b.close();
+    }
   });
 
   it('never writes a credential to the log output of a login run', () => {

@@ -119,7 +119,7 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
   let secondFactor: SecondFactorUsed = 'none';
 
   const fail = async (kind: LoginFailureKind, message: string, pageMessage?: string): Promise<never> => {
-    const shot = await screenshot(page, opts, secrets, log);
+    const shot = opts.screenshotDir ? await saveBlankedScreenshot(page, { dir: opts.screenshotDir, secrets, log, ...(opts.inspectBeforeScreenshot ? { inspect: opts.inspectBeforeScreenshot } : {}) }) : undefined;
     const clean = pageMessage === undefined ? undefined : redact(pageMessage, secrets);
     const text = redact(message, secrets) + (shot ? ` A screenshot (fields blanked) is in ${shot}.` : '');
     throw new LoginError(text, kind, clean, shot);
@@ -253,22 +253,31 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
   }
 }
 
+export interface ScreenshotOptions {
+  dir: string;
+  /** Values that must not be visible: they are blanked from inputs, text and attributes. */
+  secrets: string[];
+  log?: Logger;
+  /** Receives the page's HTML, text and input values as they are when the screenshot is taken. */
+  inspect?: (pageState: string) => void;
+}
+
 /**
  * Blanks every input, removes any secret text from the page, checks nothing secret is left, then
  * saves a screenshot. Returns its path, or undefined when no screenshot was (or could safely be) taken.
  */
-async function screenshot(page: Page, opts: BrowserLoginOptions, secrets: string[], log: Logger): Promise<string | undefined> {
-  if (!opts.screenshotDir) return undefined;
-  const live = secrets.filter((s) => s && s.length >= 3);
+export async function saveBlankedScreenshot(page: Page, o: ScreenshotOptions): Promise<string | undefined> {
+  const log = o.log ?? silentLogger;
+  const live = o.secrets.filter((s) => s && s.length >= 3);
   try {
     const pageState = (await page.evaluate(call(BLANK_PAGE_SCRIPT, live))) as string;
     if (live.some((s) => pageState.includes(s))) {
       log.warn('a secret is still on the login page after blanking; no screenshot saved');
       return undefined;
     }
-    opts.inspectBeforeScreenshot?.(pageState);
-    mkdirSync(opts.screenshotDir, { recursive: true });
-    const file = join(opts.screenshotDir, `login-failure-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
+    o.inspect?.(pageState);
+    mkdirSync(o.dir, { recursive: true });
+    const file = join(o.dir, `login-failure-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
     await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
     return file;
   } catch (err) {
