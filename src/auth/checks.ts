@@ -54,7 +54,7 @@ export function autoLoginChecks(input: AutoLoginCheckInput): AutoLoginCheckLine[
     : { check: 'auto-login credentials', status: 'ok', detail: 'IBKR_USERNAME and IBKR_PASSWORD are set' });
 
   if (totpSecret) {
-    let valid = true;
+    let valid: boolean;
     try {
       valid = base32Decode(totpSecret).length >= 10;
     } catch {
