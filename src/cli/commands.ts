@@ -5,11 +5,13 @@ import type { Command } from 'commander';
 import { registerConfigCommand } from './config.ts';
 import { registerGatewayCommand } from './gateway.ts';
 import { registerLoginCommand } from './login.ts';
+import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
+  registerSimCommand,
   registerLoginCommand,
   registerGatewayCommand,
 ];

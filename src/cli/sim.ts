@@ -1,0 +1,101 @@
+/**
+ * `tandem sim`: runs the gateway simulator in the foreground. The first stdout line is the URL (or,
+ * with --json, one JSON object with url, port, accounts), so a parent process can start it with
+ * `--port 0` and read where it listens.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { startSimulator, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
+import { parseFaultSpec } from '../gateway-sim/faults.ts';
+import { UserError } from '../util/errors.ts';
+
+function int(name: string, v: string, min = 0): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} ${v}: expected an integer >= ${min}`);
+  return n;
+}
+
+function parseUser(spec: string): SimUser {
+  // user:password[:none|totp=SECRET|push[=hook|never|MS]]
+  const [username, password, factor] = spec.split(':');
+  if (!username || !password) throw new UserError(`--user ${spec}: expected user:password[:totp=SECRET|push[=MS|never]]`);
+  if (!factor || factor === 'none') return { username, password, secondFactor: 'none' };
+  if (factor.startsWith('totp=')) return { username, password, secondFactor: 'totp', totpSecret: factor.slice(5) };
+  if (factor.startsWith('push')) {
+    const v = factor.split('=')[1];
+    return { username, password, secondFactor: 'push', push: v === undefined || v === 'hook' ? 'hook' : v === 'never' ? 'never' : int('user', v) };
+  }
+  throw new UserError(`--user ${spec}: unknown second factor ${factor}`);
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('Run the Client Portal Gateway simulator (HTTPS + WebSocket on 127.0.0.1)')
+    .option('--port <n>', 'TCP port (0 = any free port)', '5000')
+    .option('--seed <n>', 'seed of the simulated market', '1')
+    .option('--speed <x>', 'simulated seconds per real second', '1')
+    .option('--start-time <iso>', 'simulated clock start (ISO date/time); default now')
+    .option('--authenticated', 'start with the SSO and brokerage sessions established')
+    .option('--live', 'with --authenticated: use the live account instead of the paper account')
+    .option('--profile <name>', 'realistic | ideal', 'realistic')
+    .option('--no-pacing', 'switch off rate limits (load benchmarks)')
+    .option('--faults <spec>', 'fault spec, e.g. latency=200,error5xx=0.1,hang=0.02,dropSession@30s')
+    .option('--session-timeout <ms>', 'idle time before the brokerage session ends (ms)')
+    .option('--paper-cash <usd>', 'starting cash of the paper account')
+    .option('--live-cash <usd>', 'starting cash of the live account')
+    .option('--user <spec...>', 'login user(s) user:password[:totp=SECRET|push[=MS|never]] (default demo:demo)')
+    .option('--cert <file>', 'PEM certificate (default: self-signed generated at start)')
+    .option('--key <file>', 'PEM private key for --cert')
+    .option('--json', 'print one JSON line {url, port, accounts} instead of the URL')
+    .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
+      const profile = String(o.profile);
+      if (profile !== 'realistic' && profile !== 'ideal') throw new UserError(`--profile ${profile}: expected realistic or ideal`);
+      const speed = Number(o.speed);
+      if (!(speed > 0)) throw new UserError(`--speed ${String(o.speed)}: expected a positive number`);
+      if (typeof o.faults === 'string') {
+        try { parseFaultSpec(o.faults); } catch (err) { throw new UserError(`--faults: ${(err as Error).message}`); }
+      }
+      if ((o.cert === undefined) !== (o.key === undefined)) throw new UserError('--cert and --key go together');
+      let tls: { cert: string; key: string } | undefined;
+      if (typeof o.cert === 'string' && typeof o.key === 'string') {
+        try { tls = { cert: readFileSync(o.cert, 'utf8'), key: readFileSync(o.key, 'utf8') }; } catch (err) {
+          throw new UserError(`cannot read --cert/--key: ${(err as Error).message}`);
+        }
+      }
+      const opts: SimOptions = {
+        port: int('port', String(o.port)), seed: int('seed', String(o.seed)), speed, profile,
+        authenticated: o.authenticated === true, paper: o.live !== true, pacing: o.pacing !== false,
+        ...(typeof o.startTime === 'string' ? { startTime: o.startTime } : {}),
+        ...(typeof o.faults === 'string' ? { faults: o.faults } : {}),
+        ...(typeof o.sessionTimeout === 'string' ? { brokerageTimeoutMs: int('session-timeout', o.sessionTimeout, 1), ssoTimeoutMs: int('session-timeout', o.sessionTimeout, 1) * 1.2 } : {}),
+        accounts: {
+          ...(typeof o.paperCash === 'string' ? { paper: { cash: Number(o.paperCash) } } : {}),
+          ...(typeof o.liveCash === 'string' ? { live: { cash: Number(o.liveCash) } } : {}),
+        },
+        ...(Array.isArray(o.user) ? { users: o.user.map(parseUser) } : {}),
+        ...(tls ? { tls } : {}),
+      };
+      if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`);
+      let sim;
+      try {
+        sim = await startSimulator(opts);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use; pick another with --port (0 = any free port)`);
+        throw err;
+      }
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ url: sim.url, port: sim.port, apiUrl: sim.apiUrl, wsUrl: sim.wsUrl, accounts: sim.accounts, profile, seed: opts.seed })}\n`);
+      } else {
+        process.stdout.write(`${sim.url}\n`);
+        process.stdout.write(`  API ${sim.apiUrl}   websocket ${sim.wsUrl}   hooks ${sim.url}/sim/state\n`);
+        process.stdout.write(`  accounts: paper ${sim.accounts.paper}, live ${sim.accounts.live}; login demo/demo at ${sim.url}/ (profile ${profile}, seed ${opts.seed}${o.authenticated ? ', authenticated' : ''})\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => { void sim.close().then(resolve); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

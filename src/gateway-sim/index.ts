@@ -1,0 +1,92 @@
+/**
+ * The gateway simulator: a stand-alone HTTPS + WSS server that speaks the Client Portal Web API
+ * (written from docs/simulator.md's reference facts, importing nothing from the client).
+ *
+ *   const sim = await startSimulator({ seed: 7, authenticated: true, profile: 'ideal' });
+ *   // sim.url === 'https://127.0.0.1:PORT'; API at `${sim.url}/v1/api`, hooks at `${sim.url}/sim/...`
+ *   await sim.close();
+ */
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { generate } from 'selfsigned';
+import { SimCore } from './core.ts';
+import { createHooks } from './hooks.ts';
+import { LoginPages } from './login-page.ts';
+import { resolveOptions, type SimOptions } from './options.ts';
+import { buildRouter } from './routes/index.ts';
+import { createSimServer } from './server.ts';
+import { WsHub } from './ws.ts';
+
+export type { SimOptions, RealismFlags, SimUser, PacingOptions } from './options.ts';
+export { REALISTIC, IDEAL, DEFAULT_USERS } from './options.ts';
+export { totpCode } from './totp.ts';
+export { parseFaultSpec } from './faults.ts';
+
+export interface RunningSimulator {
+  /** https://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  /** `${url}/v1/api` */
+  apiUrl: string;
+  /** wss://127.0.0.1:PORT/v1/api/ws */
+  wsUrl: string;
+  /** The simulator's state, for in-process tests (prefer the /sim/ hooks from other processes). */
+  core: SimCore;
+  /** PEM of the certificate served (self-signed unless given). */
+  certPem: string;
+  accounts: { paper: string; live: string };
+  close(): Promise<void>;
+}
+
+async function selfSignedPair(): Promise<{ cert: string; key: string }> {
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + 365 * 86_400_000),
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+export async function startSimulator(options: SimOptions = {}): Promise<RunningSimulator> {
+  const opts = resolveOptions(options);
+  const tls = opts.tls ?? (await selfSignedPair());
+  const core = new SimCore(opts);
+  const router = buildRouter(core);
+  const login = new LoginPages(core);
+  const hooks = createHooks(core, login);
+  const { server, sockets } = createSimServer({ core, router, hooks, login: login.handle, isLoginPath: (p) => login.isLoginPath(p), cert: tls.cert, key: tls.key });
+  const hub = new WsHub(core);
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'https://127.0.0.1').pathname;
+    if (path === '/v1/api/ws' || path === '/v1/portal/ws') hub.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  await listen(server, opts.port);
+  core.start();
+  const port = (server.address() as AddressInfo).port;
+  const url = `https://127.0.0.1:${port}`;
+  let closed = false;
+  return {
+    url, port, apiUrl: `${url}/v1/api`, wsUrl: `wss://127.0.0.1:${port}/v1/api/ws`, core, certPem: tls.cert,
+    accounts: { paper: opts.paperAccount.id, live: opts.liveAccount.id },
+    async close() {
+      if (closed) return;
+      closed = true;
+      core.stop();
+      hub.close();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections?.();
+      await done;
+    },
+  };
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
