@@ -6,6 +6,8 @@ import { GatewaySupervisor, groupAlive, nextBackoff } from '../src/gateway/super
 import { readGatewayDir } from '../src/gateway/conf.ts';
 import { callGateway } from '../src/gateway/http.ts';
 import { UserError } from '../src/util/errors.ts';
+import { checkBrowser } from '../src/auth/chromium.ts';
+import { createGatewayAuthApi, isUsable } from '../src/auth/gateway-auth-api.ts';
 import { createFakeGateway, isAlive } from './helpers/fake-gateway.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -14,13 +16,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<NonNullable<T>> {
+async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v as NonNullable<T>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -182,4 +184,93 @@ describe('tandem gateway (CLI)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('is not a Client Portal Gateway folder: bin/run.sh is missing');
   });
+});
+
+/** A gateway folder whose run.sh starts the simulator (`tandem sim`) as its child, as run.sh starts java. */
+async function simulatorGateway(port: number, user: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-simgw-'));
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'bin'));
+  mkdirSync(join(dir, 'root'));
+  writeFileSync(join(dir, 'root', 'conf.yaml'), `listenPort: ${port}\nlistenSsl: true\n`);
+  const bin = join(process.cwd(), 'bin', 'tandem.js');
+  writeFileSync(join(dir, 'bin', 'run.sh'), `#!/bin/bash\nnode ${JSON.stringify(bin)} sim --port ${port} --profile ideal --user '${user}' &\necho $! > sim.pid\nwait $!\n`, { mode: 0o755 });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, baseUrl: `https://127.0.0.1:${port}`, simPid: () => Number(readFileSync(join(dir, 'sim.pid'), 'utf8')) };
+}
+
+const BROWSER = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
+const browserCheck = checkBrowser(BROWSER);
+if (!browserCheck.ok) console.warn(`gateway + auto-login test skipped: ${browserCheck.problem}`);
+
+describe('supervising the simulator as the gateway', () => {
+  it('restarts the simulator process when it is killed and stops it cleanly', async () => {
+    const port = await freePort();
+    const gw = await simulatorGateway(port, 'demo:demo');
+    const dataDir = mkdtempSync(join(tmpdir(), 'tandem-data-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const sup = new GatewaySupervisor({ dir: gw.dir, baseUrl: gw.baseUrl, logFile: join(dataDir, 'gateway.log'), healthIntervalMs: 500, restartBackoff: { initialMs: 200 }, stopTimeoutMs: 5_000 });
+    cleanups.push(() => sup.stop());
+    sup.start();
+    await waitFor('simulator up', async () => (await tickleStatus(gw.baseUrl)) === 401, 40_000);
+    const first = gw.simPid();
+    process.kill(first, 'SIGKILL');
+    await waitFor('simulator restarted', async () => gw.simPid() !== first && (await tickleStatus(gw.baseUrl)) === 401, 40_000);
+    expect(sup.restartCount).toBe(1);
+    const second = gw.simPid();
+    await sup.stop();
+    expect(isAlive(first)).toBe(false);
+    expect(isAlive(second)).toBe(false);
+  }, 120_000);
+
+  it.skipIf(!browserCheck.ok)('tandem gateway start --config with auth.autoLogin keeps the gateway logged in across a gateway crash', async () => {
+    const { spawn } = await import('node:child_process');
+    const port = await freePort();
+    const gw = await simulatorGateway(port, 'alice-sup:Sup-pw-4242');
+    const work = mkdtempSync(join(tmpdir(), 'tandem-work-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    const legacy = readFileSync(join(process.cwd(), 'configs', 'legacy', 'main_etha_ethv.yaml'), 'utf8')
+      .replace('  gateway: { url: https://localhost:5000 }', `  gateway: { url: https://127.0.0.1:${port} }\n  auth: { autoLogin: true, browserPath: ${BROWSER}, pushTimeoutSeconds: 10 }\n  dataDir: ${join(work, 'data')}`);
+    writeFileSync(join(work, 'main.yaml'), legacy);
+    const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'tandem.js'), 'gateway', 'start', '--dir', gw.dir, '--config', 'main.yaml', '--health-interval', '1', '--login-check', '1', '--verbose'], {
+      cwd: work,
+      env: { ...process.env, IBKR_USERNAME: 'alice-sup', IBKR_PASSWORD: 'Sup-pw-4242' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const api = createGatewayAuthApi(gw.baseUrl);
+    const usable = async () => {
+      try {
+        return isUsable(await api.authStatus());
+      } catch {
+        return false;
+      }
+    };
+    const logins = () => output.split('logged in; brokerage session open').length - 1;
+    const explain = (e: Error) => {
+      throw new Error(`${e.message}; tandem output:\n${output}`);
+    };
+    await waitFor('first automatic login', () => logins() === 1, 60_000, 200).catch(explain);
+    expect(await usable()).toBe(true);
+    const first = gw.simPid();
+    process.kill(first, 'SIGKILL');
+    await waitFor('gateway restarted', () => { try { return gw.simPid() !== first; } catch { return false; } }, 30_000);
+    await waitFor('logged in again after the restart', () => logins() === 2, 90_000, 200).catch(explain);
+    expect(await usable()).toBe(true);
+    const stopAt = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Shutdown does not wait for a login or a backoff.
+    expect(Date.now() - stopAt).toBeLessThan(10_000);
+    expect(isAlive(gw.simPid())).toBe(false);
+    expect(output).toContain('gateway session is not usable');
+    expect(output).not.toContain('Sup-pw-4242');
+    expect(output).not.toContain('alice-sup');
+  }, 180_000);
 });

@@ -64,7 +64,7 @@ export interface LoginReport {
   durationMs: number;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class AutoLogin implements Reauthenticator {
   private readonly api: GatewayAuthApi;
@@ -73,11 +73,22 @@ export class AutoLogin implements Reauthenticator {
   private readonly backoff: BackoffOptions;
   private inFlight: Promise<LoginReport> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
 
   constructor(private readonly opts: AutoLoginOptions) {
     this.api = opts.api ?? createGatewayAuthApi(opts.baseUrl);
     this.log = opts.logger ?? silentLogger;
-    this.sleep = opts.sleep ?? defaultSleep;
+    const sleep = opts.sleep ?? defaultSleep;
+    // Sleeps end early when auto-login is stopped, so a shutdown never waits out a backoff.
+    this.sleep = (ms) => new Promise<void>((res) => {
+      if (this.abort.signal.aborted) return res();
+      const onAbort = (): void => res();
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
+      void sleep(ms).then(() => {
+        this.abort.signal.removeEventListener('abort', onAbort);
+        res();
+      });
+    });
     this.backoff = { initialMs: 10_000, maxMs: 300_000, factor: 2, ...opts.backoff };
     // Whatever logger ends up printing an error or a page message, these values are masked there.
     registerSecret(opts.credentials.username);
@@ -111,11 +122,14 @@ export class AutoLogin implements Reauthenticator {
    */
   watch(intervalMs = 60_000): () => void {
     const tick = async (): Promise<void> => {
+      // A login still running (a push waiting for approval, a backoff) is not joined again.
+      if (this.inFlight || this.abort.signal.aborted) return;
       try {
         await this.reauthenticate('periodic session check');
       } catch (err) {
+        if (this.abort.signal.aborted) return;
         const permanent = err instanceof LoginError ? err.permanent : err instanceof UserError;
-        this.log.error({ err: (err as Error).message }, permanent ? 'auto-login stopped: it can not succeed without you' : 'auto-login failed; will try again');
+        this.log[permanent ? 'error' : 'warn']({ err: (err as Error).message }, permanent ? 'auto-login stopped: it can not succeed without you' : 'auto-login failed; will try again');
         if (permanent) {
           clearInterval(this.watchTimer);
           this.watchTimer = undefined;
@@ -130,6 +144,17 @@ export class AutoLogin implements Reauthenticator {
     };
   }
 
+  /** Stops watching and ends any login in progress (closes its browser). For shutdown. */
+  stop(): void {
+    clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.abort.abort();
+  }
+
+  private checkStopped(): void {
+    if (this.abort.signal.aborted) throw new LoginError('auto-login stopped', 'stopped');
+  }
+
   private requireCredentials(): { username: string; password: string } {
     const { username, password } = this.opts.credentials;
     const missing = [!username && 'IBKR_USERNAME', !password && 'IBKR_PASSWORD'].filter(Boolean);
@@ -140,6 +165,7 @@ export class AutoLogin implements Reauthenticator {
   }
 
   private async run(reason: string): Promise<LoginReport> {
+    this.checkStopped();
     const started = Date.now();
     const status = await this.api.authStatus();
     if (isUsable(status)) return { action: 'none', attempts: 0, durationMs: Date.now() - started };
@@ -162,6 +188,7 @@ export class AutoLogin implements Reauthenticator {
     let delay: number | undefined;
     let lastError: Error | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      this.checkStopped();
       const failed = readFailedLogins(this.opts.dataDir);
       if (failed.count >= max) {
         throw new LoginError(
@@ -183,6 +210,7 @@ export class AutoLogin implements Reauthenticator {
           pushTimeoutMs: this.opts.pushTimeoutMs ?? 120_000,
           screenshotDir: this.screenshotDir,
           logger: this.log,
+          signal: this.abort.signal,
         });
         if (await this.confirm()) {
           resetFailedLogins(this.opts.dataDir);
@@ -190,7 +218,8 @@ export class AutoLogin implements Reauthenticator {
           this.log.info({ secondFactor: result.secondFactor, attempt }, 'logged in; brokerage session open');
           return { action: 'login', secondFactor: result.secondFactor, attempts: attempt, durationMs: Date.now() - started };
         }
-        lastError = new LoginError(`the login page said "Client login succeeds" but the gateway's auth status did not become authenticated within ${(this.opts.confirmTimeoutMs ?? 30_000) / 1000} s.`, 'page');
+        this.checkStopped();
+        lastError = new LoginError(`the login page said "Client login succeeds" but the gateway's auth status did not become authenticated within ${(this.opts.confirmTimeoutMs ?? 30_000) / 1000} s (or the login was lost again).`, 'page');
       } catch (err) {
         if (!(err instanceof LoginError)) throw err;
         lastError = err;
@@ -216,7 +245,8 @@ export class AutoLogin implements Reauthenticator {
    */
   private async confirm(): Promise<boolean> {
     const compete = this.opts.compete ?? true;
-    const until = Date.now() + (this.opts.confirmTimeoutMs ?? 30_000);
+    const started = Date.now();
+    const until = started + (this.opts.confirmTimeoutMs ?? 30_000);
     let initCalls = 0;
     let firstUnauthAt: number | undefined;
     for (;;) {
@@ -227,6 +257,10 @@ export class AutoLogin implements Reauthenticator {
         this.log.debug({ err: (err as Error).message }, 'auth status failed while confirming the login');
       }
       if (status && isUsable(status)) return true;
+      if (this.abort.signal.aborted) return false;
+      // Right after a login the SSO session exists; if it stays gone the login was lost (the
+      // gateway restarted, the session was taken): waiting longer cannot help.
+      if (status && !status.sso && Date.now() - started > 5_000) return false;
       if (status?.sso) {
         firstUnauthAt ??= Date.now();
         // The gateway opens the brokerage session itself a few seconds after login (authDelay);

@@ -49,6 +49,8 @@ export interface BrowserLoginOptions {
   inspectBeforeScreenshot?: (pageState: string) => void;
   /** Clock for TOTP codes (tests). */
   now?: () => number;
+  /** Aborting closes the browser at once (the process is shutting down). */
+  signal?: AbortSignal;
 }
 
 export interface BrowserLoginResult {
@@ -112,7 +114,10 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
   const secrets = [opts.username, opts.password, opts.totpSecret ?? ''];
   const url = new URL(opts.loginPath ?? LOGIN_PATH, opts.baseUrl).toString();
 
+  if (opts.signal?.aborted) throw new LoginError('auto-login stopped', 'stopped');
   const browser: Browser = await launchChromium(opts.browserPath);
+  const onAbort = (): void => void browser.close().catch(() => undefined);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   // The gateway's certificate is self-signed; accept that only on loopback.
   const context = await browser.newContext({ ignoreHTTPSErrors: isLoopbackUrl(url), viewport: { width: 1000, height: 800 } });
   const page = await context.newPage();
@@ -248,7 +253,11 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
     const durationMs = Date.now() - started;
     log.info({ secondFactor, mode: opts.mode, durationMs }, 'the gateway login page says "Client login succeeds"');
     return { secondFactor, mode: opts.mode, durationMs };
+  } catch (err) {
+    if (opts.signal?.aborted) throw new LoginError('auto-login stopped', 'stopped');
+    throw err;
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     await browser.close().catch(() => undefined);
   }
 }

@@ -17,7 +17,9 @@ export type LoginFailureKind =
   /** Chromium could not be started. */
   | 'browser'
   /** Something only the user can fix: missing credentials, the lockout guard, a paper/live mismatch. */
-  | 'setup';
+  | 'setup'
+  /** Auto-login was stopped (the process is shutting down). */
+  | 'stopped';
 
 export class LoginError extends UserError {
   override name = 'LoginError';
@@ -39,6 +41,6 @@ export class LoginError extends UserError {
 
   /** Failures a later attempt can not fix without the user changing something. */
   get permanent(): boolean {
-    return this.kind === 'code-needed' || this.kind === 'browser' || this.kind === 'setup';
+    return this.kind === 'code-needed' || this.kind === 'browser' || this.kind === 'setup' || this.kind === 'stopped';
   }
 }

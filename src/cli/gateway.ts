@@ -65,7 +65,8 @@ export function registerGatewayCommand(program: Command): void {
       if (settings.autoLogin) {
         // Keep the gateway logged in: the login page is on the gateway just started.
         const login = createAutoLogin({ ...settings, baseUrl: gw.baseUrl }, logger);
-        stopWatch = login.watch(positiveInt(opts.loginCheck, '--login-check') * 1000);
+        login.watch(positiveInt(opts.loginCheck, '--login-check') * 1000);
+        stopWatch = () => login.stop();
         logger.info('auto-login on: the session is checked and renewed while the gateway runs');
       } else if (opts.config) {
         logger.info(`auto-login is off: log in at ${gw.baseUrl.replace('127.0.0.1', 'localhost')} in a browser, or run "tandem login"`);
