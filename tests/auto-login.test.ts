@@ -139,6 +139,18 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
     expect(readFailedLogins(dataDir).count).toBe(2);
   });
 
+  it('stop() ends a login waiting out its backoff at once', async () => {
+    const login = autoLogin({ credentials: { username: USERNAME, password: 'bad-pw-backoff' }, attemptsPerLogin: 3, backoff: { initialMs: 60_000 } });
+    const pending = failureOf(login.ensureAuthenticated());
+    for (let i = 0; i < 150 && readFailedLogins(dataDir).count === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(readFailedLogins(dataDir).count).toBe(1);
+    const stopAt = Date.now();
+    login.stop();
+    const err = await pending;
+    expect(err.kind).toBe('stopped');
+    expect(Date.now() - stopAt).toBeLessThan(2_000);
+  });
+
   it('answers a TOTP second factor with a code from IBKR_TOTP_SECRET', async () => {
     const report = await autoLogin({ credentials: { username: TOTP_USER, password: PASSWORD, totpSecret: TOTP_SECRET } }).ensureAuthenticated();
     expect(report).toMatchObject({ action: 'login', secondFactor: 'totp' });

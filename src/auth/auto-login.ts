@@ -53,7 +53,6 @@ export interface AutoLoginOptions {
   logger?: Logger;
   /** Passed through to the browser driver (timeouts, test hooks). */
   browser?: Pick<BrowserLoginOptions, 'stepTimeoutMs' | 'presubmitDelayMs' | 'loginPath' | 'inspectBeforeScreenshot' | 'now'>;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface LoginReport {
@@ -63,8 +62,6 @@ export interface LoginReport {
   attempts: number;
   durationMs: number;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class AutoLogin implements Reauthenticator {
   private readonly api: GatewayAuthApi;
@@ -78,16 +75,19 @@ export class AutoLogin implements Reauthenticator {
   constructor(private readonly opts: AutoLoginOptions) {
     this.api = opts.api ?? createGatewayAuthApi(opts.baseUrl);
     this.log = opts.logger ?? silentLogger;
-    const sleep = opts.sleep ?? defaultSleep;
     // Sleeps end early when auto-login is stopped, so a shutdown never waits out a backoff.
     this.sleep = (ms) => new Promise<void>((res) => {
-      if (this.abort.signal.aborted) return res();
-      const onAbort = (): void => res();
-      this.abort.signal.addEventListener('abort', onAbort, { once: true });
-      void sleep(ms).then(() => {
-        this.abort.signal.removeEventListener('abort', onAbort);
+      const signal = this.abort.signal;
+      if (signal.aborted) return res();
+      const onAbort = (): void => {
+        clearTimeout(timer);
         res();
-      });
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        res();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     this.backoff = { initialMs: 10_000, maxMs: 300_000, factor: 2, ...opts.backoff };
     // Whatever logger ends up printing an error or a page message, these values are masked there.
