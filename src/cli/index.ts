@@ -15,10 +15,24 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `tandem --config FILE [...]` (no command) means `tandem run --config FILE [...]`, as the seed's
+ * `main --config FILE` did.
+ */
+export function withDefaultCommand(program: Command, argv: string[]): string[] {
+  const first = argv[0];
+  const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const hasConfig = argv.some((a) => a === '--config' || a === '-c' || a.startsWith('--config='));
+  if (first !== undefined && first.startsWith('-') && hasConfig && names.has('run') && !argv.some((a) => a === '--help' || a === '-h')) {
+    return ['run', ...argv];
+  }
+  return argv;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
