@@ -243,7 +243,7 @@ export class OrderBook extends EventEmitter {
     const equity = marks.netLiq;
     const available = inst.secType === 'CRYPTO' && !d.legs ? acct.cash : equity - marks.initMargin;
     if (needed > available + 1e-6) {
-      return `Your order is not accepted. In order to obtain the desired position your Equity with Loan Value [${fmtAmount(available)} USD] must exceed the Initial Margin [${fmtAmount(needed)} USD]`;
+      return `Your order is not accepted. In order to obtain the desired position your Equity with Loan Value [${fmtAmount(available)} USD] must exceed the new total Initial Margin of [${fmtAmount(needed)} USD]`;
     }
     return undefined;
   }

@@ -112,7 +112,8 @@ export function historyBars(core: SimCore, inst: Instrument, bar: string, period
   const want = Math.min(1000, Math.max(1, Math.ceil(periodMin / barMin)));
   const bars: Bar[] = [];
   let s = slotStart(bar, end - 1);
-  const lastMinute = Math.floor((end - 1) / 60_000) * 60_000;
+  // Only complete minutes: a minute still in progress would otherwise show prices of its future steps.
+  const lastMinute = Math.floor(end / 60_000) * 60_000 - 60_000;
   let scanned = 0;
   const maxScan = want * 40 + 2000;
   while (bars.length < want && scanned++ < maxScan) {
