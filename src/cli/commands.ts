@@ -2,7 +2,9 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
+import { registerCacheCommand } from './cache.ts';
 import { registerConfigCommand } from './config.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerGatewayCommand } from './gateway.ts';
 import { registerLoginCommand } from './login.ts';
 import { registerSimCommand } from './sim.ts';
@@ -12,6 +14,8 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: RegisterCommand[] = [
   registerConfigCommand,
   registerSimCommand,
+  registerCacheCommand,
+  registerDoctorCommand,
   registerLoginCommand,
   registerGatewayCommand,
 ];

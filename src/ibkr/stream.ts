@@ -1,0 +1,319 @@
+/**
+ * The websocket stream (`wss://host/v1/api/ws`, §8): market data (`smd`), live orders (`sor`).
+ *
+ *  - Authenticated with the cookie `api=<session>` (the `session` of `/tickle`), sent on the upgrade.
+ *  - Frames may be text or binary; non-JSON frames (`ech+hb` echoes) are skipped.
+ *  - Heartbeat: a `tic` is sent regularly; if no frame at all arrives for `heartbeatTimeoutMs`
+ *    (the server sends `system` hb every ~10 s) the socket is considered dead and replaced.
+ *  - `smd` subscriptions expire after 10 minutes since IBKR's 2026 change: they are re-sent every
+ *    `renewMs` (default 9 minutes).
+ *  - Reconnect with backoff; every subscription is re-sent (nothing is replayed by the server) and a
+ *    `reconnected` event carries the outage window so the caller (the client does it by default)
+ *    can fill the gap with a history request.
+ *  - `smd` and `sor` frames carry only changed fields after the first: they are merged per conid /
+ *    per orderId before being emitted.
+ */
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import type { Logger } from '../log/logger.ts';
+import { silentLogger } from '../log/logger.ts';
+import { toQuote, type Quote, type Bar } from './market-data.ts';
+import { normalizeSide, normalizeStatus, parseFormatted } from './decode.ts';
+import type { LiveOrder } from './orders.ts';
+import { fetchPinnedCertificate, type ResolvedTls } from './tls.ts';
+
+export interface StreamEvents {
+  open: [];
+  close: [{ code: number; reason: string }];
+  /** After a reconnect: subscriptions were re-sent; `from`/`to` bound the outage (epoch ms). */
+  reconnected: [{ from: number; to: number; conids: number[] }];
+  /** Bars that cover an outage, fetched after a reconnect. */
+  gapFilled: [{ conid: number; from: number; to: number; bars: Bar[] }];
+  marketData: [Quote];
+  order: [LiveOrder];
+  /** Brokerage session status pushed by the server (`sts`). */
+  status: [{ authenticated?: boolean; competing?: boolean; connected?: boolean; message?: string }];
+  /** Every JSON frame, for callers that want other topics. */
+  message: [Record<string, unknown>];
+  error: [Error];
+}
+
+export interface StreamOptions {
+  /** API base, e.g. https://localhost:5000/v1/api. */
+  baseUrl: string;
+  tls: ResolvedTls;
+  userAgent: string;
+  /** Returns the session token (calls /tickle). */
+  getToken: () => Promise<string | undefined>;
+  /** Extra cookies to send (the REST cookie jar). */
+  cookies?: () => string;
+  logger?: Logger;
+  /** Silence after which the socket is replaced; default 30 s. */
+  heartbeatTimeoutMs?: number;
+  /** Interval of `tic` pings; default 50 s. */
+  ticIntervalMs?: number;
+  /** Interval at which `smd` subscriptions are re-sent; default 9 min (they expire after 10). */
+  renewMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  /** Fills an outage with bars; when set, `gapFilled` is emitted after each reconnect. */
+  fillGap?: (conid: number, fromMs: number, toMs: number) => Promise<Bar[]>;
+}
+
+export class IbkrStream extends EventEmitter<StreamEvents> {
+  private ws: WebSocket | undefined;
+  private readonly log: Logger;
+  private readonly smd = new Map<number, string[]>();
+  private readonly quotes = new Map<number, Record<string, unknown>>();
+  private readonly orders = new Map<number, Record<string, unknown>>();
+  private ordersSubscribed = false;
+  private closedByUser = false;
+  private everOpened = false;
+  private downSince: number | undefined;
+  private lastFrameAt = 0;
+  private attempts = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pinnedCa: string | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly opts: StreamOptions) {
+    super();
+    this.log = opts.logger ?? silentLogger;
+    // 'error' without a listener would throw; errors are also logged.
+    this.on('error', (err) => this.log.debug({ err: err.message }, 'stream error'));
+  }
+
+  get url(): string {
+    const u = new URL(this.opts.baseUrl);
+    u.protocol = u.protocol === 'http:' ? 'ws:' : 'wss:';
+    u.pathname = `${u.pathname.replace(/\/$/, '')}/ws`;
+    return u.toString();
+  }
+
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens the socket (resolves when open). */
+  connect(): Promise<void> {
+    this.closedByUser = false;
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  subscribeMarketData(conid: number, fields: string[]): void {
+    this.smd.set(conid, fields);
+    this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
+  }
+
+  unsubscribeMarketData(conid: number): void {
+    this.smd.delete(conid);
+    this.quotes.delete(conid);
+    this.send(`umd+${conid}+{}`);
+  }
+
+  subscribeOrders(): void {
+    this.ordersSubscribed = true;
+    this.send('sor+{}');
+  }
+
+  unsubscribeOrders(): void {
+    this.ordersSubscribed = false;
+    this.send('uor+{}');
+  }
+
+  /** Current merged order states from `sor`. */
+  get orderStates(): LiveOrder[] {
+    return [...this.orders.values()].map(toLiveOrder);
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.clearTimers();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.ws?.removeAllListeners();
+    this.ws?.on('error', () => undefined);
+    this.ws?.terminate();
+    this.ws = undefined;
+  }
+
+  /** Drops the socket as if the network failed (used by the watchdog; handy in tests). */
+  dropConnection(): void {
+    this.ws?.terminate();
+  }
+
+  private send(cmd: string): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(cmd);
+  }
+
+  private async open(): Promise<void> {
+    const token = await this.opts.getToken();
+    if (!token) throw new Error('no session token from /tickle; is the gateway logged in?');
+    const tlsOpts: Record<string, unknown> = {};
+    const tls = this.opts.tls;
+    if (tls.mode === 'fingerprint' && tls.fingerprint) {
+      if (!this.pinnedCa) {
+        const u = new URL(this.opts.baseUrl);
+        this.pinnedCa = await fetchPinnedCertificate(u.hostname, Number(u.port || 443), tls.fingerprint, 10_000);
+      }
+      Object.assign(tlsOpts, { ca: this.pinnedCa, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+    } else {
+      Object.assign(tlsOpts, { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: tls.ca } : {}) });
+    }
+    const cookie = [this.opts.cookies?.() ?? '', `api=${token}`].filter(Boolean).join('; ');
+    const ws = new WebSocket(this.url, { headers: { 'User-Agent': this.opts.userAgent, Cookie: cookie }, skipUTF8Validation: true, ...tlsOpts });
+    this.ws = ws;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', (err) => reject(err));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`websocket upgrade refused: HTTP ${res.statusCode}`)));
+    });
+    ws.removeAllListeners('error');
+    ws.on('error', (err) => this.emit('error', err));
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    this.lastFrameAt = Date.now();
+    this.attempts = 0;
+    this.startTimers();
+    const wasDown = this.downSince;
+    const reconnect = this.everOpened;
+    this.everOpened = true;
+    this.downSince = undefined;
+    // Re-send every subscription: the server replays nothing after a reconnect (§8.13).
+    for (const [conid, fields] of this.smd) this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
+    if (this.ordersSubscribed) this.send('sor+{}');
+    this.emit('open');
+    if (reconnect && wasDown !== undefined) {
+      const gap = { from: wasDown, to: Date.now(), conids: [...this.smd.keys()] };
+      this.emit('reconnected', gap);
+      if (this.opts.fillGap) void this.fillGaps(gap);
+    }
+  }
+
+  private async fillGaps(gap: { from: number; to: number; conids: number[] }): Promise<void> {
+    for (const conid of gap.conids) {
+      try {
+        // Bars are aligned to minutes: start at the minute the outage began.
+        const from = Math.floor(gap.from / 60_000) * 60_000;
+        const bars = await this.opts.fillGap!(conid, from, gap.to);
+        this.emit('gapFilled', { conid, from, to: gap.to, bars });
+      } catch (err) {
+        this.emit('error', err as Error);
+      }
+    }
+  }
+
+  private onFrame(data: WebSocket.RawData, _isBinary: boolean): void {
+    this.lastFrameAt = Date.now();
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return; // `ech+hb` echo or other plain text
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return;
+    const m = msg as Record<string, unknown>;
+    this.emit('message', m);
+    const topic = typeof m.topic === 'string' ? m.topic : '';
+    if (topic.startsWith('smd+')) this.onMarketData(m, topic);
+    else if (topic === 'sor') this.onOrders(m);
+    else if (topic === 'sts' && m.args && typeof m.args === 'object') this.emit('status', m.args as StreamEvents['status'][0]);
+  }
+
+  private onMarketData(m: Record<string, unknown>, topic: string): void {
+    const conid = Number(m.conid ?? topic.slice(4).split('@')[0]);
+    if (!Number.isInteger(conid)) return;
+    const keys = Object.keys(m).filter((k) => k !== 'topic');
+    if (keys.length === 0) return; // empty update
+    const merged = { ...(this.quotes.get(conid) ?? {}), ...m };
+    delete merged.topic;
+    this.quotes.set(conid, merged);
+    this.emit('marketData', toQuote(merged, conid));
+  }
+
+  private onOrders(m: Record<string, unknown>): void {
+    if (!Array.isArray(m.args)) return;
+    for (const row of m.args as Record<string, unknown>[]) {
+      const id = Number(row?.orderId);
+      if (!Number.isInteger(id)) continue;
+      const merged = { ...(this.orders.get(id) ?? {}), ...row };
+      this.orders.set(id, merged);
+      this.emit('order', toLiveOrder(merged));
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.clearTimers();
+    this.ws = undefined;
+    this.emit('close', { code, reason });
+    if (this.closedByUser) return;
+    this.downSince ??= Date.now();
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closedByUser || this.reconnectTimer) return;
+    const base = this.opts.reconnectBaseMs ?? 1000;
+    const delay = Math.min(this.opts.reconnectMaxMs ?? 30_000, base * 2 ** this.attempts);
+    this.attempts++;
+    this.log.info({ delayMs: delay }, 'websocket closed; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().catch((err: unknown) => {
+        this.emit('error', err as Error);
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  private startTimers(): void {
+    this.clearTimers();
+    const hb = this.opts.heartbeatTimeoutMs ?? 30_000;
+    this.timers.push(
+      setInterval(() => {
+        if (Date.now() - this.lastFrameAt > hb) {
+          this.log.warn({ silentMs: Date.now() - this.lastFrameAt }, 'websocket silent; replacing it');
+          this.ws?.terminate();
+        }
+      }, Math.max(50, Math.min(5000, hb / 3))),
+      setInterval(() => this.send('tic'), this.opts.ticIntervalMs ?? 50_000),
+      setInterval(() => {
+        for (const [conid, fields] of this.smd) this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
+      }, this.opts.renewMs ?? 9 * 60_000),
+    );
+    for (const t of this.timers) t.unref?.();
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}
+
+function toLiveOrder(r: Record<string, unknown>): LiveOrder {
+  const num = (v: unknown) => parseFormatted(v).value;
+  const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+  return {
+    orderId: Number(r.orderId),
+    cOID: str(r.order_ref),
+    account: str(r.acct ?? r.account),
+    conid: r.conid === undefined ? undefined : Number(r.conid),
+    ticker: str(r.ticker),
+    side: normalizeSide(str(r.side)),
+    status: normalizeStatus(str(r.status)),
+    rawStatus: str(r.status),
+    orderType: str(r.origOrderType ?? r.orderType),
+    totalSize: num(r.totalSize),
+    filledQuantity: num(r.filledQuantity),
+    remainingQuantity: num(r.remainingQuantity),
+    avgPrice: num(r.avgPrice),
+    price: num(r.price),
+    tif: str(r.timeInForce),
+    lastExecutionTime: num(r.lastExecutionTime_r),
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * HTTP transport to the gateway: undici with keep-alive, the TLS policy, a User-Agent on every call,
+ * an explicit body (and so a Content-Length) on every POST (§11.6: 403 without User-Agent, 411 without
+ * Content-Length), a time limit on every call, and a small cookie jar (the gateway sets
+ * `x-sess-uuid`; harmless to return). It knows nothing about pacing or the API's meaning; network
+ * failures become GatewayUnreachableError / GatewayTimeoutError.
+ */
+import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
+import type { TLSSocket } from 'node:tls';
+import { GatewayCertificateError, GatewayTimeoutError, GatewayUnreachableError } from './errors.ts';
+import { checkFingerprint, resolveTls, type ResolvedTls, type TlsOptions } from './tls.ts';
+
+export const DEFAULT_USER_AGENT = 'tandem/0.1 (+https://github.com/tandem-trading/tandem)';
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+export interface TransportOptions {
+  /** Gateway API base, e.g. `https://localhost:5000/v1/api` (a bare origin gets `/v1/api` appended). */
+  baseUrl: string;
+  tls?: TlsOptions;
+  userAgent?: string;
+  timeoutMs?: number;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  /** Path below the API base, starting with `/`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** JSON body; POST/PUT without one sends an empty body with `Content-Length: 0`. */
+  body?: unknown;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** Parsed JSON, or undefined when the body is empty or not JSON (HTML error pages, plain text). */
+  json: unknown;
+}
+
+/** Normalizes a configured gateway URL to its API base (`.../v1/api`, no trailing slash). */
+export function normalizeBaseUrl(input: string): URL {
+  let u: URL;
+  try {
+    u = new URL(input);
+  } catch {
+    throw new GatewayUnreachableError(input, '', 'the URL is not valid (expected e.g. https://localhost:5000)');
+  }
+  let p = u.pathname.replace(/\/+$/, '');
+  if (p === '' || p === '/') p = '/v1/api';
+  u.pathname = p;
+  u.search = '';
+  u.hash = '';
+  return u;
+}
+
+export class HttpTransport {
+  readonly base: URL;
+  readonly baseUrl: string;
+  readonly tls: ResolvedTls;
+  readonly userAgent: string;
+  readonly timeoutMs: number;
+  private readonly agent: Agent;
+  private readonly cookies = new Map<string, string>();
+
+  constructor(opts: TransportOptions) {
+    this.base = normalizeBaseUrl(opts.baseUrl);
+    this.baseUrl = this.base.toString().replace(/\/$/, '');
+    this.tls = resolveTls(this.base, opts.tls);
+    this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const tls = this.tls;
+    const baseConnector = buildConnector({
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      timeout: this.timeoutMs,
+    });
+    const connect: buildConnector.connector = (options, callback) => {
+      baseConnector(options, (err, socket) => {
+        if (err || !socket) return callback(err ?? new Error('no socket'), null);
+        if (tls.mode === 'fingerprint' && tls.fingerprint) {
+          const bad = checkFingerprint(socket as TLSSocket, tls.fingerprint);
+          if (bad) {
+            socket.destroy();
+            return callback(new GatewayCertificateError(this.baseUrl, bad), null);
+          }
+        }
+        callback(null, socket);
+      });
+    };
+    this.agent = new Agent({ connect, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 8 });
+  }
+
+  /** The cookie header value we would send (the websocket upgrade reuses it). */
+  cookieHeader(extra: Record<string, string> = {}): string {
+    const all = new Map(this.cookies);
+    for (const [k, v] of Object.entries(extra)) all.set(k, v);
+    return [...all].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  endpointName(req: Pick<HttpRequest, 'method' | 'path'>): string {
+    return `${req.method} ${req.path}`;
+  }
+
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const url = new URL(this.base.pathname + req.path, this.base);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {
+      'user-agent': this.userAgent,
+      accept: 'application/json, */*',
+    };
+    const cookie = this.cookieHeader();
+    if (cookie) headers.cookie = cookie;
+    let body: string | undefined;
+    if (req.method === 'POST' || req.method === 'PUT' || req.body !== undefined) {
+      body = req.body === undefined ? '' : JSON.stringify(req.body);
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const endpoint = this.endpointName(req);
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await request(url, {
+        method: req.method,
+        headers,
+        body,
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const text = await res.body.text();
+      this.storeCookies(res.headers['set-cookie']);
+      let json: unknown;
+      if (text.trim() !== '') {
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+      }
+      return { status: res.statusCode, headers: res.headers, text, json };
+    } catch (err) {
+      throw this.mapError(err, endpoint, timeoutMs, signal);
+    }
+  }
+
+  private mapError(err: unknown, endpoint: string, timeoutMs: number, signal: AbortSignal): Error {
+    if (err instanceof GatewayCertificateError) return err;
+    const e = err as NodeJS.ErrnoException & { cause?: unknown };
+    const cause = (e?.cause ?? e) as NodeJS.ErrnoException;
+    if (cause instanceof GatewayCertificateError) return cause;
+    if (
+      signal.aborted ||
+      err instanceof undiciErrors.HeadersTimeoutError ||
+      err instanceof undiciErrors.BodyTimeoutError ||
+      e?.name === 'TimeoutError' ||
+      e?.name === 'AbortError'
+    ) {
+      return new GatewayTimeoutError(endpoint, timeoutMs);
+    }
+    if (err instanceof undiciErrors.ConnectTimeoutError) return new GatewayTimeoutError(endpoint, timeoutMs);
+    const code = cause?.code ?? e?.code;
+    let reason = cause?.message ?? e?.message ?? String(err);
+    if (code === 'ECONNREFUSED') reason = 'connection refused (nothing is listening there)';
+    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = 'host name not found';
+    else if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') reason = 'the connection was reset';
+    else if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(code)) {
+      return new GatewayCertificateError(this.baseUrl, `${code}: ${reason}`);
+    }
+    return new GatewayUnreachableError(this.baseUrl, endpoint, reason);
+  }
+
+  private storeCookies(setCookie: string | string[] | undefined): void {
+    if (!setCookie) return;
+    for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
+      const first = line.split(';')[0] ?? '';
+      const eq = first.indexOf('=');
+      if (eq > 0) this.cookies.set(first.slice(0, eq).trim(), first.slice(eq + 1).trim());
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
