@@ -17,6 +17,8 @@ import { readFailedLogins } from '../src/auth/failed-logins.ts';
 import { createGatewayAuthApi, isUsable } from '../src/auth/gateway-auth-api.ts';
 import { LoginError } from '../src/auth/login-error.ts';
 import { callGateway } from '../src/gateway/http.ts';
+import { IbkrClient } from '../src/ibkr/client.ts';
+import { attachAutoLogin, sessionAuthApi } from '../src/auth/session-hook.ts';
 
 const BROWSER = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
 const browser = checkBrowser(BROWSER);
@@ -211,6 +213,29 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
       stop();
     }
     expect(isUsable(await api.authStatus())).toBe(true);
+  });
+
+  it('plugs into the IBKR client: a session lost later is logged in again and restored', async () => {
+    const client = new IbkrClient({ baseUrl: sim.url, timeoutMs: 10_000 });
+    try {
+      const login = autoLogin({ api: sessionAuthApi(client.session, sim.url) });
+      expect((await login.ensureAuthenticated()).action).toBe('login');
+      await client.session.ensureBrokerage();
+      const detach = attachAutoLogin(client.session, login, rawLogger);
+      const restored = new Promise<void>((r) => client.session.once('restored', () => r()));
+      const logins = () => captured.join('').split('logged in; brokerage session open').length;
+      const before = logins();
+      // The whole login ends (24 h cap, weekly reset); the client's keep-alive notices it.
+      await callGateway(sim.url, '/sim/session/logout');
+      await client.session.keepAliveTick();
+      await restored;
+      expect(logins()).toBe(before + 1);
+      detach();
+      expect(isUsable(await createGatewayAuthApi(sim.url).authStatus())).toBe(true);
+      expect((await client.session.iserverAccounts()).accounts).toContain(sim.accounts.paper);
+    } finally {
+      await client.close();
+    }
   });
 
   it('tandem login logs in on demand and says so; a refused login exits 3 with the page message', async () => {
