@@ -13,7 +13,8 @@ import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.
 import { AutoLogin, type AutoLoginOptions } from '../src/auth/auto-login.ts';
 import { saveBlankedScreenshot } from '../src/auth/browser-login.ts';
 import { checkBrowser, launchChromium } from '../src/auth/chromium.ts';
-import { readFailedLogins } from '../src/auth/failed-logins.ts';
+import { readFailedLogins, recordFailedLogin } from '../src/auth/failed-logins.ts';
+import { autoLoginChecks } from '../src/auth/checks.ts';
 import { createGatewayAuthApi, isUsable } from '../src/auth/gateway-auth-api.ts';
 import { LoginError } from '../src/auth/login-error.ts';
 import { callGateway } from '../src/gateway/http.ts';
@@ -157,6 +158,14 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
     const report = await autoLogin({ credentials: { username: TOTP_USER, password: PASSWORD, totpSecret: TOTP_SECRET } }).ensureAuthenticated();
     expect(report).toMatchObject({ action: 'login', secondFactor: 'totp' });
     expect(isUsable(await createGatewayAuthApi(sim.url).authStatus())).toBe(true);
+  });
+
+  it('reports a refused TOTP code and counts it toward the lockout guard', async () => {
+    const err = await failureOf(autoLogin({ credentials: { username: TOTP_USER, password: PASSWORD, totpSecret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' } }).ensureAuthenticated());
+    expect(err.kind).toBe('code-rejected');
+    expect(err.message).toContain('refused the authenticator code: "Invalid security code. Please try again."');
+    expect(err.message).toContain("machine's clock");
+    expect(readFailedLogins(dataDir).count).toBe(1);
   });
 
   it('explains a code second factor without IBKR_TOTP_SECRET', async () => {
@@ -305,6 +314,44 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
     expect(all.length).toBeGreaterThan(1000);
     for (const secret of [PASSWORD, USERNAME, TOTP_USER, PUSH_USER, TOTP_SECRET, 'Wr0ng-pass-Zz88', 'nope-nope-1']) {
       expect(all, `log output contains ${secret.slice(0, 2)}…`).not.toContain(secret);
+    }
+  });
+});
+
+describe('autoLoginChecks (doctor lines)', () => {
+  it('says auto-login is off and how to turn it on', () => {
+    const lines = autoLoginChecks({ autoLogin: false, browserPath: BROWSER, credentials: {}, mode: 'paper' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ check: 'auto-login', status: 'skip' });
+    expect(lines[0]!.fix).toContain('auth.autoLogin: true');
+  });
+
+  it('reports browser, credentials and the second factor without printing a secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-checks-'));
+    try {
+      const good = autoLoginChecks({ autoLogin: true, browserPath: '/nonexistent/chromium', credentials: { username: USERNAME, password: PASSWORD, totpSecret: TOTP_SECRET }, mode: 'live', dataDir: dir });
+      expect(good.map((l) => [l.check, l.status])).toEqual([
+        ['auto-login', 'ok'], ['auto-login browser', 'fail'], ['auto-login credentials', 'ok'], ['auto-login second factor', 'ok'],
+      ]);
+      expect(good[1]!.detail).toContain('no browser at /nonexistent/chromium');
+      expect(good[3]!.detail).toContain('TOTP');
+      const text = JSON.stringify(good);
+      for (const s of [USERNAME, PASSWORD, TOTP_SECRET]) expect(text).not.toContain(s);
+
+      const push = autoLoginChecks({ autoLogin: true, browserPath: BROWSER, credentials: { password: PASSWORD }, mode: 'paper', pushTimeoutSeconds: 90, dataDir: dir });
+      expect(push.find((l) => l.check === 'auto-login credentials')).toMatchObject({ status: 'fail', detail: 'IBKR_USERNAME not set' });
+      expect(push.find((l) => l.check === 'auto-login second factor')).toMatchObject({ status: 'warn' });
+      expect(push.find((l) => l.check === 'auto-login second factor')!.detail).toContain('within 90 s');
+
+      const badSecret = autoLoginChecks({ autoLogin: true, browserPath: BROWSER, credentials: { username: 'u', password: 'p', totpSecret: 'not base32!' }, mode: 'paper' });
+      expect(badSecret.find((l) => l.check === 'auto-login second factor')).toMatchObject({ status: 'fail' });
+
+      recordFailedLogin(dir, 'Invalid username password combination');
+      expect(autoLoginChecks({ autoLogin: true, browserPath: BROWSER, credentials: {}, mode: 'paper', dataDir: dir }).at(-1)).toMatchObject({ check: 'auto-login failures', status: 'warn' });
+      for (let i = 0; i < 4; i++) recordFailedLogin(dir, 'Invalid username password combination');
+      expect(autoLoginChecks({ autoLogin: true, browserPath: BROWSER, credentials: {}, mode: 'paper', dataDir: dir }).at(-1)).toMatchObject({ check: 'auto-login failures', status: 'fail' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
