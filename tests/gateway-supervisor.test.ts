@@ -108,7 +108,8 @@ describe('gateway supervisor', () => {
   });
 
   it('restarts a gateway that stops answering tickle for N checks', async () => {
-    const { gw, sup } = await setup();
+    // A long start-up grace: on a loaded machine the restarted server must not be judged before it answers.
+    const { gw, sup } = await setup({ startupGraceMs: 20_000 });
     const unhealthy: number[] = [];
     sup.on('unhealthy', (n) => unhealthy.push(n));
     sup.start();
