@@ -167,7 +167,14 @@ export class AutoLogin implements Reauthenticator {
   private async run(reason: string): Promise<LoginReport> {
     this.checkStopped();
     const started = Date.now();
-    const status = await this.api.authStatus();
+    let status: AuthStatus;
+    try {
+      status = await this.api.authStatus();
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const detail = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message.split('\n')[0];
+      throw new LoginError(`cannot check the session: the gateway at ${this.opts.baseUrl} does not answer (${detail}). Is it running? Start it with "tandem gateway start --dir <gateway folder>", or fix gateway.url.`, 'unreachable');
+    }
     if (isUsable(status)) return { action: 'none', attempts: 0, durationMs: Date.now() - started };
     this.log.info({ reason, sso: status.sso, authenticated: status.authenticated, competing: status.competing }, 'gateway session is not usable');
 

@@ -19,7 +19,9 @@ export type LoginFailureKind =
   /** Something only the user can fix: missing credentials, the lockout guard, a paper/live mismatch. */
   | 'setup'
   /** Auto-login was stopped (the process is shutting down). */
-  | 'stopped';
+  | 'stopped'
+  /** The gateway did not answer (not running, wrong URL). */
+  | 'unreachable';
 
 export class LoginError extends UserError {
   override name = 'LoginError';
