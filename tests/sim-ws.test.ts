@@ -104,6 +104,10 @@ describe('sim websocket', () => {
     expect(spl.args['DU1234567.Core'].uel).toBeTypeOf('number');
     const r = await api('POST', '/iserver/account/DU1234567/orders', { body: { orders: [{ conid: 265598, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 5, cOID: 'ws-1' }] } });
     const id = Number(r.body[0].order_id);
+    expect(r.body[0].order_status).toBe('PreSubmitted');
+    // The placement answer comes before the order's fill is streamed.
+    expect(w.frames.some((f) => f.topic === 'str')).toBe(false);
+    expect(w.frames.some((f) => f.topic === 'sor' && f.args?.some((x: { orderId: number }) => x.orderId === id))).toBe(false);
     const full = await w.waitFor((f) => f.topic === 'sor' && f.args?.[0]?.orderId === id && f.args[0].conid === 265598);
     expect(full.args[0]).toMatchObject({ acct: 'DU1234567', order_ref: 'ws-1', side: 'BUY', ticker: 'AAPL' });
     const filled = await w.waitFor((f) => f.topic === 'sor' && f.args?.[0]?.orderId === id && f.args[0].status === 'Filled');
