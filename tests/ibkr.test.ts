@@ -5,7 +5,8 @@
  * real gateway, and real-gateway-only checks are skipped without one, each with the reason in its name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -273,7 +274,7 @@ describe('ibkr', () => {
     expect(lines.filter((l) => l.status === 'fail')).toEqual([]);
   });
 
-  it('doctor checklist', async () => {
+  it('doctor checklist', { timeout: 60_000 }, async () => {
     const lines = await runDoctor(client, { paperAccounts: sim ? ['DU1234567', 'DU0000000'] : [], instruments: [{ symbol: 'AAPL' }, { symbol: 'NOPE', secType: 'CRYPTO' }] });
     const by = Object.fromEntries(lines.map((l) => [l.check, l]));
     expect(by['gateway reachable']!.status).toBe('ok');
@@ -281,6 +282,19 @@ describe('ibkr', () => {
     expect(by['brokerage session']!.status).toBe('ok');
     if (sim) expect(by['accounts']).toMatchObject({ status: 'fail', detail: expect.stringContaining('DU0000000') });
     expect(by['instruments']).toMatchObject({ status: 'fail', fix: expect.stringContaining('strategy config') });
+    if (sim) {
+      // The CLI with a strategy config: account of the mode from the environment, legs of the strategy.
+      const run = promisify(execFile);
+      const out = await run(
+        'npx',
+        ['tsx', 'src/main.ts', 'doctor', '--config', 'configs/strategies/cointegration_btc_eth.yaml', '--gateway', url, '--data-dir', tmp, '--json'],
+        { encoding: 'utf8', env: { ...process.env, IBKR_PAPER_ACCOUNT_ID: 'DU1234567', DOTENV_CONFIG_QUIET: 'true' } },
+      );
+      const cli = JSON.parse(out.stdout) as { check: string; status: string; detail: string }[];
+      expect(cli.find((l) => l.check === 'accounts')).toMatchObject({ status: 'ok', detail: 'present: DU1234567' });
+      expect(cli.find((l) => l.check === 'instruments')).toMatchObject({ status: 'ok', detail: `BTC=${BTC}, ETH=${ETH}` });
+      expect(cli.find((l) => l.check === 'market data')?.status).toBe('ok');
+    }
     const down = newClient('https://127.0.0.1:9', { retries: 0 });
     const d = await runDoctor(down);
     expect(d[0]).toMatchObject({ check: 'gateway reachable', status: 'fail', fix: expect.stringContaining('java') });
@@ -458,6 +472,23 @@ describe('ibkr', () => {
         expect(Array.isArray(f.bars)).toBe(true);
         const log = await hook<{ path: string; at: number }[]>(s, 'GET', '/sim/requests');
         expect(log.some((e) => e.path.startsWith('/iserver/marketdata/history') && e.at >= gap.from)).toBe(true);
+      } finally {
+        await done();
+      }
+    });
+
+    it('error handling: smd subscriptions that expire are renewed before their expiry', async () => {
+      // The simulator ends smd subscriptions after 1.5 s here (10 minutes on the real gateway since 2026).
+      const { c, done } = await fresh({ realism: { smdExpiryMs: 1500, noBridgeMs: 300 } }, { stream: { renewMs: 500 } });
+      try {
+        await c.connect();
+        await c.stream.connect();
+        const times: number[] = [];
+        c.stream.on('marketData', (q) => q.conid === ETH && times.push(Date.now()));
+        const t0 = Date.now();
+        c.stream.subscribeMarketData(ETH, ['31', '84', '86']);
+        await new Promise((r) => setTimeout(r, 4000));
+        expect(times.filter((t) => t - t0 > 2500).length).toBeGreaterThan(0);
       } finally {
         await done();
       }

@@ -1,22 +1,32 @@
 /**
- * `tandem doctor [--gateway URL] [--config FILE]`: checks the whole path to IBKR and prints one line
+ * `tandem doctor [--config FILE] [--gateway URL]`: checks the whole path to IBKR and prints one line
  * per check with its fix. Exit code 0 when nothing failed, 1 otherwise.
+ *
+ * With --config, the gateway (URL, TLS pin, timeout), the pacing budget, the data directory, the
+ * account of the mode (from .env / the environment) and the instruments of every strategy come from
+ * the config; --gateway, --paper-account, --live-account and --instrument add to or override it.
  */
 import type { Command } from 'commander';
+import { accountForMode, type Mode } from '../config/env.ts';
 import { IbkrClient } from '../ibkr/client.ts';
-import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor.ts';
 import type { ContractQuery } from '../ibkr/contracts.ts';
+import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor.ts';
+import type { TlsOptions } from '../ibkr/tls.ts';
+import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
+import { configOption, modeOption } from './options.ts';
+import { loadRuntime } from './runtime.ts';
 
 interface DoctorCliOptions {
-  gateway: string;
+  gateway?: string;
   config?: string;
+  mode?: Mode;
   paperAccount?: string[];
   liveAccount?: string[];
   instrument?: string[];
   caFile?: string;
   fingerprint?: string;
-  dataDir: string;
+  dataDir?: string;
   json?: boolean;
 }
 
@@ -29,36 +39,65 @@ export function parseInstrument(spec: string): ContractQuery {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+interface Leg {
+  symbol: string;
+  secType: string;
+  exchange?: string;
+  currency?: string;
+}
+
+/** The legs of every strategy in the config (strategy.legs.{y,x} for the cointegration type). */
+function strategyInstruments(strategies: { strategy: Record<string, unknown> }[]): ContractQuery[] {
+  const out: ContractQuery[] = [];
+  for (const s of strategies) {
+    const legs = s.strategy.legs as Record<string, Leg> | undefined;
+    for (const leg of Object.values(legs ?? {})) {
+      if (leg && typeof leg.symbol === 'string') out.push({ symbol: leg.symbol, secType: leg.secType, exchange: leg.exchange, currency: leg.currency });
+    }
+  }
+  return out;
+}
+
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
     .description('Check the gateway, TLS, login, brokerage session, accounts, instruments and market data')
-    .option('--gateway <url>', 'Client Portal Gateway URL', process.env.IBKR_GATEWAY_URL ?? 'https://localhost:5000')
-    .option('--config <file>', 'Tandem config file (accounts and instruments are read from it)')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .option('--gateway <url>', 'Client Portal Gateway URL (default: the config\'s, else https://localhost:5000)')
     .option('--paper-account <id>', 'expected paper account (repeatable)', collect)
     .option('--live-account <id>', 'expected live account (repeatable)', collect)
     .option('--instrument <spec>', 'instrument to resolve and quote, SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]] (repeatable)', collect)
     .option('--ca-file <file>', 'PEM CA that signs the gateway certificate')
     .option('--fingerprint <sha256>', 'SHA-256 fingerprint of the gateway certificate')
-    .option('--data-dir <dir>', 'data directory (contract cache)', 'data')
+    .option('--data-dir <dir>', 'data directory (contract cache); default: the config\'s, else data')
     .option('--json', 'print the checklist as JSON')
     .action(async (opts: DoctorCliOptions) => {
-      if (opts.config) {
-        // The config loader (src/config) is wired in when it lands on main.
-        throw new UserError('--config is not supported yet by this build; pass --gateway, --paper-account and --instrument instead.');
-      }
+      let baseUrl = opts.gateway ?? process.env.IBKR_GATEWAY_URL ?? 'https://localhost:5000';
+      let tls: TlsOptions | undefined;
+      let timeoutMs = 10_000;
+      let maxRequestsPerSecond: number | undefined;
+      let dataDir = opts.dataDir ?? 'data';
+      let logger: Logger | undefined;
       const expectations: DoctorExpectations = {
-        paperAccounts: opts.paperAccount,
-        liveAccounts: opts.liveAccount,
+        paperAccounts: [...(opts.paperAccount ?? [])],
+        liveAccounts: [...(opts.liveAccount ?? [])],
         instruments: (opts.instrument ?? []).map(parseInstrument),
       };
-      const client = new IbkrClient({
-        baseUrl: opts.gateway,
-        tls: opts.caFile || opts.fingerprint ? { caFile: opts.caFile, fingerprint: opts.fingerprint } : undefined,
-        dataDir: opts.dataDir,
-        timeoutMs: 10_000,
-        retries: 1,
-      });
+      if (opts.config) {
+        const { config, logger: log } = loadRuntime({ config: opts.config, mode: opts.mode, gateway: opts.gateway });
+        logger = log;
+        baseUrl = config.engine.gateway.url;
+        tls = config.engine.gateway.tls;
+        timeoutMs = config.engine.gateway.timeoutMs;
+        maxRequestsPerSecond = config.engine.pacing.maxRequestsPerSecond;
+        dataDir = opts.dataDir ?? config.engine.dataDir;
+        const account = accountForMode(config.mode, config.credentials);
+        (config.mode === 'paper' ? expectations.paperAccounts! : expectations.liveAccounts!).push(account);
+        expectations.instruments!.push(...strategyInstruments(config.strategies as unknown as { strategy: Record<string, unknown> }[]));
+      }
+      if (opts.caFile || opts.fingerprint) tls = { caFile: opts.caFile, fingerprint: opts.fingerprint };
+      const client = new IbkrClient({ baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1 });
       try {
         const lines = await runDoctor(client, expectations);
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');

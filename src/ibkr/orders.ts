@@ -317,7 +317,8 @@ export class OrdersApi {
   /** `POST /iserver/questions/suppress`. */
   async suppress(messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
-    await this.api.requestRaw({
+    await this.api.request({
+      schema: z.looseObject({ status: lenientString.optional() }),
       method: 'POST',
       path: '/iserver/questions/suppress',
       body: { messageIds: messageIds.slice(0, 51) },

@@ -234,7 +234,8 @@ export class PortfolioApi {
 
   /** `POST /portfolio/{acct}/positions/invalidate`: the next positions read is fresh. */
   async invalidate(accountId: string): Promise<void> {
-    await this.api.requestRaw({
+    await this.api.request({
+      schema: z.looseObject({ message: lenientString.optional() }),
       method: 'POST',
       path: `/portfolio/${encodeURIComponent(accountId)}/positions/invalidate`,
       requires: 'portfolio',

@@ -176,12 +176,12 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
 
   /** `POST /iserver/reauthenticate` (deprecated by IBKR; kept as a fallback). */
   async reauthenticate(): Promise<void> {
-    await this.api.requestRaw({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true });
+    await this.api.request({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true, schema: z.looseObject({ message: lenientString.optional() }) });
   }
 
   /** `POST /logout`. */
   async logout(): Promise<void> {
-    await this.api.requestRaw({ method: 'POST', path: '/logout', idempotent: false });
+    await this.api.request({ method: 'POST', path: '/logout', idempotent: false, schema: z.looseObject({ status: lenientBool.optional(), confirmed: lenientBool.optional() }) });
     this.resetAllPriming();
   }
 
@@ -274,7 +274,7 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
       return this.iserverPrimed;
     }
     this.portfolioPrimed ??= this.api
-      .requestRaw({ method: 'GET', path: '/portfolio/accounts', priority: 'order' })
+      .request({ method: 'GET', path: '/portfolio/accounts', priority: 'order', schema: z.array(z.looseObject({ id: lenientString })) })
       .then(
         () => {
           this.portfolioDone = true;
