@@ -23,7 +23,7 @@ import { attachAutoLogin, sessionAuthApi } from '../src/auth/session-hook.ts';
 
 const BROWSER = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
 const browser = checkBrowser(BROWSER);
-if (!browser.ok) console.warn(`auto-login browser tests skipped: ${browser.problem}`);
+if (!browser.ok) console.warn(`auto-login browser tests skipped (TANDEM_CHROMIUM names another browser): ${browser.problem}`);
 
 const USERNAME = 'alice-7f3k';
 const PASSWORD = 'Pw-s3cret-91Xq';

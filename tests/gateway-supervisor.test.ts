@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewaySupervisor, groupAlive, nextBackoff } from '../src/gateway/supervisor.ts';
@@ -101,10 +101,21 @@ describe('gateway supervisor', () => {
     expect(groupAlive(leader2)).toBe(false);
     expect(await tickleStatus(gw.baseUrl)).toBeUndefined();
 
-    const log = readFileSync(logFile, 'utf8');
+    const log = readFileSync(logFile, 'utf8') + (existsSync(`${logFile}.1`) ? readFileSync(`${logFile}.1`, 'utf8') : '');
     expect(log).toContain('running fake gateway with root/conf.yaml');
     expect(log).toMatch(/restarting in \d+ ms: exited/);
     expect(log).toContain('supervisor stopped');
+  });
+
+  it('moves a large log aside at a restart', async () => {
+    const { gw, sup, logFile } = await setup({ maxLogBytes: 10 });
+    sup.start();
+    await waitFor('first server', async () => (await tickleStatus(gw.baseUrl)) === 401);
+    process.kill(gw.serverPids()[0]!, 'SIGKILL');
+    await waitFor('restarted', () => gw.serverPids().length === 2 && existsSync(`${logFile}.1`));
+    await sup.stop();
+    expect(readFileSync(`${logFile}.1`, 'utf8')).toContain('started gateway');
+    expect(readFileSync(logFile, 'utf8')).toContain('supervisor stopped');
   });
 
   it('restarts a gateway that stops answering tickle for N checks', async () => {
@@ -112,8 +123,11 @@ describe('gateway supervisor', () => {
     const { gw, sup } = await setup({ startupGraceMs: 20_000 });
     const unhealthy: number[] = [];
     sup.on('unhealthy', (n) => unhealthy.push(n));
+    let healthyChecks = 0;
+    sup.on('health', (ok) => (healthyChecks += ok ? 1 : 0));
     sup.start();
-    await waitFor('first server', async () => (await tickleStatus(gw.baseUrl)) === 401);
+    // The supervisor must have seen the gateway answer, else its start-up grace still applies.
+    await waitFor('a healthy check', () => healthyChecks > 0);
     writeFileSync(join(gw.dir, 'hang'), '');
     await waitFor('restart after hang', () => gw.serverPids().length === 2, 30_000);
     expect(unhealthy).toEqual([3]);

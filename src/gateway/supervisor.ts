@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { silentLogger, scrubSecrets, type Logger } from '../log/logger.ts';
 import { callGateway } from './http.ts';
@@ -41,6 +41,8 @@ export interface GatewaySupervisorOptions {
   backoffResetAfterMs?: number;
   /** Time between SIGTERM and SIGKILL on stop/restart. */
   stopTimeoutMs?: number;
+  /** At a (re)start a log larger than this moves to `<logFile>.1`. Default 20 MB. */
+  maxLogBytes?: number;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
 }
@@ -95,6 +97,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
       backoff: { initialMs: 2_000, maxMs: 120_000, factor: 2, ...options.restartBackoff },
       backoffResetAfterMs: options.backoffResetAfterMs ?? 300_000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
+      maxLogBytes: options.maxLogBytes ?? 20 * 1024 * 1024,
       env: options.env ?? process.env,
     };
     this.log = options.logger ?? silentLogger;
@@ -117,7 +120,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
   start(): void {
     if (this.stateValue !== 'idle' && this.stateValue !== 'stopped') throw new Error(`supervisor already ${this.stateValue}`);
     mkdirSync(dirname(this.opts.logFile), { recursive: true });
-    this.out = createWriteStream(this.opts.logFile, { flags: 'a' });
+    this.openLog();
     this.spawnGateway();
     this.healthTimer = setInterval(() => void this.checkHealth(), this.opts.healthIntervalMs);
   }
@@ -134,6 +137,20 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     this.out = undefined;
     this.stateValue = 'stopped';
     this.emit('stopped');
+  }
+
+  /** Opens the log, first moving a large one to `.1` (one old file kept: the gateway is chatty). */
+  private openLog(): void {
+    try {
+      if (statSync(this.opts.logFile).size > this.opts.maxLogBytes) {
+        this.out?.end();
+        this.out = undefined;
+        renameSync(this.opts.logFile, `${this.opts.logFile}.1`);
+      }
+    } catch {
+      // no log yet
+    }
+    this.out ??= createWriteStream(this.opts.logFile, { flags: 'a' });
   }
 
   private note(line: string): void {
@@ -195,6 +212,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     this.restartTimer = setTimeout(() => {
       if (this.stateValue !== 'waiting') return;
       this.restarts++;
+      this.openLog();
       this.spawnGateway();
     }, delay);
   }
