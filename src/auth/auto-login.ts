@@ -256,6 +256,7 @@ export class AutoLogin implements Reauthenticator {
     const until = started + (this.opts.confirmTimeoutMs ?? 30_000);
     let initCalls = 0;
     let firstUnauthAt: number | undefined;
+    let justInitialised = false;
     for (;;) {
       let status: AuthStatus | undefined;
       try {
@@ -275,6 +276,7 @@ export class AutoLogin implements Reauthenticator {
         const due = initCalls === 0 || Date.now() - firstUnauthAt >= 10_000 * initCalls;
         if (due && initCalls < 3) {
           initCalls++;
+          justInitialised = true;
           try {
             await this.api.initBrokerageSession(compete);
           } catch (err) {
@@ -283,7 +285,9 @@ export class AutoLogin implements Reauthenticator {
         }
       }
       if (Date.now() >= until) return false;
-      await this.sleep(500);
+      // Look once at once after ssodh/init (it usually opens the session right away), then every 0.5 s.
+      if (!justInitialised) await this.sleep(500);
+      justInitialised = false;
     }
   }
 
