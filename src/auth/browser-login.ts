@@ -189,7 +189,7 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
 
     if (next?.name === 'error' && next.state.error?.includes(LIVE_MODE_WITH_PAPER_USER)) {
       if (opts.mode === 'live') {
-        return await fail('rejected', `the login page says this user is a paper trading user, but Tandem runs in live mode: use your live username in IBKR_USERNAME, or run with --mode paper. The page said: "${next.state.error}"`, next.state.error);
+        return await fail('setup', `the login page says this user is a paper trading user, but Tandem runs in live mode: use your live username in IBKR_USERNAME, or run with --mode paper. The page said: "${next.state.error}"`, next.state.error);
       }
       if (!hasToggle) return await fail('page', `the login page asks for paper mode but has no live/paper switch. The page said: "${next.state.error}"`, next.state.error);
       log.info('the page was still in live mode; switching to paper and submitting again');
@@ -235,6 +235,10 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
       next = await waitForState(page, ['success', 'error', 'promo'], pushTimeout);
       if (!next) {
         return await fail('push-timeout', `the login notification was not approved within ${seconds} s: approve it in IBKR Mobile when Tandem tries again (auth.pushTimeoutSeconds sets the wait), or set IBKR_TOTP_SECRET to log in without a phone.`);
+      }
+      if (next.name === 'error') {
+        // The credentials were accepted already: a refusal here (denied, expired) is not a wrong password.
+        return await fail('push-timeout', `the push-notification step ended with: "${next.state.error}". Approve the notification in IBKR Mobile when Tandem tries again, or set IBKR_TOTP_SECRET.`, next.state.error ?? undefined);
       }
     }
 
