@@ -139,6 +139,20 @@ describe('gateway supervisor', () => {
     for (const pid of gw.serverPids()) expect(isAlive(pid)).toBe(false);
   });
 
+  it('counts 5xx answers a quarter: twelve in a row before a restart', async () => {
+    const { gw, sup } = await setup();
+    let healthyChecks = 0;
+    let failedChecks = 0;
+    let failedAtRestart = -1;
+    sup.on('health', (ok) => (ok ? healthyChecks++ : failedChecks++));
+    sup.on('unhealthy', () => (failedAtRestart = failedChecks));
+    sup.start();
+    await waitFor('a healthy check', () => healthyChecks > 0);
+    writeFileSync(join(gw.dir, 'fail503'), '');
+    await waitFor('restart after 503s', () => gw.serverPids().length === 2, 30_000);
+    expect(failedAtRestart).toBe(12);
+  });
+
   it('kills a gateway that ignores SIGTERM when stopping', async () => {
     const { gw, sup } = await setup({ stopTimeoutMs: 500 });
     // A run.sh that traps TERM and keeps its child: stop() must still leave nothing behind.

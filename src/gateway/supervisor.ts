@@ -3,7 +3,8 @@
  * - restarts it when it exits, with exponential backoff (reset after a long healthy run);
  * - checks health with `POST /v1/api/tickle` and restarts it after N failed checks in a row
  *   (any HTTP answer below 500 is healthy: 401 only means nobody is logged in, which is a login
- *   matter, not a dead process);
+ *   matter, not a dead process; a 5xx answer counts a quarter, as IBKR answers 5xx around its
+ *   nightly reset);
  * - appends its output to a log file;
  * - stops it cleanly: SIGTERM to the whole process group (run.sh starts java as a child), SIGKILL
  *   after a grace period, so no orphan java is left holding the port.
@@ -32,7 +33,7 @@ export interface GatewaySupervisorOptions {
   logFile: string;
   healthIntervalMs?: number;
   healthTimeoutMs?: number;
-  /** Consecutive failed health checks before a restart. */
+  /** Consecutive failed health checks before a restart (a 5xx answer counts a quarter). */
   unhealthyThreshold?: number;
   /** Failed checks are not counted until the gateway answered once or this much time passed (java starts slowly). */
   startupGraceMs?: number;
@@ -221,9 +222,11 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     if (this.stateValue !== 'running' || this.checking) return;
     this.checking = true;
     let ok = false;
+    let answered = false;
     let detail: string;
     try {
       const res = await callGateway(this.opts.baseUrl, '/v1/api/tickle', { timeoutMs: this.opts.healthTimeoutMs });
+      answered = true;
       ok = res.status < 500;
       detail = `tickle HTTP ${res.status}`;
     } catch (err) {
@@ -240,7 +243,9 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     }
     const inGrace = !this.answeredOnce && Date.now() - this.startedAt < this.opts.startupGraceMs;
     if (inGrace) return;
-    this.failures++;
+    // A 5xx answer is a live process relaying IBKR's trouble (normal around the nightly reset):
+    // it counts a quarter of a check that got no answer at all.
+    this.failures += answered ? 0.25 : 1;
     this.log.warn({ failures: this.failures, detail }, 'gateway health check failed');
     if (this.failures >= this.opts.unhealthyThreshold) {
       this.note(`unhealthy after ${this.failures} failed checks (${detail}); restarting`);

@@ -3,6 +3,7 @@
  * HTTPS server as a child of the shell script (as the real run.sh starts java), which answers
  * `POST /v1/api/tickle`. Control files in the folder change its behaviour while it runs:
  *   hang      -> tickle requests get no answer (a wedged gateway)
+ *   fail503   -> tickle answers 503 (IBKR trouble relayed by a live gateway)
  * Each server process writes its pid into pids/<pid> so a test can check none is left behind.
  */
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
@@ -21,6 +22,10 @@ mkdirSync(join(root, 'pids'), { recursive: true });
 writeFileSync(join(root, 'pids', String(process.pid)), '');
 const server = createServer({ key: readFileSync(join(root, 'key.pem')), cert: readFileSync(join(root, 'cert.pem')) }, (req, res) => {
   if (req.url === '/v1/api/tickle' && existsSync(join(root, 'hang'))) return; // never answer
+  if (req.url === '/v1/api/tickle' && existsSync(join(root, 'fail503'))) {
+    res.writeHead(503, { 'content-type': 'application/json' });
+    return res.end('{"error":"Service Unavailable","statusCode":503}');
+  }
   if (req.url === '/v1/api/tickle') {
     res.writeHead(401, { 'content-type': 'application/json' });
     return res.end('{"error":"not authenticated","statusCode":401}');
