@@ -5,6 +5,7 @@
  * or prints a secret's value: only whether it is set.
  */
 import { checkBrowser } from './chromium.ts';
+import type { AuthSettings } from './settings.ts';
 import { readFailedLogins } from './failed-logins.ts';
 import { base32Decode } from './totp.ts';
 
@@ -82,4 +83,16 @@ export function autoLoginChecks(input: AutoLoginCheckInput): AutoLoginCheckLine[
     }
   }
   return lines;
+}
+
+/** The same checks from resolved settings (`resolveAuthSettings` / `authSettingsFromConfig`). */
+export function autoLoginChecksFor(s: AuthSettings): AutoLoginCheckLine[] {
+  return autoLoginChecks({
+    autoLogin: s.autoLogin,
+    browserPath: s.browserPath,
+    credentials: s.credentials,
+    mode: s.mode,
+    pushTimeoutSeconds: s.pushTimeoutSeconds,
+    dataDir: s.dataDir,
+  });
 }
