@@ -6,6 +6,7 @@
  *   npx tsx bench/sim-throughput.ts [seconds-per-endpoint=3] [concurrency=32]
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -20,6 +21,15 @@ const first = await new Promise<string>((resolve, reject) => {
   child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
 });
 const { apiUrl } = JSON.parse(first) as { apiUrl: string };
+/** CPU seconds (user + system) the simulator process has used so far (Linux /proc; NaN elsewhere). */
+function serverCpu(): number {
+  try {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
 const agent = new Agent({ connect: { rejectUnauthorized: false }, connections: concurrency, keepAliveTimeout: 30_000 });
 const headers = { 'user-agent': 'tandem-bench/1.0' };
 
@@ -35,9 +45,13 @@ async function run(name: string, method: 'GET' | 'POST', path: string): Promise<
     }
   };
   const t0 = performance.now();
+  const cpu0 = serverCpu();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const secs = (performance.now() - t0) / 1000;
-  console.log(`${name.padEnd(34)} ${(ok / secs).toFixed(0).padStart(6)} req/s  (${ok} ok, ${failed} not 200, concurrency ${concurrency})`);
+  const cpu = serverCpu() - cpu0;
+  // Wall-clock rate depends on what else runs on the machine; the rate per CPU-second of the server
+  // process is what one core sustains.
+  console.log(`${name.padEnd(36)} ${(ok / secs).toFixed(0).padStart(6)} req/s wall, ${(ok / cpu).toFixed(0).padStart(6)} req per server CPU-second  (${ok} ok, ${failed} not 200, server CPU ${(100 * cpu / secs).toFixed(0)}%, concurrency ${concurrency})`);
 }
 
 try {

@@ -123,6 +123,19 @@ describe('sim market data', () => {
     expect((await api('GET', '/iserver/marketdata/unsubscribeall')).body).toEqual({ unsubscribed: true });
   });
 
+  it('delayed market data: 15-minute-old values marked DPB / D, fills at the current market', async () => {
+    const { api, hook } = await start({ profile: 'ideal', realism: { delayedMarketData: true } });
+    const now = (await hook('GET', '/clock')).body.simTime;
+    const r = await api('GET', '/iserver/marketdata/snapshot?conids=479624278&fields=31');
+    expect(r.body[0]['6509']).toBe('DPB');
+    expect(r.body[0]._updated).toBeLessThanOrEqual(now - 15 * 60_000 + 2_000);
+    const old = (await hook('GET', `/quote?conid=479624278&t=${r.body[0]._updated}`)).body;
+    expect(Number(r.body[0]['31'])).toBe(old.last);
+    const h = await api('GET', '/iserver/marketdata/history?conid=479624278&bar=1min&period=30min');
+    expect(h.body).toMatchObject({ mdAvailability: 'D', mktDataDelay: 900 });
+    expect(h.body.data[h.body.data.length - 1].t).toBeLessThan(now - 15 * 60_000);
+  });
+
   it('ideal profile: the first snapshot already has data', async () => {
     const { api } = await start({ profile: 'ideal' });
     const r = await api('GET', '/iserver/marketdata/snapshot?conids=756733&fields=31,84,86');

@@ -44,9 +44,20 @@ describe('sim process', () => {
     expect(await exit).toBe(0);
   });
 
-  it('prints the URL then the accounts without --json', async () => {
-    const { first } = await startProcess(['--port', '0']);
+  it('prints the URL then the accounts without --json; --realism overrides flags', async () => {
+    const { first } = await startProcess(['--port', '0', '--realism', 'nightlyReset=false,noBridgeMs=0']);
     expect(first).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const state = (await call(first, 'GET', '/sim/state')).body;
+    expect(state.realism).toMatchObject({ nightlyReset: false, noBridgeMs: 0, requireUserAgent: true });
+  });
+
+  it('refuses an unknown realism flag with exit code 2', async () => {
+    const child = spawn(process.execPath, [bin, 'sim', '--port', '0', '--realism', 'bogus=true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    expect(await new Promise<number | null>((resolve) => child.once('exit', resolve))).toBe(2);
+    expect(err).toMatch(/--realism bogus=true: expected flag=value/);
   });
 
   it('refuses a bad fault spec with exit code 2 and a clear message', async () => {

@@ -87,6 +87,16 @@ export class SimCore extends EventEmitter {
     this.session.openBrokerage(0);
   }
 
+  /** Simulated time of the market data shown to the client (15 minutes back when delayed). */
+  mdTime(): number {
+    return this.clock.now() - (this.opts.realism.delayedMarketData ? 15 * 60_000 : 0);
+  }
+
+  /** Field 6509: realtime `RpB` or delayed `DPB` (§5.2). */
+  mdAvailability(): string {
+    return this.opts.realism.delayedMarketData ? 'DPB' : 'RpB';
+  }
+
   /** The account the current session sees (paper or live, chosen at login). */
   sessionAccount(): Account {
     const id = this.session.isPaper ? this.opts.paperAccount.id : this.opts.liveAccount.id;

@@ -35,6 +35,7 @@ export function createHooks(core: SimCore, login: LoginPages) {
       suppressed: [...core.session.suppressed], account: core.sessionAccount().id,
     },
     pacing: { enabled: core.pacing.opts.enabled, penaltyUntil: core.pacing.penaltyUntil },
+    login: { failedAttempts: login.failedAttempts, pendingPushes: login.pendingPushes().length },
     realism: core.opts.realism, profile: core.opts.profile,
   });
 

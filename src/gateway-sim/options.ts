@@ -52,6 +52,12 @@ export interface RealismFlags {
   wsRequireSession: boolean;
   /** A live-orders read with `filters` pauses `sor` pushes until a `force=true` read (§6.7). */
   filtersPauseSor: boolean;
+  /**
+   * Paper user without shared market data (§5.2, §10): snapshots, `smd` and history show data 15
+   * minutes old with availability `DPB` / `D`, while orders still fill at the current market. Off in
+   * both profiles; switch it on to test a client against delayed data.
+   */
+  delayedMarketData: boolean;
 }
 
 export const REALISTIC: RealismFlags = {
@@ -78,6 +84,7 @@ export const REALISTIC: RealismFlags = {
   wsBinaryFrames: false,
   wsRequireSession: true,
   filtersPauseSor: true,
+  delayedMarketData: false,
 };
 
 export const IDEAL: RealismFlags = {
@@ -104,6 +111,7 @@ export const IDEAL: RealismFlags = {
   wsBinaryFrames: false,
   wsRequireSession: false,
   filtersPauseSor: false,
+  delayedMarketData: false,
 };
 
 export interface PacingOptions {

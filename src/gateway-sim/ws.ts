@@ -104,7 +104,8 @@ export class WsHub {
       this.clients.add(c);
       ws.on('close', () => this.clients.delete(c));
       ws.on('error', () => this.clients.delete(c));
-      ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? data.toString() : data.toString()));
+      // Text and binary frames alike carry UTF-8 commands.
+      ws.on('message', (data) => this.onMessage(c, data.toString()));
       if (token === s.token || !this.core.opts.realism.wsRequireSession) this.greet(c);
       else if (token !== undefined) { this.send(c, { error: 'invalid session', code: 1 }); ws.close(); }
       else this.send(c, { message: 'waiting for session' });
@@ -223,9 +224,9 @@ export class WsHub {
     const inst = this.core.instruments.get(conid);
     if (!sub || !inst) return;
     const vals = fieldValues(this.core, inst, sub.fields);
-    const q = this.core.market.quote(conid, this.core.clock.now())!;
+    const q = this.core.market.quote(conid, this.core.mdTime())!;
     if (!sub.last) {
-      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': 'RpB', topic: `smd+${conid}` });
+      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': this.core.mdAvailability(), topic: `smd+${conid}` });
       sub.last = vals;
       return;
     }
