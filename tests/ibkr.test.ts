@@ -239,7 +239,23 @@ describe('ibkr', () => {
       const [spy] = await client.marketData.snapshot([SPY]);
       // A limit buy 10% under the market: working, with a price-constraint question on the way.
       const limit = Math.round(spy!.last! * 0.9 * 100) / 100;
-      const placed = await client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit });
+      // Two orders at once: each has a question chain, and any other order call would invalidate a
+      // pending reply id; per-account serialization keeps the chains apart. (A 50 ms answer latency
+      // on the simulator makes the two overlap for sure if they were not serialized.)
+      if (sim) await hook(sim, 'POST', '/sim/faults', { spec: 'latency=50', replace: true });
+      const [placed, second] = await Promise.all([
+        client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit }),
+        client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit }),
+      ]);
+      expect(second.orderId).not.toBe(placed.orderId);
+      if (sim) {
+        await hook(sim, 'DELETE', '/sim/faults');
+        // No reply id was invalidated and nothing had to be re-sent.
+        const log = await hook<{ method: string; path: string; status: number }[]>(sim, 'GET', '/sim/requests');
+        expect(log.filter((e) => e.path.startsWith('/iserver/reply/') && e.status !== 200)).toEqual([]);
+        expect(log.filter((e) => e.method === 'POST' && /\/orders$/.test(e.path))).toHaveLength(2);
+      }
+      await client.orders.cancel(account, second.orderId);
       expect(placed.resolvedBy).toBe('placement');
       expect(placed.orderId).toBeGreaterThan(0);
       if (sim) expect(placed.confirmed.flatMap((c) => c.messageIds)).toContain('o163');
@@ -555,6 +571,14 @@ describe('ibkr', () => {
         expect(simHidden).toHaveLength(1);
         const placements = (await hook<{ method: string; path: string }[]>(s, 'GET', '/sim/requests')).filter((e) => e.method === 'POST' && /\/orders$/.test(e.path));
         expect(placements).toHaveLength(3); // dup-1 twice (the second refused as duplicate), hidden-1 once: never re-sent
+        // A placement whose answer never comes in time: timed out, then found by its cOID.
+        await hook(s, 'POST', '/sim/faults', { spec: 'order503=1,order503Delay=3000', replace: true });
+        const impatient = newClient(s.url, { timeoutMs: 1000, retries: 0 });
+        const late = await impatient.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 150, cOID: 'late-1' });
+        await impatient.close();
+        expect(late.resolvedBy).toBe('lookup');
+        const all = await hook<{ cOID?: string }[]>(s, 'GET', '/sim/orders');
+        expect(all.filter((o) => o.cOID === 'late-1')).toHaveLength(1);
       } finally {
         await done();
       }
