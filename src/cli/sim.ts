@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startSimulator, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
+import { REALISTIC, startSimulator, type RealismFlags, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
 import { parseFaultSpec } from '../gateway-sim/faults.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -28,6 +28,27 @@ function parseUser(spec: string): SimUser {
   throw new UserError(`--user ${spec}: unknown second factor ${factor}`);
 }
 
+/** `--realism flag=value,...` → partial realism flags (booleans and numbers). */
+function parseRealism(spec: string): Partial<RealismFlags> {
+  const out: Record<string, boolean | number> = {};
+  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [k, v] = item.split('=');
+    if (!k || v === undefined || !(k in REALISTIC)) {
+      throw new UserError(`--realism ${item}: expected flag=value with a flag among ${Object.keys(REALISTIC).join(', ')}`);
+    }
+    const kind = typeof REALISTIC[k as keyof RealismFlags];
+    if (kind === 'boolean') {
+      if (v !== 'true' && v !== 'false') throw new UserError(`--realism ${item}: ${k} takes true or false`);
+      out[k] = v === 'true';
+    } else {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new UserError(`--realism ${item}: ${k} takes a number >= 0`);
+      out[k] = n;
+    }
+  }
+  return out as Partial<RealismFlags>;
+}
+
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
@@ -39,6 +60,7 @@ export function registerSimCommand(program: Command): void {
     .option('--authenticated', 'start with the SSO and brokerage sessions established')
     .option('--live', 'with --authenticated: use the live account instead of the paper account')
     .option('--profile <name>', 'realistic | ideal', 'realistic')
+    .option('--realism <flags>', 'override realism flags, e.g. nightlyReset=false,noBridgeMs=0 (see docs/simulator.md)')
     .option('--no-pacing', 'switch off rate limits (load benchmarks)')
     .option('--faults <spec>', 'fault spec, e.g. latency=200,error5xx=0.1,hang=0.02,dropSession@30s')
     .option('--session-timeout <ms>', 'idle time before the brokerage session ends (ms)')
@@ -68,6 +90,7 @@ export function registerSimCommand(program: Command): void {
         authenticated: o.authenticated === true, paper: o.live !== true, pacing: o.pacing !== false,
         ...(typeof o.startTime === 'string' ? { startTime: o.startTime } : {}),
         ...(typeof o.faults === 'string' ? { faults: o.faults } : {}),
+        ...(typeof o.realism === 'string' ? { realism: parseRealism(o.realism) } : {}),
         ...(typeof o.sessionTimeout === 'string' ? { brokerageTimeoutMs: int('session-timeout', o.sessionTimeout, 1), ssoTimeoutMs: int('session-timeout', o.sessionTimeout, 1) * 1.2 } : {}),
         accounts: {
           ...(typeof o.paperCash === 'string' ? { paper: { cash: Number(o.paperCash) } } : {}),

@@ -42,6 +42,10 @@ export class SimCore extends EventEmitter {
   readonly requestLog: RequestLogEntry[] = [];
   /** REST market-data subscriptions of the current brokerage session (pre-flight state). */
   readonly md = new Map<number, MdSubscription>();
+  /** Orders that ended before this simulated time are no longer listed by /iserver/account/orders (§6.7). */
+  ordersListedFrom = 0;
+  /** REST live orders were read with `filters`: `sor` pushes pause until a `force=true` read (§6.7). */
+  sorPaused = false;
   /** Cached positions copy (§7.6): account → snapshot time (real ms) and rows. */
   positionsCache = new Map<string, { at: number; rows: Position[] }>();
   private timer: NodeJS.Timeout | undefined;
@@ -81,6 +85,16 @@ export class SimCore extends EventEmitter {
   establish(paper: boolean): void {
     this.session.login(this.opts.users[0]?.username ?? 'demo', paper);
     this.session.openBrokerage(0);
+  }
+
+  /** Simulated time of the market data shown to the client (15 minutes back when delayed). */
+  mdTime(): number {
+    return this.clock.now() - (this.opts.realism.delayedMarketData ? 15 * 60_000 : 0);
+  }
+
+  /** Field 6509: realtime `RpB` or delayed `DPB` (§5.2). */
+  mdAvailability(): string {
+    return this.opts.realism.delayedMarketData ? 'DPB' : 'RpB';
   }
 
   /** The account the current session sees (paper or live, chosen at login). */
@@ -154,6 +168,10 @@ export class SimCore extends EventEmitter {
     this.session.ordersWarm = false;
     this.session.tradesWarm = false;
     this.session.pnlWarm = false;
+    this.sorPaused = false;
+    // A new trading day: finished orders drop off the live list; daily P&L starts from here.
+    this.ordersListedFrom = this.clock.now();
+    for (const a of this.accounts.values()) a.startCash = this.orders.marks(a).netLiq;
     this.emit('session', 'reset');
   }
 
@@ -167,6 +185,8 @@ export class SimCore extends EventEmitter {
     this.faults.clear();
     this.market.clearOverrides();
     this.requestLog.length = 0;
+    this.ordersListedFrom = 0;
+    this.sorPaused = false;
     this.clock.set(this.opts.startTime);
     this.session.logout();
     if (this.opts.authenticated) this.establish(this.opts.paper);

@@ -35,6 +35,7 @@ export function createHooks(core: SimCore, login: LoginPages) {
       suppressed: [...core.session.suppressed], account: core.sessionAccount().id,
     },
     pacing: { enabled: core.pacing.opts.enabled, penaltyUntil: core.pacing.penaltyUntil },
+    login: { failedAttempts: login.failedAttempts, pendingPushes: login.pendingPushes().length },
     realism: core.opts.realism, profile: core.opts.profile,
   });
 
@@ -96,6 +97,11 @@ export function createHooks(core: SimCore, login: LoginPages) {
     'POST /sim/session/logout': () => { core.session.logout(); return { ok: true }; },
     'POST /sim/session/expire': () => { core.session.lastRequestAt = 0; core.tick(); return { ok: true }; },
     'POST /sim/ws/drop': () => { core.emit('wsDrop'); return { ok: true }; },
+    'POST /sim/ws/bulletin': (b) => {
+      if (typeof b.message !== 'string') throw new Error('body must be {"message":"..."}');
+      core.emit('bulletin', b.message);
+      return { ok: true };
+    },
     'POST /sim/realism': (b) => {
       for (const [k, v] of Object.entries(b)) {
         if (!(k in core.opts.realism)) throw new Error(`unknown realism flag ${k}`);

@@ -8,13 +8,13 @@
  */
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { generate } from 'selfsigned';
 import { SimCore } from './core.ts';
 import { createHooks } from './hooks.ts';
 import { LoginPages } from './login-page.ts';
 import { resolveOptions, type SimOptions } from './options.ts';
 import { buildRouter } from './routes/index.ts';
 import { createSimServer } from './server.ts';
+import { selfSignedPair } from './tls.ts';
 import { WsHub } from './ws.ts';
 
 export type { SimOptions, RealismFlags, SimUser, PacingOptions } from './options.ts';
@@ -38,17 +38,9 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-async function selfSignedPair(): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + 365 * 86_400_000),
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
 export async function startSimulator(options: SimOptions = {}): Promise<RunningSimulator> {
   const opts = resolveOptions(options);
-  const tls = opts.tls ?? (await selfSignedPair());
+  const tls = opts.tls ?? (await selfSignedPair(options.freshCertificate === true));
   const core = new SimCore(opts);
   const router = buildRouter(core);
   const login = new LoginPages(core);

@@ -50,6 +50,14 @@ export interface RealismFlags {
   wsBinaryFrames: boolean;
   /** The websocket needs the session token (cookie `api` or a first `{"session":...}` frame) (§8.1). */
   wsRequireSession: boolean;
+  /** A live-orders read with `filters` pauses `sor` pushes until a `force=true` read (§6.7). */
+  filtersPauseSor: boolean;
+  /**
+   * Paper user without shared market data (§5.2, §10): snapshots, `smd` and history show data 15
+   * minutes old with availability `DPB` / `D`, while orders still fill at the current market. Off in
+   * both profiles; switch it on to test a client against delayed data.
+   */
+  delayedMarketData: boolean;
 }
 
 export const REALISTIC: RealismFlags = {
@@ -75,6 +83,8 @@ export const REALISTIC: RealismFlags = {
   cancelDelayMs: 200,
   wsBinaryFrames: false,
   wsRequireSession: true,
+  filtersPauseSor: true,
+  delayedMarketData: false,
 };
 
 export const IDEAL: RealismFlags = {
@@ -100,6 +110,8 @@ export const IDEAL: RealismFlags = {
   cancelDelayMs: 0,
   wsBinaryFrames: false,
   wsRequireSession: false,
+  filtersPauseSor: false,
+  delayedMarketData: false,
 };
 
 export interface PacingOptions {
@@ -156,8 +168,10 @@ export interface SimOptions {
   users?: SimUser[];
   /** Fault spec (see faults.ts / docs/simulator.md). */
   faults?: string;
-  /** PEM certificate and key; default: a self-signed certificate generated at start. */
+  /** PEM certificate and key; default: a self-signed certificate (cached in the OS temp directory). */
   tls?: { cert: string; key: string };
+  /** Generate a new self-signed certificate instead of reusing the cached one. */
+  freshCertificate?: boolean;
   logger?: Logger;
   /** Slippage per 100k USD of notional, in basis points (size-dependent fill prices). */
   slippageBpsPer100k?: number;

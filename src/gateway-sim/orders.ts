@@ -116,6 +116,8 @@ export class OrderBook extends EventEmitter {
   private readonly rng: SeededRandom;
   private nextId: number;
   private execSeq = 0;
+  /** New or modified orders to stream on the next engine tick (after the request was answered). */
+  private readonly announce: SimOrder[] = [];
 
   constructor(private readonly d: OrderBookDeps) {
     super();
@@ -128,6 +130,7 @@ export class OrderBook extends EventEmitter {
     this.executions.length = 0;
     this.replies.clear();
     this.cOIDs.clear();
+    this.announce.length = 0;
   }
 
   /** Forget pending reply ids (a new brokerage session, or any other order request when realistic). */
@@ -243,7 +246,7 @@ export class OrderBook extends EventEmitter {
     const equity = marks.netLiq;
     const available = inst.secType === 'CRYPTO' && !d.legs ? acct.cash : equity - marks.initMargin;
     if (needed > available + 1e-6) {
-      return `Your order is not accepted. In order to obtain the desired position your Equity with Loan Value [${fmtAmount(available)} USD] must exceed the Initial Margin [${fmtAmount(needed)} USD]`;
+      return `Your order is not accepted. In order to obtain the desired position your Equity with Loan Value [${fmtAmount(available)} USD] must exceed the new total Initial Margin of [${fmtAmount(needed)} USD]`;
     }
     return undefined;
   }
@@ -355,8 +358,9 @@ export class OrderBook extends EventEmitter {
       createdAt: now, lastExecAt: now, submitAfter: Date.now() + this.d.opts.realism.submitDelayMs,
     };
     this.orders.set(order.orderId, order);
-    this.emit('order', order, true);
-    this.step(order);
+    // The order is streamed and its lifecycle moves on the engine loop, never inside the request: the
+    // placement answer goes out before any `sor`/`str` frame about the order (as on IBKR, §6.13).
+    this.announce.push(order);
     const body: Record<string, unknown> = { order_id: String(order.orderId), order_status: order.status, encrypt_message: '1' };
     if (draft.cOID) body.local_order_id = draft.cOID;
     return { kind: 'accepted', body: [body] };
@@ -386,8 +390,7 @@ export class OrderBook extends EventEmitter {
     if (d.price !== undefined) o.price = d.price;
     if (d.quantity !== undefined) o.quantity = d.quantity;
     o.outsideRTH = d.outsideRTH;
-    this.emit('order', o, true);
-    this.step(o);
+    this.announce.push(o);
     return { kind: 'accepted', body: [{ order_id: String(o.orderId), order_status: o.status, encrypt_message: '1' }] };
   }
 
@@ -408,13 +411,14 @@ export class OrderBook extends EventEmitter {
     o.status = 'PendingCancel';
     o.cancelAfter = Date.now() + this.d.opts.realism.cancelDelayMs;
     this.emit('order', o, false);
-    this.step(o);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /** Advances every live order (called by the engine loop). */
   tick(): void {
+    const fresh = this.announce.splice(0);
+    for (const o of fresh) this.emit('order', o, true);
     for (const o of this.orders.values()) if (!TERMINAL.has(o.status)) this.step(o);
   }
 

@@ -14,7 +14,7 @@ export interface Account {
   id: string;
   paper: boolean;
   cash: number;
-  /** Cash at the start of the simulated day, for daily P&L. */
+  /** Net liquidation at the start of the simulated day (the last reset), for daily P&L. */
   startCash: number;
   positions: Map<number, Position>;
   commissions: number;

@@ -64,6 +64,7 @@ export class WsHub {
     core.orders.on('execution', (e: Execution) => this.onExecution(e));
     core.on('session', (ev: string) => this.onSession(ev));
     core.on('wsDrop', () => this.dropAll());
+    core.on('bulletin', (message: string) => this.bulletin(message));
     this.timer = setInterval(() => this.pump(), 250);
     this.timer.unref();
   }
@@ -72,6 +73,13 @@ export class WsHub {
     if (this.timer) clearInterval(this.timer);
     this.dropAll();
     this.wss.close();
+  }
+
+  /** Sends a bulletin (`blt`) to every authenticated socket (hook). */
+  bulletin(message: string): number {
+    let n = 0;
+    for (const c of this.clients) if (c.authed) { this.send(c, { topic: 'blt', args: { id: String(Date.now()), message } }); n++; }
+    return n;
   }
 
   dropAll(): void {
@@ -96,7 +104,8 @@ export class WsHub {
       this.clients.add(c);
       ws.on('close', () => this.clients.delete(c));
       ws.on('error', () => this.clients.delete(c));
-      ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? data.toString() : data.toString()));
+      // Text and binary frames alike carry UTF-8 commands.
+      ws.on('message', (data) => this.onMessage(c, data.toString()));
       if (token === s.token || !this.core.opts.realism.wsRequireSession) this.greet(c);
       else if (token !== undefined) { this.send(c, { error: 'invalid session', code: 1 }); ws.close(); }
       else this.send(c, { message: 'waiting for session' });
@@ -168,6 +177,8 @@ export class WsHub {
         const prev = c.smd.get(conid);
         const set = new Set([...(prev?.fields ?? []), ...fields]);
         c.smd.set(conid, { fields: set, since: Date.now(), last: undefined });
+        // Streaming counts as market data for the session (no o354 question; REST snapshot warm).
+        if (!this.core.md.has(conid)) this.core.md.set(conid, { firstSeen: 0, fields: new Set(set), polls: 1 });
         this.pushSmd(c, conid);
         return;
       }
@@ -213,9 +224,9 @@ export class WsHub {
     const inst = this.core.instruments.get(conid);
     if (!sub || !inst) return;
     const vals = fieldValues(this.core, inst, sub.fields);
-    const q = this.core.market.quote(conid, this.core.clock.now())!;
+    const q = this.core.market.quote(conid, this.core.mdTime())!;
     if (!sub.last) {
-      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': 'RpB', topic: `smd+${conid}` });
+      this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': this.core.mdAvailability(), topic: `smd+${conid}` });
       sub.last = vals;
       return;
     }
@@ -277,7 +288,7 @@ export class WsHub {
 
   private onOrder(o: SimOrder): void {
     for (const c of this.clients) {
-      if (!c.authed || !c.sor || o.acctId !== this.core.sessionAccount().id) continue;
+      if (!c.authed || !c.sor || this.core.sorPaused || o.acctId !== this.core.sessionAccount().id) continue;
       const row = this.core.orders.liveRow(o);
       const last = c.sorLast.get(o.orderId);
       c.sorLast.set(o.orderId, row);

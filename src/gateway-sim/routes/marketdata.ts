@@ -10,7 +10,7 @@ const DEFAULT_FIELDS = ['31', '84', '86'];
 
 /** Field values for one conid at the current simulated time (§5.3 subset), all as strings. */
 export function fieldValues(core: SimCore, inst: Instrument, fields: Iterable<string>): Record<string, unknown> {
-  const now = core.clock.now();
+  const now = core.mdTime();
   const q = core.market.quote(inst.conid, now)!;
   const out: Record<string, unknown> = {};
   const p = (x: number) => formatPrice(x, inst.tick);
@@ -112,7 +112,8 @@ export function historyBars(core: SimCore, inst: Instrument, bar: string, period
   const want = Math.min(1000, Math.max(1, Math.ceil(periodMin / barMin)));
   const bars: Bar[] = [];
   let s = slotStart(bar, end - 1);
-  const lastMinute = Math.floor((end - 1) / 60_000) * 60_000;
+  // Only complete minutes: a minute still in progress would otherwise show prices of its future steps.
+  const lastMinute = Math.floor(end / 60_000) * 60_000 - 60_000;
   let scanned = 0;
   const maxScan = want * 40 + 2000;
   while (bars.length < want && scanned++ < maxScan) {
@@ -148,12 +149,12 @@ export function registerMarketDataRoutes(r: Router, core: SimCore): void {
         for (const f of fields) sub.fields.add(f);
       }
       sub.polls++;
-      const q = core.market.quote(conid, core.clock.now())!;
+      const q = core.market.quote(conid, core.mdTime())!;
       base._updated = q.time;
       if (realism.snapshotPreflight && (fresh || nowReal - sub.firstSeen < realism.snapshotWarmupMs)) {
-        return { ...base, '6509': 'RpB', server_id: 'q0' };
+        return { ...base, '6509': core.mdAvailability(), server_id: 'q0' };
       }
-      return { ...fieldValues(core, inst, sub.fields), '6119': 'q0', '6509': 'RpB', ...base, server_id: 'q0' };
+      return { ...fieldValues(core, inst, sub.fields), '6119': 'q0', '6509': core.mdAvailability(), ...base, server_id: 'q0' };
     });
     return { body: rows };
   });
@@ -181,7 +182,7 @@ export function registerMarketDataRoutes(r: Router, core: SimCore): void {
     if (!inst) return errorBody(500, `Chart data unavailable for conid ${conid}`);
     const period = req.query.get('period') ?? '1w';
     const st = req.query.get('startTime');
-    let end = core.clock.now();
+    let end = core.mdTime();
     if (st) {
       const t = parseDashTime(st);
       if (t === undefined) return errorBody(400, `Bad Request: startTime '${st}' is not YYYYMMDD-HH:mm:ss`);
@@ -206,7 +207,7 @@ export function registerMarketDataRoutes(r: Router, core: SimCore): void {
         serverId: String(10000 + (conid % 90000)), symbol: inst.symbol, text: inst.companyName, priceFactor: factor,
         startTime: yyyymmddDashTime(first), high: `${Math.round(hi.h * factor)}/${Math.round(vol * 100) / 100}/${mins(hi)}`,
         low: `${Math.round(lo.l * factor)}/${Math.round(vol * 100) / 100}/${mins(lo)}`, timePeriod: period,
-        barLength: Math.round(BAR_MS[bar]! / 1000), mdAvailability: 'S', mktDataDelay: 0, outsideRth: req.query.get('outsideRth') === 'true',
+        barLength: Math.round(BAR_MS[bar]! / 1000), mdAvailability: core.opts.realism.delayedMarketData ? 'D' : 'S', mktDataDelay: core.opts.realism.delayedMarketData ? 900 : 0, outsideRth: req.query.get('outsideRth') === 'true',
         tradingDayDuration: inst.market === 'crypto' ? 1440 : 390, volumeFactor: 1, priceDisplayRule: 1, priceDisplayValue: '2',
         chartPanStartTime: yyyymmddDashTime(first), direction: -1, negativeCapable: false, messageVersion: 2,
         data: bars.map((b) => ({ o: b.o, c: b.c, h: b.h, l: b.l, v: b.v, t: b.t })), points: bars.length - 1, travelTime: 3,

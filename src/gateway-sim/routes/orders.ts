@@ -116,6 +116,7 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
     const realism = core.opts.realism;
     if (req.query.get('force') === 'true') {
       s.ordersWarm = true;
+      core.sorPaused = false;
       return { body: { orders: [], snapshot: false } };
     }
     if (realism.liveOrdersPreflight && !s.ordersWarm) {
@@ -125,6 +126,7 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
     const filterRaw = req.query.get('filters');
     let wanted: Set<OrderStatus> | undefined;
     if (filterRaw) {
+      if (realism.filtersPauseSor) core.sorPaused = true;
       wanted = new Set();
       for (const f of filterRaw.split(',')) {
         const st = FILTER_NAMES[f.trim().toLowerCase()];
@@ -132,7 +134,10 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
         else if (f.trim().toLowerCase() !== 'sort_by_time' && f.trim().toLowerCase() !== 'sortbytime') return errorBody(500, `Unknown filter ${f}`);
       }
     }
-    const rows = [...book.orders.values()].filter((o) => o.acctId === a.id && (!wanted || wanted.size === 0 || wanted.has(o.status)))
+    const terminal = new Set(['Filled', 'Cancelled', 'Inactive']);
+    const rows = [...book.orders.values()]
+      .filter((o) => o.acctId === a.id && !(terminal.has(o.status) && o.lastExecAt < core.ordersListedFrom))
+      .filter((o) => !wanted || wanted.size === 0 || wanted.has(o.status))
       .sort((x, y) => y.lastExecAt - x.lastExecAt || y.orderId - x.orderId).map((o) => book.liveRow(o));
     if (!rows.length) return { body: { snapshot: true } };
     return { body: { orders: rows, snapshot: true } };
