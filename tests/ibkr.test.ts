@@ -16,8 +16,11 @@ import { Agent, request } from 'undici';
 import { startSimulator } from '../src/gateway-sim/index.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { IbkrClient, type IbkrClientOptions } from '../src/ibkr/client.ts';
+import { X509Certificate } from 'node:crypto';
+import { resolveTls } from '../src/ibkr/tls.ts';
 import {
   ContractNotFoundError,
+  GatewayCertificateError,
   GatewayTimeoutError,
   GatewayUnreachableError,
   NotAuthenticatedError,
@@ -83,9 +86,8 @@ async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | un
 }
 
 /**
- * Simulated start: Monday 00:10 New York. Stocks are closed (limit orders stay working), crypto trades.
- * (The simulator computes crypto day statistics minute by minute from New York midnight, which costs
- * ~50 ms per minute on a cold start; an early-morning start keeps that short. See the report.)
+ * Simulated start: Monday 00:10 New York. Stocks are closed (limit orders stay working, quotes carry the
+ * prior close), crypto trades around the clock (market orders fill).
  */
 const START = '2026-11-23T05:10:00Z';
 
@@ -315,6 +317,32 @@ describe('ibkr', () => {
     const d = await runDoctor(down);
     expect(d[0]).toMatchObject({ check: 'gateway reachable', status: 'fail', fix: expect.stringContaining('java') });
     await down.close();
+  });
+
+  it.skipIf(!USE_SIM)(`TLS pinning: fingerprint, CA file, loopback-only self-signed${SIM_ONLY}`, async () => {
+    const fp = new X509Certificate(sim!.certPem).fingerprint256;
+    const pinned = newClient(url, { tls: { fingerprint: fp.replace(/:/g, '').toLowerCase() } });
+    expect(pinned.transport.tls.mode).toBe('fingerprint');
+    expect((await pinned.session.tickle()).session).toBeTruthy();
+    // The websocket trusts exactly the pinned certificate too.
+    await pinned.stream.connect();
+    expect(pinned.stream.isOpen).toBe(true);
+    await pinned.close();
+    const wrong = newClient(url, { tls: { fingerprint: 'AA:'.repeat(31) + 'AA' }, retries: 0 });
+    const err = await wrong.session.tickle().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayCertificateError);
+    expect((err as Error).message).toMatch(/does not match the pinned/);
+    await wrong.close();
+    const caFile = join(tmp, 'gateway.pem');
+    writeFileSync(caFile, sim!.certPem);
+    const withCa = newClient(url, { tls: { caFile } });
+    expect(withCa.transport.tls).toMatchObject({ mode: 'ca', rejectUnauthorized: true });
+    expect((await withCa.session.tickle()).session).toBeTruthy();
+    await withCa.close();
+    // Without a pin, only loopback hosts accept a self-signed certificate.
+    expect(resolveTls(new URL('https://localhost:5000/v1/api'), undefined)).toMatchObject({ mode: 'loopback-self-signed', rejectUnauthorized: false });
+    expect(resolveTls(new URL('https://10.1.2.3:5000/v1/api'), undefined)).toMatchObject({ mode: 'system', rejectUnauthorized: true });
+    expect(() => resolveTls(new URL('https://10.1.2.3:5000'), { fingerprint: 'nope' })).toThrow(/64 hex digits/);
   });
 
   it('contract cache', async () => {
