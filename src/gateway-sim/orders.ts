@@ -218,6 +218,13 @@ export class OrderBook extends EventEmitter {
     return this.d.market.quote(d.conid, now)!.last;
   }
 
+  /** Gross unit value of a draft: the price, or for a combo the sum of |ratio| × price of its legs. */
+  private grossUnit(d: OrderDraft, insts: Instrument[]): number {
+    const now = this.d.now();
+    if (d.legs) return d.legs.reduce((s, l, i) => s + Math.abs(l.ratio) * this.d.market.quote(insts[i]!.conid, now)!.last, 0);
+    return Math.abs(this.refPrice(d, insts));
+  }
+
   /** Business checks that reject an order outright (HTTP 200 with an error body, §6.1 shape 3). */
   private rejection(d: OrderDraft, insts: Instrument[], acct: Account): string | undefined {
     const injected = this.d.takeInjectedRejection(d.conid);
@@ -242,7 +249,8 @@ export class OrderBook extends EventEmitter {
       return `The order cannot be executed: the ${inst.market === 'crypto' ? 'crypto' : 'exchange'} market is closed (IOC orders are not held)`;
     }
     // Funds: stocks at 50 % initial margin, crypto fully paid in cash.
-    const unit = Math.abs(this.refPrice(d, insts));
+    // Margin is charged on the gross value (a combo's legs both count).
+    const unit = this.grossUnit(d, insts);
     const qty = d.quantity ?? (d.cashQty ?? 0) / Math.max(unit, 1e-9);
     const notional = d.cashQty ?? qty * unit;
     const marks = this.marks(acct);
@@ -284,8 +292,9 @@ export class OrderBook extends EventEmitter {
     if (qty > this.d.opts.sizeLimit) {
       qs.push({ messageId: 'o383', text: `The following order "${desc}" size exceeds the Size Limit of ${this.d.opts.sizeLimit}.\nAre you sure you want to submit this order?` });
     }
-    if (Math.abs(qty * ref) > this.d.opts.valueLimit) {
-      qs.push({ messageId: 'o451', text: `The following order "${desc}" value estimate of ${fmtAmount(Math.abs(qty * ref))} USD exceeds \nthe Total Value Limit of ${fmtAmount(this.d.opts.valueLimit)} USD.\nAre you sure you want to submit this order?` });
+    const value = qty * this.grossUnit(d, insts);
+    if (value > this.d.opts.valueLimit) {
+      qs.push({ messageId: 'o451', text: `The following order "${desc}" value estimate of ${fmtAmount(value)} USD exceeds \nthe Total Value Limit of ${fmtAmount(this.d.opts.valueLimit)} USD.\nAre you sure you want to submit this order?` });
     }
     const sup = this.d.suppressed();
     return qs.filter((q) => !sup.has(q.messageId));
