@@ -194,7 +194,19 @@ describe('ibkr', () => {
     // History: six days of 1-minute bars (four trading days, ~1560 bars) need several pages of ≤1000 bars.
     const to = Date.parse(START);
     const from = to - 6 * 86_400_000;
+    // (1.2 s per answer on the simulator, which does not cap concurrency itself: the client must.)
+    const since = Date.now();
+    if (sim) await hook(sim, 'POST', '/sim/faults', { spec: 'latency=1200', replace: true });
     const bars = await client.marketData.history(AAPL, { bar: '1min', from, to });
+    if (sim) {
+      await hook(sim, 'DELETE', '/sim/faults');
+      const log = await hook<{ at: number; ms: number; path: string }[]>(sim, 'GET', `/sim/requests?since=${since}`);
+      const pages = log.filter((e) => e.path.startsWith('/iserver/marketdata/history'));
+      expect(pages.length).toBeGreaterThan(2);
+      const overlap = Math.max(...pages.map((p) => pages.filter((q) => q.at <= p.at && q.at + q.ms > p.at).length));
+      expect(overlap).toBeGreaterThan(1); // pages do run in parallel...
+      expect(overlap).toBeLessThanOrEqual(5); // ...but never more than 5 at a time
+    }
     expect(bars.length).toBeGreaterThan(1000);
     for (let i = 1; i < bars.length; i++) expect(bars[i]!.t).toBeGreaterThan(bars[i - 1]!.t);
     expect(bars.every((b) => b.h >= b.l && b.t >= from && b.t < to)).toBe(true);
