@@ -137,6 +137,11 @@ describe('ibkr', () => {
       expect(ok.authenticated).toBe(true);
       const state = await hook<{ session: { brokerage: boolean; accountsPrimed: boolean } }>(cold, 'GET', '/sim/state');
       expect(state.session).toMatchObject({ brokerage: true, accountsPrimed: true });
+      // Right after ssodh/init the bridge was not up yet ("no bridge"): the priming call was retried.
+      const log = await hook<{ path: string; status: number }[]>(cold, 'GET', '/sim/requests');
+      const priming = log.filter((e) => e.path === '/iserver/accounts');
+      expect(priming.some((e) => e.status >= 500)).toBe(true);
+      expect(priming.at(-1)!.status).toBe(200);
     } finally {
       await c.close();
       await cold.close();
@@ -483,6 +488,17 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/session/reset');
         await c.session.recover();
         expect((await c.marketData.snapshot([SPY]))[0]!.conid).toBe(SPY);
+        // A reset the client did not notice (the gateway re-opened the session by itself): the next
+        // market-data call meets "Please query /accounts first", primes again and goes through.
+        await hook(s, 'POST', '/sim/session/reset');
+        await hook(s, 'POST', '/sim/login', { brokerage: true });
+        const since = Date.now();
+        expect((await c.marketData.snapshot([AAPL]))[0]!.conid).toBe(AAPL);
+        const log = await hook<{ path: string; status: number }[]>(s, 'GET', `/sim/requests?since=${since}`);
+        const paths = log.map((e) => `${e.status} ${e.path.split('?')[0]}`);
+        const refused = paths.findIndex((p) => /^(400|500) \/iserver\/marketdata\/snapshot/.test(p));
+        expect(refused).toBeGreaterThanOrEqual(0);
+        expect(paths.slice(refused)).toContain('200 /iserver/accounts');
       } finally {
         await done();
       }
