@@ -49,6 +49,8 @@ export interface SimOrder extends OrderDraft {
   lastExecAt: number;
   /** Real ms after which the order may leave PreSubmitted. */
   submitAfter: number;
+  /** Fault injection: the order turns Inactive (rejected downstream) at its first step. */
+  failDownstream?: boolean;
   cancelAfter?: number;
   text?: string;
 }
@@ -97,6 +99,8 @@ export interface OrderBookDeps {
   hasMarketData: (conid: number) => boolean;
   /** One-shot rejection injected by the faults module. */
   takeInjectedRejection: (conid: number) => string | undefined;
+  /** One-shot "accepted, then Inactive" injected by the faults module. */
+  takeInjectedInactive: (conid: number) => boolean;
 }
 
 const HUMAN_TYPE: Record<string, string> = { MKT: 'Market', LMT: 'Limit' };
@@ -356,6 +360,7 @@ export class OrderBook extends EventEmitter {
     const order: SimOrder = {
       ...draft, orderId: this.nextId++, status: 'PreSubmitted', filledQty: 0, avgPrice: 0, cashSpent: 0,
       createdAt: now, lastExecAt: now, submitAfter: Date.now() + this.d.opts.realism.submitDelayMs,
+      ...(this.d.takeInjectedInactive(draft.conid) ? { failDownstream: true } : {}),
     };
     this.orders.set(order.orderId, order);
     // The order is streamed and its lifecycle moves on the engine loop, never inside the request: the
@@ -436,6 +441,11 @@ export class OrderBook extends EventEmitter {
       return;
     }
     if (realNow < o.submitAfter) return;
+    if (o.failDownstream) {
+      o.text = 'Order rejected downstream (fault injection)';
+      this.setStatus(o, 'Inactive');
+      return;
+    }
     const acct = this.d.account(o.acctId);
     const insts = this.instrumentsOf(o);
     if (!acct || typeof insts === 'string') { this.setStatus(o, 'Inactive'); return; }
@@ -552,6 +562,7 @@ export class OrderBook extends EventEmitter {
     };
     if (o.cOID) row.order_ref = o.cOID;
     if (o.cashQty !== undefined) row.totalCashSize = o.cashQty;
+    if (o.text) row.text = o.text;
     if (row.avgPrice === undefined) delete row.avgPrice;
     return row;
   }
@@ -584,7 +595,7 @@ export class OrderBook extends EventEmitter {
       alert_active: 1, child_order_type: '0', order_clearing_account: o.acctId, size_and_fills: String(o.filledQty),
       ...(o.filledQty > 0 ? { average_price: formatPrice(o.avgPrice, tickSz) } : {}),
       exit_strategy_tool_availability: '1', allowed_duplicate_opposite: true, order_time: yymmddhhmmss(o.createdAt),
-      use_price_mgmt_algo: false, ...(o.cOID ? { order_ref: o.cOID } : {}),
+      use_price_mgmt_algo: false, ...(o.cOID ? { order_ref: o.cOID } : {}), ...(o.text ? { text: o.text } : {}),
     };
   }
 
