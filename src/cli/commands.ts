@@ -2,9 +2,12 @@
  * Every command of the CLI, one module each. Adding a command is one file and one line here.
  */
 import type { Command } from 'commander';
+import { registerBacktestCommand } from './backtest.ts';
 import { registerCacheCommand } from './cache.ts';
 import { registerConfigCommand } from './config.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerHistoryCommand } from './history.ts';
+import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -14,4 +17,7 @@ export const commands: RegisterCommand[] = [
   registerSimCommand,
   registerCacheCommand,
   registerDoctorCommand,
+  registerBacktestCommand,
+  registerScanCommand,
+  registerHistoryCommand,
 ];

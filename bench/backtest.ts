@@ -1,0 +1,220 @@
+/**
+ * Backtest benchmark: aligned bars per second and peak memory of Tandem's runner on a synthetic
+ * cointegrated pair (default 1,000,000 bars, the spec example's strategy), side by side with a
+ * vectorised numpy/pandas implementation of the same rules (bench/backtest_vectorised.py, run with
+ * /usr/bin/python3 when present). Each measurement runs in its own process so peak RSS is its own.
+ *
+ *   npx tsx bench/backtest.ts [--bars 1000000] [--gate-bars 100000] [--csv-bars 200000] [--no-python]
+ *
+ * Speed runs read the pair from columns generated before the clock starts (as the Python side reads
+ * a file). Memory runs feed the runner straight from a generator (no input arrays) and measure what
+ * it keeps: the equity curve (two float64 a bar), the trades and the fills.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { alignBars, countAligned } from '../src/backtest/align.ts';
+import { loadBarsCsv } from '../src/backtest/csv.ts';
+import { runBacktest } from '../src/backtest/runner.ts';
+import { cointegrationParamsSchema } from '../src/strategies/cointegration/params.ts';
+import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.ts';
+import type { PairBar } from '../src/strategies/types.ts';
+import { pairCsv, syntheticPair } from '../tests/helpers/pair-data.ts';
+
+const SEED = 42;
+const GATE = { every: 78, lookback: 390, maxPValue: 0.05 };
+const PYTHON = '/usr/bin/python3';
+
+function params(gate: boolean) {
+  return cointegrationParamsSchema.parse({
+    type: 'cointegration',
+    legs: { y: { symbol: 'ETHA', secType: 'STK', exchange: 'SMART' }, x: { symbol: 'ETHV', secType: 'STK', exchange: 'SMART' } },
+    bar: '5min',
+    transform: 'log',
+    hedge: { method: 'ols' },
+    lookback: 120,
+    entryZ: 2,
+    exitZ: 0.5,
+    stopZ: 4,
+    maxHoldingBars: 390,
+    ...(gate ? { gate: GATE } : {}),
+    sizing: { capitalFraction: 0.5 },
+    shortMode: 'hedge',
+  });
+}
+const data = (n: number) => syntheticPair({ n, seed: SEED, spreadVol: 0.0012, kappa: 0.03 });
+
+/** The pair as columns, generated before the clock starts (the Python side reads the same from a file). */
+function columns(n: number): Float64Array[] {
+  const cols = Array.from({ length: 5 }, () => new Float64Array(n));
+  let i = 0;
+  for (const b of data(n)) {
+    cols[0]![i] = b.time;
+    cols[1]![i] = b.y.open;
+    cols[2]![i] = b.y.close;
+    cols[3]![i] = b.x.open;
+    cols[4]![i] = b.x.close;
+    i++;
+  }
+  return cols;
+}
+
+/** Aligned bars from the columns, one object a bar as the CSV aligner yields them. */
+function* fromColumns(cols: Float64Array[]): Generator<PairBar> {
+  const [t, oy, cy, ox, cx] = cols as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let i = 0; i < t.length; i++) {
+    yield {
+      time: t[i]!,
+      y: { open: oy[i]!, high: Math.max(oy[i]!, cy[i]!), low: Math.min(oy[i]!, cy[i]!), close: cy[i]!, volume: 1000 },
+      x: { open: ox[i]!, high: Math.max(ox[i]!, cx[i]!), low: Math.min(ox[i]!, cx[i]!), close: cx[i]!, volume: 1000 },
+    };
+  }
+}
+
+interface Measure {
+  bars: number;
+  seconds: number;
+  barsPerSecond: number;
+  finalEquity: number;
+  trades: number;
+  commissions: number;
+  maxRssMB: number;
+  heapUsedMB?: number;
+  /** Heap plus array buffers after a full GC, the result alive. */
+  liveMB?: number;
+}
+
+/**
+ * Child: one backtest. `speed`: from columns generated before the clock starts. `memory`: streamed
+ * from the generator (no input arrays), then the heap measured after a full GC with the result
+ * still alive: what the run itself keeps.
+ */
+function child(n: number, gate: boolean, streamed: boolean): Measure {
+  const p = params(gate);
+  const cols = streamed ? null : columns(n);
+  const t0 = performance.now();
+  const r = runBacktest(cols ? fromColumns(cols) : data(n), new CointegrationStrategy(p), { legs: p.legs, bar: p.bar, slippageBps: 2, startingCash: 100_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  (globalThis as { gc?: () => void }).gc?.();
+  const mem = process.memoryUsage();
+  return {
+    liveMB: (mem.heapUsed + mem.arrayBuffers) / 2 ** 20,
+    bars: r.bars,
+    seconds,
+    barsPerSecond: r.bars / seconds,
+    finalEquity: r.finalEquity,
+    trades: r.trades.length,
+    commissions: r.metrics.commissions,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
+  };
+}
+
+/** Child: CSV parsing and alignment throughput. */
+async function childCsv(n: number): Promise<Measure> {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
+  const file = join(dir, 'bars.csv');
+  writeFileSync(file, pairCsv(data(n), 'ETHA', 'ETHV'));
+  const t0 = performance.now();
+  const m = await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
+  const aligned = countAligned(m.get('ETHA')!, m.get('ETHV')!);
+  let k = 0;
+  for (const _ of alignBars(m.get('ETHA')!, m.get('ETHV')!)) k++;
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(dir, { recursive: true });
+  if (k !== aligned) throw new Error('alignment count mismatch');
+  return { bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+}
+
+/** The pair as 5 float64 columns (time, open y, close y, open x, close x) for the Python side. */
+function writeBinary(n: number, file: string): void {
+  const cols = Array.from({ length: 5 }, () => new Float64Array(n));
+  let i = 0;
+  for (const b of data(n)) {
+    cols[0]![i] = b.time;
+    cols[1]![i] = b.y.open;
+    cols[2]![i] = b.y.close;
+    cols[3]![i] = b.x.open;
+    cols[4]![i] = b.x.close;
+    i++;
+  }
+  const fd = openSync(file, 'w');
+  for (const c of cols) writeSync(fd, new Uint8Array(c.buffer));
+  closeSync(fd);
+}
+
+function spawnJson(cmd: string, args: string[]): Measure {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measure;
+}
+const self = fileURLToPath(import.meta.url);
+const tsChild = (mode: string, n: number) => spawnJson(process.execPath, ['--expose-gc', '--import', import.meta.resolve('tsx'), self, '--child', mode, String(n)]);
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+async function main(): Promise<void> {
+  const ci = process.argv.indexOf('--child');
+  if (ci >= 0) {
+    const mode = process.argv[ci + 1]!;
+    const n = Number(process.argv[ci + 2]);
+    const m = mode === 'csv' ? await childCsv(n) : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
+    process.stdout.write(JSON.stringify(m) + '\n');
+    return;
+  }
+  const N = arg('--bars', 1_000_000);
+  const NG = arg('--gate-bars', 100_000);
+  const NC = arg('--csv-bars', 200_000);
+  const python = !process.argv.includes('--no-python') && existsSync(PYTHON);
+  const row = (label: string, m: Measure) =>
+    `${label.padEnd(46)} ${String(m.bars).padStart(9)} ${m.seconds.toFixed(2).padStart(8)} ${Math.round(m.barsPerSecond).toLocaleString('en-US').padStart(11)} ${m.maxRssMB.toFixed(0).padStart(8)}   ${m.finalEquity ? m.finalEquity.toFixed(2) : ''}${m.trades ? ` (${m.trades} trades)` : ''}`;
+  console.log(`${'run'.padEnd(46)} ${'bars'.padStart(9)} ${'seconds'.padStart(8)} ${'bars/s'.padStart(11)} ${'maxRSS MB'.padStart(8)}   final equity`);
+
+  const big = tsChild('nogate', N);
+  console.log(row('tandem, no gate', big));
+  const gate = tsChild('gate', N);
+  console.log(row('tandem, gate every 78 over 390', gate));
+  const gateSmall = tsChild('gate', NG);
+  console.log(row('tandem, gate every 78 over 390', gateSmall));
+  console.log(row('tandem CSV load + align (no strategy)', tsChild('csv', NC)));
+
+
+  // Memory: the same run streamed from the generator at N/10 and N bars.
+  const m1 = tsChild('nogate-streamed', Math.round(N / 10));
+  const m2 = tsChild('nogate-streamed', N);
+  console.log(row('tandem, no gate, streamed (memory run)', m1));
+  console.log(row('tandem, no gate, streamed (memory run)', m2));
+  const live = ((m2.liveMB! - m1.liveMB!) * 2 ** 20) / (m2.bars - m1.bars);
+  const rss = ((m2.maxRssMB - m1.maxRssMB) * 2 ** 20) / (m2.bars - m1.bars);
+  console.log(`\nmemory kept after the run (heap + buffers, after GC): ${m1.liveMB!.toFixed(1)} MB at ${m1.bars} bars, ${m2.liveMB!.toFixed(1)} MB at ${m2.bars} bars: ${live.toFixed(1)} bytes per extra bar`);
+  console.log(`  (the equity curve is 16 bytes a bar in buffers that double: 16–32 bytes a bar; trades and fills grow with the trades, ${m2.trades} here)`);
+  console.log(`peak RSS: ${m1.maxRssMB.toFixed(0)} MB → ${m2.maxRssMB.toFixed(0)} MB: ${rss.toFixed(1)} bytes per extra bar (includes garbage V8 had not collected yet)`);
+
+  if (!python) {
+    console.log(`\nvectorised numpy/pandas comparison skipped: ${existsSync(PYTHON) ? '--no-python given' : `${PYTHON} not found`}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
+  try {
+    const f = join(dir, 'pair.f64');
+    writeBinary(N, f);
+    const py = spawnJson(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), f]);
+    console.log(row('numpy/pandas vectorised, no gate', py));
+    const fg = join(dir, 'pair-gate.f64');
+    writeBinary(NG, fg);
+    const pyg = spawnJson(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), fg, '--gate', `${GATE.every},${GATE.lookback},${GATE.maxPValue}`]);
+    console.log(row('numpy/pandas + statsmodels coint gate', pyg));
+    console.log(`\nspeed ratio tandem / vectorised: no gate ${(big.barsPerSecond / py.barsPerSecond).toFixed(2)}×, with gate ${(gateSmall.barsPerSecond / pyg.barsPerSecond).toFixed(2)}×`);
+    const same = (a: Measure, b: Measure) => `${a.trades === b.trades ? 'same trades' : `trades ${a.trades} vs ${b.trades}`}, Δ final equity ${(a.finalEquity - b.finalEquity).toFixed(6)}`;
+    console.log(`results: no gate: ${same(big, py)}; gate: ${same(gateSmall, pyg)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

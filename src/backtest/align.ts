@@ -1,0 +1,43 @@
+/**
+ * Aligned bars (docs/strategy.md, "Inputs"): the inner join of two symbols' bars on `time`, in
+ * ascending order. Yields one PairBar at a time so the runner never holds the joined series.
+ */
+import type { PairBar } from '../strategies/types.ts';
+import type { BarSeries } from './csv.ts';
+
+/** Number of aligned bars (one merge pass, no allocation). */
+export function countAligned(y: BarSeries, x: BarSeries): number {
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < y.length && j < x.length) {
+    const ty = y.time[i]!;
+    const tx = x.time[j]!;
+    if (ty === tx) {
+      n++;
+      i++;
+      j++;
+    } else if (ty < tx) i++;
+    else j++;
+  }
+  return n;
+}
+
+export function* alignBars(y: BarSeries, x: BarSeries): Generator<PairBar> {
+  let i = 0;
+  let j = 0;
+  while (i < y.length && j < x.length) {
+    const ty = y.time[i]!;
+    const tx = x.time[j]!;
+    if (ty === tx) {
+      yield {
+        time: ty,
+        y: { open: y.open[i]!, high: y.high[i]!, low: y.low[i]!, close: y.close[i]!, volume: y.volume[i]! },
+        x: { open: x.open[j]!, high: x.high[j]!, low: x.low[j]!, close: x.close[j]!, volume: x.volume[j]! },
+      };
+      i++;
+      j++;
+    } else if (ty < tx) i++;
+    else j++;
+  }
+}

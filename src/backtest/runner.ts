@@ -1,0 +1,178 @@
+/**
+ * The backtest runner (docs/strategy.md, "Fills in the backtest", "Equity and metrics"): feeds the
+ * same Strategy object the live engine uses one aligned bar at a time, fills its orders at the next
+ * bar's open with slippage and commission, marks equity at every close, and accumulates metrics
+ * as it goes. Memory: the equity curve (two float64 a bar), the trades and fills; nothing else
+ * grows with the number of bars.
+ */
+import type { LegConfig } from '../strategies/cointegration/params.ts';
+import type { CloseReason, Decision, Diagnostics, LegName, LegOrder, OrderSide, PairBar, Strategy, TradeSide } from '../strategies/types.ts';
+import { GrowableF64 } from './columns.ts';
+import { commission, fillPrice } from './costs.ts';
+import { barsPerYear, EquityStats, type Metrics } from './metrics.ts';
+
+export interface BacktestSetup {
+  legs: { y: LegConfig; x: LegConfig };
+  /** Bar size of the strategy (`5min`, `1d`...), for bars per year. */
+  bar: string;
+  slippageBps: number;
+  startingCash: number;
+}
+
+export interface FillRecord {
+  time: number;
+  leg: LegName;
+  symbol: string;
+  side: OrderSide;
+  qty: number;
+  price: number;
+  commission: number;
+}
+
+export interface TradeRecord {
+  side: TradeSide;
+  entryTime: number;
+  entryBar: number;
+  exitTime: number | null;
+  exitBar: number | null;
+  exitReason: CloseReason | null;
+  qtyY: number;
+  qtyX: number;
+  /** Cash flows of the trade's fills (commissions included), plus, if open, its legs at the last close. */
+  pnl: number;
+}
+
+export interface BacktestResult {
+  startingCash: number;
+  finalEquity: number;
+  metrics: Metrics;
+  trades: TradeRecord[];
+  fills: FillRecord[];
+  /** Equity at each aligned bar close: `time[i]` (epoch ms), `equity[i]`. */
+  equity: { time: Float64Array; equity: Float64Array };
+  bars: number;
+}
+
+/** What an observer sees at each aligned bar (for reports and progress). */
+export interface BarEvent {
+  index: number;
+  bar: PairBar;
+  /** Equity at this bar's close. */
+  equity: number;
+  /** Null on the last bar (the strategy is not asked). */
+  diagnostics: Diagnostics | null;
+  decision: Decision | null;
+}
+
+export interface RunOptions {
+  onBar?: (e: BarEvent) => void;
+}
+
+interface PendingOrder extends LegOrder {
+  trade: TradeRecord;
+}
+
+export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: BacktestSetup, opts: RunOptions = {}): BacktestResult {
+  const { legs, slippageBps, startingCash } = setup;
+  if (!(startingCash > 0) || !Number.isFinite(startingCash)) throw new Error(`startingCash must be a positive number, got ${startingCash}`);
+  let cash = startingCash;
+  let holdY = 0;
+  let holdX = 0;
+  let commissions = 0;
+  let pending: PendingOrder[] = [];
+  let openTrade: TradeRecord | null = null;
+  const trades: TradeRecord[] = [];
+  const fills: FillRecord[] = [];
+  const eqTime = new GrowableF64(4096);
+  const eqValue = new GrowableF64(4096);
+  const stats = new EquityStats();
+  let lastBar: PairBar | null = null;
+
+  const it = bars[Symbol.iterator]();
+  let next = it.next();
+  let index = 0;
+  while (!next.done) {
+    const bar = next.value;
+    next = it.next();
+    const isLast = next.done === true;
+
+    // 1. Orders decided at the previous close fill at this bar's open.
+    for (const o of pending) {
+      const leg = o.leg === 'y' ? bar.y : bar.x;
+      const cfg = legs[o.leg];
+      const price = fillPrice(leg.open, o.side, slippageBps);
+      const fee = commission(cfg.commission, o.qty, price);
+      const signed = o.side === 'BUY' ? o.qty : -o.qty;
+      const flow = -signed * price - fee;
+      cash += flow;
+      o.trade.pnl += flow;
+      commissions += fee;
+      if (o.leg === 'y') holdY += signed;
+      else holdX += signed;
+      fills.push({ time: bar.time, leg: o.leg, symbol: cfg.symbol, side: o.side, qty: o.qty, price, commission: fee });
+    }
+    pending = [];
+
+    // 2. Equity at the close.
+    const equity = cash + holdY * bar.y.close + holdX * bar.x.close;
+    eqTime.push(bar.time);
+    eqValue.push(equity);
+    stats.push(equity);
+
+    // 3. The strategy decides at this close, except on the last bar.
+    let diagnostics: Diagnostics | null = null;
+    let decision: Decision | null = null;
+    if (!isLast) {
+      const step = strategy.onBar(bar, { equity });
+      diagnostics = step.diagnostics;
+      decision = step.decision;
+      if (decision.action === 'enter') {
+        if (openTrade) throw new Error(`strategy entered ${decision.side} at ${new Date(bar.time).toISOString()} while a trade is open`);
+        let qy = 0;
+        let qx = 0;
+        for (const o of decision.orders) {
+          if (o.leg === 'y') qy = o.qty;
+          else qx = o.qty;
+        }
+        openTrade = { side: decision.side, entryTime: bar.time, entryBar: index, exitTime: null, exitBar: null, exitReason: null, qtyY: qy, qtyX: qx, pnl: 0 };
+        trades.push(openTrade);
+        pending = decision.orders.map((o) => ({ ...o, trade: openTrade as TradeRecord }));
+      } else if (decision.action === 'close') {
+        if (!openTrade) throw new Error(`strategy closed at ${new Date(bar.time).toISOString()} without an open trade`);
+        openTrade.exitTime = bar.time;
+        openTrade.exitBar = index;
+        openTrade.exitReason = decision.reason;
+        const t = openTrade;
+        pending = decision.orders.map((o) => ({ ...o, trade: t }));
+        openTrade = null;
+      }
+    }
+    opts.onBar?.({ index, bar, equity, diagnostics, decision });
+    lastBar = bar;
+    index++;
+  }
+
+  // A trade still open at the end is marked at the last close.
+  if (openTrade && lastBar) openTrade.pnl += holdY * lastBar.y.close + holdX * lastBar.x.close;
+
+  const closed = trades.filter((t) => t.exitReason !== null);
+  const wins = closed.filter((t) => t.pnl > 0).length;
+  const holding = closed.reduce((s, t) => s + ((t.exitBar as number) - t.entryBar), 0);
+  const B = barsPerYear([legs.y.secType, legs.x.secType], setup.bar);
+  const finalEquity = stats.count > 0 ? stats.lastEquity : startingCash;
+  return {
+    startingCash,
+    finalEquity,
+    metrics: {
+      ...stats.summary(startingCash, B),
+      trades: trades.length,
+      winRate: closed.length > 0 ? wins / closed.length : 0,
+      avgHoldingBars: closed.length > 0 ? holding / closed.length : 0,
+      commissions,
+    },
+    trades,
+    fills,
+    equity: { time: eqTime.view(), equity: eqValue.view() },
+    bars: index,
+  };
+}
