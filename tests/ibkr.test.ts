@@ -573,6 +573,14 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/faults', { spec: `reject=${BTC}` });
         const rej = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 }).catch((e: unknown) => e);
         expect(rej).toBeInstanceOf(OrderRejectedError);
+        // Accepted, then rejected downstream: the status turns Inactive.
+        await hook(s, 'POST', '/sim/faults', { spec: `inactive=${BTC}` });
+        const doomed = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 });
+        const inactive = await waitFor('the Inactive status', async () => {
+          const st = await c.orders.status(doomed.orderId);
+          return st.status === 'Inactive' ? st : undefined;
+        });
+        expect(inactive.rawStatus).toBe('Inactive');
         const [spy] = await c.marketData.snapshot([SPY]);
         const far = Math.round(spy!.last! * 0.8 * 100) / 100;
         const refused = await c.orders.place({ accountId: 'DU1234567', conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: far, cOID: 'refuse-1' }).catch((e: unknown) => e);
