@@ -137,6 +137,11 @@ describe('ibkr', () => {
       expect(ok.authenticated).toBe(true);
       const state = await hook<{ session: { brokerage: boolean; accountsPrimed: boolean } }>(cold, 'GET', '/sim/state');
       expect(state.session).toMatchObject({ brokerage: true, accountsPrimed: true });
+      // Right after ssodh/init the bridge was not up yet ("no bridge"): the priming call was retried.
+      const log = await hook<{ path: string; status: number }[]>(cold, 'GET', '/sim/requests');
+      const priming = log.filter((e) => e.path === '/iserver/accounts');
+      expect(priming.some((e) => e.status >= 500)).toBe(true);
+      expect(priming.at(-1)!.status).toBe(200);
     } finally {
       await c.close();
       await cold.close();
@@ -194,7 +199,19 @@ describe('ibkr', () => {
     // History: six days of 1-minute bars (four trading days, ~1560 bars) need several pages of ≤1000 bars.
     const to = Date.parse(START);
     const from = to - 6 * 86_400_000;
+    // (1.2 s per answer on the simulator, which does not cap concurrency itself: the client must.)
+    const since = Date.now();
+    if (sim) await hook(sim, 'POST', '/sim/faults', { spec: 'latency=1200', replace: true });
     const bars = await client.marketData.history(AAPL, { bar: '1min', from, to });
+    if (sim) {
+      await hook(sim, 'DELETE', '/sim/faults');
+      const log = await hook<{ at: number; ms: number; path: string }[]>(sim, 'GET', `/sim/requests?since=${since}`);
+      const pages = log.filter((e) => e.path.startsWith('/iserver/marketdata/history'));
+      expect(pages.length).toBeGreaterThan(2);
+      const overlap = Math.max(...pages.map((p) => pages.filter((q) => q.at <= p.at && q.at + q.ms > p.at).length));
+      expect(overlap).toBeGreaterThan(1); // pages do run in parallel...
+      expect(overlap).toBeLessThanOrEqual(5); // ...but never more than 5 at a time
+    }
     expect(bars.length).toBeGreaterThan(1000);
     for (let i = 1; i < bars.length; i++) expect(bars[i]!.t).toBeGreaterThan(bars[i - 1]!.t);
     expect(bars.every((b) => b.h >= b.l && b.t >= from && b.t < to)).toBe(true);
@@ -471,6 +488,17 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/session/reset');
         await c.session.recover();
         expect((await c.marketData.snapshot([SPY]))[0]!.conid).toBe(SPY);
+        // A reset the client did not notice (the gateway re-opened the session by itself): the next
+        // market-data call meets "Please query /accounts first", primes again and goes through.
+        await hook(s, 'POST', '/sim/session/reset');
+        await hook(s, 'POST', '/sim/login', { brokerage: true });
+        const since = Date.now();
+        expect((await c.marketData.snapshot([AAPL]))[0]!.conid).toBe(AAPL);
+        const log = await hook<{ path: string; status: number }[]>(s, 'GET', `/sim/requests?since=${since}`);
+        const paths = log.map((e) => `${e.status} ${e.path.split('?')[0]}`);
+        const refused = paths.findIndex((p) => /^(400|500) \/iserver\/marketdata\/snapshot/.test(p));
+        expect(refused).toBeGreaterThanOrEqual(0);
+        expect(paths.slice(refused)).toContain('200 /iserver/accounts');
       } finally {
         await done();
       }
@@ -545,6 +573,14 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/faults', { spec: `reject=${BTC}` });
         const rej = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 }).catch((e: unknown) => e);
         expect(rej).toBeInstanceOf(OrderRejectedError);
+        // Accepted, then rejected downstream: the status turns Inactive.
+        await hook(s, 'POST', '/sim/faults', { spec: `inactive=${BTC}` });
+        const doomed = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 });
+        const inactive = await waitFor('the Inactive status', async () => {
+          const st = await c.orders.status(doomed.orderId);
+          return st.status === 'Inactive' ? st : undefined;
+        });
+        expect(inactive.rawStatus).toBe('Inactive');
         const [spy] = await c.marketData.snapshot([SPY]);
         const far = Math.round(spy!.last! * 0.8 * 100) / 100;
         const refused = await c.orders.place({ accountId: 'DU1234567', conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: far, cOID: 'refuse-1' }).catch((e: unknown) => e);
