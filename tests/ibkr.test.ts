@@ -16,8 +16,11 @@ import { Agent, request } from 'undici';
 import { startSimulator } from '../src/gateway-sim/index.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { IbkrClient, type IbkrClientOptions } from '../src/ibkr/client.ts';
+import { X509Certificate } from 'node:crypto';
+import { resolveTls } from '../src/ibkr/tls.ts';
 import {
   ContractNotFoundError,
+  GatewayCertificateError,
   GatewayTimeoutError,
   GatewayUnreachableError,
   NotAuthenticatedError,
@@ -83,9 +86,8 @@ async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | un
 }
 
 /**
- * Simulated start: Monday 00:10 New York. Stocks are closed (limit orders stay working), crypto trades.
- * (The simulator computes crypto day statistics minute by minute from New York midnight, which costs
- * ~50 ms per minute on a cold start; an early-morning start keeps that short. See the report.)
+ * Simulated start: Monday 00:10 New York. Stocks are closed (limit orders stay working, quotes carry the
+ * prior close), crypto trades around the clock (market orders fill).
  */
 const START = '2026-11-23T05:10:00Z';
 
@@ -135,6 +137,11 @@ describe('ibkr', () => {
       expect(ok.authenticated).toBe(true);
       const state = await hook<{ session: { brokerage: boolean; accountsPrimed: boolean } }>(cold, 'GET', '/sim/state');
       expect(state.session).toMatchObject({ brokerage: true, accountsPrimed: true });
+      // Right after ssodh/init the bridge was not up yet ("no bridge"): the priming call was retried.
+      const log = await hook<{ path: string; status: number }[]>(cold, 'GET', '/sim/requests');
+      const priming = log.filter((e) => e.path === '/iserver/accounts');
+      expect(priming.some((e) => e.status >= 500)).toBe(true);
+      expect(priming.at(-1)!.status).toBe(200);
     } finally {
       await c.close();
       await cold.close();
@@ -192,7 +199,19 @@ describe('ibkr', () => {
     // History: six days of 1-minute bars (four trading days, ~1560 bars) need several pages of ≤1000 bars.
     const to = Date.parse(START);
     const from = to - 6 * 86_400_000;
+    // (1.2 s per answer on the simulator, which does not cap concurrency itself: the client must.)
+    const since = Date.now();
+    if (sim) await hook(sim, 'POST', '/sim/faults', { spec: 'latency=1200', replace: true });
     const bars = await client.marketData.history(AAPL, { bar: '1min', from, to });
+    if (sim) {
+      await hook(sim, 'DELETE', '/sim/faults');
+      const log = await hook<{ at: number; ms: number; path: string }[]>(sim, 'GET', `/sim/requests?since=${since}`);
+      const pages = log.filter((e) => e.path.startsWith('/iserver/marketdata/history'));
+      expect(pages.length).toBeGreaterThan(2);
+      const overlap = Math.max(...pages.map((p) => pages.filter((q) => q.at <= p.at && q.at + q.ms > p.at).length));
+      expect(overlap).toBeGreaterThan(1); // pages do run in parallel...
+      expect(overlap).toBeLessThanOrEqual(5); // ...but never more than 5 at a time
+    }
     expect(bars.length).toBeGreaterThan(1000);
     for (let i = 1; i < bars.length; i++) expect(bars[i]!.t).toBeGreaterThan(bars[i - 1]!.t);
     expect(bars.every((b) => b.h >= b.l && b.t >= from && b.t < to)).toBe(true);
@@ -239,7 +258,23 @@ describe('ibkr', () => {
       const [spy] = await client.marketData.snapshot([SPY]);
       // A limit buy 10% under the market: working, with a price-constraint question on the way.
       const limit = Math.round(spy!.last! * 0.9 * 100) / 100;
-      const placed = await client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit });
+      // Two orders at once: each has a question chain, and any other order call would invalidate a
+      // pending reply id; per-account serialization keeps the chains apart. (A 50 ms answer latency
+      // on the simulator makes the two overlap for sure if they were not serialized.)
+      if (sim) await hook(sim, 'POST', '/sim/faults', { spec: 'latency=50', replace: true });
+      const [placed, second] = await Promise.all([
+        client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit }),
+        client.orders.place({ accountId: account, conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: limit }),
+      ]);
+      expect(second.orderId).not.toBe(placed.orderId);
+      if (sim) {
+        await hook(sim, 'DELETE', '/sim/faults');
+        // No reply id was invalidated and nothing had to be re-sent.
+        const log = await hook<{ method: string; path: string; status: number }[]>(sim, 'GET', '/sim/requests');
+        expect(log.filter((e) => e.path.startsWith('/iserver/reply/') && e.status !== 200)).toEqual([]);
+        expect(log.filter((e) => e.method === 'POST' && /\/orders$/.test(e.path))).toHaveLength(2);
+      }
+      await client.orders.cancel(account, second.orderId);
       expect(placed.resolvedBy).toBe('placement');
       expect(placed.orderId).toBeGreaterThan(0);
       if (sim) expect(placed.confirmed.flatMap((c) => c.messageIds)).toContain('o163');
@@ -299,6 +334,32 @@ describe('ibkr', () => {
     const d = await runDoctor(down);
     expect(d[0]).toMatchObject({ check: 'gateway reachable', status: 'fail', fix: expect.stringContaining('java') });
     await down.close();
+  });
+
+  it.skipIf(!USE_SIM)(`TLS pinning: fingerprint, CA file, loopback-only self-signed${SIM_ONLY}`, async () => {
+    const fp = new X509Certificate(sim!.certPem).fingerprint256;
+    const pinned = newClient(url, { tls: { fingerprint: fp.replace(/:/g, '').toLowerCase() } });
+    expect(pinned.transport.tls.mode).toBe('fingerprint');
+    expect((await pinned.session.tickle()).session).toBeTruthy();
+    // The websocket trusts exactly the pinned certificate too.
+    await pinned.stream.connect();
+    expect(pinned.stream.isOpen).toBe(true);
+    await pinned.close();
+    const wrong = newClient(url, { tls: { fingerprint: 'AA:'.repeat(31) + 'AA' }, retries: 0 });
+    const err = await wrong.session.tickle().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayCertificateError);
+    expect((err as Error).message).toMatch(/does not match the pinned/);
+    await wrong.close();
+    const caFile = join(tmp, 'gateway.pem');
+    writeFileSync(caFile, sim!.certPem);
+    const withCa = newClient(url, { tls: { caFile } });
+    expect(withCa.transport.tls).toMatchObject({ mode: 'ca', rejectUnauthorized: true });
+    expect((await withCa.session.tickle()).session).toBeTruthy();
+    await withCa.close();
+    // Without a pin, only loopback hosts accept a self-signed certificate.
+    expect(resolveTls(new URL('https://localhost:5000/v1/api'), undefined)).toMatchObject({ mode: 'loopback-self-signed', rejectUnauthorized: false });
+    expect(resolveTls(new URL('https://10.1.2.3:5000/v1/api'), undefined)).toMatchObject({ mode: 'system', rejectUnauthorized: true });
+    expect(() => resolveTls(new URL('https://10.1.2.3:5000'), { fingerprint: 'nope' })).toThrow(/64 hex digits/);
   });
 
   it('contract cache', async () => {
@@ -427,6 +488,17 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/session/reset');
         await c.session.recover();
         expect((await c.marketData.snapshot([SPY]))[0]!.conid).toBe(SPY);
+        // A reset the client did not notice (the gateway re-opened the session by itself): the next
+        // market-data call meets "Please query /accounts first", primes again and goes through.
+        await hook(s, 'POST', '/sim/session/reset');
+        await hook(s, 'POST', '/sim/login', { brokerage: true });
+        const since = Date.now();
+        expect((await c.marketData.snapshot([AAPL]))[0]!.conid).toBe(AAPL);
+        const log = await hook<{ path: string; status: number }[]>(s, 'GET', `/sim/requests?since=${since}`);
+        const paths = log.map((e) => `${e.status} ${e.path.split('?')[0]}`);
+        const refused = paths.findIndex((p) => /^(400|500) \/iserver\/marketdata\/snapshot/.test(p));
+        expect(refused).toBeGreaterThanOrEqual(0);
+        expect(paths.slice(refused)).toContain('200 /iserver/accounts');
       } finally {
         await done();
       }
@@ -501,6 +573,14 @@ describe('ibkr', () => {
         await hook(s, 'POST', '/sim/faults', { spec: `reject=${BTC}` });
         const rej = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 }).catch((e: unknown) => e);
         expect(rej).toBeInstanceOf(OrderRejectedError);
+        // Accepted, then rejected downstream: the status turns Inactive.
+        await hook(s, 'POST', '/sim/faults', { spec: `inactive=${BTC}` });
+        const doomed = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 100 });
+        const inactive = await waitFor('the Inactive status', async () => {
+          const st = await c.orders.status(doomed.orderId);
+          return st.status === 'Inactive' ? st : undefined;
+        });
+        expect(inactive.rawStatus).toBe('Inactive');
         const [spy] = await c.marketData.snapshot([SPY]);
         const far = Math.round(spy!.last! * 0.8 * 100) / 100;
         const refused = await c.orders.place({ accountId: 'DU1234567', conid: SPY, side: 'BUY', type: 'LMT', quantity: 1, price: far, cOID: 'refuse-1' }).catch((e: unknown) => e);
@@ -555,6 +635,14 @@ describe('ibkr', () => {
         expect(simHidden).toHaveLength(1);
         const placements = (await hook<{ method: string; path: string }[]>(s, 'GET', '/sim/requests')).filter((e) => e.method === 'POST' && /\/orders$/.test(e.path));
         expect(placements).toHaveLength(3); // dup-1 twice (the second refused as duplicate), hidden-1 once: never re-sent
+        // A placement whose answer never comes in time: timed out, then found by its cOID.
+        await hook(s, 'POST', '/sim/faults', { spec: 'order503=1,order503Delay=3000', replace: true });
+        const impatient = newClient(s.url, { timeoutMs: 1000, retries: 0 });
+        const late = await impatient.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 150, cOID: 'late-1' });
+        await impatient.close();
+        expect(late.resolvedBy).toBe('lookup');
+        const all = await hook<{ cOID?: string }[]>(s, 'GET', '/sim/orders');
+        expect(all.filter((o) => o.cOID === 'late-1')).toHaveLength(1);
       } finally {
         await done();
       }

@@ -60,7 +60,8 @@ describe('sim pacing', () => {
 
 describe('sim faults', () => {
   it('parses the compact spec and refuses bad items', () => {
-    const f = parseFaultSpec('latency=100-300,error5xx=0.1,hang=0.02,order503=1,order503Delay=250,reject=265598:2,reject=*,dropSession@30s,competing@1m,wsDrop@500ms');
+    const f = parseFaultSpec('latency=100-300,error5xx=0.1,hang=0.02,order503=1,order503Delay=250,reject=265598:2,reject=*,inactive=8314,dropSession@30s,competing@1m,wsDrop@500ms');
+    expect(Object.fromEntries(f.inactive)).toEqual({ 8314: 1 });
     expect(f.latencyMs).toEqual([100, 300]);
     expect(f.error500).toBeCloseTo(0.05);
     expect(f.error503).toBeCloseTo(0.05);
@@ -134,6 +135,22 @@ describe('sim faults', () => {
     expect(r.status).toBe(200);
     expect(r.body.error).toMatch(/^Order rejected - reason:/);
     expect((await place()).body[0].order_id).toBeDefined();
+  });
+
+  it('accepts an order and then turns it Inactive when told to (rejected downstream)', async () => {
+    const { api, hook } = await start();
+    await api('GET', '/iserver/accounts');
+    await hook('POST', '/faults', { spec: 'inactive=265598' });
+    const r = await api('POST', '/iserver/account/DU1234567/orders', { body: { orders: [{ conid: 265598, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1 }] } });
+    expect(r.body[0].order_status).toBe('PreSubmitted');
+    const id = Number(r.body[0].order_id);
+    let st = await api('GET', `/iserver/account/order/status/${id}`);
+    for (let i = 0; i < 40 && st.body.order_status !== 'Inactive'; i++) {
+      await sleep(50);
+      st = await api('GET', `/iserver/account/order/status/${id}`);
+    }
+    expect(st.body).toMatchObject({ order_status: 'Inactive', text: 'Order rejected downstream (fault injection)' });
+    expect((await hook('GET', '/executions')).body).toEqual([]);
   });
 
   it('scheduled session drop and competing login', async () => {

@@ -45,6 +45,7 @@ describe('sim session', () => {
     const bad = await raw('POST', '/sso/Login?forwardTo=22&RL=1&ip2loc=on', form({ username: 'demo', password: 'nope' }));
     expect(bad.text).toMatch(/class="xyz-errormessage" role="alert">Invalid username password combination/);
     expect(bad.text).not.toContain('Client login succeeds');
+    expect((await clientFor(sim!).hook('GET', '/state')).body.login.failedAttempts).toBe(1);
 
     const live = await raw('POST', '/sso/Login?forwardTo=22&RL=1&ip2loc=on', form({ username: 'demo', password: 'demo' }));
     expect(live.text).toContain('Client login succeeds');

@@ -7,7 +7,9 @@ import { registerCacheCommand } from './cache.ts';
 import { registerConfigCommand } from './config.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerGatewayCommand } from './gateway.ts';
 import { registerHistoryCommand } from './history.ts';
+import { registerLoginCommand } from './login.ts';
 import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
@@ -22,6 +24,8 @@ export const commands: RegisterCommand[] = [
   registerBacktestCommand,
   registerScanCommand,
   registerHistoryCommand,
+  registerLoginCommand,
+  registerGatewayCommand,
   registerRunCommand,
   registerDemoCommand,
 ];

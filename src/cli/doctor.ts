@@ -8,6 +8,10 @@
  */
 import type { Command } from 'commander';
 import { accountForMode, type Mode } from '../config/env.ts';
+import { autoLoginChecksFor } from '../auth/checks.ts';
+import { authSettingsFromConfig, resolveAuthSettings, type AuthSettings } from '../auth/settings.ts';
+import type { DoctorLine } from '../ibkr/doctor.ts';
+import { isUserError } from '../util/errors.ts';
 import { IbkrClient } from '../ibkr/client.ts';
 import type { ContractQuery } from '../ibkr/contracts.ts';
 import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor.ts';
@@ -79,6 +83,9 @@ export function registerDoctorCommand(program: Command): void {
       let maxRequestsPerSecond: number | undefined;
       let dataDir = opts.dataDir ?? 'data';
       let logger: Logger | undefined;
+      let auth: AuthSettings | undefined;
+      /** Problems found in the config itself, reported as checklist lines rather than aborting. */
+      const configLines: DoctorLine[] = [];
       const expectations: DoctorExpectations = {
         paperAccounts: [...(opts.paperAccount ?? [])],
         liveAccounts: [...(opts.liveAccount ?? [])],
@@ -92,14 +99,22 @@ export function registerDoctorCommand(program: Command): void {
         timeoutMs = config.engine.gateway.timeoutMs;
         maxRequestsPerSecond = config.engine.pacing.maxRequestsPerSecond;
         dataDir = opts.dataDir ?? config.engine.dataDir;
-        const account = accountForMode(config.mode, config.credentials);
-        (config.mode === 'paper' ? expectations.paperAccounts! : expectations.liveAccounts!).push(account);
+        auth = authSettingsFromConfig(config);
+        try {
+          const account = accountForMode(config.mode, config.credentials);
+          (config.mode === 'paper' ? expectations.paperAccounts! : expectations.liveAccounts!).push(account);
+        } catch (e) {
+          if (!isUserError(e)) throw e;
+          const [detail, fix] = e.message.split(' Fix: ');
+          configLines.push({ check: `${config.mode} account`, status: 'fail', detail: detail ?? e.message, ...(fix ? { fix } : {}) });
+        }
         expectations.instruments!.push(...strategyInstruments(config.strategies as unknown as { strategy: Record<string, unknown> }[]));
       }
       if (opts.caFile || opts.fingerprint) tls = { caFile: opts.caFile, fingerprint: opts.fingerprint };
       const client = new IbkrClient({ baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1 });
       try {
-        const lines = await runDoctor(client, expectations);
+        auth ??= resolveAuthSettings({ ...(opts.mode ? { mode: opts.mode } : {}), gateway: baseUrl, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+        const lines = [...configLines, ...(await runDoctor(client, expectations)), ...autoLoginChecksFor(auth)];
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
         const failed = lines.filter((l) => l.status === 'fail').length;
         if (failed) throw new UserError(`${failed} check(s) failed`, 1);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { REALISTIC, startSimulator, type RealismFlags, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
 import { parseFaultSpec } from '../gateway-sim/faults.ts';
 import { UserError } from '../util/errors.ts';
+import { createLogger } from '../log/logger.ts';
 
 function int(name: string, v: string, min = 0): number {
   const n = Number(v);
@@ -70,6 +71,7 @@ export function registerSimCommand(program: Command): void {
     .option('--cert <file>', 'PEM certificate (default: self-signed generated at start)')
     .option('--key <file>', 'PEM private key for --cert')
     .option('--json', 'print one JSON line {url, port, accounts} instead of the URL')
+    .option('--log-level <level>', 'stderr log level: debug prints every API request', 'warn')
     .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
       const profile = String(o.profile);
       if (profile !== 'realistic' && profile !== 'ideal') throw new UserError(`--profile ${profile}: expected realistic or ideal`);
@@ -98,6 +100,7 @@ export function registerSimCommand(program: Command): void {
         },
         ...(Array.isArray(o.user) ? { users: o.user.map(parseUser) } : {}),
         ...(tls ? { tls } : {}),
+        logger: createLogger({ level: String(o.logLevel) }),
       };
       if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`);
       let sim;

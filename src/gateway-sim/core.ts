@@ -68,6 +68,7 @@ export class SimCore extends EventEmitter {
       suppressed: () => this.session.suppressed,
       hasMarketData: (conid) => this.md.has(conid),
       takeInjectedRejection: (conid) => this.faults.takeRejection(conid),
+      takeInjectedInactive: (conid) => this.faults.takeInactive(conid),
     });
     if (opts.authenticated) this.establish(opts.paper);
     this.lastResetDay = this.resetDayKey();

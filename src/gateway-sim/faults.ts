@@ -10,6 +10,7 @@
  *                          order503Delay ms (default 10000) although the order WAS placed (§11 item 15)
  *   order503Delay=10000
  *   reject=265598          reject the next order for conid 265598 (reject=*: any conid; reject=265598:3: next 3)
+ *   inactive=265598        accept the next order for that conid, then turn it Inactive (rejected downstream)
  *   wsDrop=0.01            share of websocket frames after which the socket is dropped
  *   dropSession@30s        at 30 s after start (real time): drop the brokerage session
  *   competing@60s          competing login; reset@90s nightly reset; logout@2m SSO session ends;
@@ -32,11 +33,13 @@ export interface FaultConfig {
   wsDrop: number;
   /** conid (or '*') → number of next orders to reject. */
   reject: Map<string, number>;
+  /** conid (or '*') → number of next orders accepted and then turned Inactive. */
+  inactive: Map<string, number>;
   scheduled: { atMs: number; action: ScheduledAction }[];
 }
 
 export function emptyFaults(): FaultConfig {
-  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, reject: new Map(), scheduled: [] };
+  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, reject: new Map(), inactive: new Map(), scheduled: [] };
 }
 
 function prob(key: string, v: string): number {
@@ -80,10 +83,12 @@ export function parseFaultSpec(spec: string, into: FaultConfig = emptyFaults()):
       case 'order503': into.order503 = prob(key, v); break;
       case 'order503Delay': into.order503DelayMs = duration(v.endsWith('s') || v.endsWith('m') ? v : `${v}ms`); break;
       case 'wsDrop': into.wsDrop = prob(key, v); break;
-      case 'reject': {
+      case 'reject':
+      case 'inactive': {
         const [target, n] = v.split(':');
-        if (!target || (target !== '*' && !/^\d+$/.test(target))) throw new Error(`fault reject=${v}: expected a conid or *`);
-        into.reject.set(target, (into.reject.get(target) ?? 0) + (n ? Number(n) : 1));
+        if (!target || (target !== '*' && !/^\d+$/.test(target))) throw new Error(`fault ${key}=${v}: expected a conid or *`);
+        const map = key === 'reject' ? into.reject : into.inactive;
+        map.set(target, (map.get(target) ?? 0) + (n ? Number(n) : 1));
         break;
       }
       default:
@@ -132,14 +137,23 @@ export class Faults {
     return this.config.wsDrop > 0 && this.rng.next() < this.config.wsDrop;
   }
 
-  takeRejection(conid: number): string | undefined {
+  private take(map: Map<string, number>, conid: number): boolean {
     for (const key of [String(conid), '*']) {
-      const n = this.config.reject.get(key);
+      const n = map.get(key);
       if (n && n > 0) {
-        if (n === 1) this.config.reject.delete(key); else this.config.reject.set(key, n - 1);
-        return 'Order rejected - reason: the simulator was told to reject this order (fault injection)';
+        if (n === 1) map.delete(key); else map.set(key, n - 1);
+        return true;
       }
     }
-    return undefined;
+    return false;
+  }
+
+  takeRejection(conid: number): string | undefined {
+    return this.take(this.config.reject, conid) ? 'Order rejected - reason: the simulator was told to reject this order (fault injection)' : undefined;
+  }
+
+  /** True when the next accepted order for this conid must turn Inactive. */
+  takeInactive(conid: number): boolean {
+    return this.take(this.config.inactive, conid);
   }
 }

@@ -35,6 +35,7 @@ export function createHooks(core: SimCore, login: LoginPages) {
       suppressed: [...core.session.suppressed], account: core.sessionAccount().id,
     },
     pacing: { enabled: core.pacing.opts.enabled, penaltyUntil: core.pacing.penaltyUntil },
+    login: { failedAttempts: login.failedAttempts, pendingPushes: login.pendingPushes().length },
     realism: core.opts.realism, profile: core.opts.profile,
   });
 
@@ -48,7 +49,7 @@ export function createHooks(core: SimCore, login: LoginPages) {
     'GET /sim/orders': () => [...core.orders.orders.values()].map((o) => ({ ...o })),
     'GET /sim/executions': () => core.orders.executions,
     'GET /sim/portfolio': portfolio,
-    'GET /sim/faults': () => ({ ...core.faults.config, reject: Object.fromEntries(core.faults.config.reject) }),
+    'GET /sim/faults': () => ({ ...core.faults.config, reject: Object.fromEntries(core.faults.config.reject), inactive: Object.fromEntries(core.faults.config.inactive) }),
     'POST /sim/faults': (b) => {
       if (typeof b.spec !== 'string') throw new Error('body must be {"spec":"latency=200,error5xx=0.1,..."}');
       if (b.replace === true) core.faults.clear();

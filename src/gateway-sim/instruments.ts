@@ -8,10 +8,12 @@
  * Price model (log price = ln(base) + sum of terms):
  *  - `rw`: a random walk (Brownian motion) with the given annual volatility, shared through its key
  *    (two instruments using the same key move together: that is how correlation and cointegration arise);
- *  - `stat`: a stationary deviation with the given standard deviation, mean-reverting over `windowSec`.
- * ETHA and ETHV both load on the crypto factor plus their own stationary deviation, so they are
- * cointegrated with each other (and with ETH); BTC and ETH likewise share the crypto factor with
- * loadings 0.8 and 1. AAPL, MSFT, IBM, KO have own random walks: correlated through the market
+ *  - `stat`: a stationary deviation with the given standard deviation, mean-reverting over `windowSec`
+ *    (the increment of a random walk over the trailing window: stationary, autocorrelated within it).
+ * ETHA and ETHV both load on the crypto factor plus their own stationary deviations (a fast one
+ * reverting within hours, which 5-minute pair strategies see, and a slow one over days), so they are
+ * cointegrated with each other (and with ETH) at intraday and daily horizons; BTC and ETH likewise share
+ * the crypto factor with loadings 0.8 and 1, BTC deviating over hours and days. AAPL, MSFT, IBM, KO have own random walks: correlated through the market
  * factor, not cointegrated.
  */
 import type { MarketKind } from './hours.ts';
@@ -81,15 +83,18 @@ export const DEFAULT_INSTRUMENTS: Instrument[] = [
   ]),
   crypto(479624278, 'BTC', 'Bitcoin cryptocurrency', 0.25, 90000, [
     { kind: 'rw', key: 'crypto', scale: 0.52 },
-    { kind: 'stat', key: 'btc-dev', scale: 0.03, windowSec: 3 * DAY },
+    { kind: 'stat', key: 'btc-dev-fast', scale: 0.008, windowSec: 4 * 3600 },
+    { kind: 'stat', key: 'btc-dev', scale: 0.012, windowSec: DAY },
   ]),
   stock(900000001, 'ETHA', 'ETF', 'NASDAQ', 'NASDAQ.NMS', 'ISHARES ETHEREUM TRUST ETF', 'Funds', 25, [
     { kind: 'rw', key: 'crypto', scale: 0.65 },
-    { kind: 'stat', key: 'etha-dev', scale: 0.006, windowSec: 2 * DAY },
+    { kind: 'stat', key: 'etha-dev-fast', scale: 0.0035, windowSec: 90 * 60 },
+    { kind: 'stat', key: 'etha-dev', scale: 0.0015, windowSec: 2 * DAY },
   ], 2, 3000),
   stock(900000002, 'ETHV', 'ETF', 'BATS', 'BATS', 'VANECK ETHEREUM ETF', 'Funds', 42, [
     { kind: 'rw', key: 'crypto', scale: 0.65 },
-    { kind: 'stat', key: 'ethv-dev', scale: 0.009, windowSec: 3 * DAY },
+    { kind: 'stat', key: 'ethv-dev-fast', scale: 0.0045, windowSec: 2 * 3600 },
+    { kind: 'stat', key: 'ethv-dev', scale: 0.002, windowSec: 3 * DAY },
   ], 3, 400),
   stock(756733, 'SPY', 'ETF', 'ARCA', 'ARCA', 'SPDR S&P 500 ETF TRUST', 'Funds', 600, [
     { kind: 'rw', key: 'mkt', scale: 0.16 },

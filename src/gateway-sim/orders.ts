@@ -49,6 +49,8 @@ export interface SimOrder extends OrderDraft {
   lastExecAt: number;
   /** Real ms after which the order may leave PreSubmitted. */
   submitAfter: number;
+  /** Fault injection: the order turns Inactive (rejected downstream) at its first step. */
+  failDownstream?: boolean;
   cancelAfter?: number;
   text?: string;
 }
@@ -97,6 +99,8 @@ export interface OrderBookDeps {
   hasMarketData: (conid: number) => boolean;
   /** One-shot rejection injected by the faults module. */
   takeInjectedRejection: (conid: number) => string | undefined;
+  /** One-shot "accepted, then Inactive" injected by the faults module. */
+  takeInjectedInactive: (conid: number) => boolean;
 }
 
 const HUMAN_TYPE: Record<string, string> = { MKT: 'Market', LMT: 'Limit' };
@@ -214,6 +218,13 @@ export class OrderBook extends EventEmitter {
     return this.d.market.quote(d.conid, now)!.last;
   }
 
+  /** Gross unit value of a draft: the price, or for a combo the sum of |ratio| × price of its legs. */
+  private grossUnit(d: OrderDraft, insts: Instrument[]): number {
+    const now = this.d.now();
+    if (d.legs) return d.legs.reduce((s, l, i) => s + Math.abs(l.ratio) * this.d.market.quote(insts[i]!.conid, now)!.last, 0);
+    return Math.abs(this.refPrice(d, insts));
+  }
+
   /** Business checks that reject an order outright (HTTP 200 with an error body, §6.1 shape 3). */
   private rejection(d: OrderDraft, insts: Instrument[], acct: Account): string | undefined {
     const injected = this.d.takeInjectedRejection(d.conid);
@@ -238,7 +249,8 @@ export class OrderBook extends EventEmitter {
       return `The order cannot be executed: the ${inst.market === 'crypto' ? 'crypto' : 'exchange'} market is closed (IOC orders are not held)`;
     }
     // Funds: stocks at 50 % initial margin, crypto fully paid in cash.
-    const unit = Math.abs(this.refPrice(d, insts));
+    // Margin is charged on the gross value (a combo's legs both count).
+    const unit = this.grossUnit(d, insts);
     const qty = d.quantity ?? (d.cashQty ?? 0) / Math.max(unit, 1e-9);
     const notional = d.cashQty ?? qty * unit;
     const marks = this.marks(acct);
@@ -280,8 +292,9 @@ export class OrderBook extends EventEmitter {
     if (qty > this.d.opts.sizeLimit) {
       qs.push({ messageId: 'o383', text: `The following order "${desc}" size exceeds the Size Limit of ${this.d.opts.sizeLimit}.\nAre you sure you want to submit this order?` });
     }
-    if (Math.abs(qty * ref) > this.d.opts.valueLimit) {
-      qs.push({ messageId: 'o451', text: `The following order "${desc}" value estimate of ${fmtAmount(Math.abs(qty * ref))} USD exceeds \nthe Total Value Limit of ${fmtAmount(this.d.opts.valueLimit)} USD.\nAre you sure you want to submit this order?` });
+    const value = qty * this.grossUnit(d, insts);
+    if (value > this.d.opts.valueLimit) {
+      qs.push({ messageId: 'o451', text: `The following order "${desc}" value estimate of ${fmtAmount(value)} USD exceeds \nthe Total Value Limit of ${fmtAmount(this.d.opts.valueLimit)} USD.\nAre you sure you want to submit this order?` });
     }
     const sup = this.d.suppressed();
     return qs.filter((q) => !sup.has(q.messageId));
@@ -356,6 +369,7 @@ export class OrderBook extends EventEmitter {
     const order: SimOrder = {
       ...draft, orderId: this.nextId++, status: 'PreSubmitted', filledQty: 0, avgPrice: 0, cashSpent: 0,
       createdAt: now, lastExecAt: now, submitAfter: Date.now() + this.d.opts.realism.submitDelayMs,
+      ...(this.d.takeInjectedInactive(draft.conid) ? { failDownstream: true } : {}),
     };
     this.orders.set(order.orderId, order);
     // The order is streamed and its lifecycle moves on the engine loop, never inside the request: the
@@ -436,6 +450,11 @@ export class OrderBook extends EventEmitter {
       return;
     }
     if (realNow < o.submitAfter) return;
+    if (o.failDownstream) {
+      o.text = 'Order rejected downstream (fault injection)';
+      this.setStatus(o, 'Inactive');
+      return;
+    }
     const acct = this.d.account(o.acctId);
     const insts = this.instrumentsOf(o);
     if (!acct || typeof insts === 'string') { this.setStatus(o, 'Inactive'); return; }
@@ -552,6 +571,7 @@ export class OrderBook extends EventEmitter {
     };
     if (o.cOID) row.order_ref = o.cOID;
     if (o.cashQty !== undefined) row.totalCashSize = o.cashQty;
+    if (o.text) row.text = o.text;
     if (row.avgPrice === undefined) delete row.avgPrice;
     return row;
   }
@@ -584,7 +604,7 @@ export class OrderBook extends EventEmitter {
       alert_active: 1, child_order_type: '0', order_clearing_account: o.acctId, size_and_fills: String(o.filledQty),
       ...(o.filledQty > 0 ? { average_price: formatPrice(o.avgPrice, tickSz) } : {}),
       exit_strategy_tool_availability: '1', allowed_duplicate_opposite: true, order_time: yymmddhhmmss(o.createdAt),
-      use_price_mgmt_algo: false, ...(o.cOID ? { order_ref: o.cOID } : {}),
+      use_price_mgmt_algo: false, ...(o.cOID ? { order_ref: o.cOID } : {}), ...(o.text ? { text: o.text } : {}),
     };
   }
 

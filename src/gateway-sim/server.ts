@@ -60,6 +60,7 @@ export function createSimServer(parts: ServerParts): { server: Server; sockets: 
         sendJson(res, status, r.body, r.headers);
       }
       core.log({ at: started, simTime: core.clock.now(), method, path: apiPath + url.search, status, ms: Date.now() - started });
+      core.opts.logger?.debug({ method, path: apiPath, status, ms: Date.now() - started }, 'sim request');
     };
 
     if (realism.requireUserAgent && !req.headers['user-agent']) {

@@ -104,7 +104,8 @@ export class WsHub {
       this.clients.add(c);
       ws.on('close', () => this.clients.delete(c));
       ws.on('error', () => this.clients.delete(c));
-      ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? data.toString() : data.toString()));
+      // Text and binary frames alike carry UTF-8 commands.
+      ws.on('message', (data) => this.onMessage(c, data.toString()));
       if (token === s.token || !this.core.opts.realism.wsRequireSession) this.greet(c);
       else if (token !== undefined) { this.send(c, { error: 'invalid session', code: 1 }); ws.close(); }
       else this.send(c, { message: 'waiting for session' });

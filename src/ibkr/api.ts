@@ -168,6 +168,15 @@ export class GatewayApi {
     if (res.status < 200 || res.status >= 300) {
       throw new ApiError(endpoint, res.status, message || `HTTP ${res.status}`);
     }
+    if (res.json === undefined && /^\s*</.test(res.text)) {
+      // An HTML page where JSON belongs: the "Access Denied" page of the IP allow-list, or the login page.
+      throw new ApiError(
+        endpoint,
+        res.status,
+        `the gateway answered an HTML page instead of JSON ("${message.slice(0, 80)}"): allow this machine's IP in ` +
+          "the gateway's conf.yaml (ips.allow), and log in at the gateway URL",
+      );
+    }
     if (!req.allowErrorBody && isErrorBody(res.json)) {
       const msg = String((res.json as { error: unknown }).error);
       if (/^not authenticated$/i.test(msg)) {

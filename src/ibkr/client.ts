@@ -109,6 +109,19 @@ export class IbkrClient {
       ...opts.stream,
       fillGap: gapBar === false ? undefined : (conid, from, to) => this.marketData.history(conid, { bar: gapBar, from, to }),
     });
+    this.watchStreamStatus(opts.session?.autoReauthenticate ?? true);
+  }
+
+  /** Wires the stream's session pushes (`sts`) to the session: a lost session is recovered at once. */
+  private watchStreamStatus(autoReauthenticate: boolean): void {
+    this.stream.on('status', (st) => {
+      if (st.authenticated === false || st.competing === true) {
+        this.log.warn({ status: st }, 'the gateway reports the brokerage session lost');
+        if (autoReauthenticate) {
+          this.session.recover().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'session recovery failed'));
+        }
+      }
+    });
   }
 
   get baseUrl(): string {

@@ -99,7 +99,7 @@ export async function runDoctor(client: IbkrClient, exp: DoctorExpectations = {}
   const have = new Set(client.session.brokerageAccounts?.accounts ?? []);
   const wanted = [...(exp.paperAccounts ?? []), ...(exp.liveAccounts ?? [])];
   if (wanted.length === 0) {
-    add({ check: 'accounts', status: 'warn', detail: `no accounts configured; the gateway offers ${[...have].join(', ') || 'none'}`, fix: 'Set the paper/live account ids in the config.' });
+    add({ check: 'accounts', status: 'warn', detail: `no accounts configured; the gateway offers ${[...have].join(', ') || 'none'}`, fix: 'Set IBKR_PAPER_ACCOUNT_ID / IBKR_LIVE_ACCOUNT_ID in .env (or pass --paper-account / --live-account).' });
   } else {
     const missing = wanted.filter((a) => !have.has(a));
     const wrongKind = (exp.paperAccounts ?? []).filter((a) => !/^D[UF]/.test(a));

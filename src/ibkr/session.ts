@@ -18,6 +18,7 @@ import type { GatewayApi, ApiHooks, Priming } from './api.ts';
 import { sleep } from './api.ts';
 import { ApiError, NotAuthenticatedError } from './errors.ts';
 import { lenientBool, lenientString } from './decode.ts';
+import { registerSecret } from '../log/logger.ts';
 
 const authStatusSchema = z.looseObject({
   authenticated: lenientBool,
@@ -153,7 +154,11 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
   async tickle(): Promise<TickleResult> {
     const t = await this.api.request({ method: 'POST', path: '/tickle', schema: tickleSchema, idempotent: true, retries: 1 });
     const authStatus = t.iserver?.authStatus ? toAuthStatus(t.iserver.authStatus) : undefined;
-    if (t.session) this.token = t.session;
+    if (t.session) {
+      // The token opens the websocket: never let it reach a log line.
+      registerSecret(t.session);
+      this.token = t.session;
+    }
     if (authStatus) this.observe(authStatus);
     return { session: t.session, authStatus };
   }

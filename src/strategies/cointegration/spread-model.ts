@@ -3,7 +3,7 @@
  * spread"): rolling OLS over the last W bars (O(1) a bar), or the Kalman filter. The statistics
  * themselves live in src/stats; this module only adapts them to the strategy and its saved state.
  */
-import { KalmanHedge, RollingOls } from '../../stats/index.ts';
+import { KalmanHedge, RollingOls, type KalmanHedgeState } from '../../stats/index.ts';
 import type { CointegrationParams } from './params.ts';
 import type { PriceHistory } from './price-history.ts';
 
@@ -46,29 +46,11 @@ class OlsSpread implements SpreadModel {
   }
 }
 
-/** θ and P of the Kalman filter: all it needs to continue exactly where it was. */
-interface KalmanSaved {
-  beta: number;
-  alpha: number;
-  p00: number;
-  p01: number;
-  p11: number;
-}
-const KALMAN_FIELDS = ['beta', 'alpha', 'p00', 'p01', 'p11'] as const;
-
 class KalmanSpread implements SpreadModel {
   private readonly k: KalmanHedge;
-  constructor(delta: number, ve: number, saved?: KalmanSaved | null) {
-    this.k = new KalmanHedge(delta, ve);
-    if (saved) {
-      // src/stats's KalmanHedge keeps P in (TypeScript-)private fields; set them directly and
-      // check they exist, so a change there fails loudly here instead of resuming a wrong filter.
-      const target = this.k as unknown as Record<string, number>;
-      for (const f of KALMAN_FIELDS) {
-        if (typeof target[f] !== 'number' || typeof saved[f] !== 'number') throw new Error(`cannot restore the Kalman filter: field ${f} missing`);
-        target[f] = saved[f];
-      }
-    }
+  constructor(delta: number, ve: number, saved?: KalmanHedgeState | null) {
+    // fromState validates every field, so a damaged saved state fails loudly instead of resuming a wrong filter.
+    this.k = saved ? KalmanHedge.fromState(delta, ve, saved) : new KalmanHedge(delta, ve);
   }
 
   update(px: number, py: number): SpreadEstimate | null {
@@ -78,11 +60,8 @@ class KalmanSpread implements SpreadModel {
     return { z: Number.isFinite(z) ? z : null, beta: k.beta, alpha: k.alpha };
   }
 
-  saveState(): KalmanSaved {
-    const src = this.k as unknown as Record<string, number>;
-    const out = {} as KalmanSaved;
-    for (const f of KALMAN_FIELDS) out[f] = src[f]!;
-    return out;
+  saveState(): KalmanHedgeState {
+    return this.k.getState();
   }
 }
 
@@ -92,7 +71,7 @@ class KalmanSpread implements SpreadModel {
  */
 export function createSpreadModel(params: CointegrationParams, saved?: unknown, history?: PriceHistory): SpreadModel {
   const h = params.hedge;
-  if (h.method === 'kalman') return new KalmanSpread(h.delta, h.ve, saved as KalmanSaved | null | undefined);
+  if (h.method === 'kalman') return new KalmanSpread(h.delta, h.ve, saved as KalmanHedgeState | null | undefined);
   const m = new OlsSpread(params.lookback);
   if (history) {
     const n = Math.min(history.length, params.lookback);
