@@ -39,7 +39,7 @@ export function registerRunCommand(program: Command): void {
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
       const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
-      const { engine, journal } = await buildEngine(config, logger, {
+      const { engine, journal, client } = await buildEngine(config, logger, {
         yes: Boolean(opts.yes), maxBars, exitAfterMs, flattenOnExit: Boolean(opts.flattenOnExit),
       });
       let signals = 0;
@@ -73,6 +73,8 @@ export function registerRunCommand(program: Command): void {
         process.off('SIGTERM', onStop);
         process.off('SIGUSR2', onKill);
         journal.close();
+        // Idempotent; needed when the start-up failed (the keep-alive timer would hold the process).
+        await client.close().catch(() => undefined);
       }
     });
 }

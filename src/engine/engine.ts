@@ -580,6 +580,7 @@ export class Engine {
   }
 
   private async flattenAll(why: string): Promise<void> {
+    if (!this.instruments || !this.strategy) return; // stopped before start-up finished: nothing traded
     const legs: ExecLeg[] = [];
     for (const [name, inst] of [['y', this.instruments.y], ['x', this.instruments.x]] as const) {
       const q = this.portfolio.qty(inst.conid);

@@ -42,14 +42,13 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-engine-test-'));
   const journalFile = join(dir, 'journal.sqlite');
   const events: EngineEvent[] = [];
-  const open: { journal: Journal; client: IbkrClient }[] = [];
+  const open: { journal: Journal; client: IbkrClient; engine: Engine }[] = [];
   return {
     sim, dir, journalFile, events,
     newEngine(opts = {}) {
       const { params = pairParams(), accountId = sim.accounts.paper, clientTimeoutMs, ...rest } = opts;
       const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, retryBaseMs: 50, ...(clientTimeoutMs ? { timeoutMs: clientTimeoutMs } : {}) });
       const journal = new Journal(journalFile);
-      open.push({ journal, client });
       const engine = new Engine({
         broker: new IbkrBroker({ client }), journal, mode: 'paper', accountId, startingCash: 100_000,
         legs: { y: params.legs.y, x: params.legs.x }, barMinutes: barMinutes(params.bar),
@@ -61,6 +60,7 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
         onEvent: (e) => events.push(e),
         ...rest,
       });
+      open.push({ journal, client, engine });
       return { engine, journal, client };
     },
     go(speed) {
@@ -68,6 +68,8 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
     },
     async close() {
       for (const o of open) {
+        // An engine a failed test left running is stopped before its journal closes.
+        await Promise.race([o.engine.stop('error').catch(() => undefined), new Promise((r) => setTimeout(r, 5_000))]);
         o.journal.close();
         await o.client.close().catch(() => undefined);
       }
