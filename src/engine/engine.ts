@@ -113,6 +113,8 @@ export class Engine {
   private barsSeen = 0;
   private decisionsMade = 0;
   private stopping = false;
+  /** No new decisions (kill switch, shutdown): bars arriving now are dropped. */
+  private halted = false;
   private stopReason: StopReason | null = null;
   private paused = false;
   private reconnecting: Promise<void> | null = null;
@@ -324,14 +326,14 @@ export class Engine {
   }
 
   private enqueueBar(b: AlignedBar): void {
-    if (this.stopping) return;
+    if (this.stopping || this.halted) return;
     (b as AlignedBar & { wall?: number }).wall = this.lastTickWall;
     this.barQueue.push(b);
     if (!this.processing) this.processing = this.drain().finally(() => (this.processing = null));
   }
 
   private async drain(): Promise<void> {
-    while (this.barQueue.length > 0 && !this.stopping) {
+    while (this.barQueue.length > 0 && !this.stopping && !this.halted) {
       const b = this.barQueue.shift()!;
       try {
         await this.onBarClose(b);
@@ -569,10 +571,11 @@ export class Engine {
 
   /** Kill switch (file or SIGUSR2): flatten and stop. */
   async kill(why: string): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.halted) return; // once: the kill file is seen every 0.5 s until the engine stops
     this.logger.error({ why }, 'KILL SWITCH: flattening and stopping');
     this.emit({ type: 'warn', message: `kill switch (${why}): flattening and stopping` });
     this.journal.recordIncident('kill-switch', { why });
+    this.halted = true; // no decision may race the flatten
     this.barQueue = [];
     if (this.processing) await this.processing;
     await this.flattenAll('kill-switch');
@@ -602,6 +605,7 @@ export class Engine {
   async stop(reason: StopReason): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.halted = true;
     this.stopReason = reason;
     this.logger.info({ reason }, 'stopping: no new decisions');
     for (const t of this.timers) clearInterval(t);
@@ -619,9 +623,7 @@ export class Engine {
     const still = this.orders.inFlight();
     if (still.length) this.logger.warn({ orders: still.map((s) => s.cOID) }, 'orders still open at shutdown (journalled; reconciled at next start)');
     if (this.o.flattenOnExit && reason !== 'kill-switch' && reason !== 'daily-loss' && this.instruments) {
-      this.stopping = false; // let the flatten through
       await this.flattenAll('exit');
-      this.stopping = true;
     }
     if (this.strategy) this.journal.saveStrategyState(this.lastBarTime, this.strategy.saveState());
     this.journal.setMeta('lastStop', JSON.stringify({ reason, at: new Date().toISOString() }));
