@@ -11,6 +11,9 @@ import { loadRuntime } from './runtime.ts';
 import { configOption, modeOption } from './options.ts';
 import { buildEngine, parseDuration } from './engine-setup.ts';
 import { UserError } from '../util/errors.ts';
+import { authSettingsFromConfig, createAutoLogin } from '../auth/settings.ts';
+import { attachAutoLogin, sessionAuthApi } from '../auth/session-hook.ts';
+import type { AutoLogin } from '../auth/auto-login.ts';
 
 interface RunOpts {
   config: string;
@@ -56,7 +59,17 @@ export function registerRunCommand(program: Command): void {
       process.on('SIGINT', onStop);
       process.on('SIGTERM', onStop);
       process.on('SIGUSR2', onKill);
+      // auth.autoLogin: log in through the gateway's page before the engine starts, and again
+      // whenever the client reports the session lost (the engine pauses meanwhile and resumes on
+      // the session's 'restored' event).
+      let autoLogin: AutoLogin | undefined;
+      let detachAutoLogin = (): void => undefined;
       try {
+        if (config.engine.auth.autoLogin) {
+          autoLogin = createAutoLogin(authSettingsFromConfig(config), logger, { api: sessionAuthApi(client.session, config.engine.gateway.url) });
+          await autoLogin.ensureAuthenticated();
+          detachAutoLogin = attachAutoLogin(client.session, autoLogin, logger);
+        }
         const summary = await engine.run();
         if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else {
@@ -69,6 +82,8 @@ export function registerRunCommand(program: Command): void {
           throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were flattened. See the journal's incidents.`, 4);
         }
       } finally {
+        detachAutoLogin();
+        autoLogin?.stop();
         process.off('SIGINT', onStop);
         process.off('SIGTERM', onStop);
         process.off('SIGUSR2', onKill);
