@@ -154,13 +154,21 @@ describe('sim faults', () => {
   });
 
   it('scheduled session drop and competing login', async () => {
-    const { api } = await start({ faults: 'dropSession@200ms,competing@600ms', tickMs: 20 });
+    // Offsets are generous and each state is polled for, so a loaded machine cannot make the
+    // test read a state before (or after) the scheduled fault.
+    const { api } = await start({ faults: 'dropSession@1500ms,competing@4500ms', tickMs: 20 });
     expect((await api('POST', '/iserver/auth/status')).body.authenticated).toBe(true);
-    await sleep(350);
-    expect((await api('POST', '/iserver/auth/status')).body).toMatchObject({ authenticated: false, competing: false });
+    const until = async (pred: (b: Record<string, unknown>) => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      for (;;) {
+        const body = (await api('POST', '/iserver/auth/status')).body as Record<string, unknown>;
+        if (pred(body) || Date.now() > end) return body;
+        await sleep(100);
+      }
+    };
+    expect(await until((b) => b.authenticated === false, 2_800)).toMatchObject({ authenticated: false, competing: false });
     await api('POST', '/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
-    await sleep(450);
-    expect((await api('POST', '/iserver/auth/status')).body).toMatchObject({ authenticated: false, competing: true });
+    expect(await until((b) => b.competing === true, 6_000)).toMatchObject({ authenticated: false, competing: true });
     expect((await api('GET', '/iserver/accounts')).status).toBe(401);
   });
 
