@@ -11,25 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { parseRange } from '../src/backtest/history.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
 const run = promisify(execFile);
 const bin = resolve(import.meta.dirname, '..', 'bin/tandem.js');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-history-'));
 let sim: RunningSimulator;
 
-const STRATEGY = `name: sim_pair
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
-    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
-  bar: 5min
-  lookback: 20
-  entryZ: 1.5
-  exitZ: 0.3
-  stopZ: 3.5
-  sizing: { capitalFraction: 0.5 }
-`;
+const STRATEGY = pairStrategyYaml({ name: 'sim_pair', entryZ: 1.5, exitZ: 0.3 });
 
 beforeAll(async () => {
   sim = await startSimulator({ authenticated: true, seed: 7, startTime: '2024-03-15T21:00:00Z', profile: 'ideal' });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { checkBrowser, DEFAULT_BROWSER_PATH } from '../src/auth/chromium.ts';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
 import { startTandem, type Child } from './helpers/processes.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
 const BROWSER = process.env.TANDEM_CHROMIUM ?? DEFAULT_BROWSER_PATH;
 const browser = checkBrowser(BROWSER);
@@ -32,19 +33,7 @@ describe.skipIf(!browser.ok)(`engine with auto-login (${BROWSER})`, () => {
     const info = JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
     expect((await simHook<{ session?: { sso?: boolean } }>(info.url, '/sim/state')).session?.sso ?? false).toBe(false);
 
-    writeFileSync(join(dir, 'strategy.yaml'), `kind: strategy
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART }
-    x: { symbol: ETHV, secType: STK, exchange: SMART }
-  bar: 5min
-  lookback: 20
-  entryZ: 1.2
-  exitZ: 0.2
-  stopZ: 3.5
-  sizing: { capitalFraction: 0.5 }
-`);
+    writeFileSync(join(dir, 'strategy.yaml'), pairStrategyYaml());
     writeFileSync(join(dir, 'engine.yaml'), `kind: engine
 gateway: { url: "${info.url}", timeoutMs: 60000 }
 dataDir: ${join(dir, 'data')}

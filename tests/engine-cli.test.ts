@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../src/cli/engine-setup.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
@@ -19,19 +20,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; st
 
 function configs(liveEnabled: boolean): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
-  writeFileSync(join(dir, 's.yaml'), `kind: strategy
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART }
-    x: { symbol: ETHV, secType: STK, exchange: SMART }
-  bar: 5min
-  lookback: 20
-  entryZ: 2
-  exitZ: 0.5
-  stopZ: 4
-  sizing: { capitalFraction: 0.5 }
-`);
+  writeFileSync(join(dir, 's.yaml'), pairStrategyYaml({ entryZ: 2, exitZ: 0.5, stopZ: 4 }));
   writeFileSync(join(dir, 'e.yaml'), `kind: engine
 gateway: { url: "https://127.0.0.1:9" }
 dataDir: ${join(dir, 'data')}

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
 import { startTandem, type Child } from './helpers/processes.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
 const children: Child[] = [];
 const dirs: string[] = [];
@@ -24,20 +25,7 @@ type SimOrder = { orderId: number; cOID?: string; conid: number; status: string;
 type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
 
 function writeConfigs(dir: string, gateway: string): string {
-  writeFileSync(join(dir, 'strategy.yaml'), `kind: strategy
-name: crash_test
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
-    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
-  bar: 5min
-  lookback: 20
-  entryZ: 1.2
-  exitZ: 0.2
-  stopZ: 3.5
-  sizing: { capitalFraction: 0.5 }
-`);
+  writeFileSync(join(dir, 'strategy.yaml'), pairStrategyYaml({ name: 'crash_test' }));
   writeFileSync(join(dir, 'engine.yaml'), `kind: engine
 gateway: { url: "${gateway}", timeoutMs: 60000 }
 mode: paper

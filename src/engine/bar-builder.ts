@@ -9,15 +9,10 @@
  * is dropped (the inner join of strategy-spec.md). Ticks older than a closed bar are ignored and
  * counted.
  */
+import type { HistoryBar } from '../brokers/types.ts';
 
-export interface Bar {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** One leg's bar: the same shape the broker's history gives, so warm-up and live bars mix freely. */
+export type Bar = HistoryBar;
 
 export interface AlignedBar {
   /** Bar start, epoch ms UTC. */

@@ -1,0 +1,24 @@
+/** The ETHA/ETHV test strategy the engine and history tests write to disk, with short parameters so it trades within a few simulated hours. */
+export interface PairStrategyOptions {
+  name?: string;
+  lookback?: number;
+  entryZ?: number;
+  exitZ?: number;
+  stopZ?: number;
+}
+
+export function pairStrategyYaml(o: PairStrategyOptions = {}): string {
+  return `kind: strategy
+${o.name ? `name: ${o.name}\n` : ''}strategy:
+  type: cointegration
+  legs:
+    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
+    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
+  bar: 5min
+  lookback: ${o.lookback ?? 20}
+  entryZ: ${o.entryZ ?? 1.2}
+  exitZ: ${o.exitZ ?? 0.2}
+  stopZ: ${o.stopZ ?? 3.5}
+  sizing: { capitalFraction: 0.5 }
+`;
+}
