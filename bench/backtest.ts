@@ -130,16 +130,7 @@ async function childCsv(n: number): Promise<Measure> {
 
 /** The pair as 5 float64 columns (time, open y, close y, open x, close x) for the Python side. */
 function writeBinary(n: number, file: string): void {
-  const cols = Array.from({ length: 5 }, () => new Float64Array(n));
-  let i = 0;
-  for (const b of data(n)) {
-    cols[0]![i] = b.time;
-    cols[1]![i] = b.y.open;
-    cols[2]![i] = b.y.close;
-    cols[3]![i] = b.x.open;
-    cols[4]![i] = b.x.close;
-    i++;
-  }
+  const cols = columns(n);
   const fd = openSync(file, 'w');
   for (const c of cols) writeSync(fd, new Uint8Array(c.buffer));
   closeSync(fd);

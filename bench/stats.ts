@@ -18,24 +18,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adf, engleGranger, johansen, RollingOls, RollingZScore, scanPairs } from '../src/stats/index.ts';
+import { normals } from '../tests/helpers/normals.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = process.env.TANDEM_PYTHON ?? '/usr/bin/python3';
 const MIN_SECONDS = 2.0;
-
-/** Seeded normals (xorshift32 + Box-Muller) so every run times the same inputs. */
-function normals(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const u = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
 
 function cointPair(n: number, seed: number): { y: number[]; x: number[] } {
   const g = normals(seed);

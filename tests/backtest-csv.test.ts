@@ -78,7 +78,7 @@ describe('backtest csv', () => {
     expect(await loadError('time,symbol,open,high,low,close\n')).toMatch(/^FILE:1:1: the header lacks column 'volume'/);
     expect(await loadError('')).toMatch(/^FILE: the file is empty/);
     expect(await loadError(H + '2024-01-02,A,1,1,1,1,1\n2024-01-03,A,1,1,1,1,1\n1704153600000,A,1,1,1,1,1\n')).toBe('FILE:4:1: a second bar for A at 2024-01-02T00:00:00.000Z (the first is on line 2)');
-    await expect(loadBarsCsv(join(dir, 'nope.csv'))).rejects.toThrow(/nope\.csv: cannot read the data file \(ENOENT\)/);
+    await expect(loadBarsCsv(join(dir, 'nope.csv'))).rejects.toThrow(/nope\.csv: no such data file\. Fix: check the --data path/);
   });
 
   it('parses time formats', () => {

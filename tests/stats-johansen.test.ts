@@ -1,19 +1,10 @@
 /** Johansen against statsmodels' coint_johansen on synthetic 2/3/4-series systems and macrodata. */
 import { describe, expect, it } from 'vitest';
-import { johansen, StatsError } from '../src/stats/index.ts';
+import { johansen, StatsError, type JohansenResult } from '../src/stats/index.ts';
 import { expectClose, loadFixture } from './stats-helpers.ts';
 
-interface JoCase {
-  data: string;
-  detOrder: -1 | 0 | 1;
-  kArDiff: number;
-  eigenvalues: number[];
-  eigenvectors: number[][];
-  traceStat: number[];
-  maxEigStat: number[];
-  traceCrit: number[][];
-  maxEigCrit: number[][];
-}
+/** A fixture case: statsmodels' answer (the result's shape, without nobs) and the inputs that gave it. */
+type JoCase = Omit<JohansenResult, 'nobs'> & { data: string; detOrder: -1 | 0 | 1; kArDiff: number };
 const fx = loadFixture<{ data: Record<string, number[][]>; cases: JoCase[] }>('johansen.json');
 
 describe('johansen', () => {

@@ -4,20 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RollingOls, RollingZScore, StatsError } from '../src/stats/index.ts';
-
-/** Deterministic pseudo-random normals (xorshift + Box-Muller), so failures reproduce. */
-function normals(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const u = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
+import { normals } from './helpers/normals.ts';
 
 /** Exact two-pass OLS over the window, as the spec writes it. */
 function exactWindow(xs: Float64Array, ys: Float64Array, end: number, W: number) {

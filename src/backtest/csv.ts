@@ -126,7 +126,10 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     size = st.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${file}: cannot read the data file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT'
+      ? `${file}: no such data file. Fix: check the --data path (relative paths start from the current directory), or download bars with \`tandem history\`.`
+      : `${file}: cannot read the data file (${code ?? String(err)}). Fix: check that it is a readable file.`);
   }
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
