@@ -110,6 +110,19 @@ describe('engine live', () => {
     expect(summary.positions).toEqual([]);
   }, 240_000);
 
+  it('engine flatten on exit: a stop with flattenOnExit closes the strategy positions', async () => {
+    h = await startHarness();
+    const { engine, journal } = h.newEngine({ flattenOnExit: true });
+    const running = runEngine(h, engine, 600);
+    await waitFor(() => journal.fills().length >= 2, 60_000, 'a position');
+    void engine.stop('signal');
+    const summary = await running;
+    expect(summary.stopReason).toBe('signal');
+    const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
+    expect(pf.find((a) => a.id === h!.sim.accounts.paper)!.positions.filter((p) => p.qty !== 0)).toEqual([]);
+    expect(summary.positions).toEqual([]);
+  }, 240_000);
+
   it('engine max daily loss flattens and stops', async () => {
     h = await startHarness();
     const { engine, journal } = h.newEngine({ risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 5, allowOutsideRth: false } });

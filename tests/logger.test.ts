@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { createLogger, registerSecret } from '../src/log/logger.ts';
+import { credentialsFrom, loadEnv } from '../src/config/env.ts';
 
 function capture() {
   const chunks: string[] = [];
@@ -22,6 +23,22 @@ describe('logger', () => {
     expect(text).not.toContain(password);
     expect(text).not.toContain('Bearer abc');
     expect(text).not.toContain('x=1');
+  });
+
+  it('never prints a password that came from the environment', () => {
+    const password = 'Env-Pa55word#2026';
+    // The same path every command takes: .env + process environment, then the credentials.
+    const creds = credentialsFrom(loadEnv('/nonexistent/.env', { IBKR_PASSWORD: password, IBKR_USERNAME: 'env-user-77' }));
+    expect(creds.password).toBe(password);
+    const out = capture();
+    const log = createLogger({ level: 'debug', pretty: false, destination: out.stream });
+    log.debug({ creds }, 'loaded credentials');
+    log.warn(`gateway refused login for env-user-77 with ${password}`);
+    log.error(new Error(`login failed: ${password}`));
+    const text = out.text();
+    expect(text).toContain('gateway refused login');
+    expect(text).not.toContain(password);
+    expect(text).not.toContain('env-user-77');
   });
 
   it('honours the level, in any case', () => {
