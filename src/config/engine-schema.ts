@@ -8,6 +8,8 @@ import { z } from 'zod';
 export const GATEWAY_RATE_LIMIT = 10;
 /** The ceiling any configuration may set: IBKR's 50/s for direct Web API access, kept conservative. */
 export const MAX_RATE_LIMIT = 40;
+/** IBKR's documented global limit for direct (OAuth) access: the highest ceiling an OAuth config may raise to. */
+export const DIRECT_ACCESS_RATE_LIMIT = 50;
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
@@ -45,8 +47,29 @@ export const engineSectionShape = {
     /** Allow stock orders outside regular trading hours. */
     allowOutsideRth: z.boolean().default(false),
   }).prefault({}),
+  /** `gateway`: the local Client Portal Gateway; `oauth`: IBKR's API directly, OAuth 1.0a signed (docs/oauth.md). */
+  connection: z.enum(['gateway', 'oauth']).default('gateway'),
+  oauth: z.strictObject({
+    /** IBKR's direct API (the `/v1/api` base is appended). */
+    url: z.url({ protocol: /^https?$/ }).default('https://api.ibkr.com'),
+    /** The consumer key chosen on IBKR's OAuth page (9 characters). */
+    consumerKey: z.string().trim().min(1).optional(),
+    /** The access token shown on IBKR's OAuth page (its secret goes into .env as IBKR_OAUTH_ACCESS_TOKEN_SECRET). */
+    accessToken: z.string().trim().min(1).optional(),
+    /** Directory of the files `tandem oauth init` wrote (relative: to the current directory). */
+    keyDir: path.default('keys/ibkr-oauth'),
+    /** Override single files; default: the standard names inside keyDir. */
+    signatureKeyFile: path.optional(),
+    encryptionKeyFile: path.optional(),
+    dhParamFile: path.optional(),
+    /** `limited_poa` for self-registered keys; `test_realm` only for IBKR's TESTCONS consumer. */
+    realm: z.string().trim().min(1).default('limited_poa'),
+  }).prefault({}),
   pacing: z.strictObject({
-    maxRequestsPerSecond: z.number().positive().max(MAX_RATE_LIMIT).default(GATEWAY_RATE_LIMIT),
+    /** Default: 10 (the gateway's limit) with connection gateway, 40 with connection oauth. */
+    maxRequestsPerSecond: z.number().positive().max(DIRECT_ACCESS_RATE_LIMIT).optional(),
+    /** The highest budget accepted: 40, raisable up to IBKR's 50/s with connection oauth only. */
+    ceiling: z.number().positive().max(DIRECT_ACCESS_RATE_LIMIT).default(MAX_RATE_LIMIT),
   }).prefault({}),
   execution: z.strictObject({
     /** `legs`: two orders back to back; `combo`: one IBKR combo order (US stock pairs only). */
@@ -80,16 +103,58 @@ export const engineSectionShape = {
   }).prefault({}),
 };
 
+interface ConnectionPart {
+  connection: 'gateway' | 'oauth';
+  oauth: { consumerKey?: string | undefined; accessToken?: string | undefined };
+  pacing: { maxRequestsPerSecond?: number | undefined; ceiling: number };
+}
+
+/**
+ * The connection rules: the pacing ceiling is 40/s unless an OAuth config raises it (up to IBKR's
+ * 50/s for direct access); the budget must fit under the ceiling; OAuth needs its consumer key and
+ * access token.
+ */
+function checkConnection(cfg: ConnectionPart, ctx: z.RefinementCtx): void {
+  const { ceiling, maxRequestsPerSecond } = cfg.pacing;
+  if (cfg.connection !== 'oauth' && ceiling > MAX_RATE_LIMIT) {
+    ctx.addIssue({ code: 'too_big', origin: 'number', maximum: MAX_RATE_LIMIT, inclusive: true, path: ['pacing', 'ceiling'], input: ceiling,
+      message: `above ${MAX_RATE_LIMIT} only with connection: oauth (the gateway allows ${GATEWAY_RATE_LIMIT}/s)` });
+  }
+  if (maxRequestsPerSecond !== undefined && maxRequestsPerSecond > ceiling) {
+    ctx.addIssue({ code: 'too_big', origin: 'number', maximum: ceiling, inclusive: true, path: ['pacing', 'maxRequestsPerSecond'], input: maxRequestsPerSecond,
+      message: cfg.connection === 'oauth'
+        ? `the pacing ceiling; with connection: oauth you may raise pacing.ceiling up to IBKR's ${DIRECT_ACCESS_RATE_LIMIT}/s`
+        : 'the pacing ceiling' });
+  }
+  if (cfg.connection === 'oauth') {
+    for (const key of ['consumerKey', 'accessToken'] as const) {
+      if (!cfg.oauth[key]) {
+        ctx.addIssue({ code: 'custom', path: ['oauth', key], input: undefined,
+          message: `oauth.${key} is required with connection: oauth. Fix: copy it from IBKR's OAuth page (see docs/oauth.md).` });
+      }
+    }
+  }
+}
+
+/** Fills the budget default of the connection: 10/s through the gateway, 40/s direct. */
+function withPacingDefault<T extends ConnectionPart>(cfg: T): Omit<T, 'pacing'> & { pacing: { maxRequestsPerSecond: number; ceiling: number } } {
+  const fallback = cfg.connection === 'oauth' ? MAX_RATE_LIMIT : GATEWAY_RATE_LIMIT;
+  return { ...cfg, pacing: { ...cfg.pacing, maxRequestsPerSecond: cfg.pacing.maxRequestsPerSecond ?? fallback } };
+}
+
 /** An engine config file: the engine keys plus the strategy files it runs. */
-export const engineFileSchema = z.strictObject({
-  kind: z.literal('engine').optional(),
-  ...engineSectionShape,
-  /** Strategy config files, relative to this file. */
-  strategies: z.array(path).default([]),
-});
+export const engineFileSchema = z
+  .strictObject({
+    kind: z.literal('engine').optional(),
+    ...engineSectionShape,
+    /** Strategy config files, relative to this file. */
+    strategies: z.array(path).default([]),
+  })
+  .superRefine(checkConnection)
+  .transform(withPacingDefault);
 
 /** The engine section of a legacy main config (no strategy list: the strategy is in the same file). */
-export const engineSectionSchema = z.strictObject(engineSectionShape);
+export const engineSectionSchema = z.strictObject(engineSectionShape).superRefine(checkConnection).transform(withPacingDefault);
 
 export type EngineConfig = z.output<typeof engineSectionSchema>;
 export const ENGINE_KEYS = Object.keys(engineSectionShape);

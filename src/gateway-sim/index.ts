@@ -16,10 +16,13 @@ import { buildRouter } from './routes/index.ts';
 import { createSimServer } from './server.ts';
 import { selfSignedPair } from './tls.ts';
 import { WsHub } from './ws.ts';
+import { createConsumer, type IssuedAccessToken } from './oauth/consumer.ts';
+import { OAuthGate } from './oauth/gate.ts';
 
 export type { SimOptions, RealismFlags, SimUser, PacingOptions } from './options.ts';
 export { REALISTIC, IDEAL, DEFAULT_USERS } from './options.ts';
 export { totpCode } from './totp.ts';
+export { issueAccessToken, readUploadedKeys, type SimOAuthSetup, type IssuedAccessToken } from './oauth/consumer.ts';
 export { parseFaultSpec } from './faults.ts';
 
 export interface RunningSimulator {
@@ -35,6 +38,8 @@ export interface RunningSimulator {
   /** PEM of the certificate served (self-signed unless given). */
   certPem: string;
   accounts: { paper: string; live: string };
+  /** OAuth mode: the front door and the access token issued to the consumer (what goes into .env). */
+  oauth?: { gate: OAuthGate; issued: IssuedAccessToken; consumerKey: string; realm: string };
   close(): Promise<void>;
 }
 
@@ -45,8 +50,10 @@ export async function startSimulator(options: SimOptions = {}): Promise<RunningS
   const router = buildRouter(core);
   const login = new LoginPages(core);
   const hooks = createHooks(core, login);
-  const { server, sockets } = createSimServer({ core, router, hooks, login: login.handle, isLoginPath: (p) => login.isLoginPath(p), cert: tls.cert, key: tls.key });
-  const hub = new WsHub(core);
+  const oauth = options.oauth ? createConsumer(options.oauth) : undefined;
+  const gate = oauth ? new OAuthGate(core, oauth.consumer) : undefined;
+  const { server, sockets } = createSimServer({ core, router, hooks, login: login.handle, isLoginPath: (p) => login.isLoginPath(p), cert: tls.cert, key: tls.key, ...(gate ? { oauth: gate } : {}) });
+  const hub = new WsHub(core, gate);
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'https://127.0.0.1').pathname;
     if (path === '/v1/api/ws' || path === '/v1/portal/ws') hub.handleUpgrade(req, socket, head);
@@ -60,6 +67,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<RunningS
   return {
     url, port, apiUrl: `${url}/v1/api`, wsUrl: `wss://127.0.0.1:${port}/v1/api/ws`, core, certPem: tls.cert,
     accounts: { paper: opts.paperAccount.id, live: opts.liveAccount.id },
+    ...(gate && oauth ? { oauth: { gate, issued: oauth.issued, consumerKey: oauth.consumer.consumerKey, realm: oauth.consumer.realm } } : {}),
     async close() {
       if (closed) return;
       closed = true;

@@ -4,6 +4,7 @@
  * gateway) or 'realistic' (the default: the quirks switched on) and override single flags.
  */
 import type { Logger } from '../log/logger.ts';
+import type { SimOAuthSetup } from './oauth/consumer.ts';
 
 export interface RealismFlags {
   /** 403 for requests without a User-Agent (§1.3, §11 item 6). */
@@ -186,6 +187,8 @@ export interface SimOptions {
   tickMs?: number;
   /** Websocket heartbeat interval (real ms, §8.3: ~10 s). */
   wsHeartbeatMs?: number;
+  /** Serve IBKR's direct OAuth 1.0a API instead of the gateway's open door (see gateway-sim/oauth). */
+  oauth?: SimOAuthSetup;
 }
 
 export interface ResolvedOptions {
@@ -233,7 +236,7 @@ export function resolveOptions(o: SimOptions = {}): ResolvedOptions {
   const profile = o.profile ?? 'realistic';
   const base = profile === 'ideal' ? IDEAL : REALISTIC;
   const pacingDefaults: PacingOptions = {
-    enabled: profile === 'realistic', globalPerSecond: 10, penaltyAfterViolations: 10, violationWindowMs: 60_000,
+    enabled: profile === 'realistic', globalPerSecond: o.oauth ? 50 : 10, penaltyAfterViolations: 10, violationWindowMs: 60_000,
     penaltyMs: 10 * 60_000, perEndpoint: true,
   };
   const pacing: PacingOptions = o.pacing === false ? { ...pacingDefaults, enabled: false }

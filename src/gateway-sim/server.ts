@@ -25,6 +25,8 @@ export interface ServerParts {
   isLoginPath: (path: string) => boolean;
   cert: string;
   key: string;
+  /** OAuth 1.0a front door (`tandem sim --oauth`): checks every API request's signature first. */
+  oauth?: { handle(req: IncomingMessage, url: URL, apiPath: string): ApiResponse | undefined };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -72,6 +74,8 @@ export function createSimServer(parts: ServerParts): { server: Server; sockets: 
       return finish({ status: 411, contentType: 'text/html;charset=utf-8', body: '<html><body><h1>411 Length Required</h1></body></html>' });
     }
     const raw = await readBody(req);
+    const refused = parts.oauth?.handle(req, url, apiPath);
+    if (refused) return finish(refused);
     const m = router.match(method, apiPath);
     if (!m) {
       return finish(router.pathExists(apiPath) ? errorBody(405, 'Method Not Allowed') : errorBody(404, `Resource not found: ${apiPath}`));

@@ -59,7 +59,11 @@ export class WsHub {
   private readonly clients = new Set<Client>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly core: SimCore) {
+  constructor(
+    private readonly core: SimCore,
+    /** OAuth mode: the upgrade must carry `?oauth_token=<access token>`. */
+    private readonly oauth?: { acceptsWebsocket(url: URL): boolean },
+  ) {
     core.orders.on('order', (o: SimOrder) => this.onOrder(o));
     core.orders.on('execution', (e: Execution) => this.onExecution(e));
     core.on('session', (ev: string) => this.onSession(ev));
@@ -93,7 +97,7 @@ export class WsHub {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const s = this.core.session;
-    if (!s.sso) {
+    if (!s.sso || (this.oauth && !this.oauth.acceptsWebsocket(new URL(req.url ?? '/', 'https://127.0.0.1')))) {
       socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;

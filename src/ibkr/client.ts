@@ -7,6 +7,7 @@
  * One client = one pacing budget: every sub-API and the engine's callers share it.
  */
 import { join } from 'node:path';
+import { UserError } from '../util/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { GatewayApi } from './api.ts';
@@ -20,13 +21,19 @@ import { Session, type SessionOptions } from './session.ts';
 import { IbkrStream, type StreamOptions } from './stream.ts';
 import type { TlsOptions } from './tls.ts';
 import { HttpTransport } from './transport.ts';
+import { OAuthSigner, type OAuthCredentials } from './oauth/signer.ts';
+import { DIRECT_ACCESS_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND } from './pacing.ts';
 
 export interface IbkrClientOptions {
   /** Gateway URL, e.g. `https://localhost:5000` (the `/v1/api` base is added when missing). */
   baseUrl: string;
   tls?: TlsOptions;
-  /** Global request budget; default 10/s (the gateway's limit), at most 40. */
+  /** Global request budget; default 10/s through the gateway, 40/s with OAuth; at most `maxRequestsCeiling`. */
   maxRequestsPerSecond?: number;
+  /** Highest accepted budget: 40 unless raised; OAuth connections may raise it up to IBKR's 50/s. */
+  maxRequestsCeiling?: number;
+  /** Direct OAuth 1.0a connection to api.ibkr.com instead of the gateway (`baseUrl` is then IBKR's API). */
+  oauth?: OAuthCredentials & { renewBeforeMs?: number };
   /** Time limit of every HTTP call; default 15 s. */
   timeoutMs?: number;
   logger?: Logger;
@@ -65,11 +72,24 @@ export class IbkrClient {
   readonly portfolio: PortfolioApi;
   readonly stream: IbkrStream;
   readonly log: Logger;
+  /** The OAuth signer (live session token) in OAuth mode; undefined through the gateway. */
+  readonly oauth: OAuthSigner | undefined;
 
   constructor(opts: IbkrClientOptions) {
     this.log = opts.logger ?? silentLogger;
     this.transport = new HttpTransport({ baseUrl: opts.baseUrl, tls: opts.tls, userAgent: opts.userAgent, timeoutMs: opts.timeoutMs });
-    this.pacer = new Pacer({ ...opts.pacing, maxRequestsPerSecond: opts.maxRequestsPerSecond });
+    if (opts.oauth) {
+      this.oauth = new OAuthSigner(opts.oauth, { renewBeforeMs: opts.oauth.renewBeforeMs });
+      this.oauth.attach(this.transport);
+    }
+    if (!opts.oauth && (opts.maxRequestsCeiling ?? MAX_REQUESTS_PER_SECOND) > MAX_REQUESTS_PER_SECOND) {
+      throw new UserError(`a pacing ceiling above ${MAX_REQUESTS_PER_SECOND}/s is for OAuth connections only (IBKR allows ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s there, 10/s through the gateway).`);
+    }
+    this.pacer = new Pacer({
+      ...opts.pacing,
+      maxRequestsPerSecond: opts.maxRequestsPerSecond ?? (opts.oauth ? MAX_REQUESTS_PER_SECOND : undefined),
+      ceiling: opts.maxRequestsCeiling,
+    });
     this.api = new GatewayApi(this.transport, this.pacer, {
       logger: this.log,
       rateLimitBackoffMs: opts.rateLimitBackoffMs,
@@ -105,6 +125,7 @@ export class IbkrClient {
       userAgent: this.transport.userAgent,
       getToken: async () => (await this.session.tickle()).session ?? this.session.token,
       cookies: () => this.transport.cookieHeader(),
+      ...(this.oauth ? { query: () => ({ oauth_token: this.oauth!.accessToken }) } : {}),
       logger: this.log,
       ...opts.stream,
       fillGap: gapBar === false ? undefined : (conid, from, to) => this.marketData.history(conid, { bar: gapBar, from, to }),

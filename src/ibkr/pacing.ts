@@ -20,8 +20,13 @@ const PRIORITY_RANK: Record<Priority, number> = { order: 0, normal: 1, bulk: 2 }
 
 /** IBKR's documented global limit for the Client Portal Gateway. */
 export const DEFAULT_REQUESTS_PER_SECOND = 10;
-/** No configuration may set a higher global budget than this. */
+/** No configuration may set a higher global budget than this (unless it raises the ceiling, below). */
 export const MAX_REQUESTS_PER_SECOND = 40;
+/**
+ * IBKR's documented global limit for direct (OAuth) access to api.ibkr.com. An OAuth connection's
+ * default budget is the 40/s ceiling; the ceiling itself may be raised up to this, never above.
+ */
+export const DIRECT_ACCESS_REQUESTS_PER_SECOND = 50;
 
 export interface EndpointRule {
   name: string;
@@ -60,15 +65,18 @@ export const DEFAULT_CONCURRENCY_RULES: ConcurrencyRule[] = [
   { name: 'history', method: 'GET', pattern: /^\/iserver\/marketdata\/history$/, max: 5 },
 ];
 
-/** Checks a configured budget: a positive number not above the 40/s ceiling. */
-export function validateBudget(perSecond: number | undefined): number {
+/** Checks a configured budget: a positive number not above the ceiling (40/s unless raised, 50/s at most). */
+export function validateBudget(perSecond: number | undefined, ceiling = MAX_REQUESTS_PER_SECOND): number {
   const v = perSecond ?? DEFAULT_REQUESTS_PER_SECOND;
   if (!Number.isFinite(v) || v <= 0) {
     throw new UserError(`maxRequestsPerSecond must be a positive number (got ${String(perSecond)}).`);
   }
-  if (v > MAX_REQUESTS_PER_SECOND) {
+  if (ceiling > DIRECT_ACCESS_REQUESTS_PER_SECOND) {
+    throw new UserError(`the pacing ceiling ${ceiling}/s is above IBKR's documented ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s for direct access.`);
+  }
+  if (v > ceiling) {
     throw new UserError(
-      `maxRequestsPerSecond ${v} is above the ceiling of ${MAX_REQUESTS_PER_SECOND}; the Client Portal Gateway ` +
+      `maxRequestsPerSecond ${v} is above the ceiling of ${ceiling}; the Client Portal Gateway ` +
         `allows ${DEFAULT_REQUESTS_PER_SECOND}/s and exceeding it lands the IP in IBKR's penalty box.`,
     );
   }
@@ -117,6 +125,8 @@ export class SlidingWindow {
 
 export interface PacerOptions {
   maxRequestsPerSecond?: number;
+  /** Highest budget accepted; default 40, at most 50 (OAuth connections may raise it). */
+  ceiling?: number;
   endpointRules?: EndpointRule[];
   concurrencyRules?: ConcurrencyRule[];
   /** Added to every window: clock granularity between our count and the gateway's. */
@@ -161,7 +171,7 @@ export class Pacer {
   private readonly fullLimit: number;
 
   constructor(opts: PacerOptions = {}) {
-    this.perSecond = validateBudget(opts.maxRequestsPerSecond);
+    this.perSecond = validateBudget(opts.maxRequestsPerSecond, opts.ceiling);
     this.marginMs = opts.marginMs ?? 10;
     // A fractional budget (e.g. 2.5/s) becomes "n sends per n/rate seconds" with integer n.
     const { limit, windowMs } = toWindow(this.perSecond);

@@ -47,6 +47,8 @@ export interface StreamOptions {
   getToken: () => Promise<string | undefined>;
   /** Extra cookies to send (the REST cookie jar). */
   cookies?: () => string;
+  /** Query parameters of the websocket URL (OAuth: `oauth_token`). */
+  query?: () => Record<string, string>;
   logger?: Logger;
   /** Silence after which the socket is replaced; default 30 s. */
   heartbeatTimeoutMs?: number;
@@ -89,6 +91,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     const u = new URL(this.opts.baseUrl);
     u.protocol = u.protocol === 'http:' ? 'ws:' : 'wss:';
     u.pathname = `${u.pathname.replace(/\/$/, '')}/ws`;
+    for (const [k, v] of Object.entries(this.opts.query?.() ?? {})) u.searchParams.set(k, v);
     return u.toString();
   }
 

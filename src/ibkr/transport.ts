@@ -7,7 +7,7 @@
  */
 import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
 import type { TLSSocket } from 'node:tls';
-import { GatewayCertificateError, GatewayTimeoutError, GatewayUnreachableError } from './errors.ts';
+import { GatewayCertificateError, GatewayTimeoutError, GatewayUnreachableError, IbkrError } from './errors.ts';
 import { checkFingerprint, resolveTls, type ResolvedTls, type TlsOptions } from './tls.ts';
 
 export const DEFAULT_USER_AGENT = 'tandem/0.1 (+https://github.com/tandem-trading/tandem)';
@@ -19,6 +19,19 @@ export interface TransportOptions {
   tls?: TlsOptions;
   userAgent?: string;
   timeoutMs?: number;
+  /** Signs requests (OAuth mode); without it requests go out as they are (gateway mode). */
+  authorizer?: RequestAuthorizer;
+}
+
+/**
+ * A request-signing hook (OAuth): it adds headers to every request and may look at every answer.
+ * The transport stays ignorant of what the headers mean.
+ */
+export interface RequestAuthorizer {
+  /** Headers for a request about to be sent (may renew credentials first). `url` includes the query. */
+  authorize(req: { method: string; url: URL }): Promise<Record<string, string>>;
+  /** Sees each answer; may throw a typed error (e.g. a refused signature). */
+  inspect?(res: HttpResponse, endpoint: string): void;
 }
 
 export interface HttpRequest {
@@ -29,6 +42,8 @@ export interface HttpRequest {
   /** JSON body; POST/PUT without one sends an empty body with `Content-Length: 0`. */
   body?: unknown;
   timeoutMs?: number;
+  /** Extra headers; an `authorization` here bypasses the authorizer (the OAuth token request signs itself). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpResponse {
@@ -63,8 +78,10 @@ export class HttpTransport {
   readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly cookies = new Map<string, string>();
+  private authorizer: RequestAuthorizer | undefined;
 
   constructor(opts: TransportOptions) {
+    this.authorizer = opts.authorizer;
     this.base = normalizeBaseUrl(opts.baseUrl);
     this.baseUrl = this.base.toString().replace(/\/$/, '');
     this.tls = resolveTls(this.base, opts.tls);
@@ -99,6 +116,10 @@ export class HttpTransport {
     return [...all].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
+  setAuthorizer(authorizer: RequestAuthorizer | undefined): void {
+    this.authorizer = authorizer;
+  }
+
   endpointName(req: Pick<HttpRequest, 'method' | 'path'>): string {
     return `${req.method} ${req.path}`;
   }
@@ -109,7 +130,10 @@ export class HttpTransport {
     const headers: Record<string, string> = {
       'user-agent': this.userAgent,
       accept: 'application/json, */*',
+      ...req.headers,
     };
+    const authorizer = req.headers?.authorization ? undefined : this.authorizer;
+    if (authorizer) Object.assign(headers, await authorizer.authorize({ method: req.method, url }));
     const cookie = this.cookieHeader();
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;
@@ -141,8 +165,11 @@ export class HttpTransport {
           json = undefined;
         }
       }
-      return { status: res.statusCode, headers: res.headers, text, json };
+      const out: HttpResponse = { status: res.statusCode, headers: res.headers, text, json };
+      authorizer?.inspect?.(out, endpoint);
+      return out;
     } catch (err) {
+      if (err instanceof IbkrError) throw err; // from the authorizer's inspection
       throw this.mapError(err, endpoint, timeoutMs, signal);
     }
   }
