@@ -5,6 +5,7 @@
 import type { TandemConfig } from '../config/load.ts';
 import { accountForMode } from '../config/env.ts';
 import { IbkrClient } from '../ibkr/client.ts';
+import { connectionOptions } from './connection.ts';
 import { IbkrBroker } from '../brokers/ibkr-broker.ts';
 import { Engine, type EngineEvent, type EngineOptions } from '../engine/engine.ts';
 import type { CrashPoint } from '../engine/order-manager.ts';
@@ -72,10 +73,7 @@ export async function buildEngine(config: TandemConfig, logger: Logger, flags: E
     await confirmLive(accountId, { liveEnabled: e.live.enabled, yes: Boolean(flags.yes), interactive: flags.interactive ?? Boolean(process.stdin.isTTY) });
   }
   const client = new IbkrClient({
-    baseUrl: e.gateway.url,
-    tls: e.gateway.tls,
-    timeoutMs: e.gateway.timeoutMs,
-    maxRequestsPerSecond: e.pacing.maxRequestsPerSecond,
+    ...connectionOptions(e),
     logger,
     dataDir: e.dataDir,
     replyPolicy: { refuseMessageIds: e.execution.refuseMessageIds, suppressAtStart: e.execution.suppressMessageIds },

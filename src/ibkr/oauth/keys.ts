@@ -75,7 +75,7 @@ function readText(file: string, what: string, setting: string): string {
     throw new OAuthError(
       'oauth-key-file',
       `Cannot read the OAuth ${what} ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}). ` +
-        `Fix: point oauth.${setting} in the engine config at the file \`tandem oauth init\` wrote (relative paths are relative to the config file).`,
+        `Fix: point oauth.${setting} in the engine config at the file \`tandem oauth init\` wrote (relative paths start at the current directory).`,
     );
   }
 }
