@@ -6,7 +6,7 @@
  * RFC 5849 and shares no code with the client's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, getDiffieHellman } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,6 +197,19 @@ describe('OAuth refusals', () => {
       const err = await client.connect().catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'oauth-secret' });
       expect((err as Error).message).toMatch(/cannot be decrypted with the private encryption key.*Fix: IBKR_OAUTH_ACCESS_TOKEN_SECRET/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('DH parameters other than the registered ones: the LST fails validation, never used', async () => {
+    const modp5 = getDiffieHellman('modp5');
+    const client = oauthClient(sim, { dh: { prime: BigInt(`0x${modp5.getPrime('hex')}`), generator: 2n } });
+    try {
+      const err = await client.connect().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'oauth-lst-invalid' });
+      expect((err as Error).message).toMatch(/does not match IBKR's signature of it.*Fix: check IBKR_OAUTH_ACCESS_TOKEN_SECRET, oauth.encryptionKeyFile and oauth.dhParamFile/);
+      expect(client.oauth!.current).toBeUndefined();
     } finally {
       await client.close();
     }
