@@ -10,6 +10,7 @@ import { registerDoctorCommand } from './doctor.ts';
 import { registerGatewayCommand } from './gateway.ts';
 import { registerHistoryCommand } from './history.ts';
 import { registerLoginCommand } from './login.ts';
+import { registerOAuthCommand } from './oauth.ts';
 import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
@@ -28,4 +29,5 @@ export const commands: RegisterCommand[] = [
   registerGatewayCommand,
   registerRunCommand,
   registerDemoCommand,
+  registerOAuthCommand,
 ];

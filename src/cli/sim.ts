@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { REALISTIC, startSimulator, type RealismFlags, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
+import { REALISTIC, readUploadedKeys, startSimulator, type RealismFlags, type SimOAuthSetup, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
 import { parseFaultSpec } from '../gateway-sim/faults.ts';
 import { UserError } from '../util/errors.ts';
 import { createLogger } from '../log/logger.ts';
@@ -50,6 +50,21 @@ function parseRealism(spec: string): Partial<RealismFlags> {
   return out as Partial<RealismFlags>;
 }
 
+/** `--oauth KEYDIR`: the public files a user uploads to IBKR's OAuth page. */
+function simOAuthSetup(dir: string, consumerKey: unknown, lstTtl: unknown): SimOAuthSetup {
+  let keys;
+  try {
+    keys = readUploadedKeys(dir);
+  } catch (err) {
+    throw new UserError(`--oauth ${dir}: ${(err as Error).message}. Fix: point --oauth at the directory \`tandem oauth init --dir\` wrote.`);
+  }
+  return {
+    ...keys,
+    ...(typeof consumerKey === 'string' ? { consumerKey } : {}),
+    ...(typeof lstTtl === 'string' ? { lstTtlMs: int('lst-ttl', lstTtl, 1000) } : {}),
+  };
+}
+
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
@@ -70,6 +85,9 @@ export function registerSimCommand(program: Command): void {
     .option('--user <spec...>', 'login user(s) user:password[:totp=SECRET|push[=MS|never]] (default demo:demo)')
     .option('--cert <file>', 'PEM certificate (default: self-signed generated at start)')
     .option('--key <file>', 'PEM private key for --cert')
+    .option('--oauth <keydir>', "serve IBKR's OAuth 1.0a direct API: KEYDIR holds the uploaded public_signature.pem, public_encryption.pem, dhparam.pem")
+    .option('--consumer-key <key>', 'with --oauth: the consumer key (default TANDEMSIM)')
+    .option('--lst-ttl <ms>', 'with --oauth: live session token lifetime in ms (default 24 h)')
     .option('--json', 'print one JSON line {url, port, accounts} instead of the URL')
     .option('--log-level <level>', 'stderr log level: debug prints every API request', 'warn')
     .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
@@ -100,6 +118,7 @@ export function registerSimCommand(program: Command): void {
         },
         ...(Array.isArray(o.user) ? { users: o.user.map(parseUser) } : {}),
         ...(tls ? { tls } : {}),
+        ...(typeof o.oauth === 'string' ? { oauth: simOAuthSetup(o.oauth, o.consumerKey, o.lstTtl) } : {}),
         logger: createLogger({ level: String(o.logLevel) }),
       };
       if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`);
@@ -111,8 +130,15 @@ export function registerSimCommand(program: Command): void {
         if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use; pick another with --port (0 = any free port)`);
         throw err;
       }
+      // The simulator plays IBKR's OAuth page too: it issues the access token and its encrypted secret.
+      const oauth = sim.oauth ? { consumerKey: sim.oauth.consumerKey, accessToken: sim.oauth.issued.accessToken, accessTokenSecret: sim.oauth.issued.encryptedSecretB64, realm: sim.oauth.realm } : undefined;
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ url: sim.url, port: sim.port, apiUrl: sim.apiUrl, wsUrl: sim.wsUrl, accounts: sim.accounts, profile, seed: opts.seed })}\n`);
+        process.stdout.write(`${JSON.stringify({ url: sim.url, port: sim.port, apiUrl: sim.apiUrl, wsUrl: sim.wsUrl, accounts: sim.accounts, profile, seed: opts.seed, ...(oauth ? { oauth } : {}) })}\n`);
+      } else if (oauth) {
+        process.stdout.write(`${sim.url}\n`);
+        process.stdout.write(`  OAuth 1.0a direct API at ${sim.apiUrl} (unsigned requests are refused); websocket ${sim.wsUrl}?oauth_token=...\n`);
+        process.stdout.write(`  engine config: connection: oauth, oauth: { url: ${sim.url}, consumerKey: ${oauth.consumerKey}, accessToken: ${oauth.accessToken}, keyDir: <the directory of tandem oauth init> }\n`);
+        process.stdout.write(`  .env: IBKR_OAUTH_ACCESS_TOKEN_SECRET=${oauth.accessTokenSecret}\n`);
       } else {
         process.stdout.write(`${sim.url}\n`);
         process.stdout.write(`  API ${sim.apiUrl}   websocket ${sim.wsUrl}   hooks ${sim.url}/sim/state\n`);
