@@ -7,7 +7,7 @@
  * the config; --gateway, --paper-account, --live-account and --instrument add to or override it.
  */
 import type { Command } from 'commander';
-import { accountForMode, type Mode } from '../config/env.ts';
+import { accountForMode, loadEnv, type Mode } from '../config/env.ts';
 import { autoLoginChecksFor } from '../auth/checks.ts';
 import { authSettingsFromConfig, resolveAuthSettings, type AuthSettings } from '../auth/settings.ts';
 import type { DoctorLine } from '../ibkr/doctor.ts';
@@ -20,6 +20,8 @@ import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { configOption, modeOption } from './options.ts';
 import { loadRuntime } from './runtime.ts';
+import { oauthSettingsOf } from './connection.ts';
+import type { OAuthCredentials } from '../ibkr/oauth/signer.ts';
 
 interface DoctorCliOptions {
   gateway?: string;
@@ -86,6 +88,8 @@ export function registerDoctorCommand(program: Command): void {
       let auth: AuthSettings | undefined;
       /** Problems found in the config itself, reported as checklist lines rather than aborting. */
       const configLines: DoctorLine[] = [];
+      /** connection: oauth — the credentials when the offline checks passed. */
+      let oauth: { credentials: OAuthCredentials | undefined; ceiling: number } | undefined;
       const expectations: DoctorExpectations = {
         paperAccounts: [...(opts.paperAccount ?? [])],
         liveAccounts: [...(opts.liveAccount ?? [])],
@@ -100,6 +104,14 @@ export function registerDoctorCommand(program: Command): void {
         maxRequestsPerSecond = config.engine.pacing.maxRequestsPerSecond;
         dataDir = opts.dataDir ?? config.engine.dataDir;
         auth = authSettingsFromConfig(config);
+        if (config.engine.connection === 'oauth') {
+          const { oauthFileChecks } = await import('../ibkr/oauth/doctor.ts');
+          const checks = oauthFileChecks(oauthSettingsOf(config.engine), loadEnv());
+          configLines.push(...checks.lines);
+          oauth = { credentials: checks.credentials, ceiling: config.engine.pacing.ceiling };
+          baseUrl = config.engine.oauth.url;
+          tls = undefined;
+        }
         try {
           const account = accountForMode(config.mode, config.credentials);
           (config.mode === 'paper' ? expectations.paperAccounts! : expectations.liveAccounts!).push(account);
@@ -111,10 +123,19 @@ export function registerDoctorCommand(program: Command): void {
         expectations.instruments!.push(...strategyInstruments(config.strategies as unknown as { strategy: Record<string, unknown> }[]));
       }
       if (opts.caFile || opts.fingerprint) tls = { caFile: opts.caFile, fingerprint: opts.fingerprint };
-      const client = new IbkrClient({ baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1 });
+      if (oauth && !oauth.credentials) {
+        // The OAuth files or settings are wrong: nothing online can be checked.
+        const lines = [...configLines, ...['live session token', 'brokerage session', 'accounts'].map((check): DoctorLine => ({ check, status: 'skip', detail: 'skipped: an earlier check failed' }))];
+        process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
+        throw new UserError(`${lines.filter((l) => l.status === 'fail').length} check(s) failed`, 1);
+      }
+      const client = new IbkrClient({
+        baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1,
+        ...(oauth?.credentials ? { oauth: oauth.credentials, maxRequestsCeiling: oauth.ceiling } : {}),
+      });
       try {
         auth ??= resolveAuthSettings({ ...(opts.mode ? { mode: opts.mode } : {}), gateway: baseUrl, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
-        const lines = [...configLines, ...(await runDoctor(client, expectations)), ...autoLoginChecksFor(auth)];
+        const lines = [...configLines, ...(await runDoctor(client, expectations)), ...(oauth ? [] : autoLoginChecksFor(auth))];
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
         const failed = lines.filter((l) => l.status === 'fail').length;
         if (failed) throw new UserError(`${failed} check(s) failed`, 1);

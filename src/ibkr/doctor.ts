@@ -5,6 +5,7 @@
 import type { IbkrClient } from './client.ts';
 import type { ContractQuery } from './contracts.ts';
 import { GatewayCertificateError, GatewayTimeoutError, GatewayUnreachableError, IbkrError, NotAuthenticatedError } from './errors.ts';
+import { liveSessionTokenLine } from './oauth/doctor.ts';
 
 export interface DoctorExpectations {
   /** Paper account ids (DU...) the config trades with. */
@@ -31,6 +32,16 @@ export async function runDoctor(client: IbkrClient, exp: DoctorExpectations = {}
   const origin = base.replace(/\/v1\/api$/, '');
   const skipRest = (from: string[]) => from.forEach((check) => add({ check, status: 'skip', detail: 'skipped: an earlier check failed' }));
   const LATER = ['TLS', 'authenticated', 'brokerage session', 'accounts', 'instruments', 'market data'];
+
+  // OAuth: the live session token first (every later call is signed with it).
+  if (client.oauth) {
+    const lst = await liveSessionTokenLine(client);
+    add(lst);
+    if (lst.status === 'fail') {
+      skipRest(LATER.slice(2));
+      return lines;
+    }
+  }
 
   // 1-3: reachable, TLS, SSO session — one /tickle answers all three.
   let authenticated = false;
