@@ -19,5 +19,5 @@ export function oauthSettingsOf(engine: Pick<ResolvedEngineConfig, 'oauth'>): OA
 export function connectionOptions(engine: ResolvedEngineConfig, env = loadEnv()): ConnectionOptions {
   const pacing = { timeoutMs: engine.gateway.timeoutMs, maxRequestsPerSecond: engine.pacing.maxRequestsPerSecond, maxRequestsCeiling: engine.pacing.ceiling };
   if (engine.connection !== 'oauth') return { baseUrl: engine.gateway.url, tls: engine.gateway.tls, ...pacing };
-  return { baseUrl: engine.oauth.url, ...pacing, oauth: loadOAuthCredentials(oauthSettingsOf(engine), env) };
+  return { baseUrl: engine.oauth.url, tls: undefined, ...pacing, oauth: loadOAuthCredentials(oauthSettingsOf(engine), env) };
 }

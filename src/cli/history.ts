@@ -10,6 +10,7 @@ import type { TandemConfig } from '../config/load.ts';
 import { loadConfig } from '../config/load.ts';
 import { downloadPairHistory, parseRange, writeBarsCsv } from '../backtest/history.ts';
 import { IbkrClient } from '../ibkr/client.ts';
+import { connectionOptions } from './connection.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { UserError } from '../util/errors.ts';
 import { configOption } from './options.ts';
@@ -50,6 +51,8 @@ export async function downloadToFile(cfg: TandemConfig, configPath: string, opts
     timeoutMs: g.timeoutMs,
     maxRequestsPerSecond: cfg.engine.pacing.maxRequestsPerSecond,
     dataDir: cfg.engine.dataDir,
+    // connection: oauth (unless --gateway points elsewhere): IBKR's API, signed.
+    ...(cfg.engine.connection === 'oauth' && !opts.gateway ? connectionOptions(cfg.engine) : {}),
   });
   try {
     await client.connect();
