@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { IbkrBroker } from '../../src/brokers/ibkr-broker.ts';
 import { Engine, type EngineEvent, type EngineOptions } from '../../src/engine/engine.ts';
 import { startSimulator, type RunningSimulator, type SimOptions } from '../../src/gateway-sim/index.ts';
-import { IbkrClient } from '../../src/ibkr/client.ts';
+import { IbkrClient, type IbkrClientOptions } from '../../src/ibkr/client.ts';
 import { Journal } from '../../src/store/journal.ts';
 import { barMinutes, cointegrationParamsSchema, type CointegrationParams } from '../../src/strategies/cointegration/params.ts';
 import { createStrategy } from '../../src/strategies/registry.ts';
@@ -31,7 +31,7 @@ export interface Harness {
   dir: string;
   journalFile: string;
   events: EngineEvent[];
-  newEngine(opts?: Partial<EngineOptions> & { params?: CointegrationParams; accountId?: string; clientTimeoutMs?: number }): { engine: Engine; journal: Journal; client: IbkrClient };
+  newEngine(opts?: Partial<EngineOptions> & { params?: CointegrationParams; accountId?: string; clientTimeoutMs?: number; client?: Partial<IbkrClientOptions> }): { engine: Engine; journal: Journal; client: IbkrClient };
   /** Switches the simulated clock to the fast speed (after the engine's start-up). */
   go(speed: number): void;
   close(): Promise<void>;
@@ -46,8 +46,8 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
   return {
     sim, dir, journalFile, events,
     newEngine(opts = {}) {
-      const { params = pairParams(), accountId = sim.accounts.paper, clientTimeoutMs, ...rest } = opts;
-      const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, retryBaseMs: 50, ...(clientTimeoutMs ? { timeoutMs: clientTimeoutMs } : {}) });
+      const { params = pairParams(), accountId = sim.accounts.paper, clientTimeoutMs, client: clientOpts, ...rest } = opts;
+      const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, retryBaseMs: 50, ...(clientTimeoutMs ? { timeoutMs: clientTimeoutMs } : {}), ...clientOpts });
       const journal = new Journal(journalFile);
       const engine = new Engine({
         broker: new IbkrBroker({ client }), journal, mode: 'paper', accountId, startingCash: 100_000,
