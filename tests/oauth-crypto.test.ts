@@ -119,6 +119,8 @@ describe('pacing follows the connection', () => {
     const gw = engineSectionSchema.safeParse({ pacing: { ceiling: 50 } });
     expect(gw.error?.issues[0]?.message).toMatch(/only with connection: oauth/);
     expect(engineSectionSchema.safeParse({ pacing: { ceiling: 60 } }).success).toBe(false);
+    const login = engineSectionSchema.safeParse({ connection: 'oauth', oauth, auth: { autoLogin: true } });
+    expect(login.error?.issues[0]?.message).toMatch(/with connection: oauth there is no login/);
     const missing = engineSectionSchema.safeParse({ connection: 'oauth' });
     expect(missing.error?.issues.map((i) => i.path.join('.'))).toEqual(['oauth.consumerKey', 'oauth.accessToken']);
   });

@@ -107,6 +107,7 @@ interface ConnectionPart {
   connection: 'gateway' | 'oauth';
   oauth: { consumerKey?: string | undefined; accessToken?: string | undefined };
   pacing: { maxRequestsPerSecond?: number | undefined; ceiling: number };
+  auth: { autoLogin: boolean };
 }
 
 /**
@@ -125,6 +126,10 @@ function checkConnection(cfg: ConnectionPart, ctx: z.RefinementCtx): void {
       message: cfg.connection === 'oauth'
         ? `the pacing ceiling; with connection: oauth you may raise pacing.ceiling up to IBKR's ${DIRECT_ACCESS_RATE_LIMIT}/s`
         : 'the pacing ceiling' });
+  }
+  if (cfg.connection === 'oauth' && cfg.auth.autoLogin) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'autoLogin'], input: true,
+      message: "auth.autoLogin logs in on the gateway's page; with connection: oauth there is no login. Fix: set auth.autoLogin: false (or remove it)." });
   }
   if (cfg.connection === 'oauth') {
     for (const key of ['consumerKey', 'accessToken'] as const) {
