@@ -151,18 +151,29 @@ describe('OAuth session lifetime', () => {
     }
   });
 
-  it('an expired LST: a clear, retryable error, and the next request renews it', async () => {
+  it('an expired LST: the refused request is sent again with a new one; when that fails too, a clear error', async () => {
     const sim = await oauthSim();
     const client = oauthClient(sim);
     try {
       await client.connect();
       sim.oauth!.gate.expireTokens();
+      expect((await client.session.status()).authenticated).toBe(true);
+      expect(sim.oauth!.gate.stats).toMatchObject({ lstIssued: 2, refused: 1 });
+      // A server that expires every token at once: the second refusal is reported, with its cause.
+      const signer = client.oauth!;
+      client.transport.setAuthorizer({
+        authorize: async (r) => {
+          const h = await signer.authorize(r);
+          sim.oauth!.gate.expireTokens();
+          return h;
+        },
+        inspect: (res, e, resent) => signer.inspect(res, e, resent),
+      });
       const err = await client.session.status().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OAuthError);
       expect(err).toMatchObject({ code: 'oauth-refused', retryable: true });
-      expect((err as Error).message).toMatch(/Access token expired.*Fix: the live session token expired; the client renews it/);
-      expect((await client.session.status()).authenticated).toBe(true);
-      expect(sim.oauth!.gate.stats.lstIssued).toBe(2);
+      expect((err as Error).message).toMatch(/HTTP 401, "Access token expired"\).*Fix: the live session token expired; the client renews it/);
+      expect(sim.oauth!.gate.stats.lstIssued).toBe(3); // the resend got a new one, which expired too
     } finally {
       await client.close();
       await sim.close();
@@ -235,7 +246,7 @@ describe('OAuth refusals', () => {
           const h = await signer.authorize(r);
           return { authorization: h.authorization!.replace(/oauth_signature="(.)/, (_m, c: string) => `oauth_signature="${c === 'A' ? 'B' : 'A'}`) };
         },
-        inspect: (res, e) => signer.inspect(res, e),
+        inspect: (res, e, resent) => signer.inspect(res, e, resent),
       });
       const err = await client.session.status().catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'oauth-refused', retryable: false });
@@ -254,7 +265,7 @@ describe('OAuth refusals', () => {
       let saved: Record<string, string> | undefined;
       client.transport.setAuthorizer({
         authorize: async (r) => (saved ??= await signer.authorize(r)),
-        inspect: (res, e) => signer.inspect(res, e),
+        inspect: (res, e, resent) => signer.inspect(res, e, resent),
       });
       expect((await client.session.tickle()).session).toBeTruthy();
       const replay = await client.session.tickle().catch((e: unknown) => e);

@@ -30,8 +30,12 @@ export interface TransportOptions {
 export interface RequestAuthorizer {
   /** Headers for a request about to be sent (may renew credentials first). `url` includes the query. */
   authorize(req: { method: string; url: URL }): Promise<Record<string, string>>;
-  /** Sees each answer; may throw a typed error (e.g. a refused signature). */
-  inspect?(res: HttpResponse, endpoint: string): void;
+  /**
+   * Sees each answer; may throw a typed error (e.g. a refused signature), or return 'resend' when the
+   * server refused the credentials before processing the request (an expired token) and they were
+   * renewed: the transport then signs and sends it once more. `resent` is true on that second try.
+   */
+  inspect?(res: HttpResponse, endpoint: string, resent: boolean): 'resend' | void;
 }
 
 export interface HttpRequest {
@@ -125,6 +129,11 @@ export class HttpTransport {
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
+    const first = await this.sendOnce(req, false);
+    return first === 'resend' ? ((await this.sendOnce(req, true)) as HttpResponse) : first;
+  }
+
+  private async sendOnce(req: HttpRequest, resent: boolean): Promise<HttpResponse | 'resend'> {
     const url = new URL(this.base.pathname + req.path, this.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {
@@ -166,7 +175,7 @@ export class HttpTransport {
         }
       }
       const out: HttpResponse = { status: res.statusCode, headers: res.headers, text, json };
-      authorizer?.inspect?.(out, endpoint);
+      if (authorizer?.inspect?.(out, endpoint, resent) === 'resend' && !resent) return 'resend';
       return out;
     } catch (err) {
       if (err instanceof IbkrError) throw err; // from the authorizer's inspection

@@ -9,8 +9,8 @@
  *  - Every other request is HMAC-SHA256 signed with the LST, with a fresh nonce and a timestamp that
  *    never goes backwards (IBKR: "greater than or equal to any timestamp used in previous requests").
  *  - The LST is renewed before it expires (by default 10 minutes before, at most half its lifetime),
- *    once for all concurrent callers. A 401 that says the token expired drops it, so the next request
- *    renews it.
+ *    once for all concurrent callers. A 401 that says the token expired (refused before processing)
+ *    drops it, and the transport sends that request once more with a new one.
  *
  * It owns no timers and no session: the brokerage session (`ssodh/init`, `/tickle`) is the Session's
  * job exactly as with the gateway.
@@ -202,12 +202,19 @@ export class OAuthSigner extends EventEmitter<{ renewed: [LiveSessionToken] }> i
     return { authorization: authorizationHeader(this.creds.realm, { ...params, oauth_signature: hmacSha256(base, token) }) };
   }
 
-  inspect(res: HttpResponse, endpoint: string): void {
+  /**
+   * An expired token is refused before the request is processed, so the request is sent once more
+   * with a new one (safe even for an order); other refusals become an OAuthError with the fix.
+   */
+  inspect(res: HttpResponse, endpoint: string, resent = false): 'resend' | void {
     if (res.status !== 401) return;
     const message = serverMessage(res);
     if (!OAUTH_REFUSAL.test(message)) return; // a plain "not authenticated": the session layer handles it
     const expired = /expired/i.test(message);
-    if (expired) this.invalidate();
+    if (expired) {
+      this.invalidate();
+      if (!resent) return 'resend';
+    }
     throw new OAuthError(
       'oauth-refused',
       `IBKR refused the OAuth signature of ${endpoint} (HTTP 401, "${message}"). Fix: ${oauthRefusalFix(message)}.`,
