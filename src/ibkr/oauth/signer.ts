@@ -66,7 +66,7 @@ export function oauthRefusalFix(message: string): string {
   }
   if (/timestamp/i.test(message)) return "the computer's clock is off: sync it (timedatectl set-ntp true) and retry";
   if (/nonce/i.test(message)) return 'a request was replayed; retry (each request gets a fresh nonce)';
-  if (/expired/i.test(message)) return 'the live session token expired; the client renews it on the next request';
+  if (/expired/i.test(message)) return 'the live session token expired; the client renews it on the next request (check the clock if this repeats)';
   if (/secret|token/i.test(message)) return 'IBKR_OAUTH_ACCESS_TOKEN_SECRET or oauth.accessToken does not match the OAuth page; generate a new access token there and paste both';
   return 'the signing key does not match the public signing key uploaded to IBKR, or the access token secret/encryption key pair is wrong; run `tandem doctor` for a line-by-line check';
 }
