@@ -30,7 +30,8 @@ export function printableConfig(cfg: TandemConfig): Record<string, unknown> {
     mode: cfg.mode,
     account: account ? maskAccountId(account) : `(not set: ${cfg.mode === 'paper' ? ENV_VARS.paperAccountId : ENV_VARS.liveAccountId})`,
     environment: maskCredentials(cfg.credentials),
-    engine: cfg.engine,
+    // The OAuth access token is half a credential (its secret lives in .env): not for bug reports.
+    engine: cfg.engine.oauth.accessToken ? { ...cfg.engine, oauth: { ...cfg.engine.oauth, accessToken: '***' } } : cfg.engine,
     strategies: cfg.strategies.map((s) => ({ file: s.file, name: s.name, strategy: s.strategy, costs: s.costs })),
   };
 }
