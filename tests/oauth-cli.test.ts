@@ -93,6 +93,11 @@ describe('tandem oauth init and doctor (connection: oauth)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/\[FAIL\] OAuth access token secret: does not decrypt .*\n\s+fix: IBKR_OAUTH_ACCESS_TOKEN_SECRET must be the secret/);
     expect(bad.stdout).toMatch(/\[skip\] live session token/);
+    // `config show` (for bug reports) masks the access token; the secret is never in the config.
+    const shown = await tandem(['config', 'show', '--config', config], env);
+    expect(shown.stdout).toMatch(/accessToken: "?\*\*\*"?/);
+    expect(shown.stdout).not.toContain(sim.oauth!.issued.accessToken);
+    expect(shown.stdout).toContain('connection: oauth');
     // No secret at all: the settings line says where it goes.
     const none = await tandem(['doctor', '--config', config], { ...env, IBKR_OAUTH_ACCESS_TOKEN_SECRET: '' });
     expect(none.stdout).toMatch(/\[FAIL\] OAuth settings: IBKR_OAUTH_ACCESS_TOKEN_SECRET is not set\.\n\s+fix: add IBKR_OAUTH_ACCESS_TOKEN_SECRET=/);
