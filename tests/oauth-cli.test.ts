@@ -10,7 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent, request } from 'undici';
 import { startSimulator } from '../src/gateway-sim/index.ts';
+import { IbkrClient } from '../src/ibkr/client.ts';
+import { loadOAuthCredentials, oauthFiles } from '../src/ibkr/oauth/index.ts';
+import { startTandem } from './helpers/processes.ts';
 
 const run = promisify(execFile);
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
@@ -56,6 +60,35 @@ describe('tandem oauth init and doctor (connection: oauth)', () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already exist.*Fix: pick another --dir, or pass --force/);
     expect(again.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('tandem sim --oauth KEYDIR issues a token a client can use, and refuses unsigned calls', { timeout: 120_000 }, async () => {
+    const child = startTandem(['sim', '--port', '0', '--json', '--oauth', keyDir, '--consumer-key', 'TDMCLI001']);
+    try {
+      const line = await child.waitLine(/^\{/, 60_000);
+      const info = JSON.parse(line) as { url: string; apiUrl: string; oauth: { consumerKey: string; accessToken: string; accessTokenSecret: string; realm: string } };
+      expect(info.oauth).toMatchObject({ consumerKey: 'TDMCLI001', realm: 'limited_poa' });
+      const client = new IbkrClient({
+        baseUrl: info.url, timeoutMs: 12_000,
+        oauth: loadOAuthCredentials(
+          { consumerKey: info.oauth.consumerKey, accessToken: info.oauth.accessToken, realm: info.oauth.realm, ...oauthFiles({ keyDir }) },
+          { IBKR_OAUTH_ACCESS_TOKEN_SECRET: info.oauth.accessTokenSecret },
+        ),
+      });
+      try {
+        await client.connect();
+        expect(client.session.brokerageAccounts!.accounts.length).toBeGreaterThan(0);
+      } finally {
+        await client.close();
+      }
+      const agent = new Agent({ connect: { rejectUnauthorized: false } });
+      const unsigned = await request(`${info.apiUrl}/tickle`, { method: 'POST', dispatcher: agent, headers: { 'user-agent': 't', 'content-length': '0' } });
+      expect(unsigned.statusCode).toBe(401);
+      await unsigned.body.text();
+    } finally {
+      child.proc.kill('SIGTERM');
+      await child.exited;
+    }
   });
 
   it('doctor: every OAuth line ok against the simulator, then a wrong secret fails its own line', { timeout: 180_000 }, async () => {
