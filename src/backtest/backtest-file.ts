@@ -10,6 +10,7 @@ import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
 import { loadBarsCsv } from './csv.ts';
+import { explainParams } from './diagnostics.ts';
 import { ReportCollector } from './report/collect.ts';
 import { renderReport } from './report/render.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
@@ -66,7 +67,7 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
   const result = runBacktest(
     alignBars(y!, x!),
     strategy,
-    { legs: params.legs, bar: params.bar, slippageBps: opts.config.costs.slippageBps, startingCash: opts.startingCash },
+    { legs: params.legs, bar: params.bar, slippageBps: opts.config.costs.slippageBps, startingCash: opts.startingCash, explain: explainParams(params) },
     {
       onBar: (e) => {
         collector?.onBar(e);
