@@ -86,6 +86,7 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
         exitZ: params.exitZ,
         stopZ: params.stopZ,
         dataFile: opts.dataFile,
+        secTypes: [params.legs.y.secType, params.legs.x.secType],
       })
     : null;
   return { result, html, alignedBars: n, warnings };
