@@ -28,7 +28,7 @@ interface BacktestCliOptions {
   report?: string;
 }
 
-function parseCash(text: string): number {
+export function parseCash(text: string): number {
   const v = Number(text.replace(/_/g, ''));
   if (!Number.isFinite(v) || v <= 0) throw new UserError(`--cash ${text}: the starting cash must be a positive number, e.g. --cash 100000`);
   return v;

@@ -13,6 +13,7 @@ import { registerLoginCommand } from './login.ts';
 import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
+import { registerSweepCommand } from './sweep.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -23,6 +24,7 @@ export const commands: RegisterCommand[] = [
   registerDoctorCommand,
   registerBacktestCommand,
   registerScanCommand,
+  registerSweepCommand,
   registerHistoryCommand,
   registerLoginCommand,
   registerGatewayCommand,
