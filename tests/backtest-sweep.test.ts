@@ -18,6 +18,7 @@ import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.
 import type { PairBar } from '../src/strategies/types.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
 const N = 1500;
 const bars: PairBar[] = [...syntheticPair({ n: N, seed: 21 })];
@@ -144,23 +145,7 @@ describe('tandem sweep', () => {
     const root = resolve(import.meta.dirname, '..');
     const dir = mkdtempSync(join(tmpdir(), 'tandem-sweep-'));
     writeFileSync(join(dir, 'bars.csv'), pairCsv(bars, 'ETHA', 'ETHV'));
-    writeFileSync(
-      join(dir, 'pair.yaml'),
-      `kind: strategy
-name: sweep_pair
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
-    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
-  bar: 5min
-  lookback: 60
-  entryZ: 2
-  exitZ: 0.5
-  stopZ: 3.5
-  sizing: { capitalFraction: 0.5 }
-`,
-    );
+    writeFileSync(join(dir, 'pair.yaml'), pairStrategyYaml({ name: 'sweep_pair', lookback: 60, entryZ: 2, exitZ: 0.5, stopZ: 3.5 }));
     const r = spawnSync(
       process.execPath,
       [join(root, 'bin/tandem.js'), 'sweep', '--config', 'pair.yaml', '--data', 'bars.csv', '--grid', 'entryZ=1.5,2 lookback=40,80', '--walk-forward', 'train=2d,test=1d', '--workers', '2', '--report', 'sweep.html', '--json', 'sweep.json'],

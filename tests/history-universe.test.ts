@@ -3,18 +3,15 @@
  * file that `tandem scan` reads; progress per symbol; an unknown symbol reported and skipped; a
  * second run served from the per-symbol cache without a gateway at all.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { parseSymbols } from '../src/backtest/universe.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
+import { runTandem } from './helpers/processes.ts';
 
-const run = promisify(execFile);
-const bin = resolve(import.meta.dirname, '..', 'bin/tandem.js');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-universe-'));
 let sim: RunningSimulator;
 
@@ -25,15 +22,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function tandem(args: string[]) {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8' });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
+const tandem = (args: string[]) => runTandem(args, dir);
 
 describe('history --symbols', () => {
   it('parses a symbol list: STK by default, :CRYPTO on PAXOS, duplicates once', () => {
@@ -88,5 +77,5 @@ describe('history --symbols', () => {
     const b = await tandem(['history', '--start', '2024-03-13', '--end', '2024-03-14']);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/give --config STRATEGY\.yaml .* or --symbols/);
-  });
+  }, 60_000);
 });
