@@ -209,6 +209,13 @@ export function walkForwardFolds(time: Float64Array, spec: WalkForwardSpec): Fol
   return folds;
 }
 
+/** The folds, or the error that says why there are none. */
+export function plannedFolds(time: Float64Array, spec: WalkForwardSpec): Fold[] {
+  const folds = walkForwardFolds(time, spec);
+  if (folds.length === 0) throw new UserError(`--walk-forward: the data (${time.length} aligned bars) is shorter than one training window plus a test window; use a shorter train= or a longer range`);
+  return folds;
+}
+
 export interface FoldResult extends Fold {
   /** The best point in sample, and its in-sample figures. */
   best: PointResult;
@@ -228,8 +235,7 @@ export interface WalkForwardResult {
 
 export async function walkForward(columns: PairColumns, base: CointegrationParams, axes: GridAxis[], spec: WalkForwardSpec, opts: SweepOptions): Promise<WalkForwardResult> {
   const n = columns.time.length;
-  const folds = walkForwardFolds(columns.time, spec);
-  if (folds.length === 0) throw new UserError(`--walk-forward: the data (${n} aligned bars) is shorter than one training window plus a test window; use a shorter train= or a longer range`);
+  const folds = plannedFolds(columns.time, spec);
   const { valid, skipped } = validPoints(base, axes);
 
   // 1. Every point on every training window.

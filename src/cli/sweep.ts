@@ -47,7 +47,7 @@ export function registerSweepCommand(program: Command): void {
       const { alignBars } = await import('../backtest/align.ts');
       const { pairColumns } = await import('../backtest/sweep-run.ts');
       const { parseGrid } = await import('../backtest/sweep-grid.ts');
-      const { sweep, walkForward, parseWalkForward } = await import('../backtest/sweep.ts');
+      const { sweep, walkForward, parseWalkForward, plannedFolds } = await import('../backtest/sweep.ts');
       const { formatSweep, formatWalkForward, renderSweepReport } = await import('../backtest/report/sweep-report.ts');
       const { pairStrategy } = await import('./history.ts');
       const { DEFAULT_STARTING_CASH, parseCash } = await import('./backtest.ts');
@@ -65,6 +65,7 @@ export function registerSweepCommand(program: Command): void {
       const columns = pairColumns(alignBars(pair.y, pair.x), pair.n, true);
       const settings = { slippageBps: strategyConfig.costs.slippageBps, startingCash, ...(workers !== undefined ? { workers } : {}) };
 
+      if (wfSpec) plannedFolds(columns.time, wfSpec); // says before the sweep runs when the data is too short
       const result = await sweep(columns, params, axes, settings);
       const wf = wfSpec ? await walkForward(columns, params, axes, wfSpec, settings) : null;
       process.stdout.write(formatSweep(result, top));
