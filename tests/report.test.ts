@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportCollector } from '../src/backtest/report/collect.ts';
 import { renderReport } from '../src/backtest/report/render.ts';
 import { explainParams } from '../src/backtest/diagnostics.ts';
+import { exchangeZone, ZoneClock } from '../src/backtest/report/time-zone.ts';
 import { runBacktest, type BacktestResult } from '../src/backtest/runner.ts';
 import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.ts';
 import { syntheticPair } from './helpers/pair-data.ts';
@@ -130,6 +131,22 @@ async function open(html: string, name: string, screenshot?: string, interact?: 
   await page.close();
   return { errors, requests, charts, view, interaction, text: text ?? '' };
 }
+
+describe('report time zones', () => {
+  it('New York across the March DST change, UTC for crypto; weeks start on Monday', () => {
+    const ny = new ZoneClock(exchangeZone(['STK', 'CRYPTO']));
+    expect(ny.zone).toEqual({ tz: 'America/New_York', label: 'New York' });
+    // The open is 14:30 UTC in winter (EST) and 13:30 UTC after 10 March 2024 (EDT).
+    expect(ny.format(Date.UTC(2024, 2, 8, 14, 30))).toBe('2024-03-08 09:30');
+    expect(ny.format(Date.UTC(2024, 2, 11, 13, 30))).toBe('2024-03-11 09:30');
+    expect(ny.chartTime(Date.UTC(2024, 2, 11, 13, 30))).toBe(Date.UTC(2024, 2, 11, 9, 30) / 1000);
+    expect(ny.day(Date.UTC(2024, 2, 12, 2, 0))).toBe('2024-03-11');
+    expect(ny.week(Date.UTC(2024, 2, 17, 12, 0))).toBe('2024-03-11');
+    const utc = new ZoneClock(exchangeZone(['CRYPTO', 'CRYPTO']));
+    expect(utc.zone.label).toBe('UTC');
+    expect(utc.format(Date.UTC(2024, 2, 11, 13, 30))).toBe('2024-03-11 13:30');
+  });
+});
 
 describe('report', () => {
   it('renders every chart, the metrics and the trades offline, with no console error', async () => {
