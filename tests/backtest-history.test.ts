@@ -2,19 +2,16 @@
  * History from the gateway (the simulator, on loopback): `tandem history` writes a bar file of
  * both legs, and `tandem backtest --from-gateway` downloads then backtests it.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { parseRange } from '../src/backtest/history.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
+import { runTandem } from './helpers/processes.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
-const run = promisify(execFile);
-const bin = resolve(import.meta.dirname, '..', 'bin/tandem.js');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-history-'));
 let sim: RunningSimulator;
 
@@ -28,15 +25,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function tandem(args: string[]) {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8' });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
+const tandem = (args: string[]) => runTandem(args, dir);
 
 describe('backtest history', () => {
   it('parses the range: a date alone as --end includes that day', () => {

@@ -300,7 +300,9 @@ describe('backtest against a naive re-implementation', () => {
         startingCash: 50_000,
         progress: false,
       });
-      const actual = JSON.parse(backtestJson(run.result)) as { trades: { exitReason: string | null }[] };
+      // The diagnostics explain the run; the naive version computes only what the spec's output had.
+      const { diagnostics, ...actual } = JSON.parse(backtestJson(run.result)) as { diagnostics: { entries: number }; trades: { exitReason: string | null }[] };
+      expect(diagnostics.entries).toBe(actual.trades.length);
       const expected = naiveBacktest(csv, p, c.slippageBps, 50_000);
       expect(actual.trades.length).toBeGreaterThan(10);
       const reasons = new Set(actual.trades.map((t) => t.exitReason));

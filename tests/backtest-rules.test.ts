@@ -151,7 +151,7 @@ describe('backtest rules', () => {
     const p = testParams();
     const zb = zBars(W, [0, 2.5, 1, 0.3, 0]);
     const json = JSON.parse(backtestJson(backtest(zb.bars, p))) as Record<string, unknown>;
-    expect(Object.keys(json)).toEqual(['startingCash', 'finalEquity', 'metrics', 'trades', 'fills', 'equity']);
+    expect(Object.keys(json)).toEqual(['startingCash', 'finalEquity', 'metrics', 'diagnostics', 'trades', 'fills', 'equity']);
     expect(Object.keys(json.metrics as object)).toEqual(['totalReturn', 'cagr', 'sharpe', 'maxDrawdown', 'trades', 'winRate', 'avgHoldingBars', 'commissions']);
     const trade = (json.trades as Record<string, unknown>[])[0]!;
     expect(Object.keys(trade)).toEqual(['side', 'entryTime', 'exitTime', 'exitReason', 'qtyY', 'qtyX', 'pnl']);

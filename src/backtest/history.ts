@@ -58,30 +58,42 @@ export interface PairHistoryRequest {
   to: number;
 }
 
+/** Bar sizes the gateway serves, checked before any request. */
+export function checkGatewayBar(bar: string): void {
+  if (!(GATEWAY_BARS as readonly string[]).includes(bar)) {
+    throw new UserError(`bar ${bar}: the gateway's history has bars of ${GATEWAY_BARS.join(', ')}`);
+  }
+}
+
+/** What identifies an instrument for a history download (a strategy leg has all of it). */
+export type HistoryInstrument = Pick<LegConfig, 'symbol' | 'secType' | 'currency' | 'exchange'> & { conid?: number | undefined };
+
+/** One instrument's bars over [from, to) (ascending, unique times) from a connected client. */
+export async function downloadHistory(client: IbkrClient, inst: HistoryInstrument, bar: string, from: number, to: number): Promise<BarSeries> {
+  checkGatewayBar(bar);
+  const conid =
+    inst.conid ??
+    (
+      await client.contracts.resolve({
+        symbol: inst.symbol,
+        secType: inst.secType,
+        currency: inst.currency,
+        // SMART is a routing destination, not a listing: let the client find the listing.
+        ...(inst.exchange && inst.exchange.toUpperCase() !== 'SMART' ? { exchange: inst.exchange } : {}),
+      })
+    ).conid;
+  const bars = await client.marketData.history(conid, { bar, from, to });
+  if (bars.length === 0) {
+    throw new UserError(`the gateway returned no ${bar} bars for ${inst.symbol} (conid ${conid}) between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}`);
+  }
+  return toSeries(inst.symbol, bars);
+}
+
 /** Both legs' bars (ascending, unique times) from a connected client. */
 export async function downloadPairHistory(client: IbkrClient, req: PairHistoryRequest): Promise<BarSeries[]> {
-  if (!(GATEWAY_BARS as readonly string[]).includes(req.bar)) {
-    throw new UserError(`bar ${req.bar}: the gateway's history has bars of ${GATEWAY_BARS.join(', ')}`);
-  }
+  checkGatewayBar(req.bar);
   const out: BarSeries[] = [];
-  for (const leg of [req.legs.y, req.legs.x]) {
-    const conid =
-      leg.conid ??
-      (
-        await client.contracts.resolve({
-          symbol: leg.symbol,
-          secType: leg.secType,
-          currency: leg.currency,
-          // SMART is a routing destination, not a listing: let the client find the listing.
-          ...(leg.exchange && leg.exchange.toUpperCase() !== 'SMART' ? { exchange: leg.exchange } : {}),
-        })
-      ).conid;
-    const bars = await client.marketData.history(conid, { bar: req.bar, from: req.from, to: req.to });
-    if (bars.length === 0) {
-      throw new UserError(`the gateway returned no ${req.bar} bars for ${leg.symbol} (conid ${conid}) between ${new Date(req.from).toISOString()} and ${new Date(req.to).toISOString()}`);
-    }
-    out.push(toSeries(leg.symbol, bars));
-  }
+  for (const leg of [req.legs.y, req.legs.x]) out.push(await downloadHistory(client, leg, req.bar, req.from, req.to));
   return out;
 }
 

@@ -14,6 +14,7 @@ function head(r: BacktestResult): string {
     startingCash: r.startingCash,
     finalEquity: r.finalEquity,
     metrics: r.metrics,
+    diagnostics: r.diagnostics,
     trades: r.trades.map((t) => ({
       side: t.side,
       entryTime: iso(t.entryTime),

@@ -9,6 +9,7 @@ import type { LegConfig } from '../strategies/cointegration/params.ts';
 import type { CloseReason, Decision, Diagnostics, LegName, LegOrder, OrderSide, PairBar, Strategy, TradeSide } from '../strategies/types.ts';
 import { GrowableF64 } from './columns.ts';
 import { commission, fillPrice } from './costs.ts';
+import { DiagnosticsCounter, type BacktestDiagnostics, type ExplainParams } from './diagnostics.ts';
 import { barsPerYear, EquityStats, type Metrics } from './metrics.ts';
 
 export interface BacktestSetup {
@@ -17,6 +18,8 @@ export interface BacktestSetup {
   bar: string;
   slippageBps: number;
   startingCash: number;
+  /** The strategy's thresholds, so the diagnostics can count signals and say why nothing traded. */
+  explain?: ExplainParams;
 }
 
 export interface FillRecord {
@@ -46,6 +49,8 @@ export interface BacktestResult {
   startingCash: number;
   finalEquity: number;
   metrics: Metrics;
+  /** What kept the strategy from trading (warm-up, gate, refusals) and a hint when it never did. */
+  diagnostics: BacktestDiagnostics;
   trades: TradeRecord[];
   fills: FillRecord[];
   /** Equity at each aligned bar close: `time[i]` (epoch ms), `equity[i]`. */
@@ -86,6 +91,7 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
   const eqTime = new GrowableF64(4096);
   const eqValue = new GrowableF64(4096);
   const stats = new EquityStats();
+  const why = new DiagnosticsCounter(setup.explain ?? null);
   let lastBar: PairBar | null = null;
 
   const it = bars[Symbol.iterator]();
@@ -126,6 +132,7 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
       const step = strategy.onBar(bar, { equity });
       diagnostics = step.diagnostics;
       decision = step.decision;
+      why.observe(diagnostics, decision);
       if (decision.action === 'enter') {
         if (openTrade) throw new Error(`strategy entered ${decision.side} at ${new Date(bar.time).toISOString()} while a trade is open`);
         let qy = 0;
@@ -170,6 +177,7 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
       avgHoldingBars: closed.length > 0 ? holding / closed.length : 0,
       commissions,
     },
+    diagnostics: why.summary(index, trades.length),
     trades,
     fills,
     equity: { time: eqTime.view(), equity: eqValue.view() },

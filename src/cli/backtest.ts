@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { backtestFile } from '../backtest/backtest-file.ts';
 import { writeBacktestJson } from '../backtest/output.ts';
+import { describeDiagnostics } from '../backtest/diagnostics.ts';
 import type { BacktestResult } from '../backtest/runner.ts';
 import { UserError } from '../util/errors.ts';
 import { downloadToFile, pairStrategy } from './history.ts';
@@ -27,7 +28,7 @@ interface BacktestCliOptions {
   report?: string;
 }
 
-function parseCash(text: string): number {
+export function parseCash(text: string): number {
   const v = Number(text.replace(/_/g, ''));
   if (!Number.isFinite(v) || v <= 0) throw new UserError(`--cash ${text}: the starting cash must be a positive number, e.g. --cash 100000`);
   return v;
@@ -48,6 +49,7 @@ export function formatSummary(r: BacktestResult, bars: number): string {
     ['win rate', pct(m.winRate)],
     ['avg holding', `${m.avgHoldingBars.toFixed(1)} bars`],
     ['commissions', m.commissions.toFixed(2)],
+    ...describeDiagnostics(r.diagnostics),
   ];
   const w = Math.max(...lines.map(([k]) => k.length));
   return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';

@@ -14,6 +14,7 @@ import { registerOAuthCommand } from './oauth.ts';
 import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
+import { registerSweepCommand } from './sweep.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -24,6 +25,7 @@ export const commands: RegisterCommand[] = [
   registerDoctorCommand,
   registerBacktestCommand,
   registerScanCommand,
+  registerSweepCommand,
   registerHistoryCommand,
   registerLoginCommand,
   registerGatewayCommand,

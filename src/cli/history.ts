@@ -2,12 +2,17 @@
  * `tandem history --config STRATEGY.yaml --start DATE --end DATE [--out FILE.csv] [--gateway URL]`:
  * downloads both legs' bars from the Client Portal Gateway into a bar file that `tandem backtest
  * --data` reads. `tandem backtest --from-gateway` does the same, then backtests the file.
+ *
+ * `tandem history --symbols ETHA,ETHV,SPY --bar 5min --start DATE --end DATE --out universe.csv`
+ * downloads a whole universe for `tandem scan` (paced, cached per symbol, with progress); the
+ * gateway settings come from --config, else configs/engine/Engine.yaml.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { TandemConfig } from '../config/load.ts';
-import { loadConfig } from '../config/load.ts';
+import { DEFAULT_ENGINE_CONFIG, loadConfig } from '../config/load.ts';
 import { downloadPairHistory, parseRange, writeBarsCsv } from '../backtest/history.ts';
 import { IbkrClient } from '../ibkr/client.ts';
 import { connectionOptions } from './connection.ts';
@@ -17,7 +22,9 @@ import { configOption } from './options.ts';
 import { writeOutput } from './output-file.ts';
 
 export interface HistoryCliOptions {
-  config: string;
+  config?: string;
+  symbols?: string;
+  bar?: string;
   start: string;
   end: string;
   out?: string;
@@ -44,16 +51,7 @@ export async function downloadToFile(cfg: TandemConfig, configPath: string, opts
   const day = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const file =
     opts.out ?? join(cfg.engine.dataDir, 'history', `${params.legs.y.symbol}_${params.legs.x.symbol}_${params.bar}_${day(from)}_${day(to)}.csv`);
-  const g = cfg.engine.gateway;
-  const client = new IbkrClient({
-    baseUrl: opts.gateway ?? g.url,
-    ...(g.tls.caFile || g.tls.fingerprint ? { tls: { caFile: g.tls.caFile, fingerprint: g.tls.fingerprint } } : {}),
-    timeoutMs: g.timeoutMs,
-    maxRequestsPerSecond: cfg.engine.pacing.maxRequestsPerSecond,
-    dataDir: cfg.engine.dataDir,
-    // connection: oauth (unless --gateway points elsewhere): IBKR's API, signed.
-    ...(cfg.engine.connection === 'oauth' && !opts.gateway ? connectionOptions(cfg.engine) : {}),
-  });
+  const client = clientFor(cfg, opts.gateway);
   try {
     await client.connect();
     const series = await downloadPairHistory(client, { legs: params.legs, bar: params.bar, from, to });
@@ -67,16 +65,84 @@ export async function downloadToFile(cfg: TandemConfig, configPath: string, opts
   }
 }
 
+/** An IBKR client with the engine config's gateway settings (URL overridable). */
+function clientFor(cfg: TandemConfig, gateway: string | undefined): IbkrClient {
+  const g = cfg.engine.gateway;
+  return new IbkrClient({
+    baseUrl: gateway ?? g.url,
+    ...(g.tls.caFile || g.tls.fingerprint ? { tls: { caFile: g.tls.caFile, fingerprint: g.tls.fingerprint } } : {}),
+    timeoutMs: g.timeoutMs,
+    maxRequestsPerSecond: cfg.engine.pacing.maxRequestsPerSecond,
+    dataDir: cfg.engine.dataDir,
+    // connection: oauth (unless --gateway points elsewhere): IBKR's API, signed.
+    ...(cfg.engine.connection === 'oauth' && !gateway ? connectionOptions(cfg.engine) : {}),
+  });
+}
+
+/** --config, else the engine config of the current directory, else the package's own. */
+function defaultConfigPath(): string {
+  if (existsSync(DEFAULT_ENGINE_CONFIG)) return DEFAULT_ENGINE_CONFIG;
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', DEFAULT_ENGINE_CONFIG);
+}
+
+/** `--symbols`: every symbol's bars into one bar file, through the per-symbol cache. */
+async function downloadUniverseToFile(opts: HistoryCliOptions): Promise<void> {
+  const { downloadUniverse, parseSymbols } = await import('../backtest/universe.ts');
+  const { ProgressBar } = await import('../util/progress.ts');
+  const instruments = parseSymbols(opts.symbols!);
+  const configPath = opts.config ?? defaultConfigPath();
+  const cfg = loadConfig(configPath);
+  const only = cfg.kind === 'strategy' ? cfg.strategies[0]!.strategy : null;
+  const bar = opts.bar ?? (only && typeof only.bar === 'string' ? only.bar : undefined);
+  if (!bar) throw new UserError('--symbols needs --bar (e.g. --bar 5min), or a --config strategy file whose bar is used');
+  const { from, to } = parseRange(opts.start, opts.end);
+  if (!opts.out) throw new UserError('--symbols needs --out FILE.csv (the universe file for tandem scan --data)');
+  const out = opts.out;
+  const client = clientFor(cfg, opts.gateway);
+  const progress = new ProgressBar({ label: 'history', total: instruments.length });
+  try {
+    const got = await downloadUniverse(client, {
+      connect: () => client.connect(),
+      instruments,
+      bar,
+      from,
+      to,
+      cacheDir: join(cfg.engine.dataDir, 'history', 'cache'),
+      onSymbol: (done, total, o) => {
+        progress.update(done);
+        if (!progress.enabled) process.stderr.write(`[${done}/${total}] ${o.symbol}: ${o.error ? `failed: ${o.error}` : `${o.bars} bars${o.cached ? ' (cached)' : ''}`}\n`);
+      },
+    });
+    progress.finish();
+    const failed = got.outcomes.filter((o) => o.error);
+    if (got.series.length === 0) throw new UserError(`no symbol could be downloaded: ${failed[0]?.symbol}: ${failed[0]?.error}`);
+    await writeOutput(out, async () => {
+      mkdirSync(dirname(out), { recursive: true });
+      await writeBarsCsv(out, got.series);
+    });
+    const cached = got.outcomes.filter((o) => o.cached).length;
+    process.stdout.write(`${got.series.length} symbol(s) (${cached} from the cache), ${got.series.reduce((n, s) => n + s.length, 0)} bars written to ${out}\n`);
+    if (failed.length) process.stdout.write(`${failed.length} symbol(s) skipped: ${failed.map((o) => `${o.symbol} (${o.error})`).join('; ')}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
 export function registerHistoryCommand(program: Command): void {
   program
     .command('history')
-    .description("download a strategy's two legs' bars from the gateway into a CSV bar file")
-    .addOption(configOption().makeOptionMandatory())
+    .description("download a strategy's two legs' bars, or a list of symbols (--symbols), from the gateway into a CSV bar file")
+    .addOption(configOption())
+    .option('--symbols <list>', 'download these symbols instead of a strategy\'s legs, e.g. ETHA,ETHV,SPY,BTC:CRYPTO (for tandem scan)')
+    .option('--bar <size>', "with --symbols: bar size (default: the strategy's bar), e.g. 5min, 1h, 1d")
     .requiredOption('--start <date>', 'first bar time, ISO 8601 (e.g. 2024-01-02) or epoch ms')
     .requiredOption('--end <date>', 'end, exclusive (a date alone includes that whole day)')
     .option('--out <file.csv>', 'output file (default: <dataDir>/history/<Y>_<X>_<bar>_<start>_<end>.csv)')
     .option('--gateway <url>', 'Client Portal Gateway URL (default: gateway.url of the engine config)')
     .action(async (opts: HistoryCliOptions) => {
+      if (opts.symbols !== undefined) return downloadUniverseToFile(opts);
+      if (!opts.config) throw new UserError('give --config STRATEGY.yaml (its two legs) or --symbols A,B,C (a universe)');
+      if (opts.bar) throw new UserError('--bar goes with --symbols; a strategy file gives its own bar');
       const cfg = loadConfig(opts.config);
       const { file, counts } = await downloadToFile(cfg, opts.config, opts);
       process.stdout.write(`bars (${counts}) written to ${file}\n`);

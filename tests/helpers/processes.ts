@@ -39,3 +39,16 @@ export function startTandem(args: string[], env: NodeJS.ProcessEnv = {}, cwd = p
     },
   };
 }
+
+const bin = new URL('../../bin/tandem.js', import.meta.url).pathname;
+
+/** Runs `tandem ARGS` to the end in `cwd`: its exit code, stdout and stderr (a failure is a result, not a throw). */
+export async function runTandem(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, out: stdout, err: stderr });
+    });
+  });
+}
