@@ -13,6 +13,10 @@ import { registerLoginCommand } from './login.ts';
 import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerTradesCommand } from './trades.ts';
+import { registerDashboardCommand } from './dashboard.ts';
+import { registerReportCommand } from './report.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -28,4 +32,8 @@ export const commands: RegisterCommand[] = [
   registerGatewayCommand,
   registerRunCommand,
   registerDemoCommand,
+  registerStatusCommand,
+  registerTradesCommand,
+  registerDashboardCommand,
+  registerReportCommand,
 ];

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { BacktestResult } from '../runner.ts';
 import type { ReportSeries } from './collect.ts';
+import { CHART_HELPERS_JS, REPORT_CSS } from './theme.ts';
 
 export interface ReportMeta {
   title: string;
@@ -19,6 +20,10 @@ export interface ReportMeta {
   exitZ: number;
   stopZ: number;
   dataFile?: string;
+  /** Extra HTML placed after the metrics (the live report's comparison with a backtest). */
+  afterMetrics?: string;
+  /** What the equity is from, under the title (default: nothing). */
+  subtitleNote?: string;
 }
 
 /** Most trades listed in the table (all are in the JSON output). */
@@ -86,21 +91,15 @@ export function renderReport(result: BacktestResult, series: ReportSeries, meta:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(meta.title)}</title>
 <style>
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1d2330;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
-.sub{color:#5b6475;margin:0 0 12px}.note{color:#8a5a00;background:#fff6e0;padding:6px 10px;border-radius:4px}
-table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e3e6ec;text-align:left}
-th{background:#f4f6f9;font-weight:600}.n{text-align:right;font-variant-numeric:tabular-nums}
-.metrics td:last-child{text-align:right;font-variant-numeric:tabular-nums;font-weight:600}
-.pos{color:#0a7d32}.neg{color:#c0262d}.long{color:#0a62c9}.short{color:#a3339e}
-.chart{height:300px;width:100%;border:1px solid #e3e6ec;border-radius:4px}.chart.small{height:180px}
-.legend{font-size:12px;color:#5b6475;margin:4px 0}.trades{max-height:480px;overflow:auto;display:block}
+${REPORT_CSS}
 </style></head><body>
 <h1>${esc(meta.title)}</h1>
 <p class="sub">y = ${esc(meta.ySymbol)}, x = ${esc(meta.xSymbol)} · ${esc(meta.bar)} bars · ${series.totalBars > 0 ? `${iso(result.equity.time[0]!)} → ${iso(result.equity.time[result.equity.time.length - 1]!)}` : 'no bars'}${meta.dataFile ? ` · ${esc(meta.dataFile)}` : ''}</p>
+${meta.subtitleNote ? `<p class="sub">${esc(meta.subtitleNote)}</p>` : ''}
 ${downsampleNote}
 <h2>Metrics</h2>
 <table class="metrics">${rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('')}</table>
+${meta.afterMetrics ?? ''}
 <h2>Equity</h2><div id="equity" class="chart"></div>
 <h2>Drawdown (%)</h2><div id="drawdown" class="chart small"></div>
 <h2>Prices</h2><div class="legend"><span style="color:#0a62c9">━ ${esc(meta.ySymbol)} (y, left scale)</span> · <span style="color:#d9730d">━ ${esc(meta.xSymbol)} (x, right scale)</span></div><div id="prices" class="chart"></div>
@@ -110,6 +109,7 @@ ${result.trades.length > shown.length ? `<p class="note">The table lists the fir
 <table class="trades"><thead><tr><th>#</th><th>Side</th><th>Entry (decision bar)</th><th>Exit (decision bar)</th><th>Reason</th><th class="n">Qty y</th><th class="n">Qty x</th><th class="n">PnL</th></tr></thead>
 <tbody>${tradeRows || '<tr><td colspan="8">No trades.</td></tr>'}</tbody></table>
 <script>${chartLibrarySource().replace(/<\/script/gi, '<\\/script')}</script>
+<script>${CHART_HELPERS_JS}</script>
 <script type="application/json" id="report-data">${scriptJson(data)}</script>
 <script>
 (function () {
@@ -117,10 +117,7 @@ ${result.trades.length > shown.length ? `<p class="note">The table lists the fir
   var LC = window.LightweightCharts;
   var charts = [];
   function make(id) {
-    var el = document.getElementById(id);
-    var c = LC.createChart(el, { autoSize: true, layout: { background: { color: '#ffffff' }, textColor: '#1d2330' },
-      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } }, timeScale: { timeVisible: true, secondsVisible: false },
-      rightPriceScale: { visible: true }, crosshair: { mode: 0 } });
+    var c = tdmChart(id);
     charts.push(c);
     return c;
   }
@@ -142,9 +139,7 @@ ${result.trades.length > shown.length ? `<p class="note">The table lists the fir
   var zpts = points(D.z);
   zs.setData(zpts);
   var T = D.thresholds;
-  [[T.entry, '#d9730d', 'entry'], [-T.entry, '#d9730d', 'entry'], [T.exit, '#0a7d32', 'exit'], [-T.exit, '#0a7d32', 'exit'], [T.stop, '#c0262d', 'stop'], [-T.stop, '#c0262d', 'stop'], [0, '#9aa3b2', '']].forEach(function (l) {
-    zs.createPriceLine({ price: l[0], color: l[1], lineWidth: 1, lineStyle: 2, axisLabelVisible: l[2] !== '', title: l[2] });
-  });
+  tdmBands(zs, T);
   // Markers sit on the nearest charted bar at or before the decision bar (charts may be downsampled).
   function snap(t) {
     var lo = 0, hi = zpts.length - 1, best = null;
@@ -155,8 +150,8 @@ ${result.trades.length > shown.length ? `<p class="note">The table lists the fir
   var labels = D.trades.length <= 40;
   D.trades.forEach(function (t) {
     var te = snap(t.entry);
-    if (te !== null) markers.push({ time: te, position: t.side === 'LONG' ? 'belowBar' : 'aboveBar', color: t.side === 'LONG' ? '#0a62c9' : '#a3339e', shape: t.side === 'LONG' ? 'arrowUp' : 'arrowDown', text: labels ? t.side : '' });
-    if (t.exit !== null) { var tx = snap(t.exit); if (tx !== null) markers.push({ time: tx, position: 'inBar', color: t.reason === 'stop' ? '#c0262d' : t.reason === 'maxHolding' ? '#8a5a00' : '#0a7d32', shape: 'circle', text: labels && t.reason !== 'exit' ? t.reason : '' }); }
+    if (te !== null) markers.push(tdmEntryMarker(te, t.side, labels));
+    if (t.exit !== null) { var tx = snap(t.exit); if (tx !== null) markers.push(tdmExitMarker(tx, t.reason, labels)); }
   });
   markers.sort(function (a, b) { return a.time - b.time; });
   LC.createSeriesMarkers(zs, markers);
