@@ -15,10 +15,10 @@ import diagnostics from 'node:diagnostics_channel';
 import client from 'prom-client';
 import type { JournalWatcher } from './watcher.ts';
 
-/** Bounded label values: ids and numbers in paths become `:id`. */
+/** Bounded label values: account ids, conids and order ids in paths (segments with 3+ digits) become `:id`. */
 export function endpointLabel(path: string): string {
   const p = path.split('?')[0] ?? '';
-  return p.split('/').map((seg) => (/\d/.test(seg) ? ':id' : seg)).join('/') || '/';
+  return p.split('/').map((seg) => ((seg.match(/\d/g)?.length ?? 0) >= 3 ? ':id' : seg)).join('/') || '/';
 }
 
 interface UndiciRequest { origin?: string | URL; path?: string; method?: string }
