@@ -5,6 +5,7 @@
  * 3 when the session is down or trading is halted (for scripts and health checks).
  */
 import type { Command } from 'commander';
+import { UserError } from '../util/errors.ts';
 
 export function registerStatusCommand(program: Command): void {
   program
@@ -19,7 +20,7 @@ export function registerStatusCommand(program: Command): void {
       try {
         const s = buildStatus(reader);
         process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatusText(s));
-        if (!s.healthy.ok) process.exitCode = 3;
+        if (!s.healthy.ok) throw new UserError(`unhealthy: ${s.healthy.reasons.join('; ')}`, 3);
       } finally {
         reader.close();
       }

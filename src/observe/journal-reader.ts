@@ -252,6 +252,10 @@ export class JournalReader {
     return this.db.prepare('SELECT id, coid AS cOID, time, state FROM order_events WHERE id > ? ORDER BY id').all(afterId) as never;
   }
 
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

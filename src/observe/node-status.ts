@@ -38,6 +38,8 @@ export interface NodeStatus {
   startedAt: number;
   /** Wall-clock ms of the last write: the heartbeat. */
   updatedAt: number;
+  /** Set by the node's last write when it stops (a record with it is not a running node). */
+  stoppedAt: number | null;
   mode: string;
   account: string | null;
   session: { state: SessionState; since: number; reason: string | null; drops: number; relogins: number };
@@ -66,8 +68,9 @@ export function readNodeStatus(journalFile: string): NodeStatus | null {
   }
 }
 
+/** The record is not from a running node: it said it stopped, or it is older than `staleAfterMs`. */
 export function isStale(s: NodeStatus, now = Date.now(), staleAfterMs = STATUS_STALE_MS): boolean {
-  return now - s.updatedAt > staleAfterMs;
+  return s.stoppedAt !== null || now - s.updatedAt > staleAfterMs;
 }
 
 /** Replaces the record atomically (readers see the old or the new one, never a mix). */
@@ -81,7 +84,7 @@ export function writeNodeStatus(journalFile: string, s: NodeStatus): void {
 
 export function emptyStatus(mode: string, account: string | null, now = Date.now()): NodeStatus {
   return {
-    version: 1, pid: process.pid, startedAt: now, updatedAt: now, mode, account,
+    version: 1, pid: process.pid, startedAt: now, updatedAt: now, stoppedAt: null, mode, account,
     session: { state: 'starting', since: now, reason: null, drops: 0, relogins: 0 },
     trading: { state: 'starting', reason: null },
     pacing: { queue: 0 },

@@ -11,6 +11,7 @@
  */
 import type { EngineEvent } from '../engine/engine.ts';
 import type { Logger } from '../log/logger.ts';
+import { barMinutes } from '../strategies/cointegration/params.ts';
 import { silentLogger } from '../log/logger.ts';
 import { JournalReader, type ReaderDecision } from './journal-reader.ts';
 import { decisionLine, fillLine, heartbeatLine, marketClosedText, orderLine, reasonWord, renderLine, warmupText, type RenderOptions, type TradeLine } from './log-lines.ts';
@@ -56,6 +57,7 @@ export class RunObserver {
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
   private readonly lastClose = new Map<string, number>();
+  private readonly lastBarWall = new Map<string, number>();
 
   constructor(private readonly o: RunObserverOptions) {
     this.logger = o.logger ?? silentLogger;
@@ -139,6 +141,7 @@ export class RunObserver {
   onEvent(e: EngineEvent, strategyId = this.firstId): void {
     const s = this.status.strategies[strategyId];
     if (e.type === 'bar' && s) {
+      this.lastBarWall.set(strategyId, Date.now());
       s.lastBar = { time: e.time, closes: e.closes, z: e.z, position: e.position, equity: e.equity };
       s.z.push([e.time, e.z]);
       if (s.z.length > MAX_Z_POINTS) s.z.splice(0, s.z.length - MAX_Z_POINTS);
@@ -195,7 +198,9 @@ export class RunObserver {
         st.warmup.have = Math.min(st.warmup.need, have);
         if (st.warmup.have < st.warmup.need) notes.push(`${s.id}: ${warmupText(st.warmup.have, st.warmup.need)}`);
       }
-      const closed = marketClosedText(now, s.market ?? 'stock');
+      // Bars arriving mean the market is open (also on a simulated clock); only a quiet node explains itself.
+      const quiet = now - (this.lastBarWall.get(s.id) ?? 0) > 2 * barMinutes(s.bar) * 60_000;
+      const closed = quiet ? marketClosedText(now, s.market ?? 'stock') : null;
       if (closed) notes.push(`${s.id}: ${closed}`);
     }
     this.status.heartbeat = notes.length ? notes.join('; ') : null;
@@ -218,11 +223,16 @@ export class RunObserver {
   }
 
   /** The final record (stopped, with the reason) and the watchers stopped. */
+  private closed = false;
+
   async close(stopReason: string | null): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     clearInterval(this.timer);
     this.watcher?.poke();
     this.watcher?.stop();
-    this.status.trading = { state: this.status.trading.state === 'halted' ? 'halted' : 'stopped', reason: stopReason ?? this.status.trading.reason };
+    this.status.trading = { state: this.status.trading.state === 'halted' ? 'halted' : 'stopped', reason: this.status.trading.state === 'halted' ? this.status.trading.reason : stopReason };
+    this.status.stoppedAt = Date.now();
     this.flush();
     await this.o.notifier?.close();
     this.reader?.close();

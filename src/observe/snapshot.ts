@@ -126,7 +126,7 @@ export function renderStatusText(s: StatusSnapshot): string {
     lines.push('');
     lines.push(`strategy ${st.id}  (y ${st.y}, x ${st.x})`);
     lines.push(`  equity ${st.equity ? `${money(st.equity.equity)}  cash ${money(st.equity.cash)}  (at bar ${when(st.equity.time)})` : 'n/a'}`);
-    lines.push(`  position ${st.lastBar?.position ?? (st.positions.length ? 'open' : 'flat')}${st.lastBar ? `, last z ${st.lastBar.z === null ? 'n/a' : st.lastBar.z.toFixed(2)} at ${when(st.lastBar.time)}` : ''}${st.warmup && st.warmup.have < st.warmup.need ? `, warm-up ${st.warmup.have}/${st.warmup.need}` : ''}`);
+    lines.push(`  position ${st.positions.length ? (st.lastBar?.position ?? 'open') : 'flat'}${st.lastBar ? `, last z ${st.lastBar.z === null ? 'n/a' : st.lastBar.z.toFixed(2)} at ${when(st.lastBar.time)}` : ''}${st.warmup && st.warmup.have < st.warmup.need ? `, warm-up ${st.warmup.have}/${st.warmup.need}` : ''}`);
     for (const p of st.positions) lines.push(`    ${p.symbol.padEnd(8)} ${String(p.qty).padStart(10)}  avg ${money(p.avgCost)}${p.mark !== null ? `  mark ${money(p.mark)}  value ${money(p.value!)}` : ''}`);
     lines.push(`  trades ${st.trades.closed} closed (realised ${money(st.trades.realisedPnl)}), ${st.trades.open} open`);
   }

@@ -94,6 +94,7 @@ export class JournalWatcher extends EventEmitter<WatcherEvents> {
 
   poll(): void {
     const r = this.reader;
+    if (!r.isOpen) return;
     try {
       for (const i of r.incidents(this.cursor.incidents)) {
         this.cursor.incidents = i.id;
