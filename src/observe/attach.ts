@@ -5,7 +5,7 @@
  * `tandem run` calls it; the multi-strategy node calls it the same way with its strategies.
  */
 import type { TandemConfig } from '../config/load.ts';
-import { loadEnv } from '../config/env.ts';
+import { loadEnv, type Env } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { renderOptionsFor } from './log-lines.ts';
@@ -23,6 +23,8 @@ export interface ObservationOptions {
   dashboard?: { port?: number; host?: string; allowRemote?: boolean };
   /** Where the trade lines go (default stderr; null: nowhere). */
   lines?: NodeJS.WriteStream | null;
+  /** The environment secrets come from (default: .env overlaid by the process environment). */
+  env?: Env;
 }
 
 export interface Observation {
@@ -51,7 +53,7 @@ export async function attachObservation(o: ObservationOptions): Promise<Observat
   const metrics = new NodeMetrics();
   metrics.watchGatewayRequests(e.gateway.url);
   if (o.pacingQueue) metrics.watchPacingQueue(o.pacingQueue);
-  const notifier = e.notify.webhook || e.notify.telegram ? new Notifier(e.notify, loadEnv(), o.logger) : null;
+  const notifier = e.notify.webhook || e.notify.telegram ? new Notifier(e.notify, o.env ?? loadEnv(), o.logger) : null;
   const out = o.lines === undefined ? process.stderr : o.lines;
   const observer = new RunObserver({
     journalFile: e.journal.path, mode: o.config.mode, account: o.accountId, strategies: observedStrategies(o.config),

@@ -49,7 +49,8 @@ export interface TradeComparison {
   status: 'matched' | 'missed live' | 'live only';
 }
 
-function pairBars(rows: ReaderBar[], y: string, x: string): PairBar[] {
+/** The journal's bar rows of two symbols as pair bars (times where both have a bar). */
+export function pairBars(rows: ReaderBar[], y: string, x: string): PairBar[] {
   const byTime = new Map<number, Partial<PairBar>>();
   for (const r of rows) {
     if (r.symbol !== y && r.symbol !== x) continue;
@@ -71,6 +72,15 @@ function paramsFor(reader: JournalReader, id: string | undefined, given: Cointeg
     throw new UserError(`the journal ${reader.file} has no record of the strategy's parameters${id ? ` for "${id}"` : ''} (no node status record, or several strategies). Fix: pass --config with the strategy file the node ran${strategies.length > 1 ? ` and --strategy <id> (one of ${strategies.map((s) => s.id).join(', ')})` : ''}.`);
   }
   return { id: st.id, params: cointegrationParamsSchema.parse(st.params) };
+}
+
+/** The z-score at each bar, replaying the bars through the strategy (what the node computed live). */
+export function replayZ(bars: PairBar[], params: CointegrationParams): Map<number, number | null> {
+  const z = new Map<number, number | null>();
+  runBacktest(bars, createStrategy(params), { legs: params.legs, bar: params.bar, slippageBps: 0, startingCash: 100_000 }, {
+    onBar: (e) => z.set(e.bar.time, e.diagnostics?.z ?? null),
+  });
+  return z;
 }
 
 export function buildLiveReport(reader: JournalReader, o: LiveReportOptions = {}): LiveReport {

@@ -10,6 +10,8 @@ import type { JournalReader, ReaderDecision, ReaderFill, ReaderIncident, ReaderO
 import { readNodeStatus } from '../node-status.ts';
 import { strategyPairs, type StrategyPair } from '../snapshot.ts';
 import { healthy, type Health, type JournalWatcher } from '../watcher.ts';
+import { pairBars, replayZ } from '../live-report.ts';
+import { cointegrationParamsSchema } from '../../strategies/cointegration/params.ts';
 
 /** [epoch seconds, value]. */
 export type Point = [number, number];
@@ -155,6 +157,24 @@ export class DashboardFeed extends EventEmitter<{ update: [FeedUpdate] }> {
     };
   }
 
+  /**
+   * The z-score of every recorded bar: replayed from the bars when the node recorded the strategy's
+   * parameters (the z it computed live is a function of the bars), then the node's own recent points.
+   */
+  private zHistory(p: StrategyPair, params: Record<string, unknown> | undefined, recent: [number, number | null][]): Point[] {
+    const out = new Map<number, number>();
+    if (params) {
+      try {
+        const parsed = cointegrationParamsSchema.parse(params);
+        for (const [t, v] of replayZ(pairBars(this.reader.bars({ includeWarmup: true }), p.y, p.x), parsed)) if (v !== null) out.set(sec(t), v);
+      } catch {
+        // Parameters from another version: the node's recent points only.
+      }
+    }
+    for (const [t, v] of recent) if (v !== null) out.set(sec(t), v);
+    return [...out.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
   snapshot(): DashboardSnapshot {
     const r = this.reader;
     this.refreshPairs();
@@ -177,7 +197,7 @@ export class DashboardFeed extends EventEmitter<{ update: [FeedUpdate] }> {
         const x = m.get(p.x);
         if (y !== undefined && x !== undefined && x !== 0) ratio.push([sec(t), y / x]);
       }
-      const z = (status?.strategies[p.id]?.z ?? []).filter(([, v]) => v !== null).map(([t, v]) => [sec(t), v!] as Point);
+      const z = this.zHistory(p, status?.strategies[p.id]?.params, status?.strategies[p.id]?.z ?? []);
       if (z.length) this.lastZ.set(p.id, Math.max(this.lastZ.get(p.id) ?? 0, z[z.length - 1]![0]));
       return {
         ...p,

@@ -12,7 +12,7 @@ const PAGE_CSS = `
 .badge.ok{background:#e3f4e8;color:#0a7d32}.badge.bad{background:#fbe4e5;color:#c0262d}.badge.warn{background:#fff6e0;color:#8a5a00}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}.grid>div{min-width:0}
 section.strategy{border-top:2px solid #e3e6ec;margin-top:18px}
-.rows{max-height:260px;overflow:auto;display:block;font-size:13px}tr.new{background:#fff6e0}
+#heartbeat:empty{display:none}.rows{max-height:260px;overflow:auto;display:block;font-size:13px}tr.new{background:#fff6e0}
 `;
 
 const PAGE_JS = `
@@ -28,6 +28,7 @@ const PAGE_JS = `
   function uniq(points) { var out = []; points.forEach(function (p) { if (out.length && out[out.length - 1].time >= p[0]) { if (out[out.length - 1].time === p[0]) out[out.length - 1].value = p[1]; return; } out.push({ time: p[0], value: p[1] }); }); return out; }
   function addPoints(s, key, points) {
     points.forEach(function (p) { if (p[0] > s.last[key]) { s[key].update({ time: p[0], value: p[1] }); s.last[key] = p[0]; if (key === 'z') state.zPoints[s.id] = (state.zPoints[s.id] || 0) + 1; } });
+    s.charts.forEach(function (c) { c.timeScale().fitContent(); });
   }
   function markerOf(m) {
     if (m.kind === 'enter') return tdmEntryMarker(m.time, m.side, true);
@@ -76,7 +77,7 @@ const PAGE_JS = `
     g.appendChild(left); g.appendChild(right); sec.appendChild(g);
     root.appendChild(sec);
     var rc = tdmChart('ratio-' + i), zc = tdmChart('z-' + i), ec = tdmChart('eq-' + i);
-    var s = { id: v.id, last: { z: 0, ratio: 0, equity: 0 }, markers: [] };
+    var s = { id: v.id, last: { z: 0, ratio: 0, equity: 0 }, markers: [], charts: [rc, zc, ec] };
     s.ratio = rc.addSeries(LC.LineSeries, { color: '#0a62c9', lineWidth: 2, title: v.y + '/' + v.x });
     s.z = zc.addSeries(LC.LineSeries, { color: '#1d2330', lineWidth: 1, title: 'z' });
     s.equity = ec.addSeries(LC.AreaSeries, { lineColor: '#0a62c9', topColor: 'rgba(10,98,201,0.25)', bottomColor: 'rgba(10,98,201,0.02)', lineWidth: 2 });
@@ -128,7 +129,7 @@ ${PAGE_CSS}
 <h1>Tandem: live run</h1>
 <p class="sub">journal <span id="journal"></span></p>
 <div class="bar" id="health"></div>
-<p class="note" id="heartbeat" style="min-height:1em"></p>
+<p class="note" id="heartbeat"></p>
 <div id="strategies"></div>
 <h2>Orders</h2>
 <table class="rows"><thead><tr><th>Updated</th><th>Strategy</th><th>cOID</th><th>Leg</th><th>Side</th><th class="n">Qty</th><th>Symbol</th><th>State</th></tr></thead><tbody id="orders"></tbody></table>
