@@ -126,3 +126,13 @@ describe('observe helpers', () => {
     expect(engineSectionSchema.safeParse({ notify: { telegram: { chatId: '1', token: 'x' } } }).success).toBe(false);
   });
 });
+
+describe('demo strategy file', () => {
+  it('configs/strategies/demo_etha_ethv.yaml loads with the short demo parameters', async () => {
+    const { loadStrategyFile } = await import('../src/config/load.ts');
+    const s = loadStrategyFile('configs/strategies/demo_etha_ethv.yaml');
+    expect(s.name).toBe('demo_etha_ethv');
+    expect(s.strategy).toMatchObject({ bar: '5min', lookback: 24, entryZ: 1.5, exitZ: 0.25, stopZ: 3.5, maxHoldingBars: 24 });
+    expect((s.strategy as { gate?: unknown }).gate).toBeUndefined();
+  });
+});
