@@ -154,6 +154,9 @@ describe('observe: a node trading on the simulator', () => {
     expect(text).toMatch(/etha_ethv {2}order tdm-\S+ {2}y leg {2}(BUY|SELL) \d+ ETHA MKT {2}-> filled/);
     expect(text).toMatch(/etha_ethv {2}fill {2}(BUY|SELL) \d+ ETH[AV] @ \d+\.\d\d {2}commission/);
     expect(text).toMatch(/^2026-03-03 \d\d:\d\d:\d\d EST {2}/m);
+    // Why before what: the first decision line precedes the first order and fill lines.
+    expect(text.indexOf('decision ENTER')).toBeLessThan(text.indexOf('  order '));
+    expect(text.indexOf('  order ')).toBeLessThan(text.indexOf('  fill  '));
     const fillLines = text.split('\n').filter((l) => / fill {2}/.test(l));
     expect(fillLines.length).toBe(journal.fills().length);
 

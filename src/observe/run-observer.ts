@@ -105,18 +105,60 @@ export class RunObserver {
     return w;
   }
 
+  /**
+   * The engine journals a decision after its orders went out (off the latency path), so order and
+   * fill rows can be read before the decision that caused them. Their lines are held until the
+   * decision's line is printed (or 30 s passed), so a trader reads why before what.
+   */
   private printLinesFrom(w: JournalWatcher, out: NonNullable<RunObserverOptions['lines']>): void {
     const print = (l: TradeLine): void => {
       this.lastLineAt = Date.now();
       out.write(`${renderLine(l, out.render)}\n`);
     };
+    const decided: string[] = [];
+    const intentOf = new Map<string, string>();
+    const keyOf = (strategy: string, intentId: string | undefined): string | null => {
+      const m = intentId ? /^(?:enter|close)-(\d+)$/.exec(intentId) : null;
+      return m ? `${strategy}|${m[1]}` : null;
+    };
+    const printOrHold = (l: TradeLine, intentId: string | undefined): void => {
+      const k = keyOf(l.strategy, intentId);
+      if (k === null || decided.includes(k)) return print(l);
+      const h = this.held.get(k) ?? { since: Date.now(), lines: [] };
+      h.lines.push(l);
+      this.held.set(k, h);
+    };
+    this.flushHeld = (olderThanMs: number): void => {
+      for (const [k, h] of this.held) {
+        if (Date.now() - h.since < olderThanMs) continue;
+        this.held.delete(k);
+        h.lines.forEach(print);
+      }
+    };
     w.on('bars', (bars) => {
       for (const b of bars) this.lastClose.set(b.symbol, b.close);
     });
-    w.on('decision', (d) => print(decisionLine(this.decisionInfo(d))));
-    w.on('order', (o) => print(orderLine({ strategy: o.strategyId, time: o.updatedAt, cOID: o.cOID, leg: o.leg, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, orderType: o.orderType, state: o.state })));
-    w.on('fill', (f) => print(fillLine({ strategy: f.strategyId, time: f.time, cOID: f.cOID, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission })));
+    w.on('decision', (d) => {
+      print(decisionLine(this.decisionInfo(d)));
+      const k = `${d.strategyId}|${d.barTime}`;
+      decided.push(k);
+      if (decided.length > 1000) decided.shift();
+      const h = this.held.get(k);
+      if (h) {
+        this.held.delete(k);
+        h.lines.forEach(print);
+      }
+    });
+    w.on('order', (o) => {
+      intentOf.set(o.cOID, o.intentId);
+      if (intentOf.size > 5000) intentOf.delete(intentOf.keys().next().value!);
+      printOrHold(orderLine({ strategy: o.strategyId, time: o.updatedAt, cOID: o.cOID, leg: o.leg, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, orderType: o.orderType, state: o.state }), o.intentId);
+    });
+    w.on('fill', (f) => printOrHold(fillLine({ strategy: f.strategyId, time: f.time, cOID: f.cOID, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }), f.cOID ? intentOf.get(f.cOID) : undefined));
   }
+
+  private readonly held = new Map<string, { since: number; lines: TradeLine[] }>();
+  private flushHeld: (olderThanMs: number) => void = () => undefined;
 
   private decisionInfo(d: ReaderDecision): Parameters<typeof decisionLine>[0] {
     const s = this.status.strategies[d.strategyId] ?? Object.values(this.status.strategies)[0];
@@ -189,6 +231,7 @@ export class RunObserver {
   /** Every few seconds: the heartbeat record, and a heartbeat line when nothing was printed for a minute. */
   private tick(): void {
     this.journalWatcher();
+    this.flushHeld(30_000);
     const now = Date.now();
     const notes: string[] = [];
     for (const s of this.o.strategies) {
@@ -230,6 +273,7 @@ export class RunObserver {
     this.closed = true;
     clearInterval(this.timer);
     this.watcher?.poke();
+    this.flushHeld(0);
     this.watcher?.stop();
     this.status.trading = { state: this.status.trading.state === 'halted' ? 'halted' : 'stopped', reason: this.status.trading.state === 'halted' ? this.status.trading.reason : stopReason };
     this.status.stoppedAt = Date.now();
