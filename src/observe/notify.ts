@@ -116,13 +116,16 @@ export class Notifier {
     });
     const limitMs = this.cfg.sessionLostMinutes * 60_000;
     let pending: NodeJS.Timeout | null = null;
+    /** The drop already alerted (its start): one alert per drop. */
+    let alerted: number | null = null;
     const arm = (since: number): void => {
-      if (pending) return;
+      if (pending || alerted === since) return;
       pending = setTimeout(() => {
         this.timers.delete(pending!);
         pending = null;
         const h = w.health.session;
         if (h.state !== 'down') return;
+        alerted = since;
         const mins = Math.round((Date.now() - (h.since ?? since)) / 6_000) / 10;
         void this.send({ kind: 'session-lost', time: Date.now(), strategy: null, text: `brokerage session down for ${mins} min${h.reason ? ` (${h.reason})` : ''}: no decisions are made until it is back`, data: { since: h.since, reason: h.reason } });
       }, Math.max(0, since + limitMs - Date.now()));
