@@ -136,3 +136,12 @@ describe('demo strategy file', () => {
     expect((s.strategy as { gate?: unknown }).gate).toBeUndefined();
   });
 });
+
+describe('dashboard access', () => {
+  it('refuses a non-loopback bind without --allow-remote; loopback names are recognised', async () => {
+    const { startDashboard, isLoopback } = await import('../src/observe/dashboard/server.ts');
+    await expect(startDashboard({ journalFile: 'no-such-journal.sqlite', host: '0.0.0.0' })).rejects.toThrow(/binds to loopback only; 0\.0\.0\.0 .*--allow-remote/);
+    expect(['127.0.0.1', '127.1.2.3', '::1', 'localhost'].every(isLoopback)).toBe(true);
+    expect(['0.0.0.0', '192.168.1.5', '::'].some(isLoopback)).toBe(false);
+  });
+});

@@ -16,55 +16,27 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
 import { readNodeStatus } from './node-status.ts';
+import type { JournalBar, JournalFill, JournalOrder } from '../store/journal.ts';
 
 /** The strategy id used for journals written before orders carried one. */
 export const SINGLE_STRATEGY = 'default';
 
-export interface ReaderOrder {
+/** A journalled order with its row id and strategy (state as text: a newer node may add states). */
+export interface ReaderOrder extends Omit<JournalOrder, 'state'> {
   rowid: number;
-  cOID: string;
   strategyId: string;
-  intentId: string;
-  leg: string;
-  conid: number;
-  symbol: string;
-  side: 'BUY' | 'SELL';
-  quantity: number | null;
-  cashQty: number | null;
-  orderType: string;
-  tif: string;
   state: string;
-  brokerOrderId: string | null;
-  filledQty: number;
-  avgPrice: number;
-  createdAt: number;
-  updatedAt: number;
-  lastError: string | null;
 }
 
-export interface ReaderFill {
+/** A journalled fill with its row id, strategy and symbol (from its order). */
+export interface ReaderFill extends Omit<JournalFill, 'brokerOrderId'> {
   rowid: number;
-  execId: string;
-  cOID: string | null;
   strategyId: string;
-  conid: number;
   symbol: string;
-  side: 'BUY' | 'SELL';
-  qty: number;
-  price: number;
-  commission: number;
-  time: number;
 }
 
-export interface ReaderBar {
+export interface ReaderBar extends JournalBar {
   rowid: number;
-  time: number;
-  symbol: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
   warmup: boolean;
 }
 
@@ -163,11 +135,6 @@ export class JournalReader {
       quantity, cash_qty AS cashQty, order_type AS orderType, tif, state, broker_order_id AS brokerOrderId, filled_qty AS filledQty,
       avg_price AS avgPrice, created_at AS createdAt, updated_at AS updatedAt, last_error AS lastError
       FROM orders WHERE rowid > ? ORDER BY created_at, coid`).all(afterRowid) as ReaderOrder[];
-  }
-
-  /** Orders changed since `updatedAfter` (ms): the dashboard's feed of order states. */
-  ordersUpdatedSince(updatedAfter: number): ReaderOrder[] {
-    return this.orders().filter((o) => o.updatedAt > updatedAfter);
   }
 
   /** Fills in time order; the strategy comes from the fill row, else from its order, else the default. */

@@ -44,16 +44,13 @@ export class JournalWatcher extends EventEmitter<WatcherEvents> {
 
   constructor(
     readonly reader: JournalReader,
-    private readonly opts: { pollMs?: number; fromStart?: boolean; now?: () => number } = {},
+    private readonly opts: { pollMs?: number; now?: () => number } = {},
   ) {
     super();
-    // Past incidents set the starting health; past rows are not replayed as events unless fromStart.
+    // Past incidents set the starting health; past rows are not replayed as events.
     for (const i of reader.incidents()) this.applyIncident(i);
-    this.cursor.incidents = reader.counts().incidents;
-    if (!opts.fromStart) {
-      const c = reader.counts();
-      this.cursor = { fills: c.fills, orderEvents: c.orderEvents, decisions: c.decisions, incidents: c.incidents, bars: c.bars, equity: c.equity };
-    }
+    const c = reader.counts();
+    this.cursor = { fills: c.fills, orderEvents: c.orderEvents, decisions: c.decisions, incidents: c.incidents, bars: c.bars, equity: c.equity };
     this.refreshHealth();
   }
 
