@@ -47,6 +47,8 @@ export interface RunObserverOptions {
   lines?: { write: (text: string) => void; render: RenderOptions };
   /** Status writes at most this often outside bar events (heartbeat). */
   heartbeatMs?: number;
+  /** A heartbeat line is printed when no line was printed for this long (default 60 s). */
+  quietLineMs?: number;
   pacingQueue?: () => number;
 }
 
@@ -248,7 +250,7 @@ export class RunObserver {
     }
     this.status.heartbeat = notes.length ? notes.join('; ') : null;
     this.flush();
-    if (this.o.lines && now - this.lastLineAt >= 60_000) {
+    if (this.o.lines && now - this.lastLineAt >= (this.o.quietLineMs ?? 60_000)) {
       this.lastLineAt = now;
       const text = this.status.heartbeat ?? `all quiet: ${Object.values(this.status.strategies).map((s) => `${s.id} ${s.lastBar ? `z=${s.lastBar.z?.toFixed(2) ?? 'n/a'} ${s.lastBar.position}` : 'no bar yet'}`).join(', ')}`;
       this.o.lines.write(`${renderLine(heartbeatLine('node', now, text), this.o.lines.render)}\n`);
