@@ -7,7 +7,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from '../src/auth/chromium.ts';
 import { join } from 'node:path';
 import { JournalReader } from '../src/observe/journal-reader.ts';
 import { RunObserver } from '../src/observe/run-observer.ts';
@@ -184,6 +186,21 @@ describe('observe: a node trading on the simulator', () => {
     expect(html).toContain('Paper run: etha_ethv');
     expect(html).toContain('Live vs backtest');
     expect(existsSync(out)).toBe(true);
+    // It renders in a browser like a backtest report: four charts, no script error.
+    const browser = await launchChromium(process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium');
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(pathToFileURL(out).href);
+    await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 30_000 });
+    expect(await page.locator('#comparison tbody tr').count()).toBeGreaterThan(0);
+    mkdirSync('artifacts', { recursive: true });
+    await page.screenshot({ path: 'artifacts/live-report.png', fullPage: true });
+    expect(errors).toEqual([]);
 
     // The webhook URL never reached the log.
     expect(logLines.join('')).not.toContain(hook.url);
