@@ -15,6 +15,10 @@ import { registerRunCommand } from './run.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerSimCommand } from './sim.ts';
 import { registerSweepCommand } from './sweep.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerTradesCommand } from './trades.ts';
+import { registerDashboardCommand } from './dashboard.ts';
+import { registerReportCommand } from './report.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -32,4 +36,8 @@ export const commands: RegisterCommand[] = [
   registerRunCommand,
   registerDemoCommand,
   registerOAuthCommand,
+  registerStatusCommand,
+  registerTradesCommand,
+  registerDashboardCommand,
+  registerReportCommand,
 ];

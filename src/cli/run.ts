@@ -14,6 +14,9 @@ import { UserError } from '../util/errors.ts';
 import { authSettingsFromConfig, createAutoLogin } from '../auth/settings.ts';
 import { attachAutoLogin, sessionAuthApi } from '../auth/session-hook.ts';
 import type { AutoLogin } from '../auth/auto-login.ts';
+import type { Observation } from '../observe/attach.ts';
+import { parsePort } from './dashboard.ts';
+import { accountForMode } from '../config/env.ts';
 
 interface RunOpts {
   config: string;
@@ -23,6 +26,9 @@ interface RunOpts {
   exitAfter?: string;
   yes?: boolean;
   flattenOnExit?: boolean;
+  dashboard?: string | boolean;
+  dashboardHost?: string;
+  allowRemote?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -36,15 +42,23 @@ export function registerRunCommand(program: Command): void {
     .option('--exit-after <duration>', 'stop after this long (e.g. 90s, 30m, 2h)')
     .option('--yes', 'confirm live trading without typing the account id (non-interactive use)')
     .option('--flatten-on-exit', 'close the strategy positions when stopping (default: leave them)')
+    .option('--dashboard [port]', 'serve the live dashboard, /metrics and /healthz (loopback; a free port unless given)')
+    .option('--dashboard-host <addr>', 'address the dashboard binds (non-loopback needs --allow-remote)', '127.0.0.1')
+    .option('--allow-remote', 'allow the dashboard on a non-loopback address (the token is still required)')
     .addOption(new Option('--json', 'print the final summary as JSON').hideHelp())
     .action(async (opts: RunOpts & { json?: boolean }) => {
       const maxBars = opts.maxBars === undefined ? undefined : Number(opts.maxBars);
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
       const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+      const dashboardPort = typeof opts.dashboard === 'string' ? parsePort(opts.dashboard, '--dashboard') : undefined;
+      // ---- observation (issue 15): status record, trade lines, metrics, alerts, dashboard; fed by the engine's events.
+      let observation: Observation | undefined;
       const { engine, journal, client } = await buildEngine(config, logger, {
         yes: Boolean(opts.yes), maxBars, exitAfterMs, flattenOnExit: Boolean(opts.flattenOnExit),
+        onEvent: (e) => observation?.observer.onEvent(e),
       });
+      let stopReason: string | null = null;
       let signals = 0;
       const onStop = (sig: NodeJS.Signals): void => {
         signals++;
@@ -65,12 +79,20 @@ export function registerRunCommand(program: Command): void {
       let autoLogin: AutoLogin | undefined;
       let detachAutoLogin = (): void => undefined;
       try {
+        const { attachObservation } = await import('../observe/attach.ts');
+        observation = await attachObservation({
+          config, logger, accountId: accountForMode(config.mode, config.credentials), pacingQueue: () => client.pacer.pending,
+          ...(opts.dashboard ? { dashboard: { host: opts.dashboardHost ?? '127.0.0.1', allowRemote: Boolean(opts.allowRemote), ...(dashboardPort !== undefined ? { port: dashboardPort } : {}) } } : {}),
+        });
+        if (observation.dashboard) process.stderr.write(`dashboard: ${observation.dashboard.pageUrl}\n`);
+        // ---- end observation
         if (config.engine.auth.autoLogin) {
           autoLogin = createAutoLogin(authSettingsFromConfig(config), logger, { api: sessionAuthApi(client.session, config.engine.gateway.url) });
           await autoLogin.ensureAuthenticated();
           detachAutoLogin = attachAutoLogin(client.session, autoLogin, logger);
         }
         const summary = await engine.run();
+        stopReason = summary.stopReason;
         if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else {
           process.stdout.write(
@@ -87,6 +109,7 @@ export function registerRunCommand(program: Command): void {
         process.off('SIGINT', onStop);
         process.off('SIGTERM', onStop);
         process.off('SIGUSR2', onKill);
+        await observation?.close(stopReason);
         journal.close();
         // Idempotent; needed when the start-up failed (the keep-alive timer would hold the process).
         await client.close().catch(() => undefined);

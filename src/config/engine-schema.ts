@@ -16,6 +16,10 @@ export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
 const path = z.string().trim().min(1);
 
+/** Events that can raise an alert (`notify.events`). */
+export const ALERT_KINDS = ['fill', 'halt', 'legging', 'session-lost', 'foreign-position'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
 export const engineSectionShape = {
   gateway: z.strictObject({
     url: z.url({ protocol: /^https?$/ }).default('https://localhost:5000'),
@@ -94,6 +98,25 @@ export const engineSectionShape = {
   marketData: z.strictObject({
     source: z.enum(['stream', 'poll']).default('stream'),
     pollIntervalMs: z.number().int().min(250).max(60_000).default(1_000),
+  }).prefault({}),
+  /** Alerts (src/observe/notify.ts): a generic JSON webhook and/or a Telegram bot. Secrets come from .env. */
+  notify: z.strictObject({
+    /** Which events alert (default: all). */
+    events: z.array(z.enum(ALERT_KINDS)).min(1).default([...ALERT_KINDS]),
+    /** `session-lost` alerts when the brokerage session has been down this long. */
+    sessionLostMinutes: z.number().positive().max(1440).default(5),
+    webhook: z.strictObject({
+      /** Receives a JSON POST per alert; write `${WEBHOOK_URL}` to keep a secret URL in .env. */
+      url: z.url({ protocol: /^https?$/ }),
+      events: z.array(z.enum(ALERT_KINDS)).min(1).optional(),
+    }).optional(),
+    telegram: z.strictObject({
+      chatId: z.union([z.string().trim().min(1), z.number().int()]).transform(String),
+      /** The variable in .env holding the bot token (never written in a config file). */
+      tokenEnv: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('TELEGRAM_BOT_TOKEN'),
+      apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.telegram.org'),
+      events: z.array(z.enum(ALERT_KINDS)).min(1).optional(),
+    }).optional(),
   }).prefault({}),
   auth: z.strictObject({
     autoLogin: z.boolean().default(false),

@@ -14,6 +14,7 @@ import type { ReportSeries } from './collect.ts';
 import { PAGE_SCRIPT } from './page-script.ts';
 import { exchangeZone, ZoneClock } from './time-zone.ts';
 import { breakdown, formatDuration, tradeRows, type BreakdownRow, type TradeRow } from './trades.ts';
+import { REPORT_CSS } from './theme.ts';
 
 export interface ReportMeta {
   title: string;
@@ -26,6 +27,10 @@ export interface ReportMeta {
   dataFile?: string;
   /** The legs' security types: New York time for stocks, UTC for crypto (default: stocks). */
   secTypes?: readonly SecType[];
+  /** Extra HTML placed after the metrics (the live report's comparison with a backtest). */
+  afterMetrics?: string;
+  /** What the equity is from, under the title (default: nothing). */
+  subtitleNote?: string;
 }
 
 /** Most trades listed in the table (all are in the JSON output). */
@@ -144,20 +149,13 @@ export function renderReport(result: BacktestResult, series: ReportSeries, meta:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(meta.title)}</title>
 <style>
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1d2330;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
-.sub{color:#5b6475;margin:0 0 12px}.note{color:#8a5a00;background:#fff6e0;padding:6px 10px;border-radius:4px}
-table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e3e6ec;text-align:left}
-th{background:#f4f6f9;font-weight:600}.n{text-align:right;font-variant-numeric:tabular-nums}
-.metrics td:last-child{text-align:right;font-variant-numeric:tabular-nums;font-weight:600}
-.pos{color:#0a7d32}.neg{color:#c0262d}.long{color:${C.long}}.short{color:${C.short}}
-.chart{height:300px;width:100%;border:1px solid #e3e6ec;border-radius:4px}.chart.small{height:180px}
-.legend{font-size:12px;color:#5b6475;margin:4px 0}.scroll{max-height:480px;overflow:auto;display:block}
+${REPORT_CSS}
 .cross{position:sticky;top:0;background:#fff;z-index:2;font-size:12px;padding:4px 0;border-bottom:1px solid #e3e6ec;font-variant-numeric:tabular-nums}
 .cols{display:flex;gap:32px;flex-wrap:wrap;align-items:flex-start}
 </style></head><body>
 <h1>${esc(meta.title)}</h1>
 <p class="sub">y = ${esc(meta.ySymbol)}, x = ${esc(meta.xSymbol)} · ${esc(meta.bar)} bars · ${first !== undefined && last !== undefined ? `${clock.format(first)} → ${clock.format(last)}` : 'no bars'} · times in ${esc(zone.label)} (${esc(zone.tz)})${meta.dataFile ? ` · ${esc(meta.dataFile)}` : ''}</p>
+${meta.subtitleNote ? `<p class="sub">${esc(meta.subtitleNote)}</p>` : ''}
 ${hint}
 ${downsampleNote}
 <div class="cols"><div>
@@ -167,6 +165,7 @@ ${downsampleNote}
 <h2>What the strategy saw</h2>
 <table class="diagnostics">${describeDiagnostics(d).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</table>
 </div></div>
+${meta.afterMetrics ?? ''}
 <div class="cross" id="crosshair"></div>
 <h2>Equity</h2><div id="equity" class="chart"></div>
 <h2>Drawdown (%)</h2><div id="drawdown" class="chart small"></div>

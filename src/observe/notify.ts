@@ -1,0 +1,166 @@
+/**
+ * Alerts: the events a trader wants on the phone — fills, halts (kill switch, daily loss), legging
+ * failures, a brokerage session lost for more than N minutes, positions at the broker that no
+ * strategy traded — sent to a generic webhook (one JSON POST per alert) and/or a Telegram bot.
+ *
+ * The events come from the journal (a `JournalWatcher`), so alerts report what was made durable and
+ * work the same for a node in this process or in another one. Sending never blocks or fails the
+ * node: each target gets one retry, then a warning without the target's URL or token. The Telegram
+ * token is read from .env (the variable `notify.telegram.tokenEnv` names) and registered as a secret
+ * with the logger, so neither a log line nor an error message can carry it.
+ */
+import { request } from 'undici';
+import type { AlertKind, EngineConfig } from '../config/engine-schema.ts';
+import type { Env } from '../config/env.ts';
+import { registerSecret, silentLogger, type Logger } from '../log/logger.ts';
+import { UserError } from '../util/errors.ts';
+import type { ReaderFill, ReaderIncident } from './journal-reader.ts';
+import type { JournalWatcher } from './watcher.ts';
+
+export type NotifyConfig = EngineConfig['notify'];
+
+export interface Alert {
+  kind: AlertKind;
+  time: number;
+  strategy: string | null;
+  /** One human line (also the Telegram message). */
+  text: string;
+  data: Record<string, unknown>;
+}
+
+interface Target {
+  name: 'webhook' | 'telegram';
+  events: Set<AlertKind>;
+  send(a: Alert): Promise<void>;
+}
+
+const HALT_INCIDENTS = new Set(['kill-switch', 'daily-loss', 'halt']);
+const LEGGING_INCIDENTS = new Set(['legging', 'flatten-incomplete']);
+const FOREIGN_INCIDENTS = new Set(['foreign-position', 'foreign-positions']);
+
+async function postJson(url: string, body: unknown, timeoutMs: number): Promise<void> {
+  const res = await request(url, {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+    headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+  });
+  await res.body.dump();
+  if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
+}
+
+export class Notifier {
+  private readonly targets: Target[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Alerts handed to a target (for tests and the run's summary). */
+  sent = 0;
+  failed = 0;
+
+  constructor(private readonly cfg: NotifyConfig, env: Env, private readonly logger: Logger = silentLogger, private readonly timeoutMs = 10_000) {
+    const all = new Set(cfg.events);
+    if (cfg.webhook) {
+      const url = cfg.webhook.url;
+      // A webhook URL often is the secret (Slack, Discord): never print it.
+      registerSecret(url);
+      this.targets.push({
+        name: 'webhook', events: new Set(cfg.webhook.events ?? all),
+        send: (a) => postJson(url, { source: 'tandem', kind: a.kind, time: new Date(a.time).toISOString(), strategy: a.strategy, text: a.text, data: a.data }, this.timeoutMs),
+      });
+    }
+    if (cfg.telegram) {
+      const t = cfg.telegram;
+      const token = env[t.tokenEnv]?.trim();
+      if (!token) throw new UserError(`notify.telegram is set but ${t.tokenEnv} is not. Fix: add ${t.tokenEnv}=<bot token from @BotFather> to .env (never to a config file).`);
+      registerSecret(token);
+      const url = `${t.apiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`;
+      this.targets.push({
+        name: 'telegram', events: new Set(t.events ?? all),
+        send: (a) => postJson(url, { chat_id: t.chatId, text: `Tandem ${a.kind}: ${a.text}`, disable_web_page_preview: true }, this.timeoutMs),
+      });
+    }
+  }
+
+  get enabled(): boolean {
+    return this.targets.length > 0;
+  }
+
+  /** Sends to every target that wants this kind; resolves when all tried (never rejects). */
+  send(a: Alert): Promise<void> {
+    const p = Promise.all(this.targets.filter((t) => t.events.has(a.kind)).map(async (t) => {
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          await t.send(a);
+          this.sent++;
+          return;
+        } catch (err) {
+          if (attempt === 2) {
+            this.failed++;
+            // The error's text may hold the URL (and so the token): only its code is logged.
+            this.logger.warn({ target: t.name, kind: a.kind, code: (err as { code?: string }).code ?? (err as Error).message.slice(0, 40) }, 'alert not delivered');
+          } else {
+            await new Promise((r) => setTimeout(r, 1_000));
+          }
+        }
+      }
+    })).then(() => undefined);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  /** Alerts from the journal: fills, halts, legging, foreign positions, and session lost > N minutes. */
+  attachWatcher(w: JournalWatcher): void {
+    w.on('fill', (f) => void this.send(fillAlert(f)));
+    w.on('incident', (i) => {
+      const kind: AlertKind | null = HALT_INCIDENTS.has(i.kind) ? 'halt' : LEGGING_INCIDENTS.has(i.kind) ? 'legging' : FOREIGN_INCIDENTS.has(i.kind) ? 'foreign-position' : null;
+      if (kind) void this.send(incidentAlert(kind, i));
+    });
+    const limitMs = this.cfg.sessionLostMinutes * 60_000;
+    let pending: NodeJS.Timeout | null = null;
+    /** The drop already alerted (its start): one alert per drop. */
+    let alerted: number | null = null;
+    const arm = (since: number): void => {
+      if (pending || alerted === since) return;
+      pending = setTimeout(() => {
+        this.timers.delete(pending!);
+        pending = null;
+        const h = w.health.session;
+        if (h.state !== 'down') return;
+        alerted = since;
+        const mins = Math.round((Date.now() - (h.since ?? since)) / 6_000) / 10;
+        void this.send({ kind: 'session-lost', time: Date.now(), strategy: null, text: `brokerage session down for ${mins} min${h.reason ? ` (${h.reason})` : ''}: no decisions are made until it is back`, data: { since: h.since, reason: h.reason } });
+      }, Math.max(0, since + limitMs - Date.now()));
+      this.timers.add(pending);
+    };
+    const onHealth = (): void => {
+      const s = w.health.session;
+      if (s.state === 'down') arm(s.since ?? Date.now());
+      else if (pending) {
+        clearTimeout(pending);
+        this.timers.delete(pending);
+        pending = null;
+      }
+    };
+    w.on('health', onHealth);
+    onHealth();
+  }
+
+  /** Waits (bounded) for alerts still being sent, then stops timers. */
+  async close(waitMs = 5_000): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.race([Promise.all([...this.inFlight]), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+}
+
+export function fillAlert(f: ReaderFill): Alert {
+  return {
+    kind: 'fill', time: f.time, strategy: f.strategyId,
+    text: `${f.strategyId}: ${f.side} ${f.qty} ${f.symbol} @ ${f.price.toFixed(2)} (commission ${f.commission.toFixed(2)})`,
+    data: { execId: f.execId, cOID: f.cOID, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission },
+  };
+}
+
+function incidentAlert(kind: AlertKind, i: ReaderIncident): Alert {
+  const what = kind === 'halt' ? `trading halted: ${i.kind}` : kind === 'legging' ? `legging failure (${i.kind})` : 'position at the broker that no strategy traded';
+  return { kind, time: i.time, strategy: i.strategyId, text: `${what}${i.detail ? ` ${JSON.stringify(i.detail)}` : ''}`, data: { incident: i.kind, ...(i.detail ?? {}) } };
+}

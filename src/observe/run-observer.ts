@@ -1,0 +1,286 @@
+/**
+ * The observation side of a node in this process: it takes the node's events, keeps the node
+ * status record (`<journal>.status.json`: heartbeat, session and trading state, each strategy's
+ * latest z and warm-up), follows the journal with a `JournalWatcher` and from it prints the trade
+ * lines (decision / order / fill), feeds the metrics and sends the alerts.
+ *
+ * The node only has to call `onEvent(e, strategyId)` with its events (and, once it has them, the
+ * typed `setSession` / `setTradingState` / `setHeartbeat` / `observeDecisionLatency`); everything else
+ * is read from what it journals. Nothing here can stop or slow the node: a failed status write or
+ * alert is logged and dropped.
+ */
+import type { EngineEvent } from '../engine/engine.ts';
+import type { Logger } from '../log/logger.ts';
+import { barMinutes } from '../strategies/cointegration/params.ts';
+import { silentLogger } from '../log/logger.ts';
+import { JournalReader, type ReaderDecision } from './journal-reader.ts';
+import { decisionLine, fillLine, heartbeatLine, marketClosedText, orderLine, reasonWord, renderLine, warmupText, type RenderOptions, type TradeLine } from './log-lines.ts';
+import type { NodeMetrics } from './metrics.ts';
+import { emptyStatus, MAX_Z_POINTS, writeNodeStatus, type NodeStatus, type SessionState, type StrategyStatus, type TradingState } from './node-status.ts';
+import type { Notifier } from './notify.ts';
+import { JournalWatcher } from './watcher.ts';
+
+export interface ObservedStrategy {
+  id: string;
+  y: string;
+  x: string;
+  bar: string;
+  entryZ: number;
+  exitZ: number;
+  stopZ: number;
+  warmupBars: number;
+  /** Market hours for the heartbeat ("market closed until Mon 09:30 New York"). */
+  market?: 'stock' | 'crypto';
+  /** The strategy's parameters, kept in the status record so `tandem report` can replay the bars. */
+  params?: Record<string, unknown>;
+}
+
+export interface RunObserverOptions {
+  journalFile: string;
+  mode: string;
+  account: string | null;
+  strategies: ObservedStrategy[];
+  logger?: Logger;
+  metrics?: NodeMetrics;
+  notifier?: Notifier;
+  /** Where decision/order/fill lines go (e.g. process.stderr), and how. */
+  lines?: { write: (text: string) => void; render: RenderOptions };
+  /** Status writes at most this often outside bar events (heartbeat). */
+  heartbeatMs?: number;
+  /** A heartbeat line is printed when no line was printed for this long (default 60 s). */
+  quietLineMs?: number;
+  pacingQueue?: () => number;
+}
+
+export class RunObserver {
+  readonly status: NodeStatus;
+  private watcher: JournalWatcher | null = null;
+  private reader: JournalReader | null = null;
+  private readonly logger: Logger;
+  private readonly timer: NodeJS.Timeout;
+  private readonly lastClose = new Map<string, number>();
+  private readonly lastBarWall = new Map<string, number>();
+
+  constructor(private readonly o: RunObserverOptions) {
+    this.logger = o.logger ?? silentLogger;
+    this.status = emptyStatus(o.mode, o.account);
+    for (const s of o.strategies) {
+      const st: StrategyStatus = {
+        id: s.id, y: s.y, x: s.x, bar: s.bar, thresholds: { entry: s.entryZ, exit: s.exitZ, stop: s.stopZ },
+        warmup: { have: 0, need: s.warmupBars }, lastBar: null, z: [],
+        ...(s.params ? { params: s.params } : {}),
+      };
+      this.status.strategies[s.id] = st;
+    }
+    this.flush();
+    this.timer = setInterval(() => this.tick(), o.heartbeatMs ?? 5_000);
+    this.timer.unref();
+  }
+
+  private get firstId(): string {
+    return this.o.strategies[0]?.id ?? 'default';
+  }
+
+  /** The journal watcher (created once the journal exists; the node creates it at start). */
+  journalWatcher(): JournalWatcher | null {
+    if (this.watcher) return this.watcher;
+    try {
+      this.reader = new JournalReader(this.o.journalFile, this.firstId);
+    } catch {
+      return null;
+    }
+    const w = new JournalWatcher(this.reader, { pollMs: 1_000 }).start();
+    this.watcher = w;
+    this.o.metrics?.attachWatcher(w);
+    this.o.notifier?.attachWatcher(w);
+    if (this.o.lines) this.printLinesFrom(w, this.o.lines);
+    w.on('health', (h) => {
+      // Incidents the node journals (session-down/up, kill switch) update the record too.
+      if (h.session.state !== 'unknown' && h.session.state !== this.status.session.state && h.session.since !== null && h.session.since >= this.status.startedAt) {
+        this.status.session = { ...this.status.session, state: h.session.state, since: h.session.since, reason: h.session.reason };
+      }
+      this.status.session.drops = Math.max(this.status.session.drops, h.session.drops);
+      this.status.session.relogins = Math.max(this.status.session.relogins, h.session.relogins);
+      if (h.trading.state === 'halted' && this.status.trading.state !== 'stopped') this.status.trading = { state: 'halted', reason: h.trading.reason };
+      this.flush();
+    });
+    return w;
+  }
+
+  /**
+   * The engine journals a decision after its orders went out (off the latency path), so order and
+   * fill rows can be read before the decision that caused them. Their lines are held until the
+   * decision's line is printed (or 30 s passed), so a trader reads why before what.
+   */
+  private printLinesFrom(w: JournalWatcher, out: NonNullable<RunObserverOptions['lines']>): void {
+    const print = (l: TradeLine): void => {
+      this.lastLineAt = Date.now();
+      out.write(`${renderLine(l, out.render)}\n`);
+    };
+    const decided: string[] = [];
+    const intentOf = new Map<string, string>();
+    const keyOf = (strategy: string, intentId: string | undefined): string | null => {
+      const m = intentId ? /^(?:enter|close)-(\d+)$/.exec(intentId) : null;
+      return m ? `${strategy}|${m[1]}` : null;
+    };
+    const printOrHold = (l: TradeLine, intentId: string | undefined): void => {
+      const k = keyOf(l.strategy, intentId);
+      if (k === null || decided.includes(k)) return print(l);
+      const h = this.held.get(k) ?? { since: Date.now(), lines: [] };
+      h.lines.push(l);
+      this.held.set(k, h);
+    };
+    this.flushHeld = (olderThanMs: number): void => {
+      for (const [k, h] of this.held) {
+        if (Date.now() - h.since < olderThanMs) continue;
+        this.held.delete(k);
+        h.lines.forEach(print);
+      }
+    };
+    w.on('bars', (bars) => {
+      for (const b of bars) this.lastClose.set(b.symbol, b.close);
+    });
+    w.on('decision', (d) => {
+      print(decisionLine(this.decisionInfo(d)));
+      const k = `${d.strategyId}|${d.barTime}`;
+      decided.push(k);
+      if (decided.length > 1000) decided.shift();
+      const h = this.held.get(k);
+      if (h) {
+        this.held.delete(k);
+        h.lines.forEach(print);
+      }
+    });
+    w.on('order', (o) => {
+      intentOf.set(o.cOID, o.intentId);
+      if (intentOf.size > 5000) intentOf.delete(intentOf.keys().next().value!);
+      printOrHold(orderLine({ strategy: o.strategyId, time: o.updatedAt, cOID: o.cOID, leg: o.leg, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, orderType: o.orderType, state: o.state }), o.intentId);
+    });
+    w.on('fill', (f) => printOrHold(fillLine({ strategy: f.strategyId, time: f.time, cOID: f.cOID, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }), f.cOID ? intentOf.get(f.cOID) : undefined));
+  }
+
+  private readonly held = new Map<string, { since: number; lines: TradeLine[] }>();
+  private flushHeld: (olderThanMs: number) => void = () => undefined;
+
+  private decisionInfo(d: ReaderDecision): Parameters<typeof decisionLine>[0] {
+    const s = this.status.strategies[d.strategyId] ?? Object.values(this.status.strategies)[0];
+    const detail = d.detail ?? {};
+    if (d.action === 'refused') {
+      return { strategy: d.strategyId, time: d.barTime, action: 'refused', side: null, reason: 'risk-refused', z: null, hedgeRatio: null, legs: [], note: String(detail.reason ?? '') };
+    }
+    const dec = detail.decision as { action?: string; side?: 'LONG' | 'SHORT'; reason?: string; orders?: { leg: string; side: 'BUY' | 'SELL'; qty: number }[] } | undefined;
+    const sym = (leg: string): string => (leg === 'y' ? s?.y : s?.x) ?? leg;
+    return {
+      strategy: d.strategyId, time: d.barTime,
+      action: dec?.action === 'close' ? 'close' : 'enter',
+      side: dec?.side ?? null,
+      reason: dec?.action === 'close' ? reasonWord(dec.reason ?? 'exit') : 'entry',
+      z: typeof detail.z === 'number' ? detail.z : null,
+      hedgeRatio: typeof detail.beta === 'number' ? detail.beta : null,
+      legs: (dec?.orders ?? []).map((l) => ({ symbol: sym(l.leg), side: l.side, qty: l.qty, price: this.lastClose.get(sym(l.leg)) ?? null })),
+    };
+  }
+
+  /** Feed every node event here (the strategy id the runner belongs to). */
+  onEvent(e: EngineEvent, strategyId = this.firstId): void {
+    const s = this.status.strategies[strategyId];
+    if (e.type === 'bar' && s) {
+      this.lastBarWall.set(strategyId, Date.now());
+      s.lastBar = { time: e.time, closes: e.closes, z: e.z, position: e.position, equity: e.equity };
+      s.z.push([e.time, e.z]);
+      if (s.z.length > MAX_Z_POINTS) s.z.splice(0, s.z.length - MAX_Z_POINTS);
+      s.warmup.have = Math.min(s.warmup.need, s.warmup.have + 1);
+      if (this.status.trading.state === 'starting') this.status.trading = { state: 'active', reason: null };
+      if (this.status.session.state === 'starting') this.status.session = { ...this.status.session, state: 'up', since: Date.now() };
+      this.flush();
+    } else if (e.type === 'info' && e.message.startsWith('engine running')) {
+      // Legacy engine: its start is only told as text. The node should call setTradingState('active').
+      this.setSession('up', null);
+      this.setTradingState('active', null);
+    }
+    this.journalWatcher()?.poke();
+  }
+
+  setSession(state: SessionState, reason: string | null): void {
+    const cur = this.status.session;
+    if (cur.state !== state) this.status.session = { ...cur, state, since: Date.now(), reason, drops: cur.drops + (state === 'down' ? 1 : 0), relogins: cur.relogins + (state === 'up' && cur.state === 'down' ? 1 : 0) };
+    this.flush();
+  }
+
+  setTradingState(state: TradingState, reason: string | null): void {
+    this.status.trading = { state, reason };
+    this.flush();
+  }
+
+  /** Warm-up progress of a strategy (have/need bars): the node calls it while it warms up. */
+  setWarmup(strategyId: string, have: number): void {
+    const s = this.status.strategies[strategyId];
+    if (s) s.warmup.have = have;
+    this.flush();
+  }
+
+  setHeartbeat(text: string | null): void {
+    this.status.heartbeat = text;
+    this.flush();
+  }
+
+  observeDecisionLatency(strategyId: string, ms: number): void {
+    this.o.metrics?.observeDecisionLatency(strategyId, ms);
+  }
+
+  private lastLineAt = Date.now();
+
+  /** Every few seconds: the heartbeat record, and a heartbeat line when nothing was printed for a minute. */
+  private tick(): void {
+    this.journalWatcher();
+    this.flushHeld(30_000);
+    const now = Date.now();
+    const notes: string[] = [];
+    for (const s of this.o.strategies) {
+      const st = this.status.strategies[s.id]!;
+      if (st.lastBar === null || st.lastBar.z === null) {
+        const have = this.reader ? this.reader.barTimes(s.y) : st.warmup.have;
+        st.warmup.have = Math.min(st.warmup.need, have);
+        if (st.warmup.have < st.warmup.need) notes.push(`${s.id}: ${warmupText(st.warmup.have, st.warmup.need)}`);
+      }
+      // Bars arriving mean the market is open (also on a simulated clock); only a quiet node explains itself.
+      const quiet = now - (this.lastBarWall.get(s.id) ?? 0) > 2 * barMinutes(s.bar) * 60_000;
+      const closed = quiet ? marketClosedText(now, s.market ?? 'stock') : null;
+      if (closed) notes.push(`${s.id}: ${closed}`);
+    }
+    this.status.heartbeat = notes.length ? notes.join('; ') : null;
+    this.flush();
+    if (this.o.lines && now - this.lastLineAt >= (this.o.quietLineMs ?? 60_000)) {
+      this.lastLineAt = now;
+      const text = this.status.heartbeat ?? `all quiet: ${Object.values(this.status.strategies).map((s) => `${s.id} ${s.lastBar ? `z=${s.lastBar.z?.toFixed(2) ?? 'n/a'} ${s.lastBar.position}` : 'no bar yet'}`).join(', ')}`;
+      this.o.lines.write(`${renderLine(heartbeatLine('node', now, text), this.o.lines.render)}\n`);
+    }
+  }
+
+  private flush(): void {
+    this.status.updatedAt = Date.now();
+    if (this.o.pacingQueue) this.status.pacing.queue = this.o.pacingQueue();
+    try {
+      writeNodeStatus(this.o.journalFile, this.status);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'node status not written');
+    }
+  }
+
+  /** The final record (stopped, with the reason) and the watchers stopped. */
+  private closed = false;
+
+  async close(stopReason: string | null): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.watcher?.poke();
+    this.flushHeld(0);
+    this.watcher?.stop();
+    this.status.trading = { state: this.status.trading.state === 'halted' ? 'halted' : 'stopped', reason: this.status.trading.state === 'halted' ? this.status.trading.reason : stopReason };
+    this.status.stoppedAt = Date.now();
+    this.flush();
+    await this.o.notifier?.close();
+    this.reader?.close();
+  }
+}
