@@ -143,6 +143,8 @@ export function buildLiveReport(reader: JournalReader, o: LiveReportOptions = {}
     fills: [],
     equity: { time: Float64Array.from(equityRows.map((e) => e.time)), equity: Float64Array.from(equityRows.map((e) => e.equity)) },
     bars: liveTimes.size,
+    // What the strategy saw on the recorded bars: the replay's counts (warm-up, gate, signals).
+    diagnostics: bt.diagnostics,
   };
 
   const comparison = o.compare ? compareTrades(trips, bt.trades, toBar) : [];
