@@ -46,8 +46,8 @@ import {
   type Tick,
 } from './types.ts';
 
-/** Last price, bid, ask, last size. */
-const STREAM_FIELDS = ['31', '84', '86', '7059'];
+/** Last price, bid, ask, last size, cumulative volume (87 and its exact twin 7762: trade sizes come from it). */
+const STREAM_FIELDS = ['31', '84', '86', '7059', '87', '7762'];
 
 function toStatus(s: string | undefined): BrokerOrderStatus {
   switch (s) {
@@ -129,6 +129,8 @@ export class IbkrBroker implements Broker {
   private readonly filledSeen = new Map<string, number>();
   private readonly execQty = new Map<string, number>();
   private fillFetch: Promise<void> | null = null;
+  /** Last seen `C`/`H` state of field 31 per conid (undefined: trading). */
+  private readonly tradingState = new Map<number, 'prior-close' | 'halted' | undefined>();
   private wired = false;
 
   constructor(opts: IbkrBrokerOptions) {
@@ -239,6 +241,8 @@ export class IbkrBroker implements Broker {
     const qs = await this.client.marketData.snapshot(instruments.map((i) => i.conid));
     const out: Tick[] = [];
     for (const q of qs) {
+      this.noteTradingState(q.conid, q.lastFlag);
+      if (q.lastFlag) continue; // previous close or halted: not a live price
       const price = q.last ?? (q.bid !== undefined && q.ask !== undefined ? (q.bid + q.ask) / 2 : undefined);
       if (price !== undefined && q.updatedAt !== undefined) out.push({ conid: q.conid, time: q.updatedAt, price });
     }
@@ -251,8 +255,10 @@ export class IbkrBroker implements Broker {
     if (!this.wired) {
       this.wired = true;
       stream.on('marketData', (q) => {
-        if (q.last === undefined || q.updatedAt === undefined) return;
-        this.listeners.onTick?.({ conid: q.conid, time: q.updatedAt, price: q.last, ...(q.lastSize !== undefined ? { size: q.lastSize } : {}) });
+        this.noteTradingState(q.conid, q.lastFlag);
+        // Only real trades are ticks (the stream marks them); bid/ask-only updates are not.
+        if (!q.trade) return;
+        this.listeners.onTick?.({ conid: q.conid, time: q.trade.time, price: q.trade.price, ...(q.trade.size !== undefined ? { size: q.trade.size } : {}) });
       });
       stream.on('order', (o) => {
         const bo = toBrokerOrder(o);
@@ -282,6 +288,19 @@ export class IbkrBroker implements Broker {
     for (const i of instruments) stream.subscribeMarketData(i.conid, STREAM_FIELDS);
     stream.subscribeOrders();
     stream.subscribeTrades();
+  }
+
+  /**
+   * Field 31 prefixed `C` (previous close: no trade today) or `H` (halted) is not a live trade: the
+   * instrument is not trading. Said once per change, loudly, so the operator sees why no bars come.
+   */
+  private noteTradingState(conid: number, flag: 'prior-close' | 'halted' | undefined): void {
+    const prev = this.tradingState.get(conid);
+    if (prev === flag || (prev === undefined && flag === undefined && this.tradingState.has(conid))) return;
+    this.tradingState.set(conid, flag);
+    if (flag === 'halted') this.logger.warn({ conid }, 'instrument HALTED (last price prefixed H): not trading; no ticks until it trades again');
+    else if (flag === 'prior-close') this.logger.warn({ conid }, 'instrument not trading (last price is the previous close, prefix C): no ticks until it trades');
+    else if (prev !== undefined) this.logger.info({ conid }, 'instrument trading again');
   }
 
   private emitFill(f: Fill): void {

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { GatewayApi } from './api.ts';
-import { isErrorBody } from './api.ts';
+import { isErrorBody, NO_BRIDGE } from './api.ts';
 import {
   ApiError,
   GatewayTimeoutError,
@@ -480,6 +480,7 @@ export class OrdersApi {
       if (isErrorBody(body)) {
         const msg = String(body.error);
         if (DUPLICATE_COID.test(msg)) return this.lookupOrThrow(cOID, endpoint, new OrderRejectedError(endpoint, cOID, msg), confirmed);
+        if (NO_BRIDGE.test(msg)) return this.lookupOrThrow(cOID, endpoint, new ApiError(endpoint, 200, msg), confirmed);
         throw new OrderRejectedError(endpoint, cOID, msg);
       }
       if (body && typeof body === 'object' && 'order_id' in body) {
@@ -575,6 +576,8 @@ export class OrdersApi {
       (err instanceof ApiError && err.status >= 500) ||
       (err instanceof GatewayUnreachableError && /reset/.test(err.reason));
     if (err instanceof ApiError && DUPLICATE_COID.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
+    // "no bridge" (HTTP 400 on real gateways) is a session that is not ready, never a rejection.
+    if (err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
     if (!uncertain) {
       if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) {
         throw new OrderRejectedError(endpoint, cOID, err.gatewayMessage);
