@@ -394,6 +394,7 @@ export class OrderBook extends EventEmitter {
     if (r.draft.cOID && this.isDuplicate(acct.id, r.draft.cOID)) {
       return { kind: 'error', status: 200, body: { error: `Order couldn't be submitted: Local order ID=${r.draft.cOID} is already registered.` } };
     }
+    if (this.d.takeInjectedPrompt(r.draft.conid)) return this.advancedReject(acct, r.draft);
     return this.accept(acct, r.draft);
   }
 

@@ -373,8 +373,8 @@ export class OrdersApi {
   }
 
   /**
-   * Looks an order up by cOID: order status (when its order id is known), then live orders (forced
-   * refresh, `lookupReads` reads), then the executions (`order_ref`). `unknown` when none shows it:
+   * Looks an order up by cOID: order status (when its order id is known), then live orders (one
+   * forced refresh), then the executions (`order_ref`). `unknown` when none shows it:
    * that is not a proof of absence (file head).
    */
   async lookup(cOID: string, opts: { orderId?: number } = {}): Promise<OrderLookup> {
@@ -393,7 +393,8 @@ export class OrdersApi {
       }
     }
     try {
-      const hit = await this.findByClientOrderId(cOID);
+      // One forced read: more reads cost 5 s each (pacing) and prove no more; callers loop lookups.
+      const hit = (await this.liveOrders({ force: true })).find((o) => o.cOID === cOID);
       if (hit) return { kind: 'found', via: 'live-orders', order: hit };
       problems.push('not in live orders');
     } catch (err) {
