@@ -216,6 +216,8 @@ export class IbkrBroker implements Broker {
       if (err instanceof IbkrOrderRejectedError || err instanceof OrderQuestionRefusedError) {
         throw new OrderRejectedError(cOID, err.message);
       }
+      // Refused as "already registered" and not visible: it exists (the order manager's duplicate case).
+      if (err instanceof OrderOutcomeUnknownError && err.exists) throw new OrderRejectedError(cOID, err.message, true);
       if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message);
       // Anything else (network, session, 5xx): the order may have gone out; the caller looks it up.
       throw new PlacementUncertainError(cOID, err instanceof Error ? err.message : String(err));

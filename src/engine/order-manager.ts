@@ -213,13 +213,12 @@ export class OrderManager {
    */
   async resolveUnknown(cOID: string, timeoutMs = this.resolveTimeoutMs): Promise<JournalOrder> {
     const deadline = Date.now() + timeoutMs;
-    let probed = false;
     for (let attempt = 0; ; attempt++) {
       const cur = this.journal.order(cOID)!;
       if (cur.state !== 'unknown' && cur.state !== 'new') return cur; // a stream update or a fill resolved it
       if (await this.lookupAndApply(cur)) return this.journal.order(cOID)!;
-      if (!probed) {
-        probed = true;
+      // Until one resend got a clear answer (placed, refused, or refused as a duplicate).
+      if (!this.probed.has(cOID)) {
         const p = await this.probeByResend(cur);
         if (p === 'placed' || p === 'absent') return this.journal.order(cOID)!;
       }
@@ -254,10 +253,10 @@ export class OrderManager {
    * not there and is not now (rejected). Only for fresh single-leg market orders the journal can
    * rebuild; anything else is `skipped`.
    */
-  private async probeByResend(cur: JournalOrder): Promise<'placed' | 'absent' | 'exists' | 'skipped'> {
+  private async probeByResend(cur: JournalOrder): Promise<'placed' | 'absent' | 'exists' | 'uncertain' | 'skipped'> {
     const instrument = this.instruments.get(cur.conid);
     if (!instrument || cur.leg === 'combo' || cur.orderType !== 'MKT' || this.now() - cur.createdAt > this.resendWindowMs) return 'skipped';
-    if (this.probed.has(cur.cOID)) return 'exists'; // one resend per order: a second proves nothing more
+    if (this.probed.has(cur.cOID)) return 'exists'; // a resend already got a clear answer
     this.probed.add(cur.cOID);
     const req: OrderRequest = {
       cOID: cur.cOID, instrument, side: cur.side, orderType: 'MKT', tif: cur.tif as OrderRequest['tif'],
@@ -280,8 +279,14 @@ export class OrderManager {
         this.wake(cur.cOID);
         return 'absent';
       }
-      this.logger.warn({ cOID: cur.cOID, err: err instanceof Error ? err.message : String(err) }, 'same-cOID resend: the order exists at the broker (duplicate) or the answer was lost again');
-      return 'exists';
+      if (err instanceof OrderRejectedError) {
+        this.logger.warn({ cOID: cur.cOID, reason: err.reason }, 'same-cOID resend refused as already registered: the order exists at the broker');
+        return 'exists';
+      }
+      // The resend's answer was lost too: nothing proven; another resend (same cOID) may follow.
+      this.probed.delete(cur.cOID);
+      this.logger.warn({ cOID: cur.cOID, err: err instanceof Error ? err.message : String(err) }, 'same-cOID resend: the answer was lost again');
+      return 'uncertain';
     }
   }
 
@@ -468,7 +473,7 @@ export class OrderManager {
         // Placed just now: let it settle (fills journalled) before the caller adopts the broker's
         // positions, or the same fill would be counted once by the adoption and once as a fill.
         if (p === 'placed') await this.settle(o.cOID, this.resolveTimeoutMs);
-        if (p === 'skipped' || p === 'exists') {
+        if (p === 'skipped' || p === 'exists' || p === 'uncertain') {
           this.journal.updateOrder(o.cOID, 'unknown', { error: 'not found at the broker after restart/reconnect; not proven absent' }, this.now());
           this.logger.error({ cOID: o.cOID }, 'ORDER OUTCOME UNKNOWN after restart/reconnect: it stays open as unknown and is never re-sent under a new cOID');
         }

@@ -601,7 +601,8 @@ export class OrdersApi {
     // Right after a failed placement the order may take seconds to show: several reads here.
     const r = await this.lookup(cOID, { ...(orderId ? { orderId } : {}), reads: this.lookupReads });
     if (r.kind === 'found') return this.fromLookup(r.order, cOID, confirmed);
-    throw new OrderOutcomeUnknownError(endpoint, cOID, cause);
+    const exists = (cause instanceof OrderRejectedError || cause instanceof ApiError) && DUPLICATE_COID.test(cause.gatewayMessage);
+    throw new OrderOutcomeUnknownError(endpoint, cOID, cause, exists);
   }
 
   private fromLookup(o: LiveOrder, cOID: string, confirmed: PlacedOrder['confirmed']): PlacedOrder {
