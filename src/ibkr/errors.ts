@@ -190,6 +190,8 @@ export class OrderOutcomeUnknownError extends IbkrError {
     endpoint: string,
     readonly cOID: string,
     readonly cause0: unknown,
+    /** True when the gateway refused the cOID as already registered: the order exists, unseen. */
+    readonly exists = false,
   ) {
     super(
       `The outcome of order ${cOID} is unknown: the placement failed (${cause0 instanceof Error ? cause0.message : String(cause0)}) ` +
