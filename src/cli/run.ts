@@ -42,6 +42,8 @@ export function registerRunCommand(program: Command): void {
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
       const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+      // One node per journal (src/store/lock.ts): a second start exits 2 naming the holder's PID.
+      const lock = (await import('../store/lock.ts')).JournalLock.acquire(config.engine.journal.path);
       const { engine, journal, client } = await buildEngine(config, logger, {
         yes: Boolean(opts.yes), maxBars, exitAfterMs, flattenOnExit: Boolean(opts.flattenOnExit),
       });
@@ -88,6 +90,7 @@ export function registerRunCommand(program: Command): void {
         process.off('SIGTERM', onStop);
         process.off('SIGUSR2', onKill);
         journal.close();
+        lock.release();
         // Idempotent; needed when the start-up failed (the keep-alive timer would hold the process).
         await client.close().catch(() => undefined);
       }
