@@ -31,6 +31,32 @@ export type JournalOrderState =
 
 export const OPEN_JOURNAL_STATES: readonly JournalOrderState[] = ['new', 'sending', 'unknown', 'working', 'partial'];
 
+// ---- forward-only order states (issue 12) ------------------------------------------------------
+// A junk answer once moved an order journalled as filled to "never placed". What the journal knows
+// only grows: a state change that would move an order back is refused (the order keeps its state,
+// and the refusal is journalled as an event), and the filled quantity never shrinks.
+
+const STATE_RANK: Record<JournalOrderState, number> = {
+  new: 0, sending: 1, unknown: 1, working: 2, partial: 3, filled: 4, cancelled: 4, rejected: 4,
+};
+
+/**
+ * "Never placed" (the broker does not know the cOID) is the one provisional end: it can only be
+ * said of an order the broker may never have seen, and the order may still turn up afterwards.
+ */
+export const NEVER_PLACED = 'never placed';
+
+/** The state an update may move the order to: `next`, or `cur` when `next` would go backwards. */
+export function forwardState(cur: Pick<JournalOrder, 'state' | 'lastError' | 'brokerOrderId'>, next: JournalOrderState, error?: string): JournalOrderState {
+  if (next === cur.state) return next;
+  const provisional = cur.state === 'rejected' && (cur.lastError ?? '').includes(NEVER_PLACED);
+  if (provisional) return next; // seen at the broker after all: whatever it says is news
+  if (STATE_RANK[cur.state] === 4) return cur.state; // filled, cancelled, rejected are final
+  if (next === 'rejected' && (error ?? '').includes(NEVER_PLACED) && (STATE_RANK[cur.state] >= 2 || cur.brokerOrderId)) return cur.state;
+  return STATE_RANK[next] >= STATE_RANK[cur.state] ? next : cur.state;
+}
+// ---- end forward-only order states --------------------------------------------------------------
+
 export interface JournalOrder {
   cOID: string;
   /** Groups the orders of one decision (both legs, a retry, a flatten). */
@@ -149,7 +175,8 @@ export class Journal {
         VALUES (@coid, @intent_id, @leg, @conid, @symbol, @side, @quantity, @cash_qty, @order_type, @tif, @state,
         NULL, 0, 0, @now, @now, NULL)`),
       updateOrder: db.prepare(`UPDATE orders SET state = @state, broker_order_id = COALESCE(@broker_order_id, broker_order_id),
-        filled_qty = COALESCE(@filled_qty, filled_qty), avg_price = COALESCE(@avg_price, avg_price),
+        filled_qty = MAX(filled_qty, COALESCE(@filled_qty, filled_qty)),
+        avg_price = CASE WHEN COALESCE(@filled_qty, filled_qty) >= filled_qty THEN COALESCE(@avg_price, avg_price) ELSE avg_price END,
         last_error = COALESCE(@last_error, last_error), updated_at = @now WHERE coid = @coid`),
       event: db.prepare('INSERT INTO order_events (coid, time, state, detail) VALUES (?, ?, ?, ?)'),
       getOrder: db.prepare('SELECT * FROM orders WHERE coid = ?'),
@@ -194,23 +221,31 @@ export class Journal {
     })();
   }
 
-  /** Moves an order to a new state and journals the change as an event. */
+  /**
+   * Moves an order to a new state and journals the change as an event. States only move forward
+   * (forwardState): a backward move keeps the state and is journalled as refused. Returns the
+   * state the order has afterwards.
+   */
   updateOrder(
     cOID: string,
-    state: JournalOrderState,
+    requested: JournalOrderState,
     fields: { brokerOrderId?: string | null; filledQty?: number; avgPrice?: number; error?: string; detail?: unknown } = {},
     now = Date.now(),
-  ): void {
-    this.db.transaction(() => {
+  ): JournalOrderState {
+    return this.db.transaction(() => {
+      const cur = this.stmts.getOrder.get(cOID) as OrderRow | undefined;
+      const state = cur ? forwardState(toOrder(cur), requested, fields.error) : requested;
       this.stmts.updateOrder.run({
         coid: cOID, state, broker_order_id: fields.brokerOrderId ?? null, filled_qty: fields.filledQty ?? null,
-        avg_price: fields.avgPrice ?? null, last_error: fields.error ?? null, now,
+        avg_price: fields.avgPrice ?? null, last_error: state === requested ? (fields.error ?? null) : null, now,
       });
       const detail = { ...(fields.brokerOrderId ? { brokerOrderId: fields.brokerOrderId } : {}),
         ...(fields.filledQty !== undefined ? { filledQty: fields.filledQty } : {}),
         ...(fields.error ? { error: fields.error } : {}),
-        ...(fields.detail !== undefined ? { detail: fields.detail } : {}) };
+        ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
+        ...(state !== requested ? { refused: requested } : {}) };
       this.stmts.event.run(cOID, now, state, JSON.stringify(detail));
+      return state;
     })();
   }
 
