@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
+import { scrubSecrets } from '../util/secrets.ts';
 import { commands } from './commands.ts';
 
 export function buildProgram(): Command {
@@ -40,10 +41,10 @@ export async function runCli(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isUserError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(scrubSecrets(`error: ${err.message}\n`));
       return err.exitCode;
     }
-    process.stderr.write(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(scrubSecrets(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
     return 1;
   }
 }

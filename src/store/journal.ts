@@ -10,9 +10,9 @@
  * on disk before the next step (sending the order) starts.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
+import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
 
 /** Order states in the journal (the order manager's state machine). */
 export type JournalOrderState =
@@ -160,8 +160,9 @@ export class Journal {
    * power cut (the broker-side reconciliation at start then adopts what the journal missed).
    */
   constructor(readonly file: string, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
-    mkdirSync(dirname(file), { recursive: true });
+    ensurePrivateDir(dirname(file), 'journal directory');
     this.db = new Database(file);
+    tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
