@@ -204,6 +204,7 @@ export class HttpTransport {
 
 /** The body as text, refusing (and dropping) one larger than `limit` bytes before buffering it. */
 async function readCapped(res: Dispatcher.ResponseData, limit: number, endpoint: string): Promise<string> {
+  res.body.on('error', () => undefined); // destroying it below is ours: the error is thrown instead
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     res.body.destroy();
