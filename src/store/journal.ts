@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
 import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
+import { storageError } from './storage-error.ts';
 
 /** Order states in the journal (the order manager's state machine). */
 export type JournalOrderState =
@@ -161,15 +162,21 @@ export class Journal {
    */
   constructor(readonly file: string, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
     ensurePrivateDir(dirname(file), 'journal directory');
-    this.db = new Database(file);
-    tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
-    // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
-    this.db.pragma('wal_autocheckpoint = 0');
-    this.db.exec(SCHEMA);
-    const db = this.db;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
+      // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec(SCHEMA);
+    } catch (err) {
+      if (db?.open) db.close();
+      throw storageError(err, file) ?? err;
+    }
+    this.db = db;
     this.stmts = {
       insertOrder: db.prepare(`INSERT INTO orders (coid, intent_id, leg, conid, symbol, side, quantity, cash_qty,
         order_type, tif, state, broker_order_id, filled_qty, avg_price, created_at, updated_at, last_error)
@@ -313,9 +320,15 @@ export class Journal {
     this.stmts.saveState.run(barTime, JSON.stringify(state), now);
   }
 
+  /** The saved strategy state; a damaged one reads as a state no strategy restores (it warms up instead). */
   loadStrategyState(): { barTime: number | null; state: unknown } | undefined {
     const r = this.stmts.loadState.get() as { barTime: number | null; state: string } | undefined;
-    return r ? { barTime: r.barTime, state: JSON.parse(r.state) as unknown } : undefined;
+    if (!r) return undefined;
+    try {
+      return { barTime: r.barTime, state: JSON.parse(r.state) as unknown };
+    } catch (err) {
+      return { barTime: r.barTime, state: { type: 'unreadable', version: 0, error: `the saved strategy state is not valid JSON (${(err as Error).message})` } };
+    }
   }
 
   recordIncident(kind: string, detail: unknown, now = Date.now()): void {
