@@ -116,7 +116,8 @@ const positionSchema = z.looseObject({
   strike: lenientNumber.optional(),
   multiplier: lenientNumber.optional(),
 });
-const positionsSchema = z.union([z.array(positionSchema), z.looseObject({}).transform(() => [] as z.output<typeof positionSchema>[])]);
+// `{}` reads as no rows (as before); a bad row is reported at its field (a union would hide which).
+const positionsSchema = z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [] : v), z.array(positionSchema));
 
 export interface Position {
   accountId?: string;
