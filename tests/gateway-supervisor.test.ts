@@ -191,7 +191,7 @@ describe('tandem gateway (CLI)', () => {
     const system = execFileSync(process.execPath, [bin, 'gateway', 'unit', '--dir', gw.dir, '--system', 'trader'], { encoding: 'utf8' });
     expect(system).toContain('User=trader');
     expect(system).toContain('WantedBy=multi-user.target');
-  });
+  }, 120_000); // each starts the CLI (tsx) at least once: slow on a busy machine
 
   it('runs the gateway until SIGTERM, then exits 0 leaving no process behind', async () => {
     const { spawn } = await import('node:child_process');
@@ -212,7 +212,7 @@ describe('tandem gateway (CLI)', () => {
     expect(await tickleStatus(gw.baseUrl)).toBeUndefined();
     expect(readFileSync(join(dataDir, 'logs', 'gateway.log'), 'utf8')).toContain('fake gateway listening');
     expect(stderr).toContain('stopping the gateway');
-  });
+  }, 120_000); // each starts the CLI (tsx) at least once: slow on a busy machine
 
   it('explains a folder that is not a gateway', async () => {
     const { spawnSync } = await import('node:child_process');
@@ -221,7 +221,7 @@ describe('tandem gateway (CLI)', () => {
     const r = spawnSync(process.execPath, [bin, 'gateway', 'start', '--dir', empty], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('is not a Client Portal Gateway folder: bin/run.sh is missing');
-  });
+  }, 120_000); // each starts the CLI (tsx) at least once: slow on a busy machine
 });
 
 /** A gateway folder whose run.sh starts the simulator (`tandem sim`) as its child, as run.sh starts java. */
