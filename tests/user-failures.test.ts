@@ -104,8 +104,11 @@ describe('user-facing failures', () => {
     const strategy = join(dir, 's-csv.yaml');
     writeFileSync(strategy, pairStrategyYaml());
     const data = join(dir, 'far.csv');
-    writeFileSync(data, 'time,symbol,open,high,low,close,volume\n9000000000000000,ETHA,1,1,1,1,1\n9000000000000000,ETHV,1,1,1,1,1\n');
-    expectOneLine(await tandem(['backtest', '--config', strategy, '--data', data]), 2, /far\.csv:2:1: column 'time': '9000000000000000' is not a valid epoch-milliseconds time \(beyond the range of dates\)/);
+    // Safe integers, but past what a Date holds: the JSON output's ISO times used to throw a RangeError.
+    const rows = [8999999999000000, 8999999999300000, 8999999999600000].flatMap((t) => [`${t},ETHA,1,1,1,1,1`, `${t},ETHV,1,1,1,1,1`]);
+    writeFileSync(data, `time,symbol,open,high,low,close,volume\n${rows.join('\n')}\n`);
+    expectOneLine(await tandem(['backtest', '--config', strategy, '--data', data, '--json', join(dir, 'far.json')]), 2,
+      /far\.csv:2:1: column 'time': '8999999999000000' is not a valid epoch-milliseconds time \(beyond the range of dates\)/);
   }, 60_000);
 });
 
