@@ -20,7 +20,7 @@ describe('journal lock', () => {
     await first.waitLine(/engine running/, 120_000);
 
     const second = nodes.start(['run', '--config', config], env);
-    expect(await second.exited).toBe(2);
+    expect(await exitWithin(second, 90_000)).toBe(2);
     const err = second.lines.join('\n');
     expect(err).toMatch(new RegExp(`in use by Tandem process ${first.proc.pid}\\b`));
     expect(err).toMatch(/kill -TERM \d+/);

@@ -28,7 +28,11 @@ export function ensurePrivateDir(dir: string, what = 'dataDir'): void {
   try {
     mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new UserError(`cannot create the ${what} ${dir} (${code}). Fix: create it yourself with write access for this user, or point ${what} somewhere writable.`);
+    }
+    if (code !== 'EEXIST') throw err;
   }
   chmodSync(dir, PRIVATE_DIR_MODE); // mkdir's mode is masked by the umask
 }
