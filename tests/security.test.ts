@@ -56,7 +56,7 @@ describe('loopback', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/gateway URL refused: plain http:\/\/ to 10\.9\.8\.7/);
     expect(() => new IbkrClient({ baseUrl: 'http://192.0.2.1:5000' })).toThrow(/plain http/);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('secrets', () => {
@@ -81,7 +81,7 @@ describe('secrets', () => {
     expect(outputs[0]!.stdout).toMatch(/\[redacted\]@127\.0\.0\.1/);
     expect(outputs[3]!.code).not.toBe(0); // nothing listens on port 9
     expect(outputs[3]!.stderr).toMatch(/127\.0\.0\.1/);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('private files', () => {
@@ -115,7 +115,7 @@ describe('private files', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is a file, not a directory/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('response body cap', () => {
@@ -157,5 +157,5 @@ describe('response body cap', () => {
     await expect(client.session.status()).rejects.toMatchObject({ name: 'ResponseTooLargeError', retryable: false });
     expect(hits).toBe(1);
     await client.close();
-  }, 60_000);
+  }, 120_000);
 });

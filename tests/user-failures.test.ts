@@ -46,7 +46,7 @@ describe('user-facing failures', () => {
     const file = join(dir, 'bomb.yaml');
     writeFileSync(file, `kind: engine\n${levels.join('\n')}\n`);
     expectOneLine(await tandem(['config', 'show', '--config', file]), 2, /bomb\.yaml:1:1: .*aliases .* expand beyond 100/);
-  }, 60_000);
+  }, 120_000);
 
   it('failure journal damaged: one line naming the file and how to move it aside, exit 2; the file is untouched', async () => {
     const cfg = engineConfig('damaged');
@@ -57,7 +57,7 @@ describe('user-facing failures', () => {
     const r = await tandem(['run', '--config', cfg], { IBKR_PAPER_ACCOUNT_ID: 'DU1234567' });
     expectOneLine(r, 2, /the journal .*journal\.sqlite is damaged .*Fix: move it aside \(mv /);
     expect(readFileSync(journal).equals(junk)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('failure journal full or read-only: one line each, and every row written before is still there', () => {
     const file = join(dir, 'full', 'journal.sqlite');
@@ -109,7 +109,7 @@ describe('user-facing failures', () => {
     writeFileSync(data, `time,symbol,open,high,low,close,volume\n${rows.join('\n')}\n`);
     expectOneLine(await tandem(['backtest', '--config', strategy, '--data', data, '--json', join(dir, 'far.json')]), 2,
       /far\.csv:2:1: column 'time': '8999999999000000' is not a valid epoch-milliseconds time \(beyond the range of dates\)/);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('absurd position quantities', () => {
