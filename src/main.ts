@@ -8,7 +8,7 @@
  */
 import { runCli } from './cli/index.ts';
 
-export const EXIT_GRACE_MS = 5_000;
+const EXIT_GRACE_MS = 5_000;
 
 const code = await runCli(process.argv.slice(2));
 process.exitCode = code;
