@@ -250,16 +250,18 @@ describe('supervising the simulator as the gateway', () => {
     const sup = new GatewaySupervisor({ dir: gw.dir, baseUrl: gw.baseUrl, logFile: join(dataDir, 'gateway.log'), healthIntervalMs: 500, restartBackoff: { initialMs: 200 }, stopTimeoutMs: 5_000 });
     cleanups.push(() => sup.stop());
     sup.start();
-    await waitFor('simulator up', async () => (await tickleStatus(gw.baseUrl)) === 401, 40_000);
+    // Starting the simulator (node + tsx) takes over 40 s on a loaded 2-core machine: the bound is
+    // generous (the supervisor's own start-up grace is 90 s); the wait ends as soon as it answers.
+    await waitFor('simulator up', async () => (await tickleStatus(gw.baseUrl)) === 401, 110_000);
     const first = gw.simPid();
     process.kill(first, 'SIGKILL');
-    await waitFor('simulator restarted', async () => gw.simPid() !== first && (await tickleStatus(gw.baseUrl)) === 401, 40_000);
+    await waitFor('simulator restarted', async () => gw.simPid() !== first && (await tickleStatus(gw.baseUrl)) === 401, 110_000);
     expect(sup.restartCount).toBe(1);
     const second = gw.simPid();
     await sup.stop();
     expect(isAlive(first)).toBe(false);
     expect(isAlive(second)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 
   it.skipIf(!browserCheck.ok)('tandem gateway start --config with auth.autoLogin keeps the gateway logged in across a gateway crash', async () => {
     const { spawn } = await import('node:child_process');
