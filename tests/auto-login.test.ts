@@ -281,7 +281,9 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, () 
       for (const secret of [PASSWORD, USERNAME, 'Cli-wrong-pw-55']) expect(r.out + r.err).not.toContain(secret);
     }
     captured.push(ok.err, bad.err);
-  });
+    // Three `tandem login` processes, each starting Chromium: on a busy machine that is more than
+    // the 30 s default, so the budget is sized for the work; each step inside has its own bound.
+  }, 180_000);
 
   it('blanks filled fields and echoed credentials before a screenshot', async () => {
     const b = await launchChromium(BROWSER);

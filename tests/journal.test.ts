@@ -69,3 +69,37 @@ describe('journal', () => {
     j.close();
   });
 });
+
+describe('journal order states', () => {
+  it('journal states only move forward: a filled order stays filled, a working one is never "never placed"', () => {
+    const { j } = tempJournal();
+    j.recordNewOrder(order, 1000);
+    j.updateOrder('tdm-a-1', 'working', { brokerOrderId: '555' }, 1001);
+    // An acknowledged order was placed: a failed lookup cannot make it "never placed".
+    expect(j.updateOrder('tdm-a-1', 'rejected', { error: 'not at the broker after restart/reconnect: never placed' }, 1002)).toBe('working');
+    expect(j.updateOrder('tdm-a-1', 'partial', { filledQty: 4, avgPrice: 25 }, 1003)).toBe('partial');
+    // A stale snapshot: back to working, with fewer shares filled.
+    expect(j.updateOrder('tdm-a-1', 'working', { filledQty: 2, avgPrice: 24 }, 1004)).toBe('partial');
+    expect(j.order('tdm-a-1')).toMatchObject({ state: 'partial', filledQty: 4, avgPrice: 25 });
+    expect(j.updateOrder('tdm-a-1', 'filled', { filledQty: 10, avgPrice: 25.5 }, 1005)).toBe('filled');
+    for (const back of ['rejected', 'new', 'unknown', 'working', 'cancelled'] as const) {
+      expect(j.updateOrder('tdm-a-1', back, { error: 'never placed' }, 1006)).toBe('filled');
+    }
+    expect(j.order('tdm-a-1')).toMatchObject({ state: 'filled', filledQty: 10, avgPrice: 25.5, lastError: null });
+    // Every refusal is on record.
+    const refused = j.orderEvents('tdm-a-1').filter((e) => e.detail?.includes('"refused"'));
+    expect(refused.map((e) => JSON.parse(e.detail!).refused)).toEqual(['rejected', 'working', 'rejected', 'new', 'unknown', 'working', 'cancelled']);
+  });
+
+  it('journal "never placed" is provisional: an order declared never placed that turns up takes the broker\'s state', () => {
+    const { j } = tempJournal();
+    j.recordNewOrder(order, 1000);
+    j.updateOrder('tdm-a-1', 'unknown', { error: 'timeout' }, 1001);
+    expect(j.updateOrder('tdm-a-1', 'rejected', { error: 'not found at the broker by cOID: never placed' }, 1002)).toBe('rejected');
+    expect(j.updateOrder('tdm-a-1', 'filled', { brokerOrderId: '7', filledQty: 10, avgPrice: 25 }, 1003)).toBe('filled');
+    // A plain rejection is final.
+    j.recordNewOrder({ ...order, cOID: 'tdm-a-2' }, 1004);
+    j.updateOrder('tdm-a-2', 'rejected', { error: 'insufficient margin' }, 1005);
+    expect(j.updateOrder('tdm-a-2', 'working', {}, 1006)).toBe('rejected');
+  });
+});

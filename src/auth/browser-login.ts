@@ -8,16 +8,16 @@
  * never logged, never in an error. On failure a screenshot is taken only after every input is
  * blanked and the page checked to hold none of them.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import { isLoopbackUrl } from '../gateway/http.ts';
+import { assertSecureGatewayUrl, isLoopbackUrl } from '../util/loopback.ts';
 import { launchChromium } from './chromium.ts';
 import { LoginError, type LoginFailureKind } from './login-error.ts';
 import { LIVE_MODE_WITH_PAPER_USER, LOGIN_PATH, SELECTORS, SUCCESS_TEXT } from './login-page.ts';
 import { msUntilNextStep, totp } from './totp.ts';
 import { BLANK_PAGE_SCRIPT, READ_STATE_SCRIPT, call } from './page-scripts.ts';
+import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
 
 export type LoginMode = 'paper' | 'live';
 export type SecondFactorUsed = 'none' | 'totp' | 'push';
@@ -115,6 +115,7 @@ export async function loginWithBrowser(opts: BrowserLoginOptions): Promise<Brows
   const url = new URL(opts.loginPath ?? LOGIN_PATH, opts.baseUrl).toString();
 
   if (opts.signal?.aborted) throw new LoginError('auto-login stopped', 'stopped');
+  assertSecureGatewayUrl(url); // the password is typed into this page
   const browser: Browser = await launchChromium(opts.browserPath);
   const onAbort = (): void => void browser.close().catch(() => undefined);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -289,9 +290,10 @@ export async function saveBlankedScreenshot(page: Page, o: ScreenshotOptions): P
       return undefined;
     }
     o.inspect?.(pageState);
-    mkdirSync(o.dir, { recursive: true });
+    ensurePrivateDir(o.dir, 'screenshot directory');
     const file = join(o.dir, `login-failure-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
     await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+    tightenFile(file);
     return file;
   } catch (err) {
     log.warn({ err: (err as Error).message.split('\n')[0] }, 'could not save a screenshot of the failed login');

@@ -3,8 +3,9 @@
  * default limit is 5). Kept in `<dataDir>/auth/failed-logins.json`; a successful login resets it.
  * The file holds a count, a time and the page's message (secrets removed), never a credential.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ensurePrivateDir } from '../util/private-files.ts';
 
 export interface FailedLogins {
   count: number;
@@ -29,7 +30,7 @@ export function readFailedLogins(dataDir: string): FailedLogins {
 export function recordFailedLogin(dataDir: string, message: string): FailedLogins {
   const next: FailedLogins = { count: readFailedLogins(dataDir).count + 1, lastAt: new Date().toISOString(), lastMessage: message };
   const file = failedLoginsFile(dataDir);
-  mkdirSync(dirname(file), { recursive: true });
+  ensurePrivateDir(dirname(file));
   // Written atomically: a crash mid-write must not reset the count.
   writeFileSync(`${file}.tmp`, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);

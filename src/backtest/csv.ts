@@ -9,6 +9,9 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
+
+/** The largest time a JavaScript Date holds (±100,000,000 days from 1970). */
+const MAX_DATE_MS = 8.64e15;
 import { GrowableF64 } from './columns.ts';
 
 export const CSV_COLUMNS = ['time', 'symbol', 'open', 'high', 'low', 'close', 'volume'] as const;
@@ -39,7 +42,7 @@ const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1
 export function parseTime(text: string): number | string {
   if (/^-?\d+$/.test(text)) {
     const v = Number(text);
-    if (!Number.isSafeInteger(v)) return `'${text}' is not a valid epoch-milliseconds time`;
+    if (!Number.isSafeInteger(v) || Math.abs(v) > MAX_DATE_MS) return `'${text}' is not a valid epoch-milliseconds time (beyond the range of dates)`;
     // Ten-digit values are almost surely epoch SECONDS: refuse rather than land in January 1970.
     if (Math.abs(v) < 1e11 && text.replace('-', '').length <= 10) {
       return `'${text}' looks like epoch seconds; times must be epoch milliseconds or ISO 8601`;
@@ -64,6 +67,7 @@ export function parseTime(text: string): number | string {
     const digits = zone.slice(1).replace(':', '');
     ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
   }
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return `'${text}' is beyond the range of dates`;
   return ms;
 }
 

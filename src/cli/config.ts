@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.ts';
 import { printableConfig } from '../config/mask.ts';
+import { scrubSecrets } from '../util/secrets.ts';
 import { configOption, modeOption } from './options.ts';
 
 export function registerConfigCommand(program: Command): void {
@@ -16,6 +17,6 @@ export function registerConfigCommand(program: Command): void {
     .action((opts: { config: string; mode?: 'paper' | 'live'; json?: boolean }) => {
       const cfg = loadConfig(opts.config, opts.mode ? { mode: opts.mode } : {});
       const out = printableConfig(cfg);
-      process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : stringify(out));
+      process.stdout.write(scrubSecrets(opts.json ? `${JSON.stringify(out, null, 2)}\n` : stringify(out)));
     });
 }

@@ -18,6 +18,7 @@ import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor
 import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
+import { scrubSecrets } from '../util/secrets.ts';
 import { configOption, modeOption } from './options.ts';
 import { loadRuntime } from './runtime.ts';
 import { oauthSettingsOf } from './connection.ts';
@@ -136,7 +137,7 @@ export function registerDoctorCommand(program: Command): void {
       try {
         auth ??= resolveAuthSettings({ ...(opts.mode ? { mode: opts.mode } : {}), gateway: baseUrl, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
         const lines = [...configLines, ...(await runDoctor(client, expectations)), ...(oauth ? [] : autoLoginChecksFor(auth))];
-        process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
+        process.stdout.write(scrubSecrets(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n'));
         const failed = lines.filter((l) => l.status === 'fail').length;
         if (failed) throw new UserError(`${failed} check(s) failed`, 1);
       } finally {

@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
+import { scrubSecrets } from '../util/secrets.ts';
+import { storageError } from '../store/storage-error.ts';
 import { commands } from './commands.ts';
 
 export function buildProgram(): Command {
@@ -34,16 +36,20 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
     return 0;
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
     if (err instanceof CommanderError) {
       // commander has already printed help or the usage error itself.
       return err.exitCode === 0 ? 0 : 2;
     }
+    // A journal write that failed mid-run (disk full, I/O error): one line, not a stack.
+    const storage = String((err as { code?: unknown })?.code).startsWith('SQLITE_') ? storageError(err) : undefined;
+    if (storage) err = storage;
     if (isUserError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(scrubSecrets(`error: ${err.message}\n`));
       return err.exitCode;
     }
-    process.stderr.write(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(scrubSecrets(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
     return 1;
   }
 }

@@ -51,6 +51,8 @@ export function registerRunCommand(program: Command): void {
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
       const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+      // One node per journal (src/store/lock.ts): a second start exits 2 naming the holder's PID.
+      const lock = (await import('../store/lock.ts')).JournalLock.acquire(config.engine.journal.path);
       const dashboardPort = typeof opts.dashboard === 'string' ? parsePort(opts.dashboard, '--dashboard') : undefined;
       // ---- observation (issue 15): status record, trade lines, metrics, alerts, dashboard; fed by the engine's events.
       let observation: Observation | undefined;
@@ -111,6 +113,7 @@ export function registerRunCommand(program: Command): void {
         process.off('SIGUSR2', onKill);
         await observation?.close(stopReason);
         journal.close();
+        lock.release();
         // Idempotent; needed when the start-up failed (the keep-alive timer would hold the process).
         await client.close().catch(() => undefined);
       }

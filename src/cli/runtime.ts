@@ -5,6 +5,8 @@
 import { loadConfig, type LoadOptions, type TandemConfig } from '../config/load.ts';
 import type { Mode } from '../config/env.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
+import { assertSecureGatewayUrl } from '../util/loopback.ts';
+import { registerUrlSecrets } from '../util/secrets.ts';
 
 export interface Runtime {
   config: TandemConfig;
@@ -13,7 +15,11 @@ export interface Runtime {
 
 export function loadRuntime(opts: { config: string; mode?: Mode; gateway?: string }, load: LoadOptions = {}): Runtime {
   const config = loadConfig(opts.config, { ...load, ...(opts.mode ? { mode: opts.mode } : {}) });
-  if (opts.gateway) config.engine.gateway.url = opts.gateway;
+  if (opts.gateway) {
+    assertSecureGatewayUrl(opts.gateway);
+    registerUrlSecrets(opts.gateway);
+    config.engine.gateway.url = opts.gateway;
+  }
   const logger = createLogger({
     level: config.engine.logging.level,
     ...(config.engine.logging.file ? { file: config.engine.logging.file } : {}),

@@ -3,6 +3,7 @@
  * default, so an empty file (or no file at all) is a valid paper-trading config on the local gateway.
  */
 import { z } from 'zod';
+import { insecureGatewayReason } from '../util/loopback.ts';
 
 /** The Client Portal Gateway's documented global limit (requests per second). */
 export const GATEWAY_RATE_LIMIT = 10;
@@ -22,7 +23,10 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const engineSectionShape = {
   gateway: z.strictObject({
-    url: z.url({ protocol: /^https?$/ }).default('https://localhost:5000'),
+    url: z.url({ protocol: /^https?$/ }).superRefine((u, ctx) => {
+      const reason = insecureGatewayReason(u);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    }).default('https://localhost:5000'),
     tls: z.strictObject({
       /** PEM file of a CA (or the gateway's own certificate) to trust. */
       caFile: path.optional(),

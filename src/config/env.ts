@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
-import { registerSecret } from '../log/logger.ts';
+import { registerSecret, registerUrlSecrets, SECRET_NAME } from '../util/secrets.ts';
 import { UserError } from '../util/errors.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { locate, type KeyPath, type YamlFile } from './yaml-file.ts';
@@ -93,8 +93,10 @@ export function interpolateEnv(file: YamlFile, env: Env): unknown {
   const problems: ConfigProblem[] = [];
   const walk = (value: unknown, path: KeyPath): unknown => {
     if (typeof value === 'string') {
-      return value.replace(VAR_PATTERN, (_m, name: string, fallback: string | undefined) => {
+      const out = value.replace(VAR_PATTERN, (_m, name: string, fallback: string | undefined) => {
         const v = env[name];
+        // A secret put into a config value (e.g. a URL) must never be shown back: scrubbed everywhere.
+        if (v !== undefined && v !== '' && SECRET_NAME.test(name)) registerSecret(v);
         if (v !== undefined && v !== '') return v;
         if (fallback !== undefined) return fallback;
         problems.push({
@@ -104,6 +106,8 @@ export function interpolateEnv(file: YamlFile, env: Env): unknown {
         });
         return '';
       });
+      registerUrlSecrets(out);
+      return out;
     }
     if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i]));
     if (value !== null && typeof value === 'object') {

@@ -17,6 +17,9 @@ export interface YamlFile {
   data: unknown;
 }
 
+/** Aliases a document may expand (yaml's guard against alias bombs; plenty for any config). */
+export const MAX_ALIAS_COUNT = 100;
+
 export function parseYaml(text: string, path: string): YamlFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -29,7 +32,19 @@ export function parseYaml(text: string, path: string): YamlFile {
       fix: 'check the indentation and quoting on that line; YAML uses spaces, not tabs, and `key: value` pairs.',
     }]);
   }
-  return { path, doc, lineCounter, data: doc.toJS() };
+  let data: unknown;
+  try {
+    // maxAliasCount bounds what aliases may expand to (an "alias bomb" would exhaust memory).
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    throw new ConfigError([{
+      file: path, line: 1, col: 1,
+      message: `YAML aliases (*name) here expand beyond ${MAX_ALIAS_COUNT} copies (${e.message.toLowerCase()})`,
+      fix: 'write the values out, or use fewer nested aliases; a Tandem config needs very few.',
+    }]);
+  }
+  return { path, doc, lineCounter, data };
 }
 
 /** Reads `path`; messages name it as `displayPath` (the path as the user wrote it). */

@@ -7,16 +7,9 @@
  * gateway reached over a network still needs a certificate the system trusts.
  */
 import { Agent, request } from 'undici';
+import { assertSecureGatewayUrl, isLoopbackUrl } from '../util/loopback.ts';
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-export function isLoopbackUrl(url: string): boolean {
-  try {
-    return LOOPBACK_HOSTS.has(new URL(url).hostname);
-  } catch {
-    return false;
-  }
-}
+export { isLoopbackUrl };
 
 const loopbackAgent = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 1_000 });
 const strictAgent = new Agent({ keepAliveTimeout: 1_000 });
@@ -37,6 +30,7 @@ export interface GatewayCallOptions {
 /** Calls `baseUrl + path` (e.g. `https://localhost:5000` + `/v1/api/tickle`). Network errors throw. */
 export async function callGateway(baseUrl: string, path: string, opts: GatewayCallOptions = {}): Promise<GatewayResponse> {
   const url = new URL(path, baseUrl).toString();
+  assertSecureGatewayUrl(url);
   const method = opts.method ?? 'POST';
   // The gateway answers 403 without a User-Agent and 411 for a POST without Content-Length.
   const payload = opts.body === undefined ? (method === 'POST' ? '' : undefined) : JSON.stringify(opts.body);

@@ -11,10 +11,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { silentLogger, scrubSecrets, type Logger } from '../log/logger.ts';
 import { callGateway } from './http.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 
 export interface BackoffOptions {
   initialMs: number;
@@ -120,7 +121,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
 
   start(): void {
     if (this.stateValue !== 'idle' && this.stateValue !== 'stopped') throw new Error(`supervisor already ${this.stateValue}`);
-    mkdirSync(dirname(this.opts.logFile), { recursive: true });
+    ensurePrivateDir(dirname(this.opts.logFile), 'log directory');
     this.openLog();
     this.spawnGateway();
     this.healthTimer = setInterval(() => void this.checkHealth(), this.opts.healthIntervalMs);
@@ -151,7 +152,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     } catch {
       // no log yet
     }
-    this.out ??= createWriteStream(this.opts.logFile, { flags: 'a' });
+    this.out ??= createWriteStream(this.opts.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
   }
 
   private note(line: string): void {

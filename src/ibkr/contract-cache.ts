@@ -6,11 +6,12 @@
  * crash never leaves half a file. A corrupt or foreign file is not fatal: it is set aside with a
  * warning and rebuilt from the gateway.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 
 export const CONTRACT_CACHE_FILE = 'ibkr_contract_cache.json';
 const KIND = 'tandem-ibkr-contract-cache';
@@ -134,10 +135,10 @@ export class ContractCache {
 
   private save(): void {
     if (!this.path) return;
-    mkdirSync(dirname(this.path), { recursive: true });
+    ensurePrivateDir(dirname(this.path));
     const body = { kind: KIND, version: VERSION, entries: Object.fromEntries([...this.entries].sort(([a], [b]) => a.localeCompare(b))) };
     const tmp = `${this.path}.tmp-${process.pid}-${Date.now()}`;
-    writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n', 'utf8');
+    writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n', { encoding: 'utf8', mode: PRIVATE_FILE_MODE });
     renameSync(tmp, this.path);
   }
 }

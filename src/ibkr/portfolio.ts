@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { GatewayApi } from './api.ts';
-import { lenientId, lenientNumber, lenientString, lenientBool } from './decode.ts';
+import { lenientId, lenientNumber, lenientString, lenientBool, parseFormatted } from './decode.ts';
 import type { LiveOrder, OrdersApi } from './orders.ts';
 import { isTerminalStatus } from './decode.ts';
 
@@ -82,12 +82,28 @@ export interface LedgerEntry {
   exchangeRate?: number;
 }
 
+/** No account holds more units of one instrument than this: a larger quantity is a broken answer. */
+export const MAX_POSITION_QUANTITY = 1e12;
+
+/**
+ * A position quantity: a finite number of plausible size. Anything else (missing, NaN, 1e308) is a
+ * bad answer, never a position and never "flat": decoding fails (ResponseShapeError) instead.
+ */
+const positionQuantity = z.unknown().transform((v, ctx): number => {
+  const q = typeof v === 'number' ? v : typeof v === 'string' ? parseFormatted(v.trim()).value : undefined;
+  if (q === undefined || !Number.isFinite(q) || Math.abs(q) > MAX_POSITION_QUANTITY) {
+    ctx.issues.push({ code: 'custom', message: `is not a position quantity (${JSON.stringify(v)})`, input: v });
+    return z.NEVER;
+  }
+  return q;
+});
+
 const positionSchema = z.looseObject({
   acctId: lenientString.optional(),
   conid: lenientId,
   contractDesc: lenientString.optional(),
   ticker: lenientString.optional(),
-  position: lenientNumber,
+  position: positionQuantity,
   mktPrice: lenientNumber.optional(),
   mktValue: lenientNumber.optional(),
   currency: lenientString.optional(),
@@ -100,7 +116,8 @@ const positionSchema = z.looseObject({
   strike: lenientNumber.optional(),
   multiplier: lenientNumber.optional(),
 });
-const positionsSchema = z.union([z.array(positionSchema), z.looseObject({}).transform(() => [] as z.output<typeof positionSchema>[])]);
+// `{}` reads as no rows (as before); a bad row is reported at its field (a union would hide which).
+const positionsSchema = z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [] : v), z.array(positionSchema));
 
 export interface Position {
   accountId?: string;
@@ -214,7 +231,7 @@ export class PortfolioApi {
           accountId: p.acctId ?? accountId,
           conid: p.conid,
           symbol: p.ticker ?? p.contractDesc,
-          quantity: p.position ?? 0,
+          quantity: p.position,
           marketPrice: p.mktPrice,
           marketValue: p.mktValue,
           currency: p.currency,

@@ -96,6 +96,8 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   private ready = false;
   /** Subscriptions sent but not confirmed by a frame of their topic: key → command, sends, last send. */
   private readonly unconfirmed = new Map<string, { cmd: string; sends: number; at: number }>();
+  /** Rejects the connect in progress (close() during the websocket handshake). */
+  private abandonOpen: ((err: Error) => void) | undefined;
 
   constructor(private readonly opts: StreamOptions) {
     super();
@@ -116,9 +118,13 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
-  /** Opens the socket (resolves when open). */
+  /**
+   * Opens the socket (resolves when open). Already open: nothing to do (a second socket would be
+   * orphaned and hold the process after close()). After close() the stream stays closed.
+   */
   connect(): Promise<void> {
-    this.closedByUser = false;
+    if (this.closedByUser) return Promise.reject(new Error('the stream was closed'));
+    if (this.isOpen) return Promise.resolve();
     this.connecting ??= this.open().finally(() => {
       this.connecting = undefined;
     });
@@ -167,15 +173,22 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     return [...this.orders.values()].map(toLiveOrder);
   }
 
+  /** Closes the socket for good (a connect in progress is abandoned and its socket destroyed). */
   close(): void {
     this.closedByUser = true;
     this.clearTimers();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
-    this.ws?.removeAllListeners();
-    this.ws?.on('error', () => undefined);
-    this.ws?.terminate();
+    this.discard(this.ws);
     this.ws = undefined;
+    this.abandonOpen?.(new Error('the stream was closed'));
+  }
+
+  private discard(ws: WebSocket | undefined): void {
+    if (!ws) return;
+    ws.removeAllListeners();
+    ws.on('error', () => undefined);
+    ws.terminate();
   }
 
   /** Drops the socket as if the network failed (used by the watchdog; handy in tests). */
@@ -245,15 +258,31 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     } else {
       Object.assign(tlsOpts, { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: tls.ca } : {}) });
     }
+    // close() may have run while the token was fetched: no socket may outlive it.
+    if (this.closedByUser) throw new Error('the stream was closed');
     const cookie = [this.opts.cookies?.() ?? '', `api=${JSON.stringify({ session: token })}`].filter(Boolean).join('; ');
     const ws = new WebSocket(this.url, { headers: { 'User-Agent': this.opts.userAgent, Cookie: cookie }, skipUTF8Validation: true, ...tlsOpts });
+    // One socket at a time: a previous one (closing, or half-open) is destroyed, never orphaned.
+    if (this.ws !== ws) this.discard(this.ws);
     this.ws = ws;
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', (err) => reject(err));
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`websocket upgrade refused: HTTP ${res.statusCode}`)));
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.abandonOpen = reject;
+        ws.once('open', () => resolve());
+        ws.once('error', (err) => reject(err));
+        ws.once('close', () => reject(new Error('the stream was closed')));
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`websocket upgrade refused: HTTP ${res.statusCode}`)));
+      });
+      if (this.closedByUser) throw new Error('the stream was closed');
+    } catch (err) {
+      this.discard(ws);
+      if (this.ws === ws) this.ws = undefined;
+      throw err;
+    } finally {
+      this.abandonOpen = undefined;
+    }
     ws.removeAllListeners('error');
+    ws.removeAllListeners('close');
     ws.on('error', (err) => this.emit('error', err));
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));

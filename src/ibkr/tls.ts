@@ -2,7 +2,7 @@
  * TLS policy for the gateway connection.
  *
  * The Client Portal Gateway serves a self-signed certificate. It is accepted without checks only on
- * loopback hosts (the usual setup: the gateway on the same machine). For any other host the config
+ * loopback hosts (src/util/loopback.ts; plain http is refused elsewhere) (the usual setup: the gateway on the same machine). For any other host the config
  * must pin the gateway's certificate, by CA file or by SHA-256 fingerprint; otherwise normal
  * certificate verification applies. A pinned fingerprint is checked in the connect hook, before any
  * request byte (and so before any cookie) goes out on the socket.
@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, type TLSSocket, type PeerCertificate } from 'node:tls';
 import { UserError } from '../util/errors.ts';
+import { assertSecureGatewayUrl, isLoopbackHost } from '../util/loopback.ts';
 
 export interface TlsOptions {
   /** PEM file with the CA (or the gateway's own certificate) to trust. */
@@ -25,10 +26,7 @@ export interface ResolvedTls {
   fingerprint?: string;
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
-}
+export { isLoopbackHost };
 
 export function normalizeFingerprint(fp: string): string {
   const hex = fp.replace(/^sha256[:=]?/i, '').replace(/[:\s]/g, '').toUpperCase();
@@ -41,7 +39,10 @@ export function normalizeFingerprint(fp: string): string {
 }
 
 export function resolveTls(baseUrl: URL, opts: TlsOptions | undefined): ResolvedTls {
-  if (baseUrl.protocol === 'http:') return { mode: 'plain', rejectUnauthorized: true };
+  if (baseUrl.protocol === 'http:') {
+    assertSecureGatewayUrl(baseUrl);
+    return { mode: 'plain', rejectUnauthorized: true };
+  }
   if (opts?.fingerprint) {
     return { mode: 'fingerprint', rejectUnauthorized: false, fingerprint: normalizeFingerprint(opts.fingerprint) };
   }

@@ -5,13 +5,24 @@
  * `x-sess-uuid`; harmless to return). It knows nothing about pacing or the API's meaning; network
  * failures become GatewayUnreachableError / GatewayTimeoutError.
  */
-import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
+import { Agent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { TLSSocket } from 'node:tls';
 import { GatewayCertificateError, GatewayTimeoutError, GatewayUnreachableError, IbkrError } from './errors.ts';
 import { checkFingerprint, resolveTls, type ResolvedTls, type TlsOptions } from './tls.ts';
 
 export const DEFAULT_USER_AGENT = 'tandem/0.1 (+https://github.com/tandem-trading/tandem)';
 export const DEFAULT_TIMEOUT_MS = 15_000;
+/** Largest answer read into memory (a 700 MB body once grew the process to 1.6 GB). */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** The gateway sent more than the body cap: the body is dropped unread; not retried (it would again). */
+export class ResponseTooLargeError extends IbkrError {
+  override name = 'ResponseTooLargeError';
+  readonly retryable = false;
+  constructor(endpoint: string, readonly limitBytes: number) {
+    super(`the gateway's answer to ${endpoint} is larger than ${Math.round(limitBytes / 1048576)} MiB; it was dropped unread. A gateway does not send that much: check gateway.url points at the Client Portal Gateway.`, endpoint);
+  }
+}
 
 export interface TransportOptions {
   /** Gateway API base, e.g. `https://localhost:5000/v1/api` (a bare origin gets `/v1/api` appended). */
@@ -19,6 +30,8 @@ export interface TransportOptions {
   tls?: TlsOptions;
   userAgent?: string;
   timeoutMs?: number;
+  /** Body cap in bytes; default 16 MiB. */
+  maxBodyBytes?: number;
   /** Signs requests (OAuth mode); without it requests go out as they are (gateway mode). */
   authorizer?: RequestAuthorizer;
 }
@@ -80,6 +93,7 @@ export class HttpTransport {
   readonly tls: ResolvedTls;
   readonly userAgent: string;
   readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
   private readonly agent: Agent;
   private readonly cookies = new Map<string, string>();
   private authorizer: RequestAuthorizer | undefined;
@@ -91,6 +105,7 @@ export class HttpTransport {
     this.tls = resolveTls(this.base, opts.tls);
     this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const tls = this.tls;
     const baseConnector = buildConnector({
       rejectUnauthorized: tls.rejectUnauthorized,
@@ -164,7 +179,7 @@ export class HttpTransport {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const text = await res.body.text();
+      const text = await readCapped(res, this.maxBodyBytes, endpoint);
       this.storeCookies(res.headers['set-cookie']);
       let json: unknown;
       if (text.trim() !== '') {
@@ -184,7 +199,7 @@ export class HttpTransport {
   }
 
   private mapError(err: unknown, endpoint: string, timeoutMs: number, signal: AbortSignal): Error {
-    if (err instanceof GatewayCertificateError) return err;
+    if (err instanceof GatewayCertificateError || err instanceof ResponseTooLargeError) return err;
     const e = err as NodeJS.ErrnoException & { cause?: unknown };
     const cause = (e?.cause ?? e) as NodeJS.ErrnoException;
     if (cause instanceof GatewayCertificateError) return cause;
@@ -221,4 +236,25 @@ export class HttpTransport {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** The body as text, refusing (and dropping) one larger than `limit` bytes before buffering it. */
+async function readCapped(res: Dispatcher.ResponseData, limit: number, endpoint: string): Promise<string> {
+  res.body.on('error', () => undefined); // destroying it below is ours: the error is thrown instead
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw new ResponseTooLargeError(endpoint, limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      res.body.destroy();
+      throw new ResponseTooLargeError(endpoint, limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

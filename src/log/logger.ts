@@ -8,9 +8,11 @@
  */
 import pino, { type Logger, type Level } from 'pino';
 import pretty from 'pino-pretty';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
+import { hasSecrets, registerSecret, scrubSecrets } from '../util/secrets.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 
 export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -29,29 +31,14 @@ const REDACT_PATHS = [
   '*.headers.cookie', '*.headers["set-cookie"]', '*.headers.authorization',
 ];
 
-const secretValues = new Set<string>();
-
-/**
- * Registers a value (a password, a username, a TOTP secret) that must never appear in any log
- * line. Values shorter than 3 characters are ignored: masking them would mangle ordinary text.
- */
-export function registerSecret(value: string | undefined | null): void {
-  if (value && value.length >= 3) secretValues.add(value);
-}
-
-/** Replaces every registered secret in a string. Also used for error messages shown to the user. */
-export function scrubSecrets(text: string): string {
-  let out = text;
-  for (const s of secretValues) if (out.includes(s)) out = out.split(s).join(REDACTED);
-  return out;
-}
+export { registerSecret, scrubSecrets };
 
 /** A stream wrapper that scrubs secret values from each serialized line before it is written. */
 function scrubbing(dest: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer | string, _enc, cb) {
       const line = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-      dest.write(secretValues.size ? scrubSecrets(line) : line);
+      dest.write(hasSecrets() ? scrubSecrets(line) : line);
       cb();
     },
   });
@@ -85,8 +72,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     : scrubbing(consoleDest);
   const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: consoleStream }];
   if (opts.file) {
-    mkdirSync(dirname(opts.file), { recursive: true });
-    streams.push({ level: streamLevel, stream: scrubbing(createWriteStream(opts.file, { flags: 'a' })) });
+    ensurePrivateDir(dirname(opts.file), 'log directory');
+    streams.push({ level: streamLevel, stream: scrubbing(createWriteStream(opts.file, { flags: 'a', mode: PRIVATE_FILE_MODE })) });
   }
   return pino(
     { level, redact: { paths: REDACT_PATHS, censor: REDACTED }, base: undefined },

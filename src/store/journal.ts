@@ -10,9 +10,10 @@
  * on disk before the next step (sending the order) starts.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
+import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
+import { storageError } from './storage-error.ts';
 
 /** Order states in the journal (the order manager's state machine). */
 export type JournalOrderState =
@@ -30,6 +31,32 @@ export type JournalOrderState =
   | 'rejected';
 
 export const OPEN_JOURNAL_STATES: readonly JournalOrderState[] = ['new', 'sending', 'unknown', 'working', 'partial'];
+
+// ---- forward-only order states (issue 12) ------------------------------------------------------
+// A junk answer once moved an order journalled as filled to "never placed". What the journal knows
+// only grows: a state change that would move an order back is refused (the order keeps its state,
+// and the refusal is journalled as an event), and the filled quantity never shrinks.
+
+const STATE_RANK: Record<JournalOrderState, number> = {
+  new: 0, sending: 1, unknown: 1, working: 2, partial: 3, filled: 4, cancelled: 4, rejected: 4,
+};
+
+/**
+ * "Never placed" (the broker does not know the cOID) is the one provisional end: it can only be
+ * said of an order the broker may never have seen, and the order may still turn up afterwards.
+ */
+export const NEVER_PLACED = 'never placed';
+
+/** The state an update may move the order to: `next`, or `cur` when `next` would go backwards. */
+export function forwardState(cur: Pick<JournalOrder, 'state' | 'lastError' | 'brokerOrderId'>, next: JournalOrderState, error?: string): JournalOrderState {
+  if (next === cur.state) return next;
+  const provisional = cur.state === 'rejected' && (cur.lastError ?? '').includes(NEVER_PLACED);
+  if (provisional) return next; // seen at the broker after all: whatever it says is news
+  if (STATE_RANK[cur.state] === 4) return cur.state; // filled, cancelled, rejected are final
+  if (next === 'rejected' && (error ?? '').includes(NEVER_PLACED) && (STATE_RANK[cur.state] >= 2 || cur.brokerOrderId)) return cur.state;
+  return STATE_RANK[next] >= STATE_RANK[cur.state] ? next : cur.state;
+}
+// ---- end forward-only order states --------------------------------------------------------------
 
 export interface JournalOrder {
   cOID: string;
@@ -134,22 +161,30 @@ export class Journal {
    * power cut (the broker-side reconciliation at start then adopts what the journal missed).
    */
   constructor(readonly file: string, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
-    // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
-    this.db.pragma('wal_autocheckpoint = 0');
-    this.db.exec(SCHEMA);
-    const db = this.db;
+    ensurePrivateDir(dirname(file), 'journal directory');
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
+      // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec(SCHEMA);
+    } catch (err) {
+      if (db?.open) db.close();
+      throw storageError(err, file) ?? err;
+    }
+    this.db = db;
     this.stmts = {
       insertOrder: db.prepare(`INSERT INTO orders (coid, intent_id, leg, conid, symbol, side, quantity, cash_qty,
         order_type, tif, state, broker_order_id, filled_qty, avg_price, created_at, updated_at, last_error)
         VALUES (@coid, @intent_id, @leg, @conid, @symbol, @side, @quantity, @cash_qty, @order_type, @tif, @state,
         NULL, 0, 0, @now, @now, NULL)`),
       updateOrder: db.prepare(`UPDATE orders SET state = @state, broker_order_id = COALESCE(@broker_order_id, broker_order_id),
-        filled_qty = COALESCE(@filled_qty, filled_qty), avg_price = COALESCE(@avg_price, avg_price),
+        filled_qty = MAX(filled_qty, COALESCE(@filled_qty, filled_qty)),
+        avg_price = CASE WHEN COALESCE(@filled_qty, filled_qty) >= filled_qty THEN COALESCE(@avg_price, avg_price) ELSE avg_price END,
         last_error = COALESCE(@last_error, last_error), updated_at = @now WHERE coid = @coid`),
       event: db.prepare('INSERT INTO order_events (coid, time, state, detail) VALUES (?, ?, ?, ?)'),
       getOrder: db.prepare('SELECT * FROM orders WHERE coid = ?'),
@@ -194,23 +229,31 @@ export class Journal {
     })();
   }
 
-  /** Moves an order to a new state and journals the change as an event. */
+  /**
+   * Moves an order to a new state and journals the change as an event. States only move forward
+   * (forwardState): a backward move keeps the state and is journalled as refused. Returns the
+   * state the order has afterwards.
+   */
   updateOrder(
     cOID: string,
-    state: JournalOrderState,
+    requested: JournalOrderState,
     fields: { brokerOrderId?: string | null; filledQty?: number; avgPrice?: number; error?: string; detail?: unknown } = {},
     now = Date.now(),
-  ): void {
-    this.db.transaction(() => {
+  ): JournalOrderState {
+    return this.db.transaction(() => {
+      const cur = this.stmts.getOrder.get(cOID) as OrderRow | undefined;
+      const state = cur ? forwardState(toOrder(cur), requested, fields.error) : requested;
       this.stmts.updateOrder.run({
         coid: cOID, state, broker_order_id: fields.brokerOrderId ?? null, filled_qty: fields.filledQty ?? null,
-        avg_price: fields.avgPrice ?? null, last_error: fields.error ?? null, now,
+        avg_price: fields.avgPrice ?? null, last_error: state === requested ? (fields.error ?? null) : null, now,
       });
       const detail = { ...(fields.brokerOrderId ? { brokerOrderId: fields.brokerOrderId } : {}),
         ...(fields.filledQty !== undefined ? { filledQty: fields.filledQty } : {}),
         ...(fields.error ? { error: fields.error } : {}),
-        ...(fields.detail !== undefined ? { detail: fields.detail } : {}) };
+        ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
+        ...(state !== requested ? { refused: requested } : {}) };
       this.stmts.event.run(cOID, now, state, JSON.stringify(detail));
+      return state;
     })();
   }
 
@@ -277,9 +320,15 @@ export class Journal {
     this.stmts.saveState.run(barTime, JSON.stringify(state), now);
   }
 
+  /** The saved strategy state; a damaged one reads as a state no strategy restores (it warms up instead). */
   loadStrategyState(): { barTime: number | null; state: unknown } | undefined {
     const r = this.stmts.loadState.get() as { barTime: number | null; state: string } | undefined;
-    return r ? { barTime: r.barTime, state: JSON.parse(r.state) as unknown } : undefined;
+    if (!r) return undefined;
+    try {
+      return { barTime: r.barTime, state: JSON.parse(r.state) as unknown };
+    } catch (err) {
+      return { barTime: r.barTime, state: { type: 'unreadable', version: 0, error: `the saved strategy state is not valid JSON (${(err as Error).message})` } };
+    }
   }
 
   recordIncident(kind: string, detail: unknown, now = Date.now()): void {
