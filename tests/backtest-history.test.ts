@@ -5,16 +5,16 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { parseRange } from '../src/backtest/history.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
 const run = promisify(execFile);
-const bin = resolve(import.meta.dirname, '..', 'bin/tandem.js');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-history-'));
 let sim: RunningSimulator;
 
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 async function tandem(args: string[]) {
   try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8' });
+    const r = await run(process.execPath, tandemArgv(args), { cwd: dir, encoding: 'utf8' });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };

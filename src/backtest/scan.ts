@@ -170,6 +170,12 @@ export interface ScanResult {
   workers: number;
 }
 
+/**
+ * The worker's entry: compiled (dist/), the worker's JavaScript itself; from the sources (tsx), a
+ * JavaScript entry that loads the TypeScript worker through tsx (see scan-worker-boot.mjs).
+ */
+const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? new URL('./scan-worker-boot.mjs', import.meta.url) : new URL('./scan-worker.js', import.meta.url);
+
 /** Below this many pairs the workers' start-up costs more than it saves. */
 const WORKER_THRESHOLD = 24;
 
@@ -211,8 +217,7 @@ export async function scanSeries(all: Map<string, BarSeries> | CloseSeries[], op
         (slice) =>
           new Promise<void>((resolve, reject) => {
             if (slice.length === 0) return resolve();
-            // A JavaScript entry that loads the TypeScript worker through tsx (see the file's comment).
-            const w = new Worker(new URL('./scan-worker-boot.mjs', import.meta.url), {
+            const w = new Worker(WORKER_ENTRY, {
               workerData: { series: data, pairs: slice, lookback: opts.lookback },
             });
             w.on('message', (m: PairOutcome) => {

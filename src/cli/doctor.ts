@@ -1,25 +1,22 @@
 /**
  * `tandem doctor [--config FILE] [--gateway URL]`: checks the whole path to IBKR and prints one line
- * per check with its fix. Exit code 0 when nothing failed, 1 otherwise.
+ * per check with its fix. Exit code 0 when nothing failed, 5 (EXIT.checksFailed) otherwise.
  *
  * With --config, the gateway (URL, TLS pin, timeout), the pacing budget, the data directory, the
  * account of the mode (from .env / the environment) and the instruments of every strategy come from
  * the config; --gateway, --paper-account, --live-account and --instrument add to or override it.
  */
 import type { Command } from 'commander';
-import { accountForMode, type Mode } from '../config/env.ts';
-import { autoLoginChecksFor } from '../auth/checks.ts';
-import { authSettingsFromConfig, resolveAuthSettings, type AuthSettings } from '../auth/settings.ts';
-import type { DoctorLine } from '../ibkr/doctor.ts';
+import type { Mode } from '../config/env.ts';
+import type { AuthSettings } from '../auth/settings.ts';
+import type { DoctorExpectations, DoctorLine } from '../ibkr/doctor.ts';
 import { isUserError } from '../util/errors.ts';
-import { IbkrClient } from '../ibkr/client.ts';
 import type { ContractQuery } from '../ibkr/contracts.ts';
-import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor.ts';
 import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
+import { EXIT } from '../util/exit-codes.ts';
 import { configOption, modeOption } from './options.ts';
-import { loadRuntime } from './runtime.ts';
 
 interface DoctorCliOptions {
   gateway?: string;
@@ -77,6 +74,13 @@ export function registerDoctorCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory (contract cache); default: the config\'s, else data')
     .option('--json', 'print the checklist as JSON')
     .action(async (opts: DoctorCliOptions) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for the IBKR client (see commands.ts).
+      const { accountForMode } = await import('../config/env.ts');
+      const { autoLoginChecksFor } = await import('../auth/checks.ts');
+      const { authSettingsFromConfig, resolveAuthSettings } = await import('../auth/settings.ts');
+      const { IbkrClient } = await import('../ibkr/client.ts');
+      const { formatDoctor, runDoctor } = await import('../ibkr/doctor.ts');
+      const { loadRuntime } = await import('./runtime.ts');
       let baseUrl = opts.gateway ?? process.env.IBKR_GATEWAY_URL ?? 'https://localhost:5000';
       let tls: TlsOptions | undefined;
       let timeoutMs = 10_000;
@@ -117,7 +121,7 @@ export function registerDoctorCommand(program: Command): void {
         const lines = [...configLines, ...(await runDoctor(client, expectations)), ...autoLoginChecksFor(auth)];
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
         const failed = lines.filter((l) => l.status === 'fail').length;
-        if (failed) throw new UserError(`${failed} check(s) failed`, 1);
+        if (failed) throw new UserError(`${failed} check(s) failed`, EXIT.checksFailed);
       } finally {
         await client.close();
       }

@@ -7,9 +7,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { TandemConfig } from '../config/load.ts';
-import { loadConfig } from '../config/load.ts';
-import { downloadPairHistory, parseRange, writeBarsCsv } from '../backtest/history.ts';
-import { IbkrClient } from '../ibkr/client.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { UserError } from '../util/errors.ts';
 import { configOption } from './options.ts';
@@ -38,6 +35,8 @@ export function pairStrategy(cfg: TandemConfig, configPath: string): { name: str
  * Default file: `<dataDir>/history/<Y>_<X>_<bar>_<start>_<end>.csv`.
  */
 export async function downloadToFile(cfg: TandemConfig, configPath: string, opts: HistoryCliOptions): Promise<{ file: string; counts: string }> {
+  const { downloadPairHistory, parseRange, writeBarsCsv } = await import('../backtest/history.ts');
+  const { IbkrClient } = await import('../ibkr/client.ts');
   const { params } = pairStrategy(cfg, configPath);
   const { from, to } = parseRange(opts.start, opts.end);
   const day = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -74,6 +73,7 @@ export function registerHistoryCommand(program: Command): void {
     .option('--out <file.csv>', 'output file (default: <dataDir>/history/<Y>_<X>_<bar>_<start>_<end>.csv)')
     .option('--gateway <url>', 'Client Portal Gateway URL (default: gateway.url of the engine config)')
     .action(async (opts: HistoryCliOptions) => {
+      const { loadConfig } = await import('../config/load.ts');
       const cfg = loadConfig(opts.config);
       const { file, counts } = await downloadToFile(cfg, opts.config, opts);
       process.stdout.write(`bars (${counts}) written to ${file}\n`);

@@ -4,8 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadBarsCsv } from '../backtest/csv.ts';
-import { scanSeries, type ScanResult } from '../backtest/scan.ts';
+import type { ScanResult } from '../backtest/scan.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { writeOutput } from './output-file.ts';
@@ -51,6 +50,8 @@ export function registerScanCommand(program: Command): void {
       const lookback = nonNegativeInt('--lookback', opts.lookback);
       const top = nonNegativeInt('--top', opts.top);
       const workers = opts.workers !== undefined ? nonNegativeInt('--workers', opts.workers) : undefined;
+      const { loadBarsCsv } = await import('../backtest/csv.ts');
+      const { scanSeries } = await import('../backtest/scan.ts');
       const reading = new ProgressBar({ label: 'reading bars', total: 0 });
       const series = await loadBarsCsv(opts.data, {
         onProgress: (done, total) => {

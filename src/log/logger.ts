@@ -11,6 +11,7 @@ import pretty from 'pino-pretty';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
+import { useColor } from '../util/color.ts';
 
 export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -81,7 +82,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const consoleDest = opts.destination ?? process.stderr;
   const usePretty = opts.pretty ?? Boolean((consoleDest as NodeJS.WriteStream).isTTY);
   const consoleStream = usePretty
-    ? pretty({ destination: scrubbing(consoleDest), colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? pretty({ destination: scrubbing(consoleDest), colorize: useColor(consoleDest as NodeJS.WriteStream), sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : scrubbing(consoleDest);
   const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: consoleStream }];
   if (opts.file) {
