@@ -1,51 +1,15 @@
 /**
- * Byte-level readers for the cells of a bar file, used by the CSV loader's fast path: they read a
- * cell straight from the file's bytes, without making a string, and give up (return NaN) on
- * anything that is not the plain common form. The loader then re-reads that line the slow way,
- * which either accepts it with the same value or reports the error with file:line:col. So these
- * readers must never accept a cell the slow path would refuse, nor return a different value.
+ * The `time` cell of a bar file read straight from the file's bytes, for the CSV loader's fast
+ * path (see csv.ts). It gives up (NaN) on anything but the common forms; the loader then re-reads
+ * that line the slow way (parseTime), which either accepts it with the same value or reports the
+ * error with file:line:col. So it must never accept a cell parseTime refuses, nor differ from it.
  *
- * Numbers: `digits[.digits]` with at most 15 significant digits is read as an integer mantissa
- * divided by an exact power of ten, which IEEE division rounds correctly, so the result is
- * bit-for-bit what `Number(text)` gives. Times: `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z]` (UTC) and
- * epoch milliseconds of 11 to 15 digits. Years before 100 are left to the slow path (Date.UTC maps
- * them to 19xx).
+ * Forms read: `YYYY-MM-DD[THH:MM[:SS[.f{1,3}]]][Z]` (UTC) and epoch milliseconds of 11 to 15
+ * digits. Years before 100 are left to the slow path (Date.UTC maps them to 19xx).
  */
 
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const D0 = 48; // '0'
 const DOT = 46; // '.'
-
-/** readDecimal's answer for a plain decimal with more than 15 significant digits. */
-export const TOO_MANY_DIGITS = -1;
-
-/**
- * `digits[.digits]` from buf[s, e) as a number, exactly `Number(text)`; NaN when the cell is empty
- * or has any other character (sign, exponent, space, quote); TOO_MANY_DIGITS for a plain decimal
- * of more than 15 significant digits (the caller then asks `Number` for the cell's text).
- */
-export function readDecimal(buf: Uint8Array, s: number, e: number): number {
-  let m = 0;
-  let digits = 0;
-  let frac = -1;
-  for (let p = s; p < e; p++) {
-    const c = buf[p]! - D0;
-    if (c >= 0 && c <= 9) {
-      m = m * 10 + c;
-      // Leading zeros are not significant: they do not count toward the 15.
-      if (m !== 0) digits++;
-      if (frac >= 0) frac++;
-    } else if (c === DOT - D0 && frac < 0) {
-      frac = 0;
-    } else {
-      return NaN;
-    }
-  }
-  const seen = e - s - (frac >= 0 ? 1 : 0);
-  if (seen === 0) return NaN;
-  if (digits > 15) return TOO_MANY_DIGITS;
-  return frac > 0 ? m / POW10[frac]! : m;
-}
 
 const two = (buf: Uint8Array, p: number): number => {
   const a = buf[p]! - D0;

@@ -33,6 +33,8 @@ export interface LoadCsvOptions {
   symbols?: readonly string[];
   /** Called now and then with bytes read so far and the file size. */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /** Bytes read at a time (default 4 MB; tests use small reads so rows straddle chunk ends). */
+  readChunkBytes?: number;
 }
 
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -389,21 +391,26 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     chunkEnd = end;
     chunkText = null;
     while (s < end) {
+      lineNo++;
       if (idx !== null && buf[s] !== NL && buf[s] !== CR) {
         const next = fastRow(buf, s, end, final);
-        if (next === MORE) return s;
-        if (next !== FAIL) {
-          lineNo++;
+        if (next >= 0) {
           s = next;
           continue;
+        }
+        if (next === MORE) {
+          lineNo--;
+          return s;
         }
       }
       let nl = buf.indexOf(NL, s);
       if (nl < 0 || nl >= end) {
-        if (!final) return s;
+        if (!final) {
+          lineNo--;
+          return s;
+        }
         nl = end;
       }
-      lineNo++;
       slowRow(buf.toString('utf8', s, nl));
       s = nl + 1;
     }
@@ -411,7 +418,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   };
 
   try {
-    let buf = Buffer.allocUnsafe(CHUNK);
+    let buf = Buffer.allocUnsafe(opts.readChunkBytes ?? CHUNK);
     let filled = 0;
     let bytesRead = 0;
     for (;;) {
