@@ -9,7 +9,7 @@ import { createStrategy } from '../strategies/registry.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
-import { loadBarsCsv } from './csv.ts';
+import { loadBars } from './bar-files.ts';
 import { ReportCollector } from './report/collect.ts';
 import { renderReport } from './report/render.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
@@ -40,7 +40,7 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
   const xSym = params.legs.x.symbol;
   const progressEnabled = opts.progress;
   const loadBar = new ProgressBar({ label: 'reading bars', total: 0, ...(progressEnabled !== undefined ? { enabled: progressEnabled } : {}) });
-  const series = await loadBarsCsv(opts.dataFile, {
+  const series = await loadBars(opts.dataFile, {
     symbols: [ySym, xSym],
     onProgress: (done, total) => {
       loadBar.setTotal(total);

@@ -71,7 +71,8 @@ export function parseTime(text: string): number | string {
   return ms;
 }
 
-class SeriesBuilder {
+/** One symbol's bars as they are read (any order), with the line or row each came from. */
+export class SeriesBuilder {
   readonly time = new GrowableF64();
   readonly open = new GrowableF64();
   readonly high = new GrowableF64();
@@ -443,11 +444,17 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   if (!idx) throw new UserError(`${file}: the file is empty; expected a header line '${CSV_COLUMNS.join(',')}' and rows`);
 
   const out = new Map<string, BarSeries>();
-  for (const [symbol, b] of builders) out.set(symbol, finish(file, b));
+  for (const [symbol, b] of builders) {
+    out.set(symbol, finishSeries(b, (first, second, t) => `${file}:${second}:1: a second bar for ${symbol} at ${t} (the first is on line ${first})`));
+  }
   return out;
 }
 
-function finish(file: string, b: SeriesBuilder): BarSeries {
+/**
+ * A builder's bars sorted by time; a second bar at the same time is a UserError worded by
+ * `duplicate` (the lines or rows of both, the time in ISO 8601).
+ */
+export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second: number, iso: string) => string): BarSeries {
   const n = b.time.length;
   const time = b.time.view();
   const cols = [b.time, b.open, b.high, b.low, b.close, b.volume, b.line].map((c) => c.view());
@@ -469,7 +476,7 @@ function finish(file: string, b: SeriesBuilder): BarSeries {
     if (t[i] === t[i - 1]) {
       const a = Math.min(line[i]!, line[i - 1]!);
       const z = Math.max(line[i]!, line[i - 1]!);
-      throw new UserError(`${file}:${z}:1: a second bar for ${b.symbol} at ${new Date(t[i]!).toISOString()} (the first is on line ${a})`);
+      throw new UserError(duplicate(a, z, new Date(t[i]!).toISOString()));
     }
   }
   return { symbol: b.symbol, length: n, time: t, open, high, low, close, volume };

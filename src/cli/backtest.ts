@@ -75,8 +75,8 @@ export function registerBacktestCommand(program: Command): void {
       const startingCash = opts.cash !== undefined ? parseCash(opts.cash) : (cfg.engine.paper.startingCash ?? DEFAULT_STARTING_CASH);
       let dataFile = opts.data!;
       if (opts.fromGateway) {
-        const got = await downloadToFile(cfg, opts.config, { config: opts.config, start: opts.start!, end: opts.end!, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
-        process.stderr.write(`bars (${got.counts}) downloaded to ${got.file}\n`);
+        const got = await downloadToFile(cfg, opts.config, { config: opts.config, start: opts.start!, end: opts.end!, useCache: true, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+        process.stderr.write(got.cached ? `bars (${got.counts}) read from the cache ${got.file} (delete it to download again)\n` : `bars (${got.counts}) downloaded to ${got.file}\n`);
         dataFile = got.file;
       }
       const run = await backtestFile({ config: cfg.strategies[0]!, dataFile, startingCash, report: opts.report !== undefined });
