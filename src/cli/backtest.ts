@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { BacktestResult } from '../backtest/runner.ts';
 import { UserError } from '../util/errors.ts';
-import { configOption } from './options.ts';
+import { configOption, gatewayUrl } from './options.ts';
 
 export const DEFAULT_STARTING_CASH = 100_000;
 
@@ -56,7 +56,7 @@ export function registerBacktestCommand(program: Command): void {
     .option('--from-gateway', 'download the bars from the Client Portal Gateway first (with --start, --end)')
     .option('--start <date>', 'with --from-gateway: first bar time (ISO 8601 or epoch ms)')
     .option('--end <date>', 'with --from-gateway: end, exclusive (a date alone includes that day)')
-    .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)')
+    .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)', gatewayUrl)
     .option('--cash <amount>', 'starting cash (default: paper.startingCash of the engine config, else 100000)')
     .option('--json <out.json>', 'write the full result (metrics, trades, fills, equity curve) as JSON')
     .option('--report <out.html>', 'write a self-contained HTML report with charts')

@@ -16,7 +16,7 @@ import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { EXIT } from '../util/exit-codes.ts';
-import { configOption, modeOption } from './options.ts';
+import { configOption, gatewayUrl, modeOption } from './options.ts';
 
 interface DoctorCliOptions {
   gateway?: string;
@@ -65,7 +65,7 @@ export function registerDoctorCommand(program: Command): void {
     .description('Check the gateway, TLS, login, brokerage session, accounts, instruments and market data')
     .addOption(configOption())
     .addOption(modeOption())
-    .option('--gateway <url>', 'Client Portal Gateway URL (default: the config\'s, else https://localhost:5000)')
+    .option('--gateway <url>', 'Client Portal Gateway URL (default: the config\'s, else https://localhost:5000)', gatewayUrl)
     .option('--paper-account <id>', 'expected paper account (repeatable)', collect)
     .option('--live-account <id>', 'expected live account (repeatable)', collect)
     .option('--instrument <spec>', 'instrument to resolve and quote, SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]] (repeatable)', collect)

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { TandemConfig } from '../config/load.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { UserError } from '../util/errors.ts';
-import { configOption } from './options.ts';
+import { configOption, gatewayUrl } from './options.ts';
 import { writeOutput } from './output-file.ts';
 
 export interface HistoryCliOptions {
@@ -91,7 +91,7 @@ export function registerHistoryCommand(program: Command): void {
     .requiredOption('--start <date>', 'first bar time, ISO 8601 (e.g. 2024-01-02) or epoch ms')
     .requiredOption('--end <date>', 'end, exclusive (a date alone includes that whole day)')
     .option('--out <file>', 'output file, .parquet or .csv (default: <dataDir>/history/<Y>_<X>_<bar>_<start>_<end>.parquet)')
-    .option('--gateway <url>', 'Client Portal Gateway URL (default: gateway.url of the engine config)')
+    .option('--gateway <url>', 'Client Portal Gateway URL (default: gateway.url of the engine config)', gatewayUrl)
     .action(async (opts: HistoryCliOptions) => {
       const { loadConfig } = await import('../config/load.ts');
       const cfg = loadConfig(opts.config);
