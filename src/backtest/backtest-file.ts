@@ -11,7 +11,6 @@ import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
 import { loadBars } from './bar-files.ts';
 import { ReportCollector } from './report/collect.ts';
-import { renderReport } from './report/render.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
 
 export interface BacktestFileOptions {
@@ -75,7 +74,9 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
     },
   );
   bar.finish();
-  const html = collector
+  // The report's renderer (and the charting library it inlines) loads only when a report is asked for.
+  const renderReport = collector ? (await import('./report/render.ts')).renderReport : null;
+  const html = collector && renderReport
     ? renderReport(result, collector.series(), {
         title: `Backtest: ${opts.config.name}`,
         ySymbol: ySym,
