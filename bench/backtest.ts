@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import { alignBars, countAligned } from '../src/backtest/align.ts';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { runBacktest } from '../src/backtest/runner.ts';
@@ -26,26 +27,6 @@ import { pairCsv, syntheticPair } from '../tests/helpers/pair-data.ts';
 const SEED = 42;
 const GATE = { every: 78, lookback: 390, maxPValue: 0.05 };
 const PYTHON = '/usr/bin/python3';
-/** The strategy of params(false) as a strategy file, for the end-to-end runs of the CLI. */
-const STRATEGY_YAML = `name: bench_pair
-strategy:
-  type: cointegration
-  legs:
-    y: { symbol: ETHA, secType: STK, exchange: SMART, currency: USD }
-    x: { symbol: ETHV, secType: STK, exchange: SMART, currency: USD }
-  bar: 5min
-  transform: log
-  hedge: { method: ols }
-  lookback: 120
-  entryZ: 2.0
-  exitZ: 0.5
-  stopZ: 4.0
-  maxHoldingBars: 390
-  sizing: { capitalFraction: 0.5 }
-  shortMode: hedge
-costs:
-  slippageBps: 2
-`;
 
 /**
  * End to end, as a user runs it: \`tandem backtest --data FILE --json OUT\` as a new process (the
@@ -62,7 +43,8 @@ async function endToEnd(n: number, python: boolean): Promise<void> {
   try {
     const csv = join(dir, 'bars.csv');
     const pq = join(dir, 'bars.parquet');
-    writeFileSync(join(dir, 'strategy.yaml'), STRATEGY_YAML);
+    // The strategy of the runs above (params(false)), as a strategy file for the CLI.
+    writeFileSync(join(dir, 'strategy.yaml'), stringify({ name: 'bench_pair', strategy: params(false), costs: { slippageBps: 2 } }));
     writeFileSync(csv, pairCsv(data(n), 'ETHA', 'ETHV'));
     const { loadBarsCsv: load } = await import('../src/backtest/csv.ts');
     const { writeBarsParquet } = await import('../src/backtest/parquet.ts');

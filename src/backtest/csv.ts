@@ -82,6 +82,18 @@ export class SeriesBuilder {
   readonly line = new GrowableF64();
   sorted = true;
   constructor(readonly symbol: string) {}
+
+  /** One bar, from `line` (the file's line or row, for the duplicate error). */
+  add(t: number, open: number, high: number, low: number, close: number, volume: number, line: number): void {
+    if (this.time.length > 0 && t <= this.time.get(this.time.length - 1)) this.sorted = false;
+    this.time.push(t);
+    this.open.push(open);
+    this.high.push(high);
+    this.low.push(low);
+    this.close.push(close);
+    this.volume.push(volume);
+    this.line.push(line);
+  }
 }
 
 function splitCsvLine(line: string): string[] {
@@ -190,16 +202,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     }
     return b;
   };
-  const push = (b: SeriesBuilder, t: number): void => {
-    if (b.time.length > 0 && t <= b.time.get(b.time.length - 1)) b.sorted = false;
-    b.time.push(t);
-    b.open.push(nums[0]!);
-    b.high.push(nums[1]!);
-    b.low.push(nums[2]!);
-    b.close.push(nums[3]!);
-    b.volume.push(nums[4]!);
-    b.line.push(lineNo);
-  };
+  const push = (b: SeriesBuilder, t: number): void => b.add(t, nums[0]!, nums[1]!, nums[2]!, nums[3]!, nums[4]!, lineNo);
 
   /** The reference reading of one line (already without its `\n`); lineNo is the line's number. */
   const slowRow = (rawLine: string): void => {

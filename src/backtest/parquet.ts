@@ -95,7 +95,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
     const sym = symbol[i];
     if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`);
     const tv = time[i];
-    let t = typeof tv === 'string' ? parseTime(tv.trim()) : toNumber(tv);
+    const t = typeof tv === 'string' ? parseTime(tv.trim()) : toNumber(tv);
     if (typeof t === 'string') throw new UserError(`${at(i, 'time')}: ${t}`);
     if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${String(tv)} is not a time (epoch milliseconds or a timestamp)`);
     const values: number[] = [];
@@ -112,15 +112,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
       b = new SeriesBuilder(name);
       builders.set(name, b);
     }
-    t = t as number;
-    if (b.time.length > 0 && t <= b.time.get(b.time.length - 1)) b.sorted = false;
-    b.time.push(t);
-    b.open.push(values[0]!);
-    b.high.push(values[1]!);
-    b.low.push(values[2]!);
-    b.close.push(values[3]!);
-    b.volume.push(values[4]!);
-    b.line.push(i + 1);
+    b.add(t as number, values[0]!, values[1]!, values[2]!, values[3]!, values[4]!, i + 1);
   }
   const out = new Map<string, BarSeries>();
   for (const [name, b] of builders) {
