@@ -243,7 +243,7 @@ async function main(): Promise<void> {
 
   await endToEnd(N, python);
   if (!python) {
-    console.log(`\nvectorised numpy/pandas comparison skipped: ${existsSync(PYTHON) ? '--no-python given' : `${PYTHON} with numpy and pandas not found`}`);
+    console.log(`\nvectorised numpy/pandas comparison skipped: ${process.argv.includes('--no-python') ? '--no-python given' : `${PYTHON} with numpy and pandas not found (Debian: apt-get install python3-pandas)`}`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));

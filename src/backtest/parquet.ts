@@ -64,8 +64,15 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   }
   const wanted = CSV_COLUMNS.map((c) => lower.get(c)!);
   const n = Number(metadata.num_rows);
-  // Column by column as each row group is decoded: no row objects.
-  const columns: Record<string, unknown[]> = Object.fromEntries(wanted.map((name) => [name, new Array<unknown>(n)]));
+  // Column by column as each row group is decoded, into typed arrays: no row objects. A cell that
+  // is not a number (or, for `time`, not a timestamp, epoch ms or ISO text) becomes NaN and keeps
+  // its raw value for the error message.
+  const timeName = lower.get('time')!;
+  const symbolName = lower.get('symbol')!;
+  const numbers = new Map<string, Float64Array>([timeName, ...NUMERIC.map((c) => lower.get(c)!)].map((name) => [name, new Float64Array(n)]));
+  const symbol = new Array<unknown>(n);
+  const raw = new Map<string, Map<number, unknown>>();
+  const timeErrors = new Map<number, string>();
   try {
     await parquetRead({
       file: { byteLength: buffer.byteLength, slice: (start, end) => buffer.slice(start, end) },
@@ -77,42 +84,58 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
         timestampFromNanoseconds: (v: bigint) => Number(v / 1_000_000n),
       },
       onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
-        const into = columns[columnName]!;
-        for (let r = rowStart; r < rowEnd && r < n; r++) into[r] = columnData[r - rowStart];
+        const end = Math.min(rowEnd, n);
+        if (columnName === symbolName) {
+          for (let r = rowStart; r < end; r++) symbol[r] = columnData[r - rowStart];
+          return;
+        }
+        const into = numbers.get(columnName)!;
+        for (let r = rowStart; r < end; r++) {
+          const v: unknown = columnData[r - rowStart];
+          let x = toNumber(v);
+          if (typeof v === 'string' && columnName === timeName) {
+            const t = parseTime(v.trim());
+            if (typeof t === 'string') timeErrors.set(r, t);
+            else x = t;
+          }
+          if (Number.isNaN(x)) {
+            let m = raw.get(columnName);
+            if (!m) raw.set(columnName, (m = new Map()));
+            m.set(r, v);
+          }
+          into[r] = x;
+        }
       },
     });
   } catch (err) {
     throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`);
   }
-  const col = (c: (typeof CSV_COLUMNS)[number]) => columns[lower.get(c)!]!;
-  const time = col('time');
-  const symbol = col('symbol');
-  const nums = NUMERIC.map((c) => col(c));
+  const time = numbers.get(timeName)!;
+  const nums = NUMERIC.map((c) => numbers.get(lower.get(c)!)!);
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
   const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
+  const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
+  let lastSym: unknown = undefined;
+  let lastBuilder: SeriesBuilder | null = null;
   for (let i = 0; i < n; i++) {
     const sym = symbol[i];
-    if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`);
-    const tv = time[i];
-    const t = typeof tv === 'string' ? parseTime(tv.trim()) : toNumber(tv);
-    if (typeof t === 'string') throw new UserError(`${at(i, 'time')}: ${t}`);
-    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${String(tv)} is not a time (epoch milliseconds or a timestamp)`);
-    const values: number[] = [];
+    if (sym !== lastSym) {
+      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`);
+      const name = sym.trim();
+      lastSym = sym;
+      lastBuilder = keep && !keep.has(name) ? null : (builders.get(name) ?? null);
+      if (!lastBuilder && (!keep || keep.has(name))) builders.set(name, (lastBuilder = new SeriesBuilder(name)));
+    }
+    const t = time[i]!;
+    if (timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`);
+    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`);
     for (let k = 0; k < 5; k++) {
-      const v = toNumber(nums[k]![i]);
-      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${String(nums[k]![i])} is not a number`);
+      const v = nums[k]![i]!;
+      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`);
       if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`);
-      values.push(v);
     }
-    const name = sym.trim();
-    if (keep && !keep.has(name)) continue;
-    let b = builders.get(name);
-    if (!b) {
-      b = new SeriesBuilder(name);
-      builders.set(name, b);
-    }
-    b.add(t as number, values[0]!, values[1]!, values[2]!, values[3]!, values[4]!, i + 1);
+    lastBuilder?.add(t, nums[0]![i]!, nums[1]![i]!, nums[2]![i]!, nums[3]![i]!, nums[4]![i]!, i + 1);
   }
   const out = new Map<string, BarSeries>();
   for (const [name, b] of builders) {
