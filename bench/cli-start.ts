@@ -4,7 +4,10 @@
  * 1,000-bar backtest, beside bare `node -e 0` on the same machine and the sources through tsx
  * (`npm start`). Goals: `--help` under 0.3 s, the 1,000-bar backtest under 0.6 s.
  *
- *   npm run build && npx tsx bench/cli-start.ts [--runs 10]
+ *   npm run build && npx tsx bench/cli-start.ts [--runs 10] [--node /path/to/node]
+ *
+ * `--node` times the commands on another Node binary (e.g. Node 24 from `npx -p node@24`); on Node
+ * 22+ bin/tandem.js turns on V8's compile cache, so runs after the first start faster.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'tandem.js');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg >= 0 ? Number(process.argv[runsArg + 1]) : 10;
+const nodeArg = process.argv.indexOf('--node');
+const NODE = nodeArg >= 0 ? process.argv[nodeArg + 1]! : process.execPath;
 
 if (!existsSync(join(ROOT, 'dist', 'main.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
@@ -36,7 +41,7 @@ function time(args: string[], runs = RUNS): { median: number; min: number } {
   const xs: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(NODE, args, { cwd: dir, encoding: 'utf8' });
     xs.push((performance.now() - t0) / 1000);
     if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   }
@@ -53,7 +58,8 @@ const rows: [string, { median: number; min: number }, number | null][] = [
 ];
 rmSync(dir, { recursive: true, force: true });
 
-console.log(`Node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; median of ${RUNS} new processes`);
+const version = spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
+console.log(`Node ${version}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; median of ${RUNS} new processes`);
 console.log(`${'command'.padEnd(48)} ${'median s'.padStart(9)} ${'min s'.padStart(7)}   goal`);
 for (const [label, t, goal] of rows) {
   const verdict = goal === null ? '' : `< ${goal} s ${t.median < goal ? 'met' : 'NOT met'}`;
