@@ -11,10 +11,11 @@
  * it keeps: the equity curve (two float64 a bar), the trades and the fills.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import { alignBars, countAligned } from '../src/backtest/align.ts';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { runBacktest } from '../src/backtest/runner.ts';
@@ -26,6 +27,51 @@ import { pairCsv, syntheticPair } from '../tests/helpers/pair-data.ts';
 const SEED = 42;
 const GATE = { every: 78, lookback: 390, maxPValue: 0.05 };
 const PYTHON = '/usr/bin/python3';
+
+/**
+ * End to end, as a user runs it: \`tandem backtest --data FILE --json OUT\` as a new process (the
+ * compiled CLI, bin/tandem.js), on N bars a leg from CSV and from Parquet, and the pandas version
+ * reading the same CSV in the same run. Wall time includes start-up, reading and writing the JSON.
+ */
+async function endToEnd(n: number, python: boolean): Promise<void> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'tandem.js');
+  if (!existsSync(join(import.meta.dirname, '..', 'dist', 'main.js'))) {
+    console.log('\nend-to-end runs skipped: dist/ is missing (npm run build)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-e2e-'));
+  try {
+    const csv = join(dir, 'bars.csv');
+    const pq = join(dir, 'bars.parquet');
+    // The strategy of the runs above (params(false)), as a strategy file for the CLI.
+    writeFileSync(join(dir, 'strategy.yaml'), stringify({ name: 'bench_pair', strategy: params(false), costs: { slippageBps: 2 } }));
+    writeFileSync(csv, pairCsv(data(n), 'ETHA', 'ETHV'));
+    const { loadBarsCsv: load } = await import('../src/backtest/csv.ts');
+    const { writeBarsParquet } = await import('../src/backtest/parquet.ts');
+    await writeBarsParquet(pq, [...(await load(csv)).values()]);
+    const mb = (f: string) => (statSync(f).size / 2 ** 20).toFixed(0);
+    const wall = (cmd: string, args: string[]): { seconds: number; out: string } => {
+      const t0 = performance.now();
+      const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 24 });
+      const seconds = (performance.now() - t0) / 1000;
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+      return { seconds, out: r.stdout };
+    };
+    console.log(`\nend to end, ${n.toLocaleString('en-US')} bars a leg (new process, start-up, read, backtest, JSON result written):`);
+    const fromCsv = wall(process.execPath, [bin, 'backtest', '--config', 'strategy.yaml', '--data', 'bars.csv', '--json', 'out-csv.json']);
+    console.log(`  tandem backtest from CSV (${mb(csv)} MB)          ${fromCsv.seconds.toFixed(2).padStart(7)} s   final equity ${/final equity\s+(\S+)/.exec(fromCsv.out)?.[1]}`);
+    const fromPq = wall(process.execPath, [bin, 'backtest', '--config', 'strategy.yaml', '--data', 'bars.parquet', '--json', 'out-pq.json']);
+    console.log(`  tandem backtest from Parquet (${mb(pq)} MB)       ${fromPq.seconds.toFixed(2).padStart(7)} s   final equity ${/final equity\s+(\S+)/.exec(fromPq.out)?.[1]}`);
+    if (python) {
+      const py = wall(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), csv]);
+      const m = JSON.parse(py.out.trim().split('\n').pop()!) as Measure;
+      console.log(`  numpy/pandas from the same CSV (read_csv)      ${py.seconds.toFixed(2).padStart(7)} s   final equity ${m.finalEquity.toFixed(2)}`);
+      console.log(`  tandem vs pandas end to end: CSV ${(py.seconds / fromCsv.seconds).toFixed(2)}× faster, Parquet ${(py.seconds / fromPq.seconds).toFixed(2)}× faster`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function params(gate: boolean) {
   return cointegrationParamsSchema.parse({
@@ -84,6 +130,9 @@ interface Measure {
   heapUsedMB?: number;
   /** Heap plus array buffers after a full GC, the result alive. */
   liveMB?: number;
+  /** CSV runs: the file's size and the parse rate (best of two reads). */
+  fileMB?: number;
+  mbPerSecond?: number;
 }
 
 /**
@@ -112,11 +161,15 @@ function child(n: number, gate: boolean, streamed: boolean): Measure {
   };
 }
 
-/** Child: CSV parsing and alignment throughput. */
+/** Child: CSV parsing and alignment throughput (MB/s of the file, on one core). */
 async function childCsv(n: number): Promise<Measure> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
   const file = join(dir, 'bars.csv');
   writeFileSync(file, pairCsv(data(n), 'ETHA', 'ETHV'));
+  const mb = statSync(file).size / 2 ** 20;
+  const tp = performance.now();
+  await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
+  const parseSeconds = (performance.now() - tp) / 1000;
   const t0 = performance.now();
   const m = await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
   const aligned = countAligned(m.get('ETHA')!, m.get('ETHV')!);
@@ -125,7 +178,7 @@ async function childCsv(n: number): Promise<Measure> {
   const seconds = (performance.now() - t0) / 1000;
   rmSync(dir, { recursive: true });
   if (k !== aligned) throw new Error('alignment count mismatch');
-  return { bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  return { bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024, mbPerSecond: mb / Math.min(parseSeconds, seconds), fileMB: mb };
 }
 
 /** The pair as 5 float64 columns (time, open y, close y, open x, close x) for the Python side. */
@@ -161,7 +214,7 @@ async function main(): Promise<void> {
   const N = arg('--bars', 1_000_000);
   const NG = arg('--gate-bars', 100_000);
   const NC = arg('--csv-bars', 200_000);
-  const python = !process.argv.includes('--no-python') && existsSync(PYTHON);
+  const python = !process.argv.includes('--no-python') && existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import numpy, pandas']).status === 0;
   const row = (label: string, m: Measure) =>
     `${label.padEnd(46)} ${String(m.bars).padStart(9)} ${m.seconds.toFixed(2).padStart(8)} ${Math.round(m.barsPerSecond).toLocaleString('en-US').padStart(11)} ${m.maxRssMB.toFixed(0).padStart(8)}   ${m.finalEquity ? m.finalEquity.toFixed(2) : ''}${m.trades ? ` (${m.trades} trades)` : ''}`;
   console.log(`${'run'.padEnd(46)} ${'bars'.padStart(9)} ${'seconds'.padStart(8)} ${'bars/s'.padStart(11)} ${'maxRSS MB'.padStart(8)}   final equity`);
@@ -172,7 +225,9 @@ async function main(): Promise<void> {
   console.log(row('tandem, gate every 78 over 390', gate));
   const gateSmall = tsChild('gate', NG);
   console.log(row('tandem, gate every 78 over 390', gateSmall));
-  console.log(row('tandem CSV load + align (no strategy)', tsChild('csv', NC)));
+  const csvLoad = tsChild('csv', NC);
+  console.log(row('tandem CSV load + align (no strategy)', csvLoad));
+  console.log(`  CSV parse rate: ${csvLoad.mbPerSecond!.toFixed(0)} MB/s on one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC} bars a leg)`);
 
 
   // Memory: the same run streamed from the generator at N/10 and N bars.
@@ -186,8 +241,9 @@ async function main(): Promise<void> {
   console.log(`  (the equity curve is 16 bytes a bar in buffers that double: 16–32 bytes a bar; trades and fills grow with the trades, ${m2.trades} here)`);
   console.log(`peak RSS: ${m1.maxRssMB.toFixed(0)} MB → ${m2.maxRssMB.toFixed(0)} MB: ${rss.toFixed(1)} bytes per extra bar (includes garbage V8 had not collected yet)`);
 
+  await endToEnd(N, python);
   if (!python) {
-    console.log(`\nvectorised numpy/pandas comparison skipped: ${existsSync(PYTHON) ? '--no-python given' : `${PYTHON} not found`}`);
+    console.log(`\nvectorised numpy/pandas comparison skipped: ${process.argv.includes('--no-python') ? '--no-python given' : `${PYTHON} with numpy and pandas not found (Debian: apt-get install python3-pandas)`}`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));

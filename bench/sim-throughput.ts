@@ -13,9 +13,9 @@ import { Agent, request } from 'undici';
 
 const seconds = Number(process.argv[2] ?? 3);
 const concurrency = Number(process.argv[3] ?? 32);
-const bin = fileURLToPath(new URL('../bin/tandem.js', import.meta.url));
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-const child = spawn(process.execPath, [bin, 'sim', '--port', '0', '--json', '--no-pacing', '--authenticated', '--profile', 'ideal'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main, 'sim', '--port', '0', '--json', '--no-pacing', '--authenticated', '--profile', 'ideal'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const first = await new Promise<string>((resolve, reject) => {
   createInterface({ input: child.stdout! }).once('line', resolve);
   child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));

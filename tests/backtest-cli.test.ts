@@ -2,11 +2,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-bt-cli-'));
 
 /** Exactly the keys of the spec's example: nothing else may be required. */
@@ -32,7 +32,7 @@ costs:
 `;
 
 function tandem(args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, 'bin/tandem.js'), ...args], { cwd: dir, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, tandemArgv(args), { cwd: dir, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
 import { parseRange } from '../src/backtest/history.ts';
+import { loadBars } from '../src/backtest/bar-files.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
 import { runTandem } from './helpers/processes.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-history-'));
 let sim: RunningSimulator;
@@ -50,19 +52,36 @@ describe('backtest history', () => {
     expect(y.time[1]! - y.time[0]!).toBe(300_000);
   }, 120_000);
 
+  it('tandem history --out x.parquet writes the same bars as Parquet', async () => {
+    const r = await tandem(['history', '--config', 'pair.yaml', '--start', '2024-03-14', '--end', '2024-03-14', '--gateway', sim.url, '--out', 'bars.parquet']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(dir, 'bars.parquet')).subarray(0, 4).toString()).toBe('PAR1');
+    const csv = await loadBarsCsv(join(dir, 'bars.csv'));
+    const pq = await loadBars(join(dir, 'bars.parquet'));
+    for (const sym of ['ETHA', 'ETHV']) {
+      for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) expect(Array.from(pq.get(sym)![k])).toEqual(Array.from(csv.get(sym)![k]));
+    }
+  }, 120_000);
+
   it('tandem backtest --from-gateway downloads then backtests', async () => {
     const r = await tandem(['backtest', '--config', 'pair.yaml', '--from-gateway', '--start', '2024-03-14', '--end', '2024-03-14', '--gateway', sim.url, '--json', 'out.json']);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/bars \(ETHA \d+, ETHV \d+\) downloaded to .*history.*ETHA_ETHV_5min_20240314T000000Z_20240315T000000Z\.csv/);
+    expect(r.err).toMatch(/bars \(ETHA \d+, ETHV \d+\) downloaded to .*history.*ETHA_ETHV_5min_20240314T000000Z_20240315T000000Z\.parquet/);
     expect(r.out).toMatch(/aligned bars\s+\d+/);
     const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { equity: unknown[] };
     expect(out.equity.length).toBeGreaterThan(50);
+    // The same range again comes from the cache (Parquet), with the same result.
+    const again = await tandem(['backtest', '--config', 'pair.yaml', '--from-gateway', '--start', '2024-03-14', '--end', '2024-03-14', '--gateway', 'https://127.0.0.1:9', '--json', 'out2.json']);
+    expect(again.err).toMatch(/bars \(ETHA \d+, ETHV \d+\) read from the cache .*ETHA_ETHV_5min_20240314T000000Z_20240315T000000Z\.parquet/);
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(dir, 'out2.json'), 'utf8')).toBe(readFileSync(join(dir, 'out.json'), 'utf8'));
   }, 120_000);
 
   it('refuses --data together with --from-gateway, and --from-gateway without dates', async () => {
     const a = await tandem(['backtest', '--config', 'pair.yaml', '--from-gateway', '--data', 'bars.csv', '--start', '2024-03-14', '--end', '2024-03-14']);
     expect(a.code).toBe(2);
-    expect(a.err).toMatch(/either --data FILE\.csv or --from-gateway/);
+    expect(a.err).toMatch(/either --data FILE \(\.csv or \.parquet\) or --from-gateway/);
     const b = await tandem(['backtest', '--config', 'pair.yaml', '--from-gateway']);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/--from-gateway needs --start DATE and --end DATE/);

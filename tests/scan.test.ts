@@ -2,11 +2,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analysePair, rankPairs, scanSeries, type CloseSeries, type PairResult } from '../src/backtest/scan.ts';
 import { engleGranger, halfLife, johansen } from '../src/stats/index.ts';
 import { gaussian, rng } from './helpers/pair-data.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
 /** k symbols of n hourly bars: S1 is cointegrated with S0 (OU spread), the rest random walks. */
 function universe(k: number, n: number, seed = 4): CloseSeries[] {
@@ -74,7 +75,7 @@ describe('scan', () => {
     const rows = ['time,symbol,open,high,low,close,volume'];
     for (const s of universe(5, 300)) for (let t = 0; t < s.time.length; t++) rows.push(`${new Date(s.time[t]!).toISOString()},${s.symbol},${s.close[t]},${s.close[t]},${s.close[t]},${s.close[t]},0`);
     writeFileSync(join(dir, 'u.csv'), rows.join('\n'));
-    const r = spawnSync(process.execPath, [resolve(import.meta.dirname, '..', 'bin/tandem.js'), 'scan', '--data', 'u.csv', '--json', 'scan.json', '--workers', '2', '--top', '3'], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, tandemArgv(['scan', '--data', 'u.csv', '--json', 'scan.json', '--workers', '2', '--top', '3']), { cwd: dir, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n')[1]).toMatch(/^1\s+S0[01]\s+S0[01]\s+300\s/);

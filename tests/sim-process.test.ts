@@ -4,13 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { startSimulator, totpCode, type RunningSimulator } from '../src/gateway-sim/index.ts';
 import { call, clientFor } from './support/sim-http.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
-const bin = fileURLToPath(new URL('../bin/tandem.js', import.meta.url));
 const children: ChildProcess[] = [];
 let sim: RunningSimulator | undefined;
 afterEach(async () => {
@@ -20,7 +19,7 @@ afterEach(async () => {
 });
 
 function startProcess(args: string[]): Promise<{ child: ChildProcess; first: string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [bin, 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, tandemArgv(['sim', ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -52,7 +51,7 @@ describe('sim process', () => {
   });
 
   it('refuses an unknown realism flag with exit code 2', async () => {
-    const child = spawn(process.execPath, [bin, 'sim', '--port', '0', '--realism', 'bogus=true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tandemArgv(['sim', '--port', '0', '--realism', 'bogus=true']), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
@@ -61,7 +60,7 @@ describe('sim process', () => {
   });
 
   it('refuses a bad fault spec with exit code 2 and a clear message', async () => {
-    const child = spawn(process.execPath, [bin, 'sim', '--port', '0', '--faults', 'explode@3s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tandemArgv(['sim', '--port', '0', '--faults', 'explode@3s']), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });

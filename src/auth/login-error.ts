@@ -2,6 +2,7 @@
  * Why a browser login failed, in a form the retry logic can act on and the user can read.
  */
 import { UserError } from '../util/errors.ts';
+import { EXIT } from '../util/exit-codes.ts';
 
 export type LoginFailureKind =
   /** The page refused the credentials (or another error box after submit): counts toward the lockout limit. */
@@ -33,7 +34,7 @@ export class LoginError extends UserError {
     /** Screenshot of the failed page (fields blanked), if one was saved. */
     readonly screenshot?: string,
   ) {
-    super(message, 3);
+    super(message, EXIT.broker);
   }
 
   /** Failures that used up one of the attempts IBKR allows before it locks the account. */

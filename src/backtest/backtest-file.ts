@@ -9,10 +9,10 @@ import { createStrategy } from '../strategies/registry.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
-import { loadBarsCsv, type BarSeries } from './csv.ts';
+import type { BarSeries } from './csv.ts';
+import { loadBars } from './bar-files.ts';
 import { explainParams } from './diagnostics.ts';
 import { ReportCollector } from './report/collect.ts';
-import { renderReport } from './report/render.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
 
 export interface BacktestFileOptions {
@@ -50,7 +50,7 @@ export async function loadPair(config: StrategyConfig, dataFile: string, progres
   const ySym = params.legs.y.symbol;
   const xSym = params.legs.x.symbol;
   const loadBar = new ProgressBar({ label: 'reading bars', total: 0, ...(progress !== undefined ? { enabled: progress } : {}) });
-  const series = await loadBarsCsv(dataFile, {
+  const series = await loadBars(dataFile, {
     symbols: [ySym, xSym],
     onProgress: (done, total) => {
       loadBar.setTotal(total);
@@ -93,7 +93,9 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
     },
   );
   bar.finish();
-  const html = collector
+  // The report's renderer (and the charting library it inlines) loads only when a report is asked for.
+  const renderReport = collector ? (await import('./report/render.ts')).renderReport : null;
+  const html = collector && renderReport
     ? renderReport(result, collector.series(), {
         title: `Backtest: ${opts.config.name}`,
         ySymbol: ySym,

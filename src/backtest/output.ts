@@ -1,6 +1,8 @@
 /**
  * The backtest's JSON output (docs/strategy.md, "Backtest output"), exactly the spec's keys, written
- * in chunks so a curve of millions of points never becomes one giant string.
+ * as a stream of 64 KB chunks so a curve of millions of points never becomes one giant string. The
+ * curve's times are formatted without a Date per point (the day's prefix is reused), which made
+ * writing a 1,000,000-bar result several times faster.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -30,12 +32,40 @@ function head(r: BacktestResult): string {
   return s.slice(0, -1) + ',"equity":[';
 }
 
+const pad2 = (v: number): string => (v < 10 ? `0${v}` : String(v));
+const pad3 = (v: number): string => (v < 10 ? `00${v}` : v < 100 ? `0${v}` : String(v));
+
+/** `toISOString` for many times in a row: the date part is formatted once a day. */
+export function isoFormatter(): (ms: number) => string {
+  let day = NaN;
+  let prefix = '';
+  return (ms: number): string => {
+    const d = Math.floor(ms / 86_400_000);
+    if (d !== day) {
+      // Years 0000-9999 only: others print with a sign and six digits.
+      if (!(ms >= -62_167_219_200_000 && ms < 253_402_300_800_000)) return iso(ms);
+      day = d;
+      prefix = iso(d * 86_400_000).slice(0, 11);
+    }
+    let rest = ms - d * 86_400_000;
+    const h = Math.floor(rest / 3_600_000);
+    rest -= h * 3_600_000;
+    const m = Math.floor(rest / 60_000);
+    rest -= m * 60_000;
+    const s = Math.floor(rest / 1000);
+    return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(s)}.${pad3(rest - s * 1000)}Z`;
+  };
+}
+
 export function* backtestJsonChunks(r: BacktestResult): Generator<string> {
   yield head(r);
   const { time, equity } = r.equity;
+  const isoOf = isoFormatter();
   let buf = '';
   for (let i = 0; i < time.length; i++) {
-    buf += `${i ? ',' : ''}{"time":"${iso(time[i]!)}","equity":${JSON.stringify(equity[i]!)}}`;
+    const v = equity[i]!;
+    // JSON.stringify of a number, without the call: finite numbers print as String does.
+    buf += `${i ? ',' : ''}{"time":"${isoOf(time[i]!)}","equity":${Number.isFinite(v) ? String(v) : 'null'}}`;
     if (buf.length > 1 << 16) {
       yield buf;
       buf = '';

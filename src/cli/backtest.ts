@@ -2,17 +2,11 @@
  * `tandem backtest --config STRATEGY.yaml --data FILE.csv [--cash N] [--json OUT] [--report OUT.html]`:
  * runs a strategy over a bar file with the rules of docs/strategy.md and prints the metrics.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.ts';
-import { backtestFile } from '../backtest/backtest-file.ts';
-import { writeBacktestJson } from '../backtest/output.ts';
 import { describeDiagnostics } from '../backtest/diagnostics.ts';
 import type { BacktestResult } from '../backtest/runner.ts';
 import { UserError } from '../util/errors.ts';
-import { downloadToFile, pairStrategy } from './history.ts';
-import { configOption } from './options.ts';
-import { writeOutput } from './output-file.ts';
+import { configOption, gatewayUrl } from './options.ts';
 
 export const DEFAULT_STARTING_CASH = 100_000;
 
@@ -58,26 +52,33 @@ export function formatSummary(r: BacktestResult, bars: number): string {
 export function registerBacktestCommand(program: Command): void {
   program
     .command('backtest')
-    .description('backtest a strategy config over a CSV bar file (time,symbol,open,high,low,close,volume)')
+    .description('backtest a strategy config over a bar file (CSV or Parquet: time,symbol,open,high,low,close,volume)')
     .addOption(configOption().makeOptionMandatory())
-    .option('--data <file.csv>', 'bar file holding both legs')
+    .option('--data <file>', 'bar file holding both legs: CSV, or Parquet (.parquet)')
     .option('--from-gateway', 'download the bars from the Client Portal Gateway first (with --start, --end)')
     .option('--start <date>', 'with --from-gateway: first bar time (ISO 8601 or epoch ms)')
     .option('--end <date>', 'with --from-gateway: end, exclusive (a date alone includes that day)')
-    .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)')
+    .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)', gatewayUrl)
     .option('--cash <amount>', 'starting cash (default: paper.startingCash of the engine config, else 100000)')
     .option('--json <out.json>', 'write the full result (metrics, trades, fills, equity curve) as JSON')
     .option('--report <out.html>', 'write a self-contained HTML report with charts')
     .action(async (opts: BacktestCliOptions) => {
-      if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE.csv or --from-gateway --start DATE --end DATE');
+      if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE (.csv or .parquet) or --from-gateway --start DATE --end DATE');
       if (opts.fromGateway && (!opts.start || !opts.end)) throw new UserError('--from-gateway needs --start DATE and --end DATE');
+      // Loaded here, not at the top: `tandem --help` should not pay for the backtester (see commands.ts).
+      const { writeFileSync } = await import('node:fs');
+      const { loadConfig } = await import('../config/load.ts');
+      const { backtestFile } = await import('../backtest/backtest-file.ts');
+      const { writeBacktestJson } = await import('../backtest/output.ts');
+      const { downloadToFile, pairStrategy } = await import('./history.ts');
+      const { writeOutput } = await import('./output-file.ts');
       const cfg = loadConfig(opts.config);
       pairStrategy(cfg, opts.config);
       const startingCash = opts.cash !== undefined ? parseCash(opts.cash) : (cfg.engine.paper.startingCash ?? DEFAULT_STARTING_CASH);
       let dataFile = opts.data!;
       if (opts.fromGateway) {
-        const got = await downloadToFile(cfg, opts.config, { config: opts.config, start: opts.start!, end: opts.end!, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
-        process.stderr.write(`bars (${got.counts}) downloaded to ${got.file}\n`);
+        const got = await downloadToFile(cfg, opts.config, { config: opts.config, start: opts.start!, end: opts.end!, useCache: true, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
+        process.stderr.write(got.cached ? `bars (${got.counts}) read from the cache ${got.file} (delete it to download again)\n` : `bars (${got.counts}) downloaded to ${got.file}\n`);
         dataFile = got.file;
       }
       const run = await backtestFile({ config: cfg.strategies[0]!, dataFile, startingCash, report: opts.report !== undefined });

@@ -3,7 +3,6 @@
  * again from the gateway on the next run.
  */
 import type { Command } from 'commander';
-import { clearContractCache, contractCachePath } from '../ibkr/contract-cache.ts';
 
 export function registerCacheCommand(program: Command): void {
   const cache = program.command('cache').description('Manage local caches');
@@ -11,7 +10,8 @@ export function registerCacheCommand(program: Command): void {
     .command('clear')
     .description('Delete the IBKR contract cache (symbol → conid); it is rebuilt on the next run')
     .option('--data-dir <dir>', 'data directory', 'data')
-    .action((opts: { dataDir: string }) => {
+    .action(async (opts: { dataDir: string }) => {
+      const { clearContractCache, contractCachePath } = await import('../ibkr/contract-cache.ts');
       const path = contractCachePath(opts.dataDir);
       const removed = clearContractCache(opts.dataDir);
       process.stdout.write(removed ? `Removed ${path}\n` : `No contract cache at ${path}; nothing to do\n`);

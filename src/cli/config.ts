@@ -1,8 +1,5 @@
 /** `tandem config show`: the resolved configuration, secrets masked. */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { loadConfig } from '../config/load.ts';
-import { printableConfig } from '../config/mask.ts';
 import { scrubSecrets } from '../util/secrets.ts';
 import { configOption, modeOption } from './options.ts';
 
@@ -14,7 +11,10 @@ export function registerConfigCommand(program: Command): void {
     .addOption(configOption().makeOptionMandatory())
     .addOption(modeOption())
     .option('--json', 'print JSON instead of YAML')
-    .action((opts: { config: string; mode?: 'paper' | 'live'; json?: boolean }) => {
+    .action(async (opts: { config: string; mode?: 'paper' | 'live'; json?: boolean }) => {
+      const { stringify } = await import('yaml');
+      const { loadConfig } = await import('../config/load.ts');
+      const { printableConfig } = await import('../config/mask.ts');
       const cfg = loadConfig(opts.config, opts.mode ? { mode: opts.mode } : {});
       const out = printableConfig(cfg);
       process.stdout.write(scrubSecrets(opts.json ? `${JSON.stringify(out, null, 2)}\n` : stringify(out)));

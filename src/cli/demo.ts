@@ -15,17 +15,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadStrategyFile } from '../config/load.ts';
-import { IbkrBroker } from '../brokers/ibkr-broker.ts';
-import { Engine, type EngineEvent, type EngineSummary } from '../engine/engine.ts';
-import { startSimulator } from '../gateway-sim/index.ts';
-import { IbkrClient } from '../ibkr/client.ts';
-import { createLogger, silentLogger } from '../log/logger.ts';
-import { Journal } from '../store/journal.ts';
-import { barMinutes, cointegrationParamsSchema } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
+import type { EngineEvent, EngineSummary } from '../engine/engine.ts';
 import type { StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
+import { EXIT } from '../util/exit-codes.ts';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'cointegration_etha_ethv.yaml');
@@ -46,6 +39,16 @@ function hhmm(t: number): string {
 
 export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
   const out = o.out;
+  // Loaded here, not at the top: `tandem --help` should not pay for the engine (see commands.ts).
+  const { loadStrategyFile } = await import('../config/load.ts');
+  const { IbkrBroker } = await import('../brokers/ibkr-broker.ts');
+  const { Engine } = await import('../engine/engine.ts');
+  const { startSimulator } = await import('../gateway-sim/index.ts');
+  const { IbkrClient } = await import('../ibkr/client.ts');
+  const { createLogger, silentLogger } = await import('../log/logger.ts');
+  const { Journal } = await import('../store/journal.ts');
+  const { barMinutes, cointegrationParamsSchema } = await import('../strategies/cointegration/params.ts');
+  const { createStrategy } = await import('../strategies/registry.ts');
   const strategyFile = loadStrategyFile(STRATEGY_FILE);
   const params = cointegrationParamsSchema.parse({
     ...strategyFile.strategy,
@@ -143,7 +146,7 @@ export function registerDemoCommand(program: Command): void {
       if (!Number.isInteger(seed)) throw new UserError(`--seed ${opts.seed}: expected an integer`);
       const summary = await runDemo({ speed, seed, verbose: Boolean(opts.verbose), out: (l) => process.stdout.write(`${l}\n`) });
       if (summary.stopReason !== 'max-bars' && summary.stopReason !== 'exit-after' && summary.stopReason !== 'signal') {
-        throw new UserError(`the demo stopped early (${summary.stopReason})`, 1);
+        throw new UserError(`the demo stopped early (${summary.stopReason}); this is a bug, please report it`, EXIT.bug);
       }
     });
 }

@@ -1,27 +1,23 @@
 /**
  * `tandem doctor [--config FILE] [--gateway URL]`: checks the whole path to IBKR and prints one line
- * per check with its fix. Exit code 0 when nothing failed, 1 otherwise.
+ * per check with its fix. Exit code 0 when nothing failed, 5 (EXIT.checksFailed) otherwise.
  *
  * With --config, the gateway (URL, TLS pin, timeout), the pacing budget, the data directory, the
  * account of the mode (from .env / the environment) and the instruments of every strategy come from
  * the config; --gateway, --paper-account, --live-account and --instrument add to or override it.
  */
 import type { Command } from 'commander';
-import { accountForMode, loadEnv, type Mode } from '../config/env.ts';
-import { autoLoginChecksFor } from '../auth/checks.ts';
-import { authSettingsFromConfig, resolveAuthSettings, type AuthSettings } from '../auth/settings.ts';
-import type { DoctorLine } from '../ibkr/doctor.ts';
+import type { Mode } from '../config/env.ts';
+import type { AuthSettings } from '../auth/settings.ts';
+import type { DoctorExpectations, DoctorLine } from '../ibkr/doctor.ts';
 import { isUserError } from '../util/errors.ts';
-import { IbkrClient } from '../ibkr/client.ts';
 import type { ContractQuery } from '../ibkr/contracts.ts';
-import { formatDoctor, runDoctor, type DoctorExpectations } from '../ibkr/doctor.ts';
 import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
-import { configOption, modeOption } from './options.ts';
-import { loadRuntime } from './runtime.ts';
-import { oauthSettingsOf } from './connection.ts';
+import { EXIT } from '../util/exit-codes.ts';
+import { configOption, gatewayUrl, modeOption } from './options.ts';
 import type { OAuthCredentials } from '../ibkr/oauth/signer.ts';
 
 interface DoctorCliOptions {
@@ -71,7 +67,7 @@ export function registerDoctorCommand(program: Command): void {
     .description('Check the gateway, TLS, login, brokerage session, accounts, instruments and market data')
     .addOption(configOption())
     .addOption(modeOption())
-    .option('--gateway <url>', 'Client Portal Gateway URL (default: the config\'s, else https://localhost:5000)')
+    .option('--gateway <url>', 'Client Portal Gateway URL (default: the config\'s, else https://localhost:5000)', gatewayUrl)
     .option('--paper-account <id>', 'expected paper account (repeatable)', collect)
     .option('--live-account <id>', 'expected live account (repeatable)', collect)
     .option('--instrument <spec>', 'instrument to resolve and quote, SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]] (repeatable)', collect)
@@ -80,6 +76,14 @@ export function registerDoctorCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory (contract cache); default: the config\'s, else data')
     .option('--json', 'print the checklist as JSON')
     .action(async (opts: DoctorCliOptions) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for the IBKR client (see commands.ts).
+      const { accountForMode, loadEnv } = await import('../config/env.ts');
+      const { autoLoginChecksFor } = await import('../auth/checks.ts');
+      const { authSettingsFromConfig, resolveAuthSettings } = await import('../auth/settings.ts');
+      const { IbkrClient } = await import('../ibkr/client.ts');
+      const { formatDoctor, runDoctor } = await import('../ibkr/doctor.ts');
+      const { loadRuntime } = await import('./runtime.ts');
+      const { oauthSettingsOf } = await import('./connection.ts');
       let baseUrl = opts.gateway ?? process.env.IBKR_GATEWAY_URL ?? 'https://localhost:5000';
       let tls: TlsOptions | undefined;
       let timeoutMs = 10_000;
@@ -139,7 +143,7 @@ export function registerDoctorCommand(program: Command): void {
         const lines = [...configLines, ...(await runDoctor(client, expectations)), ...(oauth ? [] : autoLoginChecksFor(auth))];
         process.stdout.write(scrubSecrets(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n'));
         const failed = lines.filter((l) => l.status === 'fail').length;
-        if (failed) throw new UserError(`${failed} check(s) failed`, 1);
+        if (failed) throw new UserError(`${failed} check(s) failed`, EXIT.checksFailed);
       } finally {
         await client.close();
       }

@@ -6,11 +6,6 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAutoLogin, resolveAuthSettings } from '../auth/settings.ts';
-import { readGatewayDir } from '../gateway/conf.ts';
-import { GatewaySupervisor } from '../gateway/supervisor.ts';
-import { renderSystemdUnit } from '../gateway/systemd-unit.ts';
-import { createLogger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { configOption, modeOption } from './options.ts';
 
@@ -46,6 +41,11 @@ export function registerGatewayCommand(program: Command): void {
     .option('--login-check <seconds>', 'with auth.autoLogin: seconds between session checks', '60')
     .option('-v, --verbose', 'debug logging')
     .action(async (opts: StartOptions) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for them (see commands.ts).
+      const { createAutoLogin, resolveAuthSettings } = await import('../auth/settings.ts');
+      const { readGatewayDir } = await import('../gateway/conf.ts');
+      const { GatewaySupervisor } = await import('../gateway/supervisor.ts');
+      const { createLogger } = await import('../log/logger.ts');
       const gw = readGatewayDir(opts.dir);
       const settings = resolveAuthSettings({ config: opts.config, mode: opts.mode, dataDir: opts.dataDir });
       const logFile = join(settings.dataDir, 'logs', 'gateway.log');
@@ -90,7 +90,9 @@ export function registerGatewayCommand(program: Command): void {
     .addOption(configOption())
     .option('--data-dir <dir>', 'data directory for logs', 'data')
     .option('--system <user>', 'print a system unit running as this user (default: a user unit)')
-    .action((opts: { dir: string; config?: string; dataDir: string; system?: string }) => {
+    .action(async (opts: { dir: string; config?: string; dataDir: string; system?: string }) => {
+      const { readGatewayDir } = await import('../gateway/conf.ts');
+      const { renderSystemdUnit } = await import('../gateway/systemd-unit.ts');
       const gw = readGatewayDir(opts.dir);
       const tandemBin = fileURLToPath(new URL('../../bin/tandem.js', import.meta.url));
       process.stdout.write(renderSystemdUnit({

@@ -2,15 +2,27 @@
  * The command-line program: builds the commander tree from one module per command and turns
  * errors into exit codes. A user's mistake (UserError) prints one paragraph, never a stack trace.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
 import { storageError } from '../store/storage-error.ts';
+import { EXIT } from '../util/exit-codes.ts';
 import { commands } from './commands.ts';
+
+/** The package's version, read from package.json (two levels up from src/cli/ and from dist/cli/). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function buildProgram(): Command {
   const program = new Command('tandem')
     .description('Trade cointegrated pairs through the Interactive Brokers Client Portal Web API')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   for (const register of commands) register(program);
@@ -35,12 +47,12 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
-    return 0;
+    return EXIT.ok;
   } catch (caught) {
     let err = caught;
     if (err instanceof CommanderError) {
       // commander has already printed help or the usage error itself.
-      return err.exitCode === 0 ? 0 : 2;
+      return err.exitCode === 0 ? EXIT.ok : EXIT.userError;
     }
     // A journal write that failed mid-run (disk full, I/O error): one line, not a stack.
     const storage = String((err as { code?: unknown })?.code).startsWith('SQLITE_') ? storageError(err) : undefined;
@@ -50,6 +62,6 @@ export async function runCli(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     process.stderr.write(scrubSecrets(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
-    return 1;
+    return EXIT.bug;
   }
 }

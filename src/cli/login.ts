@@ -5,9 +5,6 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { resetFailedLogins } from '../auth/failed-logins.ts';
-import { createAutoLogin, resolveAuthSettings } from '../auth/settings.ts';
-import { createLogger } from '../log/logger.ts';
 import { configOption, modeOption } from './options.ts';
 
 interface LoginCliOptions {
@@ -32,6 +29,10 @@ export function registerLoginCommand(program: Command): void {
     .addOption(new Option('--attempts <n>', 'browser attempts before giving up').default('3'))
     .option('-v, --verbose', 'debug logging')
     .action(async (opts: LoginCliOptions) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for them (see commands.ts).
+      const { resetFailedLogins } = await import('../auth/failed-logins.ts');
+      const { createAutoLogin, resolveAuthSettings } = await import('../auth/settings.ts');
+      const { createLogger } = await import('../log/logger.ts');
       const settings = resolveAuthSettings({ config: opts.config, mode: opts.mode, gateway: opts.gateway, dataDir: opts.dataDir });
       const logger = createLogger({ level: opts.verbose ? 'debug' : 'info' });
       if (opts.resetFailures) {

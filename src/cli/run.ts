@@ -3,16 +3,12 @@
  *  [--yes] [--flatten-on-exit]`: the live engine (docs/engine.md).
  *
  * Signals: SIGINT/SIGTERM stop new decisions and shut down within a bounded time (a second one exits
- * at once); SIGUSR2 is the kill switch (flatten and stop). Exit codes: 0 after a normal stop, 4 after
- * a risk stop (kill switch, max daily loss), 2 for a user mistake, 1 for a bug.
+ * at once); SIGUSR2 is the kill switch (flatten and stop). Exit codes: see src/util/exit-codes.ts.
  */
 import { Option, type Command } from 'commander';
-import { loadRuntime } from './runtime.ts';
 import { configOption, modeOption } from './options.ts';
-import { buildEngine, parseDuration } from './engine-setup.ts';
 import { UserError } from '../util/errors.ts';
-import { authSettingsFromConfig, createAutoLogin } from '../auth/settings.ts';
-import { attachAutoLogin, sessionAuthApi } from '../auth/session-hook.ts';
+import { EXIT } from '../util/exit-codes.ts';
 import type { AutoLogin } from '../auth/auto-login.ts';
 import type { Observation } from '../observe/attach.ts';
 import { parsePort } from './dashboard.ts';
@@ -47,6 +43,11 @@ export function registerRunCommand(program: Command): void {
     .option('--allow-remote', 'allow the dashboard on a non-loopback address (the token is still required)')
     .addOption(new Option('--json', 'print the final summary as JSON').hideHelp())
     .action(async (opts: RunOpts & { json?: boolean }) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for the engine (see commands.ts).
+      const { loadRuntime } = await import('./runtime.ts');
+      const { buildEngine, parseDuration } = await import('./engine-setup.ts');
+      const { authSettingsFromConfig, createAutoLogin } = await import('../auth/settings.ts');
+      const { attachAutoLogin, sessionAuthApi } = await import('../auth/session-hook.ts');
       const maxBars = opts.maxBars === undefined ? undefined : Number(opts.maxBars);
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
@@ -66,7 +67,7 @@ export function registerRunCommand(program: Command): void {
         signals++;
         if (signals > 1) {
           process.stderr.write(`second ${sig}: exiting now (open orders are in the journal; the next start reconciles them)\n`);
-          process.exit(130);
+          process.exit(EXIT.interrupted);
         }
         process.stderr.write(`${sig}: stopping (no new decisions, waiting for orders in flight; ${sig} again exits at once)\n`);
         void engine.stop('signal');
@@ -103,7 +104,7 @@ export function registerRunCommand(program: Command): void {
           );
         }
         if (summary.stopReason === 'kill-switch' || summary.stopReason === 'daily-loss') {
-          throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were flattened. See the journal's incidents.`, 4);
+          throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were flattened. See the journal's incidents.`, EXIT.riskStop);
         }
       } finally {
         detachAutoLogin();

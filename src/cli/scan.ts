@@ -4,8 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadBarsCsv } from '../backtest/csv.ts';
-import { scanSeries, type ScanResult } from '../backtest/scan.ts';
+import type { ScanResult } from '../backtest/scan.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { writeOutput } from './output-file.ts';
@@ -42,7 +41,7 @@ export function registerScanCommand(program: Command): void {
   program
     .command('scan')
     .description('rank every pair of a bar file\'s symbols by cointegration (Engle–Granger both ways, Johansen, half-life)')
-    .requiredOption('--data <file.csv>', 'bar file (time,symbol,open,high,low,close,volume) with two or more symbols')
+    .requiredOption('--data <file>', 'bar file, CSV or Parquet (time,symbol,open,high,low,close,volume), with two or more symbols')
     .option('--lookback <bars>', 'use the last N aligned bars of each pair (0 = all)', '0')
     .option('--json <out.json>', 'write every pair\'s figures as JSON')
     .option('--workers <n>', 'worker threads (0 = none; default: one per core for large universes)')
@@ -51,8 +50,10 @@ export function registerScanCommand(program: Command): void {
       const lookback = nonNegativeInt('--lookback', opts.lookback);
       const top = nonNegativeInt('--top', opts.top);
       const workers = opts.workers !== undefined ? nonNegativeInt('--workers', opts.workers) : undefined;
+      const { loadBars } = await import('../backtest/bar-files.ts');
+      const { scanSeries } = await import('../backtest/scan.ts');
       const reading = new ProgressBar({ label: 'reading bars', total: 0 });
-      const series = await loadBarsCsv(opts.data, {
+      const series = await loadBars(opts.data, {
         onProgress: (done, total) => {
           reading.setTotal(total);
           reading.update(done);

@@ -5,14 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { REALISTIC, readUploadedKeys, startSimulator, type RealismFlags, type SimOAuthSetup, type SimOptions, type SimUser } from '../gateway-sim/index.ts';
-import { parseFaultSpec } from '../gateway-sim/faults.ts';
+import type { RealismFlags, SimOAuthSetup, SimOptions, SimUser } from '../gateway-sim/index.ts';
 import { UserError } from '../util/errors.ts';
-import { createLogger } from '../log/logger.ts';
 
 function int(name: string, v: string, min = 0): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} ${v}: expected an integer >= ${min}`);
+  return n;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port ${v}: not a TCP port. Fix: give a port from 1 to 65535 (0 = any free port), e.g. --port 5000`);
   return n;
 }
 
@@ -30,14 +34,14 @@ function parseUser(spec: string): SimUser {
 }
 
 /** `--realism flag=value,...` → partial realism flags (booleans and numbers). */
-function parseRealism(spec: string): Partial<RealismFlags> {
+function parseRealism(spec: string, defaults: RealismFlags): Partial<RealismFlags> {
   const out: Record<string, boolean | number> = {};
   for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
     const [k, v] = item.split('=');
-    if (!k || v === undefined || !(k in REALISTIC)) {
-      throw new UserError(`--realism ${item}: expected flag=value with a flag among ${Object.keys(REALISTIC).join(', ')}`);
+    if (!k || v === undefined || !(k in defaults)) {
+      throw new UserError(`--realism ${item}: expected flag=value with a flag among ${Object.keys(defaults).join(', ')}`);
     }
-    const kind = typeof REALISTIC[k as keyof RealismFlags];
+    const kind = typeof defaults[k as keyof RealismFlags];
     if (kind === 'boolean') {
       if (v !== 'true' && v !== 'false') throw new UserError(`--realism ${item}: ${k} takes true or false`);
       out[k] = v === 'true';
@@ -51,7 +55,8 @@ function parseRealism(spec: string): Partial<RealismFlags> {
 }
 
 /** `--oauth KEYDIR`: the public files a user uploads to IBKR's OAuth page. */
-function simOAuthSetup(dir: string, consumerKey: unknown, lstTtl: unknown): SimOAuthSetup {
+async function simOAuthSetup(dir: string, consumerKey: unknown, lstTtl: unknown): Promise<SimOAuthSetup> {
+  const { readUploadedKeys } = await import('../gateway-sim/index.ts');
   let keys;
   try {
     keys = readUploadedKeys(dir);
@@ -91,6 +96,10 @@ export function registerSimCommand(program: Command): void {
     .option('--json', 'print one JSON line {url, port, accounts} instead of the URL')
     .option('--log-level <level>', 'stderr log level: debug prints every API request', 'warn')
     .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
+      // Loaded here, not at the top: `tandem --help` should not pay for the simulator (see commands.ts).
+      const { REALISTIC, startSimulator } = await import('../gateway-sim/index.ts');
+      const { parseFaultSpec } = await import('../gateway-sim/faults.ts');
+      const { createLogger } = await import('../log/logger.ts');
       const profile = String(o.profile);
       if (profile !== 'realistic' && profile !== 'ideal') throw new UserError(`--profile ${profile}: expected realistic or ideal`);
       const speed = Number(o.speed);
@@ -106,11 +115,11 @@ export function registerSimCommand(program: Command): void {
         }
       }
       const opts: SimOptions = {
-        port: int('port', String(o.port)), seed: int('seed', String(o.seed)), speed, profile,
+        port: port(String(o.port)), seed: int('seed', String(o.seed)), speed, profile,
         authenticated: o.authenticated === true, paper: o.live !== true, pacing: o.pacing !== false,
         ...(typeof o.startTime === 'string' ? { startTime: o.startTime } : {}),
         ...(typeof o.faults === 'string' ? { faults: o.faults } : {}),
-        ...(typeof o.realism === 'string' ? { realism: parseRealism(o.realism) } : {}),
+        ...(typeof o.realism === 'string' ? { realism: parseRealism(o.realism, REALISTIC) } : {}),
         ...(typeof o.sessionTimeout === 'string' ? { brokerageTimeoutMs: int('session-timeout', o.sessionTimeout, 1), ssoTimeoutMs: int('session-timeout', o.sessionTimeout, 1) * 1.2 } : {}),
         accounts: {
           ...(typeof o.paperCash === 'string' ? { paper: { cash: Number(o.paperCash) } } : {}),
@@ -118,7 +127,7 @@ export function registerSimCommand(program: Command): void {
         },
         ...(Array.isArray(o.user) ? { users: o.user.map(parseUser) } : {}),
         ...(tls ? { tls } : {}),
-        ...(typeof o.oauth === 'string' ? { oauth: simOAuthSetup(o.oauth, o.consumerKey, o.lstTtl) } : {}),
+        ...(typeof o.oauth === 'string' ? { oauth: await simOAuthSetup(o.oauth, o.consumerKey, o.lstTtl) } : {}),
         logger: createLogger({ level: String(o.logLevel) }),
       };
       if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`);
@@ -127,7 +136,8 @@ export function registerSimCommand(program: Command): void {
         sim = await startSimulator(opts);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use; pick another with --port (0 = any free port)`);
+        if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use. Fix: pick another with --port (0 = any free port)`);
+        if (e.code === 'EACCES') throw new UserError(`port ${opts.port} needs privileges to listen on. Fix: use a port above 1023, e.g. --port 5000 (0 = any free port)`);
         throw err;
       }
       // The simulator plays IBKR's OAuth page too: it issues the access token and its encrypted secret.

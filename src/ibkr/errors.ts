@@ -6,6 +6,7 @@
  * are things the user fixes; the CLI prints them without a stack trace.
  */
 import { UserError } from '../util/errors.ts';
+import { EXIT } from '../util/exit-codes.ts';
 
 export class IbkrError extends UserError {
   override name = 'IbkrError';
@@ -13,7 +14,7 @@ export class IbkrError extends UserError {
     message: string,
     /** Endpoint as "METHOD /path" (without the query string), or '' when not tied to one. */
     readonly endpoint: string,
-    exitCode = 3,
+    exitCode: number = EXIT.broker,
   ) {
     super(message, exitCode);
   }

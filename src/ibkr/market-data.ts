@@ -181,6 +181,8 @@ export interface HistoryOptions {
   outsideRth?: boolean;
   exchange?: string;
   source?: 'Last' | 'Trades' | 'Midpoint' | 'Bid_Ask';
+  /** Called as each page of a [from, to) download arrives, with pages done and pages in all. */
+  onPage?: (done: number, total: number) => void;
 }
 
 export class MarketDataApi {
@@ -247,10 +249,13 @@ export class MarketDataApi {
     const to = opts.to === undefined ? Date.now() : +opts.to;
     const from = opts.from === undefined ? to - 86_400_000 : +opts.from;
     const pages = planHistoryPages(opts.bar, from, to);
+    let done = 0;
     const results = await Promise.all(
-      pages.map((p) =>
-        this.historyPage(conid, { bar: opts.bar, period: p.period, startTime: p.startTime, outsideRth: opts.outsideRth, exchange: opts.exchange, source: opts.source }),
-      ),
+      pages.map(async (p) => {
+        const bars = await this.historyPage(conid, { bar: opts.bar, period: p.period, startTime: p.startTime, outsideRth: opts.outsideRth, exchange: opts.exchange, source: opts.source });
+        opts.onPage?.(++done, pages.length);
+        return bars;
+      }),
     );
     const byTime = new Map<number, Bar>();
     for (const bars of results) for (const b of bars) if (b.t >= from && b.t < to) byTime.set(b.t, b);

@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { hasSecrets, registerSecret, scrubSecrets } from '../util/secrets.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.ts';
+import { useColor } from '../util/color.ts';
 
 export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -68,7 +69,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const consoleDest = opts.destination ?? process.stderr;
   const usePretty = opts.pretty ?? Boolean((consoleDest as NodeJS.WriteStream).isTTY);
   const consoleStream = usePretty
-    ? pretty({ destination: scrubbing(consoleDest), colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? pretty({ destination: scrubbing(consoleDest), colorize: useColor(consoleDest as NodeJS.WriteStream), sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : scrubbing(consoleDest);
   const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: consoleStream }];
   if (opts.file) {

@@ -1,6 +1,7 @@
 /** Child processes for the crash tests: the simulator and the engine, each a real `tandem` process. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { tandemArgv } from './tandem-cli.ts';
 
 export interface Child {
   proc: ChildProcessWithoutNullStreams;
@@ -40,13 +41,12 @@ export function startTandem(args: string[], env: NodeJS.ProcessEnv = {}, cwd = p
   };
 }
 
-const bin = new URL('../../bin/tandem.js', import.meta.url).pathname;
 
 /** Runs `tandem ARGS` to the end in `cwd`: its exit code, stdout and stderr (a failure is a result, not a throw). */
 export async function runTandem(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(process.execPath, tandemArgv(args), { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, out: stdout, err: stderr });
     });

@@ -1,0 +1,87 @@
+/**
+ * The `time` cell of a bar file read straight from the file's bytes, for the CSV loader's fast
+ * path (see csv.ts). It gives up (NaN) on anything but the common forms; the loader then re-reads
+ * that line the slow way (parseTime), which either accepts it with the same value or reports the
+ * error with file:line:col. So it must never accept a cell parseTime refuses, nor differ from it.
+ *
+ * Forms read: `YYYY-MM-DD[THH:MM[:SS[.f{1,3}]]][Z]` (UTC) and epoch milliseconds of 11 to 15
+ * digits. Years before 100 are left to the slow path (Date.UTC maps them to 19xx).
+ */
+
+const D0 = 48; // '0'
+const DOT = 46; // '.'
+
+const two = (buf: Uint8Array, p: number): number => {
+  const a = buf[p]! - D0;
+  const b = buf[p + 1]! - D0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+};
+
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days from 1970-01-01 to the civil date (proleptic Gregorian), as Date.UTC counts them. */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * A `time` cell as epoch ms, for the common forms only; NaN for anything else (offsets, lower-case
+ * `t`/`z`, a space separator, more than 3 fraction digits, invalid dates, epoch seconds, signs),
+ * which the slow path then reads or refuses.
+ */
+export function readTime(buf: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  if (n >= 11 && n <= 15 && buf[s + 4] !== 45) {
+    // Epoch milliseconds (11+ digits: 10 digits or fewer may be epoch seconds, which the slow path refuses).
+    let v = 0;
+    for (let p = s; p < e; p++) {
+      const c = buf[p]! - D0;
+      if (c < 0 || c > 9) return NaN;
+      v = v * 10 + c;
+    }
+    return v;
+  }
+  if (n < 10 || buf[s + 4] !== 45 || buf[s + 7] !== 45) return NaN;
+  const y = two(buf, s) * 100 + two(buf, s + 2);
+  const mo = two(buf, s + 5);
+  const d = two(buf, s + 8);
+  if (y < 100 || two(buf, s) < 0 || two(buf, s + 2) < 0 || mo < 1 || mo > 12 || d < 1) return NaN;
+  if (d > (mo === 2 && isLeap(y) ? 29 : MONTH_DAYS[mo - 1]!)) return NaN;
+  let p = s + 10;
+  let end = e;
+  if (buf[end - 1] === 90 && end - 1 > p) end--; // trailing 'Z' after a time
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let ms = 0;
+  if (p < end) {
+    if (buf[p] !== 84 || end - p < 6 || buf[p + 3] !== 58) return NaN; // 'T', ':'
+    h = two(buf, p + 1);
+    mi = two(buf, p + 4);
+    p += 6;
+    if (p < end) {
+      if (buf[p] !== 58 || end - p < 3) return NaN;
+      sec = two(buf, p + 1);
+      p += 3;
+      if (p < end) {
+        const digits = end - p - 1;
+        if (buf[p] !== DOT || digits < 1 || digits > 3) return NaN;
+        for (let k = 0; k < 3; k++) {
+          const c = k < digits ? buf[p + 1 + k]! - D0 : 0;
+          if (c < 0 || c > 9) return NaN;
+          ms = ms * 10 + c;
+        }
+      }
+    }
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return NaN;
+  } else if (end !== e) {
+    return NaN; // a date followed by 'Z' alone
+  }
+  return daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms;
+}

@@ -1,0 +1,184 @@
+/**
+ * Bar files in Apache Parquet: the same table as the CSV bar file (docs/strategy.md), one row per
+ * bar per symbol, as typed columns: `time` (INT64 TIMESTAMP_MILLIS, UTC; also read: other
+ * timestamp units, INT64/DOUBLE epoch milliseconds, or ISO 8601 strings), `symbol` (string),
+ * `open`, `high`, `low`, `close`, `volume` (DOUBLE; any numeric type is read). Other columns are
+ * ignored. Parquet stores numbers as binary, so reading skips text parsing altogether, and files are
+ * a fraction of the CSV's size; pandas, polars, DuckDB and Spark read and write them.
+ *
+ * The same rules as CSV apply to every row (positive prices, volume >= 0, a symbol, no second bar
+ * at a time), and a bad value is a UserError naming the file, the row (1-based, as a viewer shows
+ * it) and the column.
+ *
+ * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
+ * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { UserError } from '../util/errors.ts';
+import { CSV_COLUMNS, finishSeries, openDataFile, parseTime, SeriesBuilder, type BarSeries, type LoadCsvOptions } from './csv.ts';
+
+const MAGIC = 'PAR1';
+const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
+
+/** Whether the file starts with Parquet's magic bytes (the format is told by content, not by name). */
+export async function isParquetFile(file: string): Promise<boolean> {
+  const { fh } = await openDataFile(file);
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    return bytesRead === 4 && head.toString('latin1') === MAGIC;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A column's values as numbers (timestamps already converted to epoch ms by the parsers below). */
+function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Date) return v.getTime();
+  return NaN;
+}
+
+/** Loads a Parquet bar file into the same series as loadBarsCsv. */
+export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
+  const { size } = await openDataFile(file).then(async (f) => {
+    await f.fh.close();
+    return f;
+  });
+  const { parquetMetadata, parquetRead } = await import('hyparquet');
+  const bytes = await readFile(file);
+  opts.onProgress?.(size, size);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let metadata;
+  try {
+    metadata = parquetMetadata(buffer);
+  } catch (err) {
+    throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`);
+  }
+  const names = metadata.schema.slice(1).map((s) => s.name);
+  const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  const missing = CSV_COLUMNS.filter((c) => !lower.has(c));
+  if (missing.length) {
+    throw new UserError(`${file}: the Parquet file lacks column(s) ${missing.map((c) => `'${c}'`).join(', ')} (it has ${names.join(', ')}); expected columns ${CSV_COLUMNS.join(', ')}`);
+  }
+  const wanted = CSV_COLUMNS.map((c) => lower.get(c)!);
+  const n = Number(metadata.num_rows);
+  // Column by column as each row group is decoded, into typed arrays: no row objects. A cell that
+  // is not a number (or, for `time`, not a timestamp, epoch ms or ISO text) becomes NaN and keeps
+  // its raw value for the error message.
+  const timeName = lower.get('time')!;
+  const symbolName = lower.get('symbol')!;
+  const numbers = new Map<string, Float64Array>([timeName, ...NUMERIC.map((c) => lower.get(c)!)].map((name) => [name, new Float64Array(n)]));
+  const symbol = new Array<unknown>(n);
+  const raw = new Map<string, Map<number, unknown>>();
+  const timeErrors = new Map<number, string>();
+  try {
+    await parquetRead({
+      file: { byteLength: buffer.byteLength, slice: (start, end) => buffer.slice(start, end) },
+      metadata,
+      columns: wanted,
+      parsers: {
+        timestampFromMilliseconds: (v: bigint) => Number(v),
+        timestampFromMicroseconds: (v: bigint) => Number(v / 1000n),
+        timestampFromNanoseconds: (v: bigint) => Number(v / 1_000_000n),
+      },
+      onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
+        const end = Math.min(rowEnd, n);
+        if (columnName === symbolName) {
+          for (let r = rowStart; r < end; r++) symbol[r] = columnData[r - rowStart];
+          return;
+        }
+        const into = numbers.get(columnName)!;
+        for (let r = rowStart; r < end; r++) {
+          const v: unknown = columnData[r - rowStart];
+          let x = toNumber(v);
+          if (typeof v === 'string' && columnName === timeName) {
+            const t = parseTime(v.trim());
+            if (typeof t === 'string') timeErrors.set(r, t);
+            else x = t;
+          }
+          if (Number.isNaN(x)) {
+            let m = raw.get(columnName);
+            if (!m) raw.set(columnName, (m = new Map()));
+            m.set(r, v);
+          }
+          into[r] = x;
+        }
+      },
+    });
+  } catch (err) {
+    throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`);
+  }
+  const time = numbers.get(timeName)!;
+  const nums = NUMERIC.map((c) => numbers.get(lower.get(c)!)!);
+  const keep = opts.symbols ? new Set(opts.symbols) : null;
+  const builders = new Map<string, SeriesBuilder>();
+  const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
+  const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
+  let lastSym: unknown = undefined;
+  let lastBuilder: SeriesBuilder | null = null;
+  for (let i = 0; i < n; i++) {
+    const sym = symbol[i];
+    if (sym !== lastSym) {
+      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`);
+      const name = sym.trim();
+      lastSym = sym;
+      lastBuilder = keep && !keep.has(name) ? null : (builders.get(name) ?? null);
+      if (!lastBuilder && (!keep || keep.has(name))) builders.set(name, (lastBuilder = new SeriesBuilder(name)));
+    }
+    const t = time[i]!;
+    if (timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`);
+    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`);
+    for (let k = 0; k < 5; k++) {
+      const v = nums[k]![i]!;
+      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`);
+      if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`);
+    }
+    lastBuilder?.add(t, nums[0]![i]!, nums[1]![i]!, nums[2]![i]!, nums[3]![i]!, nums[4]![i]!, i + 1);
+  }
+  const out = new Map<string, BarSeries>();
+  for (const [name, b] of builders) {
+    out.set(name, finishSeries(b, (first, second, iso) => `${file}: row ${second}: a second bar for ${name} at ${iso} (the first is row ${first})`));
+  }
+  return out;
+}
+
+/** Writes series as a Parquet bar file: rows by time, then symbol; times as TIMESTAMP_MILLIS (UTC). */
+export async function writeBarsParquet(file: string, series: BarSeries[]): Promise<void> {
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  const total = series.reduce((a, s) => a + s.length, 0);
+  // Merge the symbols' (ascending) series by time; ties in the order given.
+  const order: [number, number][] = [];
+  const pos = series.map(() => 0);
+  for (let k = 0; k < total; k++) {
+    let best = -1;
+    for (let j = 0; j < series.length; j++) {
+      if (pos[j]! < series[j]!.length && (best < 0 || series[j]!.time[pos[j]!]! < series[best]!.time[pos[best]!]!)) best = j;
+    }
+    order.push([best, pos[best]!++]);
+  }
+  const time = new BigInt64Array(total);
+  const symbol: string[] = new Array<string>(total);
+  const cols = NUMERIC.map(() => new Float64Array(total));
+  order.forEach(([j, i], r) => {
+    const s = series[j]!;
+    time[r] = BigInt(s.time[i]!);
+    symbol[r] = s.symbol;
+    cols[0]![r] = s.open[i]!;
+    cols[1]![r] = s.high[i]!;
+    cols[2]![r] = s.low[i]!;
+    cols[3]![r] = s.close[i]!;
+    cols[4]![r] = s.volume[i]!;
+  });
+  const buffer = parquetWriteBuffer({
+    columnData: [
+      { name: 'time', data: time, type: 'TIMESTAMP', nullable: false },
+      { name: 'symbol', data: symbol, type: 'STRING', nullable: false },
+      ...NUMERIC.map((name, k) => ({ name, data: cols[k]!, type: 'DOUBLE' as const, nullable: false })),
+    ],
+    rowGroupSize: 1_000_000,
+    createdBy: 'tandem',
+  });
+  await writeFile(file, new Uint8Array(buffer));
+}

@@ -1,0 +1,23 @@
+/**
+ * The exit codes of the `tandem` command, in one place so that no two meanings share a number (the
+ * README's table is this list). Scripts and supervisors branch on them: 1 is reserved for a bug in
+ * Tandem, so an expected outcome such as "doctor found a failing check" never looks like a crash.
+ */
+export const EXIT = {
+  /** Done as asked. */
+  ok: 0,
+  /** A bug in Tandem: an unexpected error, printed with its stack (please report it). */
+  bug: 1,
+  /** A mistake the user can fix: bad option, config value or data file; the message says how. */
+  userError: 2,
+  /** The broker side failed: the gateway unreachable, not logged in, a login refused, an order refused. */
+  broker: 3,
+  /** The engine stopped on a risk limit (kill switch, maximum daily loss) after flattening. */
+  riskStop: 4,
+  /** `tandem doctor` ran and one or more checks failed (each line says how to fix it). */
+  checksFailed: 5,
+  /** Stopped at once by a second Ctrl-C (SIGINT) while shutting down. */
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,0 +1,114 @@
+/**
+ * Parquet bar files: written by Tandem and read back to the same numbers as the CSV of the same
+ * bars; backtest and scan give the same results from either format; bad files are one clear error.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { describe, expect, it } from 'vitest';
+import { loadBars } from '../src/backtest/bar-files.ts';
+import { loadBarsCsv } from '../src/backtest/csv.ts';
+import { writeBarsParquet } from '../src/backtest/parquet.ts';
+import { UserError } from '../src/util/errors.ts';
+import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
+import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tandem-parquet-'));
+const COLS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
+
+function tandem(args: string[]) {
+  const r = spawnSync(process.execPath, tandemArgv(args), { cwd: dir, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function loadError(file: string): Promise<string> {
+  try {
+    await loadBars(file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UserError);
+    return (err as Error).message.replace(file, 'FILE');
+  }
+  throw new Error('expected a UserError');
+}
+
+describe('parquet bar files', () => {
+  const csv = join(dir, 'bars.csv');
+  const pq = join(dir, 'bars.parquet');
+  writeFileSync(csv, pairCsv(syntheticPair({ n: 2500, seed: 11 }), 'ETHA', 'ETHV'));
+
+  it('round-trips the bars of a CSV exactly', async () => {
+    const fromCsv = await loadBarsCsv(csv);
+    await writeBarsParquet(pq, [...fromCsv.values()]);
+    expect(readFileSync(pq).subarray(0, 4).toString()).toBe('PAR1');
+    const back = await loadBars(pq);
+    expect([...back.keys()].sort()).toEqual(['ETHA', 'ETHV']);
+    for (const [sym, s] of fromCsv) for (const k of COLS) expect(Array.from(back.get(sym)![k]), `${sym} ${k}`).toEqual(Array.from(s[k]));
+    // Keeps only the symbols asked for.
+    expect([...(await loadBars(pq, { symbols: ['ETHV'] })).keys()]).toEqual(['ETHV']);
+  });
+
+  it('backtest and scan give the same results from Parquet as from CSV', async () => {
+    writeFileSync(join(dir, 'pair.yaml'), pairStrategyYaml({ name: 'pq_pair', entryZ: 1.5, exitZ: 0.3 }));
+    const a = tandem(['backtest', '--config', 'pair.yaml', '--data', 'bars.csv', '--json', 'a.json']);
+    const b = tandem(['backtest', '--config', 'pair.yaml', '--data', 'bars.parquet', '--json', 'b.json']);
+    expect(a.err).toBe('');
+    expect(b.err).toBe('');
+    expect(b.code).toBe(0);
+    expect(b.out.replace('b.json', 'a.json')).toBe(a.out);
+    expect(readFileSync(join(dir, 'b.json'), 'utf8')).toBe(readFileSync(join(dir, 'a.json'), 'utf8'));
+    const sa = tandem(['scan', '--data', 'bars.csv', '--workers', '0']);
+    const sb = tandem(['scan', '--data', 'bars.parquet', '--workers', '0']);
+    expect(sb.code).toBe(0);
+    expect(sb.out).toBe(sa.out);
+  });
+
+  it('reads timestamps in other units, epoch-ms numbers and ISO strings; names row and column of a bad value', async () => {
+    const t0 = Date.UTC(2024, 0, 2, 14, 30);
+    const write = (name: string, columnData: Parameters<typeof parquetWriteBuffer>[0]['columnData']) => {
+      const f = join(dir, name);
+      writeFileSync(f, new Uint8Array(parquetWriteBuffer({ columnData })));
+      return f;
+    };
+    const prices = (v: number[]) => (['open', 'high', 'low', 'close'] as const).map((name) => ({ name, data: Float64Array.from(v), type: 'DOUBLE' as const }));
+    const iso = write('iso.parquet', [
+      { name: 'Time', data: [new Date(t0 + 60_000).toISOString(), new Date(t0).toISOString()], type: 'STRING' },
+      { name: 'symbol', data: ['A', 'A'], type: 'STRING' },
+      ...prices([2, 1]),
+      { name: 'volume', data: Float64Array.from([0, 5]), type: 'DOUBLE' },
+      { name: 'extra', data: ['x', 'y'], type: 'STRING' },
+    ]);
+    const m = await loadBars(iso);
+    expect(Array.from(m.get('A')!.time)).toEqual([t0, t0 + 60_000]);
+    expect(Array.from(m.get('A')!.close)).toEqual([1, 2]);
+    const epoch = write('epoch.parquet', [
+      { name: 'time', data: BigInt64Array.from([BigInt(t0)]), type: 'INT64' },
+      { name: 'symbol', data: ['B'], type: 'STRING' },
+      ...prices([3]),
+      { name: 'volume', data: Int32Array.from([7]), type: 'INT32' },
+    ]);
+    expect(Array.from((await loadBars(epoch)).get('B')!.time)).toEqual([t0]);
+
+    const bad = write('bad.parquet', [
+      { name: 'time', data: [new Date(t0), new Date(t0 + 60_000)], type: 'TIMESTAMP' },
+      { name: 'symbol', data: ['A', 'A'], type: 'STRING' },
+      ...prices([1, 0]),
+      { name: 'volume', data: Float64Array.from([1, 1]), type: 'DOUBLE' },
+    ]);
+    expect(await loadError(bad)).toBe("FILE: row 2: column 'open': 0 must be positive");
+    const dup = write('dup.parquet', [
+      { name: 'time', data: [new Date(t0), new Date(t0)], type: 'TIMESTAMP' },
+      { name: 'symbol', data: ['A', 'A'], type: 'STRING' },
+      ...prices([1, 1]),
+      { name: 'volume', data: Float64Array.from([1, 1]), type: 'DOUBLE' },
+    ]);
+    expect(await loadError(dup)).toBe('FILE: row 2: a second bar for A at 2024-01-02T14:30:00.000Z (the first is row 1)');
+    const lacking = write('lacking.parquet', [{ name: 'time', data: [new Date(t0)], type: 'TIMESTAMP' }, { name: 'symbol', data: ['A'], type: 'STRING' }]);
+    expect(await loadError(lacking)).toMatch(/^FILE: the Parquet file lacks column\(s\) 'open', 'high', 'low', 'close', 'volume' \(it has time, symbol\)/);
+    const truncated = join(dir, 'truncated.parquet');
+    writeFileSync(truncated, readFileSync(pq).subarray(0, 200));
+    expect(await loadError(truncated)).toMatch(/^FILE: not a readable Parquet file/);
+  });
+});

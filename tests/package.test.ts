@@ -1,0 +1,56 @@
+/**
+ * The package as users get it: `npm pack` (which compiles dist/ through the `prepare` script),
+ * installed globally into a temporary prefix, then `tandem --version` and a backtest run from an
+ * empty directory, on the compiled JavaScript alone (no tsx, no dev dependencies, no sources).
+ *
+ * The install is offline from npm's cache (every dependency is there after `npm ci`); only when
+ * that fails does it ask the registry. Slow by nature (a TypeScript build and an install): one test.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
+import { ROOT } from './helpers/tandem-cli.ts';
+
+describe('package', () => {
+  it('packs, installs into a prefix and runs --version and a backtest from the tarball', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tandem-pack-'));
+    const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const packed = npm(['pack', '--silent', '--pack-destination', tmp], ROOT);
+    expect(packed.status, packed.stderr).toBe(0);
+    const tgz = readdirSync(tmp).find((f) => /^tandem-.*\.tgz$/.test(f))!;
+    const files = execFileSync('tar', ['tzf', join(tmp, tgz)], { encoding: 'utf8' }).split('\n');
+    expect(files).toContain('package/dist/main.js');
+    expect(files).toContain('package/dist/backtest/scan-worker.js');
+    expect(files).toContain('package/configs/strategies/cointegration_etha_ethv.yaml');
+    expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/tests/'))).toEqual([]);
+
+    const prefix = join(tmp, 'prefix');
+    const install = ['install', '-g', '--prefix', prefix, join(tmp, tgz), '--no-audit', '--no-fund'];
+    let inst = npm([...install, '--offline'], tmp);
+    if (inst.status !== 0) inst = npm([...install, '--prefer-offline'], tmp);
+    expect(inst.status, inst.stderr).toBe(0);
+    const bin = join(prefix, 'bin', 'tandem');
+    expect(existsSync(join(prefix, 'lib', 'node_modules', 'tandem', 'node_modules', 'tsx'))).toBe(false);
+
+    const work = join(tmp, 'work');
+    mkdirSync(work);
+    const tandem = (args: string[]) => spawnSync(bin, args, { cwd: work, encoding: 'utf8' });
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(tandem(['--version'])).toMatchObject({ status: 0, stdout: `${version}\n`, stderr: '' });
+
+    writeFileSync(join(work, 'bars.csv'), pairCsv(syntheticPair({ n: 1000, seed: 3 }), 'ETHA', 'ETHV'));
+    const strategy = join(prefix, 'lib', 'node_modules', 'tandem', 'configs', 'strategies', 'cointegration_etha_ethv.yaml');
+    const bt = tandem(['backtest', '--config', strategy, '--data', 'bars.csv', '--json', 'out.json']);
+    expect(bt.stderr).toBe('');
+    expect(bt.status).toBe(0);
+    expect(bt.stdout).toMatch(/aligned bars\s+1000/);
+    expect((JSON.parse(readFileSync(join(work, 'out.json'), 'utf8')) as { equity: unknown[] }).equity).toHaveLength(1000);
+    // scan's worker threads load the compiled worker.
+    const scan = tandem(['scan', '--data', 'bars.csv', '--workers', '1']);
+    expect(scan.stderr).toBe('');
+    expect(scan.stdout).toMatch(/1 pair\(s\) ranked/);
+  }, 900_000);
+});
