@@ -12,7 +12,6 @@ import { loadBars } from '../src/backtest/bar-files.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
 import { runTandem } from './helpers/processes.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
-import { tandemArgv } from './helpers/tandem-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-history-'));
 let sim: RunningSimulator;
