@@ -19,6 +19,7 @@ import type { PairBar } from '../src/strategies/types.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
 const N = 1500;
 const bars: PairBar[] = [...syntheticPair({ n: N, seed: 21 })];
@@ -142,13 +143,12 @@ describe('walk-forward', () => {
 
 describe('tandem sweep', () => {
   it('prints the ranking and the out-of-sample folds, writes the heat map and JSON', () => {
-    const root = resolve(import.meta.dirname, '..');
     const dir = mkdtempSync(join(tmpdir(), 'tandem-sweep-'));
     writeFileSync(join(dir, 'bars.csv'), pairCsv(bars, 'ETHA', 'ETHV'));
     writeFileSync(join(dir, 'pair.yaml'), pairStrategyYaml({ name: 'sweep_pair', lookback: 60, entryZ: 2, exitZ: 0.5, stopZ: 3.5 }));
     const r = spawnSync(
       process.execPath,
-      [join(root, 'bin/tandem.js'), 'sweep', '--config', 'pair.yaml', '--data', 'bars.csv', '--grid', 'entryZ=1.5,2 lookback=40,80', '--walk-forward', 'train=2d,test=1d', '--workers', '2', '--report', 'sweep.html', '--json', 'sweep.json'],
+      tandemArgv(['sweep', '--config', 'pair.yaml', '--data', 'bars.csv', '--grid', 'entryZ=1.5,2 lookback=40,80', '--walk-forward', 'train=2d,test=1d', '--workers', '2', '--report', 'sweep.html', '--json', 'sweep.json']),
       { cwd: dir, encoding: 'utf8' },
     );
     expect(r.stderr).toBe('');

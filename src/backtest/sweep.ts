@@ -16,6 +16,12 @@ import { barsPerYear, EquityStats, type Metrics } from './metrics.ts';
 import { applyPoint, describePoint, gridPoints, type GridAxis, type GridPoint } from './sweep-grid.ts';
 import { runWindow, type PairColumns, type RunOutcome, type RunSettings, type RunTask, type Window } from './sweep-run.ts';
 
+/**
+ * The worker's entry: compiled (dist/), the worker's JavaScript itself; from the sources (tsx), a
+ * JavaScript entry that loads the TypeScript worker through tsx (see sweep-worker-boot.mjs).
+ */
+const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? new URL('./sweep-worker-boot.mjs', import.meta.url) : new URL('./sweep-worker.js', import.meta.url);
+
 export interface SweepOptions extends RunSettings {
   /** Worker threads; 0 = this thread; default: one per core (at most one per task). */
   workers?: number;
@@ -76,7 +82,7 @@ export async function runTasks(columns: PairColumns, tasks: RunTask[], settings:
       slices.map(
         (slice) =>
           new Promise<void>((resolve, reject) => {
-            const w = new Worker(new URL('./sweep-worker-boot.mjs', import.meta.url), { workerData: { columns: shared, tasks: slice, settings } });
+            const w = new Worker(WORKER_ENTRY, { workerData: { columns: shared, tasks: slice, settings } });
             w.on('message', (m: RunOutcome) => {
               byId.set(m.id, m);
               bar.tick();
