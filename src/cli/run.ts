@@ -12,7 +12,6 @@ import { EXIT } from '../util/exit-codes.ts';
 import type { AutoLogin } from '../auth/auto-login.ts';
 import type { Observation } from '../observe/attach.ts';
 import { parsePort } from './dashboard.ts';
-import { accountForMode } from '../config/env.ts';
 
 interface RunOpts {
   config: string;
@@ -48,6 +47,7 @@ export function registerRunCommand(program: Command): void {
       const { buildEngine, parseDuration } = await import('./engine-setup.ts');
       const { authSettingsFromConfig, createAutoLogin } = await import('../auth/settings.ts');
       const { attachAutoLogin, sessionAuthApi } = await import('../auth/session-hook.ts');
+      const { accountForMode } = await import('../config/env.ts');
       const maxBars = opts.maxBars === undefined ? undefined : Number(opts.maxBars);
       if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
