@@ -78,7 +78,7 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   const db = new Database(journalFile, { readonly: true });
   const crashed = db.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
   const journalPositions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];
-  const state = JSON.parse((db.prepare('SELECT state FROM strategy_state WHERE id = 1').get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
+  const state = JSON.parse((db.prepare("SELECT state FROM strategy_states WHERE strategy_id = 'crash_test'").get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
   const open = db.prepare("SELECT COUNT(*) AS n FROM orders WHERE state IN ('new','unknown','working','partial')").get() as { n: number };
   const journalled = (db.prepare('SELECT coid FROM orders').all() as { coid: string }[]).map((r) => r.coid);
   db.close();

@@ -120,8 +120,9 @@ describe('engine modes and accounts', () => {
 });
 
 describe('engine portfolio', () => {
-  it('tracks quantities, average cost and cash through fills', () => {
-    const p = new Portfolio(10_000);
+  it('tracks quantities, average cost and cash through fills, per strategy book', () => {
+    const pf = new Portfolio();
+    const p = pf.addBook('a', 10_000);
     p.applyFill(1, 'A', 'BUY', 10, 100, 1);
     p.applyFill(1, 'A', 'BUY', 10, 110, 1);
     expect(p.qty(1)).toBe(20);
@@ -130,8 +131,24 @@ describe('engine portfolio', () => {
     p.applyFill(1, 'A', 'SELL', 20, 120, 1);
     expect(p.qty(1)).toBe(0);
     expect(p.cash).toBe(10_000 - 2100 - 2 + 2400 - 1);
-    p.setPrice(2, 50);
+    pf.setPrice(2, 50);
     p.applyFill(2, 'B', 'SELL', 10, 50, 0);
-    expect(p.markedEquity()).toBeCloseTo(p.cash - 500);
+    expect(pf.paperEquity('a')).toBeCloseTo(p.cash - 500);
+  });
+
+  it('keeps each strategy\'s fills in its own book; the account position is their sum', () => {
+    const pf = new Portfolio();
+    const a = pf.addBook('a', 50_000);
+    const b = pf.addBook('b', 50_000);
+    a.applyFill(1, 'ETHA', 'BUY', 100, 20, 1);
+    b.applyFill(1, 'ETHA', 'SELL', 40, 21, 1);
+    b.applyFill(2, 'BTC', 'BUY', 0.1, 90_000, 5);
+    expect(pf.accountQty(1)).toBe(60);
+    expect(a.qty(2)).toBe(0);
+    pf.setPrice(1, 20);
+    pf.setPrice(2, 90_000);
+    expect(pf.paperEquity('a')).toBeCloseTo(50_000 - 1);
+    expect(pf.paperEquity('b')).toBeCloseTo(50_000 + 40 * 21 - 40 * 20 - 6);
+    expect(pf.grossNotional()).toBeCloseTo(60 * 20 + 0.1 * 90_000);
   });
 });

@@ -7,21 +7,34 @@
  * - Market data: websocket `smd` quotes (the gateway's `_updated` time is the event time), or
  *   snapshots when polling. Orders: websocket `sor`; fills from `/iserver/account/trades` when an
  *   order's filled quantity grows (and `str` frames when the gateway sends them).
- * - Session: `lost`/`restored` of the client's session and the stream's reconnects become
- *   `ConnectionEvent`s for the engine.
+ * - Session: the client's session owns keep-alive (`/tickle` on its timer) and recovery (re-opening
+ *   the brokerage session); this adapter only turns its `lost` / `restored` events and the stream's
+ *   reconnects into `ConnectionEvent`s for the trading node. It never tickles or re-logs in itself.
+ * - Errors: every IBKR client error is mapped, by its class, to a `BrokerError` with a code and a
+ *   retryable flag (the message is kept, so the CLI prints the same text).
+ * - Executions seen are remembered in a bounded set (dedupe by execution id; the journal is the
+ *   durable dedupe).
  */
 import type { IbkrClient } from '../ibkr/client.ts';
 import type { LiveOrder, Execution } from '../ibkr/orders.ts';
 import {
+  ApiError,
+  ContractNotFoundError,
+  GatewayTimeoutError,
+  GatewayUnreachableError,
+  NotAuthenticatedError,
   OrderOutcomeUnknownError,
   OrderQuestionRefusedError,
   OrderRejectedError as IbkrOrderRejectedError,
+  RateLimitedError,
 } from '../ibkr/errors.ts';
 import { z } from 'zod';
 import { decode, lenientId, lenientNumber, lenientString, normalizeSide } from '../ibkr/decode.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
+import { BoundedMap, BoundedSet } from '../util/bounded.ts';
 import {
+  BrokerError,
   OrderRejectedError,
   PlacementUncertainError,
   type AccountInfo,
@@ -38,12 +51,33 @@ import {
   type OrderRequest,
   type PlaceResult,
   type Position,
-  type SessionStatus,
   type Tick,
 } from './types.ts';
 
 /** Last price, bid, ask, last size. */
 const STREAM_FIELDS = ['31', '84', '86', '7059'];
+
+/** Maps an error of the IBKR client (by class, never by text) to a `BrokerError`. */
+export function toBrokerError(err: unknown): unknown {
+  if (err instanceof BrokerError || !(err instanceof Error)) return err;
+  const o = { cause: err };
+  if (err instanceof GatewayTimeoutError || err instanceof GatewayUnreachableError || err instanceof RateLimitedError) {
+    return new BrokerError(err.message, 'BROKER_UNAVAILABLE', true, o);
+  }
+  if (err instanceof ApiError) return new BrokerError(err.message, err.status >= 500 ? 'BROKER_UNAVAILABLE' : 'BROKER_REQUEST_FAILED', err.status >= 500, o);
+  if (err instanceof NotAuthenticatedError) return new BrokerError(err.message, 'NOT_AUTHENTICATED', false, o);
+  if (err instanceof ContractNotFoundError) return new BrokerError(err.message, 'BROKER_REQUEST_FAILED', false, o);
+  return err;
+}
+
+/** Runs a client call and rethrows its error as a `BrokerError`. */
+async function mapped<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toBrokerError(err);
+  }
+}
 
 function toStatus(s: string | undefined): BrokerOrderStatus {
   switch (s) {
@@ -148,9 +182,10 @@ export class IbkrBroker implements Broker {
   private readonly logger: Logger;
   private account = '';
   private listeners: BrokerListeners = {};
-  private readonly seenExec = new Set<string>();
-  private readonly filledSeen = new Map<string, number>();
-  private readonly execQty = new Map<string, number>();
+  /** Executions already passed on (bounded: old ids fall out; the journal ignores repeats anyway). */
+  private readonly seenExec = new BoundedSet<string>(10_000);
+  private readonly filledSeen = new BoundedMap<string, number>(10_000);
+  private readonly execQty = new BoundedMap<string, number>(10_000);
   private fillFetch: Promise<void> | null = null;
   private wired = false;
 
@@ -160,11 +195,11 @@ export class IbkrBroker implements Broker {
   }
 
   async connect(): Promise<void> {
-    await this.client.connect();
+    await mapped(() => this.client.connect());
   }
 
   async accounts(): Promise<AccountInfo[]> {
-    const a = await this.client.session.iserverAccounts();
+    const a = await mapped(() => this.client.session.iserverAccounts());
     return a.accounts.map((id) => ({ id, isPaper: a.isPaper ?? /^D[UF]/i.test(id) }));
   }
 
@@ -174,33 +209,35 @@ export class IbkrBroker implements Broker {
 
   async resolveInstrument(spec: InstrumentSpec): Promise<Instrument> {
     if (spec.conid) return { ...spec, conid: spec.conid };
-    const c = await this.client.contracts.resolve({
+    const c = await mapped(() => this.client.contracts.resolve({
       symbol: spec.symbol, secType: spec.secType,
       ...(spec.exchange && spec.exchange !== 'SMART' ? { exchange: spec.exchange } : {}), currency: spec.currency,
-    });
+    }));
     return { ...spec, conid: c.conid };
   }
 
   async balance(): Promise<Balance> {
-    const s = await this.client.portfolio.summary(this.account);
+    const s = await mapped(() => this.client.portfolio.summary(this.account));
     const net = s.netLiquidation;
-    if (net === undefined) throw new Error(`the portfolio summary of ${this.account} has no net liquidation value`);
+    if (net === undefined) throw new BrokerError(`the portfolio summary of ${this.account} has no net liquidation value`, 'BROKER_REQUEST_FAILED', false);
     return { currency: s.currency ?? 'USD', cash: s.totalCash ?? 0, netLiquidation: net };
   }
 
   async positions(): Promise<Position[]> {
-    await this.client.portfolio.invalidate(this.account);
-    const ps = await this.client.portfolio.positions(this.account);
+    const ps = await mapped(async () => {
+      await this.client.portfolio.invalidate(this.account);
+      return this.client.portfolio.positions(this.account);
+    });
     return ps.filter((p) => p.quantity !== 0).map((p) => ({ conid: p.conid, symbol: p.symbol, qty: p.quantity, avgCost: p.avgCost ?? p.avgPrice ?? 0 }));
   }
 
   async orders(): Promise<BrokerOrder[]> {
-    const os = await this.client.orders.liveOrders({ force: true });
+    const os = await mapped(() => this.client.orders.liveOrders({ force: true }));
     return os.filter((o) => !o.account || o.account === this.account).map(toBrokerOrder);
   }
 
   async findOrderByCoid(cOID: string): Promise<BrokerOrder | undefined> {
-    const o = await this.client.orders.findByClientOrderId(cOID);
+    const o = await mapped(() => this.client.orders.findByClientOrderId(cOID));
     return o ? toBrokerOrder(o) : undefined;
   }
 
@@ -232,31 +269,31 @@ export class IbkrBroker implements Broker {
       return { brokerOrderId: String(r.orderId), status: toStatus(r.status) };
     } catch (err) {
       if (err instanceof IbkrOrderRejectedError || err instanceof OrderQuestionRefusedError) {
-        throw new OrderRejectedError(cOID, err.message);
+        throw new OrderRejectedError(cOID, err.message, false, { cause: err });
       }
-      if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message);
+      if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message, { cause: err });
       // Anything else (network, session, 5xx): the order may have gone out; the caller looks it up.
-      throw new PlacementUncertainError(cOID, err instanceof Error ? err.message : String(err));
+      throw new PlacementUncertainError(cOID, err instanceof Error ? err.message : String(err), { cause: err });
     }
   }
 
   async cancelOrder(brokerOrderId: string): Promise<void> {
-    await this.client.orders.cancel(this.account, Number(brokerOrderId));
+    await mapped(() => this.client.orders.cancel(this.account, Number(brokerOrderId)));
   }
 
   async fills(): Promise<Fill[]> {
-    const es = await this.client.orders.trades(1);
+    const es = await mapped(() => this.client.orders.trades(1));
     return es.filter((e) => !e.account || e.account === this.account).map(toFill);
   }
 
   async history(instrument: Instrument, barMinutes: number, bars: number): Promise<HistoryBar[]> {
     const days = historyPeriodDays(instrument.secType, barMinutes, bars);
-    const rows = await this.client.marketData.history(instrument.conid, { bar: barString(barMinutes), period: `${days}d` });
+    const rows = await mapped(() => this.client.marketData.history(instrument.conid, { bar: barString(barMinutes), period: `${days}d` }));
     return rows.map((b) => ({ time: b.t, open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v }));
   }
 
   async snapshot(instruments: Instrument[]): Promise<Tick[]> {
-    const qs = await this.client.marketData.snapshot(instruments.map((i) => i.conid));
+    const qs = await mapped(() => this.client.marketData.snapshot(instruments.map((i) => i.conid)));
     const out: Tick[] = [];
     for (const q of qs) {
       const price = q.last ?? (q.bid !== undefined && q.ask !== undefined ? (q.bid + q.ask) / 2 : undefined);
@@ -291,13 +328,12 @@ export class IbkrBroker implements Broker {
         if (m.topic !== 'str' || !Array.isArray(m.args)) return;
         for (const f of fillsFromStrFrame(m.args, this.account)) this.emitFill(f);
       });
-      stream.on('reconnected', () => this.listeners.onConnection?.({ kind: 'up' }));
-      stream.on('status', (s) => {
-        if (s.authenticated === false || s.competing === true) this.listeners.onConnection?.({ kind: 'down', reason: s.competing ? 'competing session' : 'brokerage session ended (sts)' });
-      });
+      stream.on('reconnected', () => this.listeners.onConnection?.({ kind: 'up', what: 'stream' }));
+      // The session reports loss (tickle, 401, sts push) and recovery; it recovers by itself.
       this.client.session.on('lost', (e) => this.listeners.onConnection?.({ kind: 'down', reason: e.reason }));
+      this.client.session.on('restored', () => this.listeners.onConnection?.({ kind: 'up', what: 'session' }));
     }
-    await stream.connect();
+    await mapped(() => stream.connect());
     for (const i of instruments) stream.subscribeMarketData(i.conid, STREAM_FIELDS);
     stream.subscribeOrders();
     stream.subscribeTrades();
@@ -324,17 +360,6 @@ export class IbkrBroker implements Broker {
         this.fillFetch = null;
       }
     })();
-  }
-
-  async keepAlive(): Promise<SessionStatus> {
-    const t = await this.client.session.tickle();
-    const s = t.authStatus ?? (await this.client.session.status());
-    return { authenticated: s.authenticated, connected: s.connected, competing: s.competing };
-  }
-
-  async reauthenticate(): Promise<void> {
-    await this.client.session.ensureBrokerage();
-    await this.client.session.iserverAccounts();
   }
 
   async close(): Promise<void> {

@@ -17,14 +17,14 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadStrategyFile } from '../config/load.ts';
 import { IbkrBroker } from '../brokers/ibkr-broker.ts';
-import { Engine, type EngineEvent, type EngineSummary } from '../engine/engine.ts';
+import type { NodeEvent, NodeSummary } from '../engine/events.ts';
+import { runnerSpec } from '../engine/runner-spec.ts';
+import { TradingNode } from '../engine/trading-node.ts';
 import { startSimulator } from '../gateway-sim/index.ts';
 import { IbkrClient } from '../ibkr/client.ts';
 import { createLogger, silentLogger } from '../log/logger.ts';
 import { Journal } from '../store/journal.ts';
 import { barMinutes, cointegrationParamsSchema } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
-import type { StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,7 +44,7 @@ function hhmm(t: number): string {
   return new Date(t).toLocaleTimeString('en-US', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
-export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
+export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
   const out = o.out;
   const strategyFile = loadStrategyFile(STRATEGY_FILE);
   const params = cointegrationParamsSchema.parse({
@@ -62,7 +62,7 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
   out(`strategy ${strategyFile.name}: ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
   let lastStatus = 0;
   let dayTimer: NodeJS.Timeout | undefined;
-  const onEvent = (e: EngineEvent): void => {
+  const onEvent = (e: NodeEvent): void => {
     switch (e.type) {
       case 'decision': {
         const d = e.decision;
@@ -92,27 +92,26 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
           sim.core.clock.setSpeed(o.speed); // start-up done: the trading day runs on the fast clock
           out(`         simulated clock now x${o.speed}: one trading day in about ${Math.round(realDayMs / 1000)} s`);
           // Fallback if the day's last bars never close (no tick after 16:00): stop after the day's real duration.
-          dayTimer = setTimeout(() => void engine.stop('exit-after'), realDayMs + 30_000);
+          dayTimer = setTimeout(() => void node.stop('exit-after'), realDayMs + 30_000);
         }
         break;
     }
   };
-  const engine = new Engine({
+  const node = new TradingNode({
     broker: new IbkrBroker({ client, logger }), journal, logger, mode: 'paper', accountId: sim.accounts.paper, startingCash: 100_000,
-    legs: { y: params.legs.y, x: params.legs.x }, barMinutes: barMinutes(params.bar),
-    warmupBars: params.lookback - 1, shortMode: params.shortMode,
-    createStrategy: (state?: StrategyState) => createStrategy(params, state),
+    strategies: [runnerSpec({ name: strategyFile.name, strategy: params }, 1)],
     risk: { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false },
     execution: { settleTimeoutMs: 10_000, maxLegRetries: 2 },
-    orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000, keepAliveMs: 15_000,
+    orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000,
     // The day's last bar that closes (by the next tick's time) is 15:50.
     maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, shutdownTimeoutMs: 10_000,
+    marketClock: () => sim.core.clock.now(),
     onEvent,
   });
-  const stopOnSignal = (): void => void engine.stop('signal');
+  const stopOnSignal = (): void => void node.stop('signal');
   process.once('SIGINT', stopOnSignal);
   try {
-    const summary = await engine.run();
+    const summary = await node.run();
     const trades = journal.decisions().filter((d) => d.action.startsWith('enter')).length;
     const incidents = journal.incidents();
     out('');

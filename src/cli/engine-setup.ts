@@ -1,19 +1,19 @@
 /**
- * Wiring shared by `tandem run` and `tandem demo`: the resolved config becomes an IBKR client, the
- * IBKR broker, the journal and the engine. The engine itself knows none of these concretely.
+ * Wiring of `tandem run`: the resolved config becomes an IBKR client, the IBKR broker, the journal,
+ * one runner spec per strategy (through `runnerSpecs`, the one place that reads a strategy's
+ * declaration) and the trading node. The node itself knows none of these concretely.
  */
 import type { TandemConfig } from '../config/load.ts';
 import { accountForMode } from '../config/env.ts';
 import { IbkrClient } from '../ibkr/client.ts';
 import { IbkrBroker } from '../brokers/ibkr-broker.ts';
-import { Engine, type EngineEvent, type EngineOptions } from '../engine/engine.ts';
+import type { NodeEvent } from '../engine/events.ts';
+import { runnerSpecs } from '../engine/runner-spec.ts';
+import { TradingNode, type NodeOptions } from '../engine/trading-node.ts';
 import type { CrashPoint } from '../engine/order-manager.ts';
 import { checkAccountForMode, confirmLive } from '../engine/mode-guard.ts';
 import type { Logger } from '../log/logger.ts';
 import { Journal } from '../store/journal.ts';
-import { barMinutes, type CointegrationParams } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
-import type { StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface EngineRunFlags {
@@ -22,9 +22,9 @@ export interface EngineRunFlags {
   exitAfterMs?: number;
   flattenOnExit?: boolean;
   interactive?: boolean;
-  onEvent?: (e: EngineEvent) => void;
-  /** Overrides for tests and the demo (timers, polling). */
-  overrides?: Partial<EngineOptions>;
+  onEvent?: (e: NodeEvent) => void;
+  /** Overrides for tests (timers, polling). */
+  overrides?: Partial<NodeOptions>;
 }
 
 /** `90s`, `5m`, `2h`, `1d` or plain milliseconds. */
@@ -57,13 +57,8 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: Cra
   };
 }
 
-export async function buildEngine(config: TandemConfig, logger: Logger, flags: EngineRunFlags): Promise<{ engine: Engine; journal: Journal; client: IbkrClient }> {
-  if (config.strategies.length !== 1) {
-    throw new UserError(`the engine runs one strategy per process, but ${config.configFile} names ${config.strategies.length}. Start one engine per strategy (each with its own dataDir).`);
-  }
-  const sc = config.strategies[0]!;
-  if (sc.strategy.type !== 'cointegration') throw new UserError(`${sc.file}: the live engine runs pair strategies of type cointegration, not ${sc.strategy.type}.`);
-  const params = sc.strategy as unknown as CointegrationParams;
+export async function buildNode(config: TandemConfig, logger: Logger, flags: EngineRunFlags): Promise<{ node: TradingNode; journal: Journal; client: IbkrClient }> {
+  const specs = runnerSpecs(config.strategies);
   const e = config.engine;
   const mode = config.mode;
   const accountId = accountForMode(mode, config.credentials);
@@ -79,18 +74,16 @@ export async function buildEngine(config: TandemConfig, logger: Logger, flags: E
     logger,
     dataDir: e.dataDir,
     replyPolicy: { refuseMessageIds: e.execution.refuseMessageIds, suppressAtStart: e.execution.suppressMessageIds },
+    // The order manager owns the repeated lookup of a lost placement; the client reads once.
+    orderLookupReads: 1,
   });
   const broker = new IbkrBroker({ client, logger });
   const journal = new Journal(e.journal.path);
   const hook = crashHookFromEnv();
-  const engine = new Engine({
+  const node = new TradingNode({
     broker, journal, logger, mode, accountId,
     startingCash: e.paper.startingCash,
-    legs: { y: params.legs.y, x: params.legs.x },
-    barMinutes: barMinutes(params.bar),
-    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
-    shortMode: params.shortMode,
-    createStrategy: (state?: StrategyState) => createStrategy(sc.strategy, state),
+    strategies: specs,
     risk: {
       maxGrossNotional: e.risk.maxGrossNotional,
       maxPositionNotional: e.risk.maxPositionPerLeg,
@@ -107,5 +100,5 @@ export async function buildEngine(config: TandemConfig, logger: Logger, flags: E
     ...(flags.onEvent ? { onEvent: flags.onEvent } : {}),
     ...flags.overrides,
   });
-  return { engine, journal, client };
+  return { node, journal, client };
 }

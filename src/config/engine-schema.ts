@@ -84,8 +84,16 @@ export const engineSectionShape = {
 export const engineFileSchema = z.strictObject({
   kind: z.literal('engine').optional(),
   ...engineSectionShape,
-  /** Strategy config files, relative to this file. */
-  strategies: z.array(path).default([]),
+  /**
+   * Strategy config files, relative to this file: a path, or `{ file, capitalShare, allowSharedContracts }`.
+   * `capitalShare` (0..1]: the strategy's share of the sizing capital (default: equal shares of what
+   * the others leave); `allowSharedContracts`: may trade a contract another strategy trades.
+   */
+  strategies: z.array(z.union([path, z.strictObject({
+    file: path,
+    capitalShare: z.number().gt(0).max(1).optional(),
+    allowSharedContracts: z.boolean().optional(),
+  })])).default([]),
 });
 
 /** The engine section of a legacy main config (no strategy list: the strategy is in the same file). */

@@ -1,0 +1,65 @@
+/**
+ * What the trading node tells a human (the CLI log, the demo's printout) and what it returns when
+ * it stops. Plain data: the node and its runners emit these, the CLI formats them.
+ */
+import type { Decision } from '../strategies/types.ts';
+
+export type NodeEvent =
+  | { type: 'bar'; strategyId: string; time: number; closes: [number, number]; z: number | null; position: string; equity: number }
+  | { type: 'decision'; strategyId: string; time: number; decision: Decision; z: number | null }
+  | { type: 'order'; strategyId: string; cOID: string; symbol: string; side: string; qty: number | null; cashQty: number | null; state: string }
+  | { type: 'fill'; strategyId: string; cOID: string; symbol: string; side: string; qty: number; price: number; commission: number }
+  | { type: 'info'; message: string }
+  | { type: 'warn'; message: string };
+
+export type StopReason = 'max-bars' | 'exit-after' | 'signal' | 'kill-switch' | 'daily-loss' | 'error';
+
+/** Percentiles over the recent window of a latency series (ms); n counts every sample of the run. */
+export interface LatencyFigures {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+export interface StrategySummary {
+  strategyId: string;
+  bars: number;
+  decisions: number;
+  /** Orders placed and fills booked by THIS run (not the journal's whole history). */
+  orders: number;
+  fills: number;
+  equity: number;
+  startEquity: number;
+  positions: { symbol: string; qty: number }[];
+  /** Per-bar decision latency: closing tick received -> decision made, or -> first order handed to the broker. */
+  latencyMs: LatencyFigures;
+  /** The same, bars with orders only. */
+  orderLatencyMs: LatencyFigures;
+}
+
+/**
+ * `flatten`: what --flatten-on-exit achieved: `not-requested`, `done`, `market-closed` (refused,
+ * positions left), `incomplete` (tried, something still held). Anything but done / not-requested
+ * makes the CLI exit non-zero.
+ */
+export type FlattenOutcome = 'not-requested' | 'done' | 'market-closed' | 'incomplete';
+
+export interface NodeSummary {
+  stopReason: StopReason;
+  flatten: FlattenOutcome;
+  strategies: StrategySummary[];
+  /** Totals over the strategies (this run). */
+  bars: number;
+  decisions: number;
+  orders: number;
+  fills: number;
+  equity: number;
+  startEquity: number;
+  /** The account's positions as the books see them (sum over strategies), non-zero only. */
+  positions: { symbol: string; qty: number }[];
+  /** Positions at the broker that no strategy of this journal holds (reported, never adopted). */
+  foreign: { conid: number; symbol: string; qty: number }[];
+  incidents: number;
+  latencyMs: LatencyFigures;
+  orderLatencyMs: LatencyFigures;
+}
