@@ -29,6 +29,7 @@ import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './event
 import { isTradable } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
 import { OrderManager, sleep, type CrashPoint } from './order-manager.ts';
+import { PositionCheck } from './position-check.ts';
 import { Portfolio, roundQty } from './portfolio.ts';
 import { ACCOUNT, checkShortability, RiskEngine, type RiskLimits } from './risk.ts';
 import { checkSharedContracts, type RunnerSpec } from './runner-spec.ts';
@@ -46,6 +47,8 @@ export interface NodeOptions {
   risk: RiskLimits;
   marketData?: { source: 'stream' | 'poll'; pollMs?: number; graceMs?: number };
   execution?: { combo?: boolean; maxLegRetries?: number; settleTimeoutMs?: number };
+  /** Re-reads of a positions answer that is bad or contradicts the journal (see position-check.ts). */
+  positionReread?: { rereads?: number; rereadMs?: number };
   /** Order fallback polling and unknown-placement resolution. */
   orderPollMs?: number;
   resolveTimeoutMs?: number;
@@ -80,6 +83,7 @@ export class TradingNode {
   readonly orders: OrderManager;
   readonly risk: RiskEngine;
   readonly runners: StrategyRunner[];
+  private readonly positionCheck: PositionCheck;
   private readonly byConid = new Map<number, StrategyRunner[]>();
   private instruments: Instrument[] = [];
   private runId = 0;
@@ -132,6 +136,29 @@ export class TradingNode {
       dailyLossBreached: (t) => this.checkDailyLoss(t),
       onBarDone: () => this.onBarDone(),
     }, spec.capitalShare * o.startingCash));
+    this.positionCheck = this.newPositionCheck();
+  }
+
+  private newPositionCheck(): PositionCheck {
+    return new PositionCheck({
+      read: () => this.broker.positions(),
+      traded: () => this.instruments.map((i) => ({ conid: i.conid, symbol: i.symbol })),
+      booksQty: (conid) => this.portfolio.accountQty(conid),
+      holders: (conid) => this.runners.filter((r) => r.book.qty(conid) !== 0).map((r) => r.id),
+      risk: this.risk, journal: this.journal, logger: this.logger, emit: (e) => this.emit(e),
+      stopped: () => this.stopping,
+      ...this.o.positionReread,
+    });
+  }
+
+  /** A strategy's flatten, refused while its holdings are disputed with the broker (it would trade on a wrong picture). */
+  private async flattenRunner(r: StrategyRunner, why: string): Promise<boolean> {
+    if (this.positionCheck.isDisputed(r.id)) {
+      this.logger.error({ strategy: r.id, why }, `flatten refused for ${r.id}: its positions are disputed with the broker; nothing was sent, check the account`);
+      this.journal.recordIncident('flatten-refused', { why, reason: 'positions disputed' }, r.id);
+      return false;
+    }
+    return r.flatten(why);
   }
 
   private emit(e: NodeEvent): void {
@@ -323,7 +350,7 @@ export class TradingNode {
     this.risk.set(ACCOUNT, reason, 'halted'); // no decision may race the flatten
     for (const r of this.runners) r.stopAccepting();
     await Promise.all(this.runners.map((r) => r.busy));
-    const results = await Promise.all(this.runners.map((r) => r.flatten(reason)));
+    const results = await Promise.all(this.runners.map((r) => this.flattenRunner(r, reason)));
     this.flattenOutcome = results.every(Boolean) ? 'done' : 'incomplete';
     this.logger.warn({ why, flatten: this.flattenOutcome }, 'risk stop');
     await this.stop(reason);
@@ -399,7 +426,13 @@ export class TradingNode {
    * timer only when the same difference is seen twice in a row (the portfolio endpoint lags fills).
    */
   private async syncPositions(when: string, now = false): Promise<void> {
-    let positions = await this.broker.positions();
+    // Doubted: a bad or contradicting answer is read again before anything is concluded from it.
+    const first = await this.positionCheck.read(when);
+    if (first === null) {
+      this.positionCheck.judge(when, null);
+      return;
+    }
+    let positions = first;
     if (this.o.mode === 'live') this.portfolio.accountEquity = (await this.broker.balance()).netLiquidation;
     let diff = this.differences(positions);
     if (diff.some((d) => this.byConid.has(d.conid))) {
@@ -408,10 +441,11 @@ export class TradingNode {
         this.logger.warn({ when, fills: found }, 'executions of our orders the journal had missed were booked to their strategies');
         this.journal.recordIncident('fills-recovered', { when, fills: found });
         for (const r of this.runners) r.syncStrategy(`missed fills (${when})`);
-        positions = await this.broker.positions();
+        positions = (await this.positionCheck.read(when)) ?? positions;
         diff = this.differences(positions);
       }
     }
+    this.positionCheck.judge(when, positions);
     const signature = JSON.stringify(diff);
     const confirmed = now || signature === this.foreignCandidate;
     this.foreignCandidate = signature;
@@ -512,7 +546,7 @@ export class TradingNode {
     }
     this.risk.set(ACCOUNT, 'shutdown', null);
     this.risk.set(ACCOUNT, 'flatten on exit', 'reducing');
-    const results = await Promise.all(this.runners.map((r) => r.flatten('exit')));
+    const results = await Promise.all(this.runners.map((r) => this.flattenRunner(r, 'exit')));
     return results.every(Boolean) ? 'done' : 'incomplete';
   }
 

@@ -214,7 +214,8 @@ export class PortfolioApi {
           accountId: p.acctId ?? accountId,
           conid: p.conid,
           symbol: p.ticker ?? p.contractDesc,
-          quantity: p.position ?? 0,
+          // A missing or non-finite quantity is a bad answer, not a flat position: NaN says so to the caller.
+          quantity: p.position ?? Number.NaN,
           marketPrice: p.mktPrice,
           marketValue: p.mktValue,
           currency: p.currency,
