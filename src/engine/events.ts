@@ -30,6 +30,8 @@ export interface StrategySummary {
   fills: number;
   equity: number;
   startEquity: number;
+  /** The strategy's cash (paper: its share of startingCash moved by its own fills). */
+  cash: number;
   positions: { symbol: string; qty: number }[];
   /** Per-bar decision latency: closing tick received -> decision made, or -> first order handed to the broker. */
   latencyMs: LatencyFigures;

@@ -173,7 +173,9 @@ export class OrderManager {
         this.journal.updateOrder(cOID, cur.state, { brokerOrderId: res.brokerOrderId }, this.now());
       }
       this.wake(cOID);
-      return this.journal.order(cOID)!;
+      const sent = this.journal.order(cOID)!;
+      this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
+      return sent;
     } catch (err) {
       if (err instanceof OrderRejectedError && !err.duplicate) {
         this.journal.updateOrder(cOID, 'rejected', { error: err.reason }, this.now());

@@ -361,6 +361,7 @@ export class StrategyRunner {
       fills: run.fills,
       equity: round2(this.equity()),
       startEquity: round2(this.startEquity),
+      cash: this.book.cash,
       positions: this.book.all().map((h) => ({ symbol: h.symbol, qty: h.qty })),
       latencyMs: this.latencies.percentiles(),
       orderLatencyMs: this.orderLatencies.percentiles(),

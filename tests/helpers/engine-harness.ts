@@ -13,6 +13,7 @@ import { TradingNode, type NodeOptions } from '../../src/engine/trading-node.ts'
 import { startSimulator, type RunningSimulator, type SimOptions } from '../../src/gateway-sim/index.ts';
 import { IbkrClient } from '../../src/ibkr/client.ts';
 import { Journal } from '../../src/store/journal.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { cointegrationParamsSchema, type CointegrationParams } from '../../src/strategies/cointegration/params.ts';
 
 /** Tuesday 3 March 2026, 09:30 New York. */
@@ -69,8 +70,9 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
         ...(clientTimeoutMs ? { timeoutMs: clientTimeoutMs } : {}),
       });
       const journal = new Journal(journalFile);
+      const logger = process.env.TANDEM_TEST_LOG ? createLogger({ level: process.env.TANDEM_TEST_LOG, file: join(dir, '..', `node-${Date.now()}.log`) }) : undefined;
       const node = new TradingNode({
-        broker: new IbkrBroker({ client }), journal, mode: 'paper', accountId, startingCash: 100_000,
+        broker: new IbkrBroker({ client, ...(logger ? { logger } : {}) }), journal, mode: 'paper', accountId, startingCash: 100_000, ...(logger ? { logger } : {}),
         strategies: strategies ?? [spec('pair', params)],
         risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false },
         execution: { settleTimeoutMs: 20_000, maxLegRetries: 2 },

@@ -22,3 +22,21 @@ ${o.name ? `name: ${o.name}\n` : ''}strategy:
   sizing: { capitalFraction: 0.5 }
 `;
 }
+
+/** The BTC/ETH crypto test strategy (long-only, PAXOS), short parameters so it trades within a simulated hour or two. */
+export function cryptoStrategyYaml(o: PairStrategyOptions = {}): string {
+  return `kind: strategy
+${o.name ? `name: ${o.name}\n` : ''}strategy:
+  type: cointegration
+  legs:
+    y: { symbol: BTC, secType: CRYPTO, exchange: PAXOS, currency: USD }
+    x: { symbol: ETH, secType: CRYPTO, exchange: PAXOS, currency: USD }
+  bar: 5min
+  lookback: ${o.lookback ?? 20}
+  entryZ: ${o.entryZ ?? 1.0}
+  exitZ: ${o.exitZ ?? 0.2}
+  stopZ: ${o.stopZ ?? 3.5}
+  sizing: { capitalFraction: 0.5 }
+  shortMode: long-only
+`;
+}
