@@ -91,7 +91,10 @@ export async function buildNode(config: TandemConfig, logger: Logger, flags: Eng
       allowOutsideRth: e.risk.allowOutsideRth,
     },
     marketData: { source: e.marketData.source, pollMs: e.marketData.pollIntervalMs },
-    execution: { combo: e.execution.pairOrders === 'combo', maxLegRetries: e.execution.legRetries },
+    execution: {
+      combo: e.execution.pairOrders === 'combo', maxLegRetries: e.execution.legRetries,
+      nakedLeg: e.execution.nakedLeg, nakedLegTimeoutMs: e.execution.nakedLegTimeoutSeconds * 1000,
+    },
     killSwitchFile: e.risk.killSwitchFile,
     maxBars: flags.maxBars,
     exitAfterMs: flags.exitAfterMs,

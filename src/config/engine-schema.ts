@@ -44,6 +44,8 @@ export const engineSectionShape = {
     killSwitchFile: path.default('KILL'),
     /** Allow stock orders outside regular trading hours. */
     allowOutsideRth: z.boolean().default(false),
+    /** A decision on a bar older than this many bar lengths (after a stall) is skipped and logged. */
+    maxBarAgeBars: z.number().positive().max(1000).default(1),
   }).prefault({}),
   pacing: z.strictObject({
     maxRequestsPerSecond: z.number().positive().max(MAX_RATE_LIMIT).default(GATEWAY_RATE_LIMIT),
@@ -53,6 +55,10 @@ export const engineSectionShape = {
     pairOrders: z.enum(['legs', 'combo']).default('legs'),
     /** Retries of a rejected second leg before the filled first leg is flattened. */
     legRetries: z.number().int().min(0).max(5).default(2),
+    /** A lone leg of a pair found at start (a crash between the legs): `flatten` it or `complete` the pair. */
+    nakedLeg: z.enum(['complete', 'flatten']).default('flatten'),
+    /** Time bound of that action (seconds); while the market is closed it waits for the open. */
+    nakedLegTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
     /** Message ids of IBKR's order questions to answer "no" to (the rest are confirmed). */
     refuseMessageIds: z.array(z.string().trim().min(1)).default([]),
     /** Message ids to suppress once per session (POST /iserver/questions/suppress). */

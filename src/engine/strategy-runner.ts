@@ -319,6 +319,14 @@ export class StrategyRunner {
     return legs;
   }
 
+  /** Sends legs outside a decision (a naked leg's completion); the strategy is synced to the book after. */
+  async executeLegs(intentId: string, legs: ExecLeg[]): Promise<ExecResult> {
+    const res = await this.executor.execute(intentId, legs);
+    this.syncStrategy(`executed ${intentId}`);
+    this.saveState();
+    return res;
+  }
+
   /** Closes this strategy's positions (kill switch, daily loss, flatten on exit). True when flat. */
   async flatten(why: string): Promise<boolean> {
     const legs = this.flattenLegs();

@@ -29,6 +29,7 @@ import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './event
 import { isTradable } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
 import { OrderManager, sleep, type CrashPoint } from './order-manager.ts';
+import { NakedLegs, type NakedLegAction } from './naked-leg.ts';
 import { PositionCheck } from './position-check.ts';
 import { Portfolio, roundQty } from './portfolio.ts';
 import { ACCOUNT, checkShortability, RiskEngine, type RiskLimits } from './risk.ts';
@@ -46,7 +47,11 @@ export interface NodeOptions {
   strategies: RunnerSpec[];
   risk: RiskLimits;
   marketData?: { source: 'stream' | 'poll'; pollMs?: number; graceMs?: number };
-  execution?: { combo?: boolean; maxLegRetries?: number; settleTimeoutMs?: number };
+  execution?: {
+    combo?: boolean; maxLegRetries?: number; settleTimeoutMs?: number;
+    /** What to do with a lone leg of a pair found at start / after reconciliation (default flatten), and its time bound. */
+    nakedLeg?: NakedLegAction; nakedLegTimeoutMs?: number;
+  };
   /** Re-reads of a positions answer that is bad or contradicts the journal (see position-check.ts). */
   positionReread?: { rereads?: number; rereadMs?: number };
   /** Order fallback polling and unknown-placement resolution. */
@@ -84,6 +89,7 @@ export class TradingNode {
   readonly risk: RiskEngine;
   readonly runners: StrategyRunner[];
   private readonly positionCheck: PositionCheck;
+  readonly nakedLegs: NakedLegs;
   private readonly byConid = new Map<number, StrategyRunner[]>();
   private instruments: Instrument[] = [];
   private runId = 0;
@@ -137,6 +143,15 @@ export class TradingNode {
       onBarDone: () => this.onBarDone(),
     }, spec.capitalShare * o.startingCash));
     this.positionCheck = this.newPositionCheck();
+    this.nakedLegs = new NakedLegs({
+      action: o.execution?.nakedLeg ?? 'flatten', timeoutMs: o.execution?.nakedLegTimeoutMs ?? 120_000,
+      allowOutsideRth: o.risk.allowOutsideRth, journal: o.journal, logger: this.logger, risk: this.risk, emit: (e) => this.emit(e),
+      now: () => this.marketNow(),
+      isDisputed: (id) => this.positionCheck.isDisputed(id),
+      hasOrdersInFlight: (id) => this.orders.inFlight().some((x) => x.strategyId === id),
+      price: async (leg) => this.portfolio.price(leg.instrument.conid) ?? (await this.broker.snapshot([leg.instrument]))[0]?.price ?? 0,
+      stopped: () => this.stopping,
+    });
   }
 
   private newPositionCheck(): PositionCheck {
@@ -210,6 +225,7 @@ export class TradingNode {
     await this.subscribe();
     this.startTimers();
     this.started = true;
+    this.nakedLegs.check(this.runners, 'start');
     const names = this.runners.map((r) => `${r.id} (${r.legs.y.symbol}/${r.legs.x.symbol}, equity ${round2(r.equity())})`).join(', ');
     this.logger.info({ mode: o.mode, account: o.accountId, strategies: this.runners.map((r) => r.id), equity: round2(this.startEquity) }, 'engine running');
     this.emit({ type: 'info', message: `engine running: ${o.mode} account ${o.accountId}, ${names}` });
@@ -403,6 +419,7 @@ export class TradingNode {
           if (changes.length) this.journal.recordIncident('reconcile-orders', { when, changes });
           await this.syncPositions(when, true);
           for (const r of this.runners) r.syncStrategy(`reconcile (${when})`);
+          if (this.started) this.nakedLegs.check(this.runners, when);
         } while (this.reconcileAgain && !this.stopping);
       } finally {
         this.reconciling = null;
@@ -509,6 +526,7 @@ export class TradingNode {
       this.logger.info({ strategies: busy.map((r) => r.id), boundSeconds: Math.round(bound / 1000) }, 'shutdown: waiting for the decisions in progress and their orders');
       await Promise.race([Promise.all(busy.map((r) => r.busy)), sleep(bound)]);
     }
+    if (this.nakedLegs.busy) await Promise.race([this.nakedLegs.whenDone(), sleep(Math.max(0, deadline - Date.now()))]);
     for (const ord of this.orders.inFlight()) {
       const left = deadline - Date.now();
       if (left <= 0) break;
