@@ -89,6 +89,7 @@ export async function buildNode(config: TandemConfig, logger: Logger, flags: Eng
       maxPositionNotional: e.risk.maxPositionPerLeg,
       maxDailyLoss: e.risk.maxDailyLoss,
       allowOutsideRth: e.risk.allowOutsideRth,
+      maxBarAgeBars: e.risk.maxBarAgeBars,
     },
     marketData: { source: e.marketData.source, pollMs: e.marketData.pollIntervalMs },
     execution: {

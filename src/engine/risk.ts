@@ -25,6 +25,8 @@ export interface RiskLimits {
   maxDailyLoss: number;
   /** Allow stock orders outside regular hours (pre/post market). */
   allowOutsideRth: boolean;
+  /** A decision on a bar older than this many bar lengths is skipped (stale-bars.ts); default 1. */
+  maxBarAgeBars?: number;
 }
 
 export interface ProposedLeg {

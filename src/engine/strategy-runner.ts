@@ -26,6 +26,7 @@ import { PairExecutor, type ExecLeg, type ExecResult } from './pair-executor.ts'
 import type { Book, Portfolio } from './portfolio.ts';
 import type { RiskEngine } from './risk.ts';
 import type { RunnerSpec } from './runner-spec.ts';
+import { staleBarReason } from './stale-bars.ts';
 
 export interface RunnerDeps {
   journal: Journal;
@@ -41,6 +42,8 @@ export interface RunnerDeps {
   /** Save the strategy state every N bars (always after a decision). */
   saveStateEveryBars: number;
   graceMs: number;
+  /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
+  maxBarAgeBars?: number;
   /** The account's daily-loss check at a bar close; true when the node is stopping on it. */
   dailyLossBreached: (eventTime: number) => boolean;
   /** Called after each processed live bar (the node counts bars for --max-bars). */
@@ -65,6 +68,9 @@ export class StrategyRunner {
   private decisionsMade = 0;
   private lastBarTime: number | null = null;
   private lastTickWall = 0;
+  /** Event time of the newest tick of either leg (the market's clock for stale decisions). */
+  private newestTickTime = -Infinity;
+  private staleSkipped = 0;
   private latencyStart: number | null = null;
   private readonly latencies = new RecentSamples(LATENCY_WINDOW);
   private readonly orderLatencies = new RecentSamples(LATENCY_WINDOW);
@@ -167,6 +173,7 @@ export class StrategyRunner {
 
   onTick(t: Tick): void {
     this.lastTickWall = performance.now();
+    if (t.time > this.newestTickTime) this.newestTickTime = t.time;
     this.builder?.onTick(t.conid, t.time, t.price, t.size ?? 0);
   }
 
@@ -246,6 +253,11 @@ export class StrategyRunner {
       return false;
     };
     if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return refuse('inside the brokerage session maintenance window');
+    const stale = staleBarReason(b.time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
+    if (stale) {
+      this.staleSkipped++;
+      return refuse(stale);
+    }
     const legs: ExecLeg[] = dec.orders.map((lo) => {
       const inst = lo.leg === 'y' ? y : x;
       return { name: lo.leg, instrument: inst, side: lo.side, qty: lo.qty, price: d.portfolio.price(inst.conid) ?? 0 };
@@ -374,6 +386,11 @@ export class StrategyRunner {
       latencyMs: this.latencies.percentiles(),
       orderLatencyMs: this.orderLatencies.percentiles(),
     };
+  }
+
+  /** Decisions skipped because their bar was stale (after a stall). */
+  get staleDecisionsSkipped(): number {
+    return this.staleSkipped;
   }
 
   /** Raw latency samples of the recent window (benchmark). */

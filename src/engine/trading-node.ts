@@ -139,6 +139,7 @@ export class TradingNode {
       pauseForMaintenance: o.pauseForMaintenance !== false,
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
       graceMs: o.marketData?.graceMs ?? 0,
+      maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
       dailyLossBreached: (t) => this.checkDailyLoss(t),
       onBarDone: () => this.onBarDone(),
     }, spec.capitalShare * o.startingCash));
