@@ -72,7 +72,7 @@ export function runnerSpecs(entries: StrategyEntry[]): RunnerSpec[] {
   const fixed = entries.reduce((s, e) => s + (e.capitalShare ?? 0), 0);
   const open = entries.filter((e) => e.capitalShare === undefined).length;
   if (fixed > 1 + 1e-9) {
-    throw new UserError(`the strategies' capitalShare values add up to ${fixed}, more than 1: lower them so that they share the capital.`);
+    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`);
   }
   const rest = open > 0 ? (1 - fixed) / open : 0;
   if (open > 0 && rest <= 0) {
