@@ -7,6 +7,11 @@
  * - Market data: websocket `smd` quotes (the gateway's `_updated` time is the event time), or
  *   snapshots when polling. Orders: websocket `sor`; fills from `/iserver/account/trades` when an
  *   order's filled quantity grows (and `str` frames when the gateway sends them).
+ * - Executions as the gateway really sends them (src/ibkr/executions.ts): identified by `order_ref`
+ *   (our cOID) and `execution_id`, often without `order_id`; a fill whose conid is unknown carries
+ *   conid 0 here and the order manager takes the conid from the order it belongs to.
+ * - A cOID lookup answers found (order status, live orders, executions) or not found; not found is
+ *   never "absent" (live orders come back empty after hours: Voyz/ibind #43).
  * - Session: the client's session owns keep-alive (`/tickle` on its timer) and recovery (re-opening
  *   the brokerage session); this adapter only turns its `lost` / `restored` events and the stream's
  *   reconnects into `ConnectionEvent`s for the trading node. It never tickles or re-logs in itself.
@@ -16,7 +21,8 @@
  *   durable dedupe).
  */
 import type { IbkrClient } from '../ibkr/client.ts';
-import type { LiveOrder, Execution } from '../ibkr/orders.ts';
+import type { LiveOrder } from '../ibkr/orders.ts';
+import { toExecutions, type Execution } from '../ibkr/executions.ts';
 import {
   ApiError,
   ContractNotFoundError,
@@ -28,8 +34,6 @@ import {
   OrderRejectedError as IbkrOrderRejectedError,
   RateLimitedError,
 } from '../ibkr/errors.ts';
-import { z } from 'zod';
-import { decode, lenientId, lenientNumber, lenientString, normalizeSide } from '../ibkr/decode.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { BoundedMap, BoundedSet } from '../util/bounded.ts';
@@ -54,8 +58,8 @@ import {
   type Tick,
 } from './types.ts';
 
-/** Last price, bid, ask, last size. */
-const STREAM_FIELDS = ['31', '84', '86', '7059'];
+/** Last price, bid, ask, last size, cumulative volume (87 and its exact twin 7762: trade sizes come from it). */
+const STREAM_FIELDS = ['31', '84', '86', '7059', '87', '7762'];
 
 /** Maps an error of the IBKR client (by class, never by text) to a `BrokerError`. */
 export function toBrokerError(err: unknown): unknown {
@@ -98,13 +102,14 @@ function toStatus(s: string | undefined): BrokerOrderStatus {
 
 function toBrokerOrder(o: LiveOrder): BrokerOrder {
   return {
-    brokerOrderId: String(o.orderId),
+    brokerOrderId: o.orderId ? String(o.orderId) : '',
     cOID: o.cOID,
     conid: o.conid ?? 0,
     side: o.side ?? 'BUY',
     totalQty: o.totalSize ?? 0,
     filledQty: o.filledQuantity ?? 0,
-    avgPrice: o.avgPrice ?? 0,
+    // Later partial-fill rows carry no avgPrice: undefined, never 0 (the order manager keeps the last).
+    avgPrice: o.avgPrice,
     status: toStatus(o.status),
   };
 }
@@ -113,7 +118,7 @@ function toFill(e: Execution): Fill {
   return {
     execId: e.executionId,
     brokerOrderId: e.orderId === undefined ? '' : String(e.orderId),
-    cOID: e.cOID,
+    cOID: e.orderRef,
     conid: e.conid ?? 0,
     side: e.side ?? 'BUY',
     qty: Math.abs(e.size),
@@ -123,37 +128,9 @@ function toFill(e: Execution): Fill {
   };
 }
 
-/** One execution row of a websocket `str` frame (same keys as /iserver/account/trades). */
-const strRowSchema = z.looseObject({
-  execution_id: lenientString,
-  order_id: lenientId.optional(),
-  order_ref: lenientString.optional(),
-  conid: lenientId.optional(),
-  side: lenientString.optional(),
-  size: lenientNumber,
-  price: lenientNumber,
-  commission: lenientNumber.optional(),
-  trade_time_r: lenientNumber.optional(),
-  account: lenientString.optional(),
-});
-
 /** Decodes the executions of a `str` frame; rows that do not decode are skipped (the poll catches them). */
 export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
-  const out: Fill[] = [];
-  for (const row of args) {
-    try {
-      const e = decode(strRowSchema, row, 'ws str');
-      if (!e.execution_id || (e.account && e.account !== account)) continue;
-      out.push({
-        execId: e.execution_id, brokerOrderId: e.order_id === undefined ? '' : String(e.order_id), cOID: e.order_ref,
-        conid: e.conid ?? 0, side: normalizeSide(e.side) ?? 'BUY', qty: Math.abs(e.size ?? 0), price: e.price ?? 0,
-        commission: e.commission ?? 0, time: e.trade_time_r ?? Date.now(),
-      });
-    } catch {
-      /* not an execution row */
-    }
-  }
-  return out;
+  return toExecutions(args, 'ws str').filter((e) => !e.account || e.account === account).map(toFill);
 }
 
 /**
@@ -187,6 +164,8 @@ export class IbkrBroker implements Broker {
   private readonly filledSeen = new BoundedMap<string, number>(10_000);
   private readonly execQty = new BoundedMap<string, number>(10_000);
   private fillFetch: Promise<void> | null = null;
+  /** Last seen `C`/`H` state of field 31 per conid (undefined: trading). */
+  private readonly tradingState = new Map<number, 'prior-close' | 'halted' | undefined>();
   private wired = false;
 
   constructor(opts: IbkrBrokerOptions) {
@@ -236,9 +215,12 @@ export class IbkrBroker implements Broker {
     return os.filter((o) => !o.account || o.account === this.account).map(toBrokerOrder);
   }
 
-  async findOrderByCoid(cOID: string): Promise<BrokerOrder | undefined> {
-    const o = await mapped(() => this.client.orders.findByClientOrderId(cOID));
-    return o ? toBrokerOrder(o) : undefined;
+  async findOrderByCoid(cOID: string, brokerOrderId?: string): Promise<BrokerOrder | undefined> {
+    const orderId = brokerOrderId && /^\d+$/.test(brokerOrderId) ? Number(brokerOrderId) : undefined;
+    const r = await mapped(() => this.client.orders.lookup(cOID, orderId ? { orderId } : {}));
+    if (r.kind === 'found') return toBrokerOrder(r.order);
+    this.logger.debug({ cOID, reason: r.reason }, 'cOID not found at the broker (not a proof of absence)');
+    return undefined;
   }
 
   async placeOrder(req: OrderRequest): Promise<PlaceResult> {
@@ -296,6 +278,8 @@ export class IbkrBroker implements Broker {
     const qs = await mapped(() => this.client.marketData.snapshot(instruments.map((i) => i.conid)));
     const out: Tick[] = [];
     for (const q of qs) {
+      this.noteTradingState(q.conid, q.lastFlag);
+      if (q.lastFlag) continue; // previous close or halted: not a live price
       const price = q.last ?? (q.bid !== undefined && q.ask !== undefined ? (q.bid + q.ask) / 2 : undefined);
       if (price !== undefined && q.updatedAt !== undefined) out.push({ conid: q.conid, time: q.updatedAt, price });
     }
@@ -308,18 +292,21 @@ export class IbkrBroker implements Broker {
     if (!this.wired) {
       this.wired = true;
       stream.on('marketData', (q) => {
-        if (q.last === undefined || q.updatedAt === undefined) return;
-        this.listeners.onTick?.({ conid: q.conid, time: q.updatedAt, price: q.last, ...(q.lastSize !== undefined ? { size: q.lastSize } : {}) });
+        this.noteTradingState(q.conid, q.lastFlag);
+        // Only real trades are ticks (the stream marks them); bid/ask-only updates are not.
+        if (!q.trade) return;
+        this.listeners.onTick?.({ conid: q.conid, time: q.trade.time, price: q.trade.price, ...(q.trade.size !== undefined ? { size: q.trade.size } : {}) });
       });
       stream.on('order', (o) => {
         const bo = toBrokerOrder(o);
         this.listeners.onOrder?.(bo);
         // Executions normally arrive as `str` frames; if they lag the order's filled quantity, read them.
-        const prev = this.filledSeen.get(bo.brokerOrderId) ?? 0;
+        const key = bo.cOID ?? bo.brokerOrderId;
+        const prev = this.filledSeen.get(key) ?? 0;
         if (bo.filledQty > prev) {
-          this.filledSeen.set(bo.brokerOrderId, bo.filledQty);
+          this.filledSeen.set(key, bo.filledQty);
           setTimeout(() => {
-            const got = this.execQty.get(bo.brokerOrderId) ?? 0;
+            const got = this.execQty.get(key) ?? 0;
             if (got + 1e-9 < bo.filledQty) this.fetchFills();
           }, 1_000).unref();
         }
@@ -339,10 +326,24 @@ export class IbkrBroker implements Broker {
     stream.subscribeTrades();
   }
 
+  /**
+   * Field 31 prefixed `C` (previous close: no trade today) or `H` (halted) is not a live trade: the
+   * instrument is not trading. Said once per change, loudly, so the operator sees why no bars come.
+   */
+  private noteTradingState(conid: number, flag: 'prior-close' | 'halted' | undefined): void {
+    const prev = this.tradingState.get(conid);
+    if (prev === flag || (prev === undefined && flag === undefined && this.tradingState.has(conid))) return;
+    this.tradingState.set(conid, flag);
+    if (flag === 'halted') this.logger.warn({ conid }, 'instrument HALTED (last price prefixed H): not trading; no ticks until it trades again');
+    else if (flag === 'prior-close') this.logger.warn({ conid }, 'instrument not trading (last price is the previous close, prefix C): no ticks until it trades');
+    else if (prev !== undefined) this.logger.info({ conid }, 'instrument trading again');
+  }
+
   private emitFill(f: Fill): void {
     if (this.seenExec.has(f.execId)) return;
     this.seenExec.add(f.execId);
-    if (f.brokerOrderId) this.execQty.set(f.brokerOrderId, (this.execQty.get(f.brokerOrderId) ?? 0) + f.qty);
+    const key = f.cOID ?? f.brokerOrderId;
+    if (key) this.execQty.set(key, (this.execQty.get(key) ?? 0) + f.qty);
     this.listeners.onFill?.(f);
   }
 

@@ -77,9 +77,11 @@ export interface BrokerOrder {
   cOID?: string | undefined;
   conid: number;
   side: Side;
+  /** 0 when the broker did not say (IBKR `sor` rows may lack `totalSize`). */
   totalQty: number;
   filledQty: number;
-  avgPrice: number;
+  /** Undefined when the update did not carry it (later partial-fill rows): keep the last known. */
+  avgPrice?: number | undefined;
   status: BrokerOrderStatus;
   /** Broker's reason for a rejection or cancellation, when it gives one. */
   text?: string | undefined;
@@ -87,6 +89,7 @@ export interface BrokerOrder {
 
 export interface Fill {
   execId: string;
+  /** '' when the broker's execution row does not say (IBKR rows often carry only `order_ref`). */
   brokerOrderId: string;
   cOID?: string | undefined;
   conid: number;
@@ -230,8 +233,11 @@ export interface Broker {
   positions(): Promise<Position[]>;
   /** Orders of the current session (working and finished). */
   orders(): Promise<BrokerOrder[]>;
-  /** The order placed with this cOID, if the broker has it. */
-  findOrderByCoid(cOID: string): Promise<BrokerOrder | undefined>;
+  /**
+   * The order placed with this cOID, if the broker shows it (by order status when `brokerOrderId`
+   * is known, live orders, executions). Undefined is NOT a proof that it does not exist.
+   */
+  findOrderByCoid(cOID: string, brokerOrderId?: string): Promise<BrokerOrder | undefined>;
   placeOrder(req: OrderRequest): Promise<PlaceResult>;
   placeCombo?(req: ComboOrderRequest): Promise<PlaceResult>;
   cancelOrder(brokerOrderId: string): Promise<void>;

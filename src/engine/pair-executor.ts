@@ -82,16 +82,26 @@ export class PairExecutor {
     for (const p of placed) settled.push(await this.settleOrCancel(p));
     legs.forEach((l, i) => (filled[l.name] = signed(l.side, this.filledQty(settled[i]!))));
 
+    // An order whose outcome is unknown may still fill: a retry under a new cOID could double it.
+    const unknown = new Set(legs.filter((_, i) => settled[i]!.state === 'unknown').map((l) => l.name));
+
     // Retry legs that came short, each under a new cOID.
     for (const l of legs) {
-      for (let attempt = 1; attempt <= this.o.maxLegRetries; attempt++) {
+      for (let attempt = 1; attempt <= this.o.maxLegRetries && !unknown.has(l.name); attempt++) {
         const missing = roundQty(l.qty - Math.abs(filled[l.name]!));
         if (!(missing > minQty(l.instrument))) break;
         if (l.instrument.secType === 'CRYPTO' && l.side === 'BUY' && Math.abs(filled[l.name]!) > 0) break; // cash-qty fills are approximate
         this.o.logger.warn({ intentId, leg: l.name, symbol: l.instrument.symbol, missing, attempt }, 'leg not filled: retrying');
         const r = await this.settleOrCancel(await this.o.orders.place(this.o.strategyId, intentId, `${l.name}-retry${attempt}`, orderFor({ ...l, qty: missing }, this.o.outsideRth, this.o.cryptoCashBuffer)));
         filled[l.name] = roundQty(filled[l.name]! + signed(l.side, this.filledQty(r)));
+        if (r.state === 'unknown') unknown.add(l.name);
       }
+    }
+    if (unknown.size) {
+      const names = legs.filter((l) => unknown.has(l.name)).map((l) => l.instrument.symbol).join(', ');
+      this.o.logger.error({ intentId, unknown: names, filled }, `ORDER OUTCOME UNKNOWN on ${names}: no retry and no flatten until the broker shows it; its fills are booked to this strategy when they appear`);
+      this.o.journal.recordIncident('order-unknown', { intentId, legs: names, filled }, this.o.strategyId);
+      return { ok: false, filled, flattened: false, note: `order outcome unknown on ${names}` };
     }
     const incomplete = legs.filter((l) => {
       const f = Math.abs(filled[l.name]!);

@@ -46,6 +46,10 @@ export class SimCore extends EventEmitter {
   ordersListedFrom = 0;
   /** REST live orders were read with `filters`: `sor` pushes pause until a `force=true` read (§6.7). */
   sorPaused = false;
+  /** Live-order reads answered empty although orders existed (realism flags; reported by /sim/state). */
+  emptyLiveOrderReads = 0;
+  /** Halted conids: field 31 carries the `H` prefix and orders are not worked (hook /sim/halt). */
+  readonly halted = new Set<number>();
   /** Cached positions copy (§7.6): account → snapshot time (real ms) and rows. */
   positionsCache = new Map<string, { at: number; rows: Position[] }>();
   private timer: NodeJS.Timeout | undefined;
@@ -69,6 +73,8 @@ export class SimCore extends EventEmitter {
       hasMarketData: (conid) => this.md.has(conid),
       takeInjectedRejection: (conid) => this.faults.takeRejection(conid),
       takeInjectedInactive: (conid) => this.faults.takeInactive(conid),
+      takeInjectedPrompt: (conid) => this.faults.takePrompt(conid),
+      isHalted: (conid) => this.halted.has(conid),
     });
     if (opts.authenticated) this.establish(opts.paper);
     this.lastResetDay = this.resetDayKey();
@@ -184,6 +190,7 @@ export class SimCore extends EventEmitter {
     this.positionsCache.clear();
     this.pacing.reset();
     this.faults.clear();
+    this.halted.clear();
     this.market.clearOverrides();
     this.requestLog.length = 0;
     this.ordersListedFrom = 0;

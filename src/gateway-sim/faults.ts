@@ -11,6 +11,7 @@
  *   order503Delay=10000
  *   reject=265598          reject the next order for conid 265598 (reject=*: any conid; reject=265598:3: next 3)
  *   inactive=265598        accept the next order for that conid, then turn it Inactive (rejected downstream)
+ *   prompt=265598          answer the next order for that conid with an advanced order reject (p12 prompt)
  *   wsDrop=0.01            share of websocket frames after which the socket is dropped
  *   positionsEmpty=3       the next 3 reads of /portfolio/{acct}/positions/{page} answer `[]` although
  *                          positions are held (a cold or lagging positions cache; n omitted: 1)
@@ -41,11 +42,13 @@ export interface FaultConfig {
   reject: Map<string, number>;
   /** conid (or '*') → number of next orders accepted and then turned Inactive. */
   inactive: Map<string, number>;
+  /** conid (or '*') → number of next orders answered with an advanced order reject. */
+  prompt: Map<string, number>;
   scheduled: { atMs: number; action: ScheduledAction }[];
 }
 
 export function emptyFaults(): FaultConfig {
-  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, positionsEmpty: 0, positionsJunk: 0, reject: new Map(), inactive: new Map(), scheduled: [] };
+  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, positionsEmpty: 0, positionsJunk: 0, reject: new Map(), inactive: new Map(), prompt: new Map(), scheduled: [] };
 }
 
 function prob(key: string, v: string): number {
@@ -97,10 +100,11 @@ export function parseFaultSpec(spec: string, into: FaultConfig = emptyFaults()):
         break;
       }
       case 'reject':
+      case 'prompt':
       case 'inactive': {
         const [target, n] = v.split(':');
         if (!target || (target !== '*' && !/^\d+$/.test(target))) throw new Error(`fault ${key}=${v}: expected a conid or *`);
-        const map = key === 'reject' ? into.reject : into.inactive;
+        const map = key === 'reject' ? into.reject : key === 'prompt' ? into.prompt : into.inactive;
         map.set(target, (map.get(target) ?? 0) + (n ? Number(n) : 1));
         break;
       }
@@ -171,6 +175,11 @@ export class Faults {
 
   takeRejection(conid: number): string | undefined {
     return this.take(this.config.reject, conid) ? 'Order rejected - reason: the simulator was told to reject this order (fault injection)' : undefined;
+  }
+
+  /** True when the next order for this conid must be answered with an advanced order reject. */
+  takePrompt(conid: number): boolean {
+    return this.take(this.config.prompt, conid);
   }
 
   /** True when the next accepted order for this conid must turn Inactive. */

@@ -36,7 +36,7 @@ export function createHooks(core: SimCore, login: LoginPages) {
     },
     pacing: { enabled: core.pacing.opts.enabled, penaltyUntil: core.pacing.penaltyUntil },
     login: { failedAttempts: login.failedAttempts, pendingPushes: login.pendingPushes().length },
-    realism: core.opts.realism, profile: core.opts.profile,
+    realism: core.opts.realism, profile: core.opts.profile, emptyLiveOrderReads: core.emptyLiveOrderReads, halted: [...core.halted],
   });
 
   const routes: Record<string, HookFn> = {
@@ -122,6 +122,20 @@ export function createHooks(core: SimCore, login: LoginPages) {
       return { ok: true };
     },
     'POST /sim/reset': () => { core.resetAll(); return { ok: true }; },
+    'POST /sim/halt': (b) => {
+      const conid = Number(b.conid);
+      if (!core.instruments.get(conid)) throw new Error('body must be {"conid": <known conid>, "halted": true|false}');
+      if (b.halted === false) core.halted.delete(conid); else core.halted.add(conid);
+      return { halted: [...core.halted] };
+    },
+    'POST /sim/manual-trade': (b) => {
+      // An order entered elsewhere (TWS, mobile): no cOID, so its executions carry no order_ref.
+      const a = core.sessionAccount();
+      const d = core.orders.parseTicket({ conid: Number(b.conid), side: b.side === 'SELL' ? 'SELL' : 'BUY', orderType: 'MKT', tif: b.tif ?? 'DAY', quantity: Number(b.quantity) }, a.id);
+      if (typeof d === 'string') throw new Error(d);
+      const r = core.orders.accept(a, d);
+      return r.kind === 'accepted' ? r.body : r;
+    },
   };
 
   return (req: IncomingMessage, res: ServerResponse, url: URL, raw: string): void => {

@@ -30,7 +30,7 @@ export interface RealismFlags {
   accountsFirstStatus: number;
   /** /portfolio routes before GET /portfolio/accounts answer 500 (§7, §12.3 item 5). */
   requirePortfolioAccountsFirst: boolean;
-  /** "no bridge" window (ms) after ssodh/init during which /iserver routes answer 503 (§11 item 3). */
+  /** "no bridge" window (ms) after ssodh/init during which /iserver routes answer "no bridge" (§11 item 3). */
   noBridgeMs: number;
   /** Reply ids expire after this long (ms) (§6.2). */
   replyTtlMs: number;
@@ -58,6 +58,24 @@ export interface RealismFlags {
    * both profiles; switch it on to test a client against delayed data.
    */
   delayedMarketData: boolean;
+  /** HTTP status of "no bridge" during the init window: 400 `Bad Request: no bridge` (reference §1.7 catalog; ibind #104) or 503. */
+  noBridgeStatus: number;
+  /** Live orders answer empty while US stocks are outside regular hours (Voyz/ibind #43): crypto orders vanish every night. */
+  liveOrdersEmptyOutsideRth: boolean;
+  /** Live orders answer empty for this long (real ms) after a brokerage session starts (ibind #43, §6.7). */
+  liveOrdersEmptyAfterLoginMs: number;
+  /** `force=true` answers `{}` instead of `{"orders":[],"snapshot":false}` (Voyz/ibind #90). */
+  liveOrdersForceEmptyObject: boolean;
+  /** Execution rows (trades, `str`) carry `order_id` (false: only `order_ref` + `execution_id`, as in IBKR's trades example). */
+  executionOrderId: boolean;
+  /** `str` rows name the contract by `conidex` (no `conid`) and trades rows give `conid` as a string (§6.9, §8.9: types vary). */
+  executionConidVariants: boolean;
+  /** `sor` rows leave out `totalSize`, and partial-fill deltas leave out `avgPrice` (§8.8: deltas carry only what changed). */
+  sorSparse: boolean;
+  /** The websocket greeting (system/act/sts) comes this long (real ms) after the session is known; commands before it are dropped. */
+  wsGreetingDelayMs: number;
+  /** An advisor (FA) login: `/iserver/accounts` lists `All`, allocation groups and profiles besides the accounts. */
+  advisorLogin: boolean;
 }
 
 export const REALISTIC: RealismFlags = {
@@ -85,6 +103,15 @@ export const REALISTIC: RealismFlags = {
   wsRequireSession: true,
   filtersPauseSor: true,
   delayedMarketData: false,
+  noBridgeStatus: 400,
+  liveOrdersEmptyOutsideRth: true,
+  liveOrdersEmptyAfterLoginMs: 3_000,
+  liveOrdersForceEmptyObject: true,
+  executionOrderId: false,
+  executionConidVariants: true,
+  sorSparse: true,
+  wsGreetingDelayMs: 300,
+  advisorLogin: false,
 };
 
 export const IDEAL: RealismFlags = {
@@ -112,6 +139,15 @@ export const IDEAL: RealismFlags = {
   wsRequireSession: false,
   filtersPauseSor: false,
   delayedMarketData: false,
+  noBridgeStatus: 503,
+  liveOrdersEmptyOutsideRth: false,
+  liveOrdersEmptyAfterLoginMs: 0,
+  liveOrdersForceEmptyObject: false,
+  executionOrderId: true,
+  executionConidVariants: false,
+  sorSparse: false,
+  wsGreetingDelayMs: 0,
+  advisorLogin: false,
 };
 
 export interface PacingOptions {

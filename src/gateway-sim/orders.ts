@@ -85,6 +85,8 @@ interface PendingReply {
 export type PlaceResult =
   | { kind: 'accepted'; body: unknown[] }
   | { kind: 'question'; body: unknown[] }
+  /** Advanced order reject: a single object (not an array), HTTP 200. */
+  | { kind: 'prompt'; body: Record<string, unknown> }
   | { kind: 'error'; status: number; body: Record<string, unknown> };
 
 export interface OrderBookDeps {
@@ -101,7 +103,15 @@ export interface OrderBookDeps {
   takeInjectedRejection: (conid: number) => string | undefined;
   /** One-shot "accepted, then Inactive" injected by the faults module. */
   takeInjectedInactive: (conid: number) => boolean;
+  /** One-shot advanced order reject (p12 prompt) injected by the faults module. */
+  takeInjectedPrompt: (conid: number) => boolean;
+  /** A halted conid: orders are held, not worked. */
+  isHalted: (conid: number) => boolean;
 }
+
+/** The p12 prompt text of IBKR's OpenAPI `AdvancedOrderReject` example (shortened). */
+const P12_TEXT = 'If your order is not immediately executable, our systems may, depending on market conditions, reject your order if its limit price is more than the allowable amount away from the reference price at that time.\nUse the Price Management Algo?';
+const P12_OPTIONS = ['Use on this order', 'Always use', 'Do not use'];
 
 const HUMAN_TYPE: Record<string, string> = { MKT: 'Market', LMT: 'Limit' };
 const ORIG_TYPE: Record<string, string> = { MKT: 'MARKET', LMT: 'LIMIT' };
@@ -116,6 +126,8 @@ export class OrderBook extends EventEmitter {
   readonly orders = new Map<number, SimOrder>();
   readonly executions: Execution[] = [];
   private readonly replies = new Map<string, PendingReply>();
+  /** Advanced order rejects waiting for an answer: order id → ticket. */
+  private readonly prompts = new Map<number, { acctId: string; draft: OrderDraft; reqId: string }>();
   private readonly cOIDs = new Map<string, Map<string, number>>();
   private readonly rng: SeededRandom;
   private nextId: number;
@@ -133,6 +145,7 @@ export class OrderBook extends EventEmitter {
     this.orders.clear();
     this.executions.length = 0;
     this.replies.clear();
+    this.prompts.clear();
     this.cOIDs.clear();
     this.announce.length = 0;
   }
@@ -331,7 +344,33 @@ export class OrderBook extends EventEmitter {
     if (rej) return { kind: 'error', status: 200, body: { error: rej } };
     const qs = this.questionsFor(draft, insts, false);
     if (qs.length) return this.ask('place', draft, qs);
+    if (this.d.takeInjectedPrompt(draft.conid)) return this.advancedReject(acct, draft);
     return this.accept(acct, draft);
+  }
+
+  /**
+   * Advanced order reject (OpenAPI `AdvancedOrderReject`, §6.1 shape 4): one object, HTTP 200; the
+   * ticket is refused and gets an order id. Answering one of its options on /iserver/notification
+   * submits it under that id; nothing else does.
+   */
+  private advancedReject(acct: Account, draft: OrderDraft): PlaceResult {
+    const orderId = this.nextId++;
+    const reqId = String(10_000 + (orderId % 90_000));
+    this.prompts.set(orderId, { acctId: acct.id, draft, reqId });
+    return { kind: 'prompt', body: { orderId, reqId, dismissable: [], text: P12_TEXT, options: P12_OPTIONS, type: 'M', messageId: 'p12', prompt: true } };
+  }
+
+  /** POST /iserver/notification: the answer to an advanced order reject. */
+  answerPrompt(orderId: number, reqId: string, text: string): { status: number; body: unknown } {
+    const p = this.prompts.get(orderId);
+    if (!p || p.reqId !== reqId) return { status: 400, body: { error: `Bad Request: no prompt ${orderId}/${reqId}`, statusCode: 400 } };
+    if (!P12_OPTIONS.includes(text)) return { status: 400, body: { error: `Bad Request: '${text}' is not an option`, statusCode: 400 } };
+    this.prompts.delete(orderId);
+    const acct = this.d.account(p.acctId);
+    if (!acct) return { status: 400, body: { error: 'Bad Request: unknown account', statusCode: 400 } };
+    if (p.draft.cOID && this.isDuplicate(acct.id, p.draft.cOID)) return { status: 200, body: { error: `Order couldn't be submitted: Local order ID=${p.draft.cOID} is already registered.` } };
+    this.accept(acct, p.draft, orderId);
+    return { status: 200, body: 'Request was submitted' };
   }
 
   reply(id: string, confirmed: boolean): PlaceResult {
@@ -355,11 +394,12 @@ export class OrderBook extends EventEmitter {
     if (r.draft.cOID && this.isDuplicate(acct.id, r.draft.cOID)) {
       return { kind: 'error', status: 200, body: { error: `Order couldn't be submitted: Local order ID=${r.draft.cOID} is already registered.` } };
     }
+    if (this.d.takeInjectedPrompt(r.draft.conid)) return this.advancedReject(acct, r.draft);
     return this.accept(acct, r.draft);
   }
 
   /** Places the order for real; used by accept paths and by the order-503 fault. */
-  accept(acct: Account, draft: OrderDraft): PlaceResult {
+  accept(acct: Account, draft: OrderDraft, orderId = this.nextId++): PlaceResult {
     const now = this.d.now();
     if (draft.cOID) {
       let m = this.cOIDs.get(acct.id);
@@ -367,7 +407,7 @@ export class OrderBook extends EventEmitter {
       m.set(draft.cOID, now);
     }
     const order: SimOrder = {
-      ...draft, orderId: this.nextId++, status: 'PreSubmitted', filledQty: 0, avgPrice: 0, cashSpent: 0,
+      ...draft, orderId, status: 'PreSubmitted', filledQty: 0, avgPrice: 0, cashSpent: 0,
       createdAt: now, lastExecAt: now, submitAfter: Date.now() + this.d.opts.realism.submitDelayMs,
       ...(this.d.takeInjectedInactive(draft.conid) ? { failDownstream: true } : {}),
     };
@@ -459,6 +499,7 @@ export class OrderBook extends EventEmitter {
     const insts = this.instrumentsOf(o);
     if (!acct || typeof insts === 'string') { this.setStatus(o, 'Inactive'); return; }
     const now = this.d.now();
+    if (insts.some((i) => this.d.isHalted(i.conid))) return; // halted: held until trading resumes
     const open = insts.every((i) => isMarketOpen(i.market, now));
     if (!open) {
       // DAY orders that were working end with the session; others wait for the open (§6.13).
@@ -622,8 +663,14 @@ export class OrderBook extends EventEmitter {
       ...(e.orderRef ? { order_ref: e.orderRef } : {}), submitter: 'sim', exchange: exch, commission: e.commission.toFixed(2),
       net_amount: Math.round(net * 100) / 100, account: e.acct, accountCode: e.acct, account_allocation_name: e.acct,
       company_name: inst?.companyName ?? '', contract_description_1: inst?.symbol ?? '', sec_type: inst?.secType ?? 'STK',
-      listing_exchange: inst?.descExchange ?? '', conid: e.conid, conidEx: String(e.conid), clearing_id: 'IB', clearing_name: 'IB',
-      liquidation_trade: '0', is_event_trading: '0', order_id: e.orderId,
+      listing_exchange: inst?.descExchange ?? '', clearing_id: 'IB', clearing_name: 'IB',
+      liquidation_trade: '0', is_event_trading: '0',
+      // Realistic rows: no order_id (identify the order by order_ref); `str` rows name the contract by
+      // `conidex`, trades rows give the conid as a string (§6.9, §8.9: the types vary).
+      ...(this.d.opts.realism.executionConidVariants
+        ? ws ? { conidex: String(e.conid) } : { conid: String(e.conid), conidEx: String(e.conid) }
+        : { conid: e.conid, conidEx: String(e.conid) }),
+      ...(this.d.opts.realism.executionOrderId ? { order_id: e.orderId } : {}),
     };
   }
 

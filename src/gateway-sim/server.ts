@@ -104,7 +104,11 @@ export function createSimServer(parts: ServerParts): { server: Server; sockets: 
       }
       if (auth === 'brokerage' || auth === 'primed') {
         if (!s.brokerage) return finish(errorBody(401, 'not authenticated'));
-        if (s.noBridgeUntil > now) return finish({ status: 503, body: { error: 'no bridge', statusCode: 503 } });
+        if (s.noBridgeUntil > now) {
+          // Real gateways answer 400 "Bad Request: no bridge" right after login and after a reset (reference §1.7 catalog).
+          const st = realism.noBridgeStatus;
+          return finish({ status: st, body: { error: st === 400 ? 'Bad Request: no bridge' : 'no bridge', statusCode: st } });
+        }
         if (auth === 'primed' && realism.requireAccountsFirst && !s.accountsPrimed) {
           return finish(errorBody(realism.accountsFirstStatus, 'Please query /accounts first'));
         }

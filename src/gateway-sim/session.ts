@@ -25,6 +25,8 @@ export class SessionState {
   tradesWarm = false;
   pnlWarm = false;
   positionsWarm = false;
+  /** Real ms when the current brokerage session started. */
+  brokerageSince = 0;
   /** Real ms until which /iserver routes answer "no bridge". */
   noBridgeUntil = 0;
   suppressed = new Set<string>();
@@ -51,6 +53,7 @@ export class SessionState {
   /** Opens a brokerage session (ssodh/init, or an authenticated start). */
   openBrokerage(noBridgeMs: number): void {
     this.brokerage = true;
+    this.brokerageSince = Date.now();
     this.competing = false;
     this.connected = true;
     this.noBridgeUntil = noBridgeMs > 0 ? Date.now() + noBridgeMs : 0;

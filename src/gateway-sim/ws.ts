@@ -21,6 +21,8 @@ interface SmdSub {
 interface Client {
   ws: WebSocket;
   authed: boolean;
+  /** Session known, greeting not sent yet (commands are dropped). */
+  pending?: boolean;
   smd: Map<number, SmdSub>;
   sor: boolean;
   sorLast: Map<number, Record<string, unknown>>;
@@ -106,7 +108,7 @@ export class WsHub {
       ws.on('error', () => this.clients.delete(c));
       // Text and binary frames alike carry UTF-8 commands.
       ws.on('message', (data) => this.onMessage(c, data.toString()));
-      if (token === s.token || !this.core.opts.realism.wsRequireSession) this.greet(c);
+      if (token === s.token || !this.core.opts.realism.wsRequireSession) this.greetLater(c);
       else if (token !== undefined) { this.send(c, { error: 'invalid session', code: 1 }); ws.close(); }
       else this.send(c, { message: 'waiting for session' });
     });
@@ -124,6 +126,17 @@ export class WsHub {
     return { authenticated: s.brokerage, competing: s.competing, connected: s.connected, message: '', fail: '', serverName: 'JifSim001', serverVersion: 'Build 10.25.0m, tandem simulator', username: s.username };
   }
 
+  /**
+   * Realistic: the greeting comes `wsGreetingDelayMs` after the session is known and commands sent
+   * before it are dropped without an answer, so a client must wait for `sts` before subscribing.
+   */
+  private greetLater(c: Client): void {
+    const d = this.core.opts.realism.wsGreetingDelayMs;
+    if (d <= 0) return this.greet(c);
+    c.pending = true;
+    setTimeout(() => { c.pending = false; if (c.ws.readyState === c.ws.OPEN) this.greet(c); }, d).unref();
+  }
+
   private greet(c: Client): void {
     c.authed = true;
     const s = this.core.session;
@@ -136,10 +149,11 @@ export class WsHub {
   private onMessage(c: Client, text: string): void {
     const s = this.core.session;
     const t = text.trim();
+    if (c.pending) return; // before the greeting: dropped, as the gateway does
     if (!c.authed) {
       try {
         const j = JSON.parse(t) as { session?: unknown };
-        if (typeof j.session === 'string' && j.session === s.token) return this.greet(c);
+        if (typeof j.session === 'string' && j.session === s.token) return this.greetLater(c);
       } catch { /* fall through */ }
       this.send(c, { error: 'Topic unknown: session not established', code: 1 });
       return;
@@ -188,7 +202,7 @@ export class WsHub {
         c.sorLast.clear();
         const acct = this.core.sessionAccount().id;
         const rows = [...this.core.orders.orders.values()].filter((o) => o.acctId === acct).map((o) => {
-          const row = this.core.orders.liveRow(o);
+          const row = this.sorRow(o);
           c.sorLast.set(o.orderId, row);
           return row;
         });
@@ -289,14 +303,23 @@ export class WsHub {
   private onOrder(o: SimOrder): void {
     for (const c of this.clients) {
       if (!c.authed || !c.sor || this.core.sorPaused || o.acctId !== this.core.sessionAccount().id) continue;
-      const row = this.core.orders.liveRow(o);
+      const row = this.sorRow(o);
       const last = c.sorLast.get(o.orderId);
       c.sorLast.set(o.orderId, row);
       if (!last) { this.send(c, { topic: 'sor', args: [row] }); continue; }
       const delta: Record<string, unknown> = { acct: o.acctId, orderId: o.orderId };
       for (const [k, v] of Object.entries(row)) if (last[k] !== v) delta[k] = v;
+      // Realistic: a partial-fill delta carries the new quantities but not the average price.
+      if (this.core.opts.realism.sorSparse && o.status !== 'Filled') delete delta.avgPrice;
       if (Object.keys(delta).length > 2) this.send(c, { topic: 'sor', args: [delta] });
     }
+  }
+
+  /** A `sor` row; realistic rows leave `totalSize` out (§8.8: never assume a field is there). */
+  private sorRow(o: SimOrder): Record<string, unknown> {
+    const row = this.core.orders.liveRow(o);
+    if (this.core.opts.realism.sorSparse) delete row.totalSize;
+    return row;
   }
 
   private onExecution(e: Execution): void {

@@ -4,8 +4,11 @@
  *   prime (accounts first) → pacer (shared budget, priority) → transport → error mapping → decode
  *
  * Reads (GETs and POSTs that change nothing) are retried with backoff on timeouts, 5xx, "no bridge"
- * and 429 (after the penalty). Writes are never retried here: an order placement that failed in an
- * unknown way is resolved by the orders module, by looking its cOID up.
+ * and 429 (after the penalty). Writes are never retried here, with one exception: "no bridge"
+ * (real gateways answer HTTP 400 `{"error":"Bad Request: no bridge"}` right after login and after a
+ * reset; reference §1.7 catalog, Voyz/ibind #104) means the brokerage session is not ready and the
+ * request never reached it, so it is repeated once the session had time to come up. Any other
+ * failed order placement is resolved by the orders module, by looking its cOID up.
  */
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.ts';
@@ -58,7 +61,8 @@ export interface ApiOptions {
 /** Reads are repeated after this many 429s at most (each waits out the penalty first). */
 const MAX_RATE_LIMIT_RETRIES = 6;
 
-const NO_BRIDGE = /no bridge|init session first/i;
+/** "no bridge" / "Init session first": the brokerage session is not ready; the request was not processed. */
+export const NO_BRIDGE = /no bridge|init session first/i;
 const QUERY_ACCOUNTS_FIRST = /query \/?accounts first/i;
 
 export class GatewayApi {
@@ -131,7 +135,8 @@ export class GatewayApi {
           attempt--;
           continue;
         }
-        if (attempt >= maxRetries || !this.retryable(err)) throw err;
+        const noBridge = err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage);
+        if (attempt >= (noBridge ? Math.max(maxRetries, this.retries) : maxRetries) || !this.retryable(err)) throw err;
         const wait =
           err instanceof RateLimitedError
             ? 0 // the pacer itself holds every send until the penalty is over

@@ -117,6 +117,15 @@ export async function runDoctor(client: IbkrClient, exp: DoctorExpectations = {}
     }
   }
 
+  const notAccounts = client.session.brokerageAccounts?.notAccounts ?? [];
+  if (notAccounts.length) {
+    add({
+      check: 'accounts', status: 'warn',
+      detail: `advisor (FA) login: ${notAccounts.join(', ')} ${notAccounts.length === 1 ? 'is' : 'are'} not an account (All / allocation group / profile) and will never be traded`,
+      fix: `Only the configured account is traded${wanted.length ? ` (${wanted.join(', ')})` : ''}; nothing to do unless you meant one of these.`,
+    });
+  }
+
   // 6: instruments → conids.
   const conids: number[] = [];
   if (!exp.instruments?.length) {

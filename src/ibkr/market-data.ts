@@ -58,6 +58,11 @@ export interface Quote {
   updatedAt?: number;
   /** Every field as received, keyed by field id. */
   raw: Record<string, unknown>;
+  /**
+   * Set by the stream only when this update is a trade: the last price changed (no `C`/`H` prefix)
+   * or the cumulative volume grew; `size` is the volume growth (or the frame's last size).
+   */
+  trade?: { price: number; size?: number; time: number };
 }
 
 const snapshotRowSchema = z.looseObject({

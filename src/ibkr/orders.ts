@@ -12,11 +12,20 @@
  *    again once; the gateway would reject it as a duplicate if it had been registered.
  *  - Questions are answered by a policy: auto-confirm by default, a list of message ids to refuse,
  *    and a bound on the chain length.
+ *  - An "advanced order reject" (`{orderId, reqId, prompt/text, options, messageId}`, IBKR OpenAPI
+ *    `AdvancedOrderReject`) is a REJECTION: its `orderId` is the refused ticket. Only when the reply
+ *    policy names one of its options (`allowPromptOptions`) is that option sent to
+ *    `/iserver/notification`, and then the order's fate is read back by order status, never assumed.
+ *  - Live orders are not a proof of absence (empty after hours and right after a session starts,
+ *    `force=true` answers `{}`: Voyz/ibind #43, #90). `lookup` therefore answers `found` or
+ *    `unknown`, never "absent"; it asks order status (when the order id is known), live orders and
+ *    the executions (`order_ref`). Absence is proven only by a resend with the SAME cOID, which the
+ *    gateway refuses with "Local order ID=… is already registered" when the order exists.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { GatewayApi } from './api.ts';
-import { isErrorBody } from './api.ts';
+import { isErrorBody, NO_BRIDGE } from './api.ts';
 import {
   ApiError,
   GatewayTimeoutError,
@@ -27,6 +36,17 @@ import {
   ResponseShapeError,
 } from './errors.ts';
 import { decode, lenientId, lenientNumber, lenientString, normalizeSide, normalizeStatus, type OrderStatus } from './decode.ts';
+import { toExecutions, type Execution } from './executions.ts';
+
+export type { Execution } from './executions.ts';
+
+/**
+ * The answer of a cOID lookup. There is no "absent": no read of the gateway proves that an order
+ * does not exist (see the file head); only a same-cOID resend does, and that is the caller's step.
+ */
+export type OrderLookup =
+  | { kind: 'found'; order: LiveOrder; via: 'status' | 'live-orders' | 'trades' }
+  | { kind: 'unknown'; reason: string };
 
 export interface ReplyPolicy {
   /** Confirm questions automatically (default true). */
@@ -37,6 +57,11 @@ export interface ReplyPolicy {
   maxChainLength?: number;
   /** Message ids suppressed with `/iserver/questions/suppress` at each new brokerage session. */
   suppressAtStart?: string[];
+  /**
+   * Options of an advanced order reject (e.g. `Use on this order`) that may be answered to resubmit
+   * the order. Default none: an advanced order reject is a rejection.
+   */
+  allowPromptOptions?: string[];
 }
 
 export type OrderType = 'MKT' | 'LMT';
@@ -112,22 +137,6 @@ export interface LiveOrder {
   lastExecutionTime?: number;
 }
 
-export interface Execution {
-  executionId: string;
-  orderId?: number;
-  cOID?: string;
-  conid?: number;
-  symbol?: string;
-  side?: 'BUY' | 'SELL';
-  size: number;
-  price: number;
-  commission?: number;
-  netAmount?: number;
-  account?: string;
-  /** Epoch ms. */
-  time?: number;
-}
-
 const liveOrderRowSchema = z.looseObject({
   orderId: lenientId,
   order_ref: lenientString.optional(),
@@ -152,23 +161,6 @@ const liveOrdersSchema = z.union([
   z.looseObject({ orders: z.array(liveOrderRowSchema).nullish(), snapshot: z.unknown().optional() }),
   z.array(z.unknown()).transform(() => ({ orders: [] as z.output<typeof liveOrderRowSchema>[], snapshot: false })),
 ]);
-
-const executionSchema = z.array(
-  z.looseObject({
-    execution_id: lenientString,
-    order_id: lenientId.optional(),
-    order_ref: lenientString.optional(),
-    conid: lenientId.optional(),
-    symbol: lenientString.optional(),
-    side: lenientString.optional(),
-    size: lenientNumber,
-    price: lenientNumber,
-    commission: lenientNumber.optional(),
-    net_amount: lenientNumber.optional(),
-    account: lenientString.optional(),
-    trade_time_r: lenientNumber.optional(),
-  }),
-);
 
 const orderStatusSchema = z.looseObject({
   order_id: lenientId,
@@ -195,7 +187,10 @@ export interface OrderStatusInfo {
 
 const acceptedSchema = z.looseObject({ order_id: lenientId, order_status: lenientString.optional(), local_order_id: lenientString.optional() });
 const questionSchema = z.looseObject({ id: lenientString, message: z.union([z.array(z.string()), z.string()]).optional(), messageIds: z.array(z.string()).nullish() });
-const promptSchema = z.looseObject({ orderId: lenientId, reqId: lenientString, options: z.array(z.string()).nullish(), messageId: lenientString.optional(), text: lenientString.optional() });
+const promptSchema = z.looseObject({
+  orderId: lenientId, reqId: lenientString, options: z.array(z.string()).nullish(), messageId: lenientString.optional(),
+  text: lenientString.optional(), message: lenientString.optional(), prompt: z.unknown().optional(),
+});
 
 const DUPLICATE_COID = /already registered|duplicate|local order id/i;
 const REPLY_EXPIRED = /reply id not found|reply.*(expired|invalid)/i;
@@ -263,6 +258,7 @@ export class OrdersApi {
       refuseMessageIds: opts.replyPolicy?.refuseMessageIds ?? [],
       maxChainLength: opts.replyPolicy?.maxChainLength ?? 10,
       suppressAtStart: opts.replyPolicy?.suppressAtStart ?? [],
+      allowPromptOptions: opts.replyPolicy?.allowPromptOptions ?? [],
     };
     this.lookupReads = opts.lookupReads ?? 3;
   }
@@ -368,23 +364,50 @@ export class OrdersApi {
       method: 'GET',
       path: '/iserver/account/trades',
       query: { days },
-      schema: z.union([executionSchema, z.looseObject({}).transform(() => [] as z.output<typeof executionSchema>)]),
+      schema: z.union([z.array(z.unknown()), z.looseObject({}).transform(() => [] as unknown[])]),
       requires: 'iserver',
     });
-    return rows.map((e) => ({
-      executionId: e.execution_id ?? '',
-      orderId: e.order_id,
-      cOID: e.order_ref,
-      conid: e.conid,
-      symbol: e.symbol,
-      side: normalizeSide(e.side),
-      size: e.size ?? 0,
-      price: e.price ?? 0,
-      commission: e.commission,
-      netAmount: e.net_amount,
-      account: e.account,
-      time: e.trade_time_r,
-    }));
+    return toExecutions(rows, 'GET /iserver/account/trades', (row, err) =>
+      this.api.log.warn({ row: JSON.stringify(row)?.slice(0, 200), err: err.message }, 'execution row skipped'),
+    );
+  }
+
+  /**
+   * Looks an order up by cOID: order status (when its order id is known), then live orders (one
+   * forced refresh), then the executions (`order_ref`). `unknown` when none shows it:
+   * that is not a proof of absence (file head).
+   */
+  async lookup(cOID: string, opts: { orderId?: number } = {}): Promise<OrderLookup> {
+    const problems: string[] = [];
+    if (opts.orderId) {
+      try {
+        const s = await this.status(opts.orderId);
+        if (s.status !== 'Unknown') {
+          return {
+            kind: 'found', via: 'status',
+            order: { orderId: s.orderId, cOID, conid: s.conid, side: s.side, status: s.status, rawStatus: s.rawStatus, totalSize: s.totalSize, filledQuantity: s.filled, avgPrice: s.avgPrice },
+          };
+        }
+      } catch (err) {
+        problems.push(`order status: ${(err as Error).message}`);
+      }
+    }
+    try {
+      // One forced read: more reads cost 5 s each (pacing) and prove no more; callers loop lookups.
+      const hit = (await this.liveOrders({ force: true })).find((o) => o.cOID === cOID);
+      if (hit) return { kind: 'found', via: 'live-orders', order: hit };
+      problems.push('not in live orders');
+    } catch (err) {
+      problems.push(`live orders: ${(err as Error).message}`);
+    }
+    try {
+      const execs = (await this.trades(1)).filter((e) => e.orderRef === cOID);
+      if (execs.length) return { kind: 'found', via: 'trades', order: orderFromExecutions(cOID, execs) };
+      problems.push('no execution with this order_ref');
+    } catch (err) {
+      problems.push(`trades: ${(err as Error).message}`);
+    }
+    return { kind: 'unknown', reason: problems.join('; ') };
   }
 
   /** Finds an order by cOID after forcing a refresh of live orders (§11.15). */
@@ -432,7 +455,7 @@ export class OrdersApi {
         status: normalizeStatus(o.status),
         rawStatus: o.status,
         orderType: o.origOrderType ?? o.orderType,
-        totalSize: o.totalSize,
+        totalSize: o.totalSize ?? sumIfBoth(o.filledQuantity, o.remainingQuantity),
         filledQuantity: o.filledQuantity,
         remainingQuantity: o.remainingQuantity,
         avgPrice: o.avgPrice,
@@ -458,6 +481,7 @@ export class OrdersApi {
       if (isErrorBody(body)) {
         const msg = String(body.error);
         if (DUPLICATE_COID.test(msg)) return this.lookupOrThrow(cOID, endpoint, new OrderRejectedError(endpoint, cOID, msg), confirmed);
+        if (NO_BRIDGE.test(msg)) return this.lookupOrThrow(cOID, endpoint, new ApiError(endpoint, 200, msg), confirmed);
         throw new OrderRejectedError(endpoint, cOID, msg);
       }
       if (body && typeof body === 'object' && 'order_id' in body) {
@@ -495,23 +519,42 @@ export class OrdersApi {
         continue;
       }
       if (body && typeof body === 'object' && 'reqId' in body && 'orderId' in body) {
-        // Server prompt (§6.1 shape 4): answer with the first option, then the order exists.
+        // Advanced order reject (OpenAPI `AdvancedOrderReject`, §6.1 shape 4): the ticket was refused.
         const p = decode(promptSchema, body, endpoint);
-        if (!this.policy.autoConfirm) throw new OrderQuestionRefusedError(endpoint, cOID, [p.messageId ?? ''], [p.text ?? ''], 'auto-confirm is off');
-        await this.api.requestRaw({
-          method: 'POST',
-          path: '/iserver/notification',
-          body: { orderId: p.orderId, reqId: p.reqId, text: p.options?.[0] ?? 'Use on this order' },
-          requires: 'iserver',
-          priority: 'order',
-          idempotent: false,
-        });
-        confirmed.push({ messageIds: [p.messageId ?? ''], messages: [p.text ?? ''] });
-        return { orderId: p.orderId, cOID, status: 'Unknown', resolvedBy: 'placement', confirmed };
+        const text = (p.text ?? p.message ?? '').trim();
+        const options = p.options ?? [];
+        const allowed = options.find((o) => this.policy.allowPromptOptions.includes(o));
+        const what = `advanced order reject${p.messageId ? ` ${p.messageId}` : ''}: ${text || '(no text)'}${options.length ? ` [options: ${options.join(' | ')}]` : ''}`;
+        if (!allowed) throw new OrderRejectedError(endpoint, cOID, what);
+        return this.answerPrompt(p.orderId, p.reqId ?? '', allowed, cOID, what, confirmed);
       }
       // An answer we cannot read: the order may or may not exist — find out.
       return this.lookupOrThrow(cOID, endpoint, new ResponseShapeError(endpoint, '', `is not an order answer: ${JSON.stringify(json)?.slice(0, 120)}`), confirmed);
     }
+  }
+
+  /**
+   * Sends the option the reply policy allows for an advanced order reject, then reads the order's
+   * fate back by order status; the answer to the notification is never taken as "placed".
+   */
+  private async answerPrompt(orderId: number, reqId: string, option: string, cOID: string, what: string, confirmed: PlacedOrder['confirmed']): Promise<PlacedOrder> {
+    const endpoint = 'POST /iserver/notification';
+    this.api.log.warn({ cOID, orderId, option, prompt: what }, 'advanced order reject: answering with the option the reply policy allows');
+    confirmed.push({ messageIds: [what.split(':')[0] ?? ''], messages: [`${what} → ${option}`] });
+    try {
+      await this.api.requestRaw({
+        method: 'POST', path: '/iserver/notification', body: { orderId, reqId, text: option },
+        requires: 'iserver', priority: 'order', idempotent: false,
+      });
+    } catch (err) {
+      return this.lookupOrThrow(cOID, endpoint, err, confirmed, orderId);
+    }
+    const r = await this.lookup(cOID, { orderId });
+    if (r.kind === 'found') {
+      if (r.order.status === 'Inactive' || r.order.status === 'Cancelled') throw new OrderRejectedError(endpoint, cOID, `${what} (answered "${option}"; the order is ${r.order.status})`);
+      return { ...this.fromLookup(r.order, cOID, confirmed), resolvedBy: 'placement' };
+    }
+    throw new OrderOutcomeUnknownError(endpoint, cOID, new Error(`${what}; answered "${option}" and the order could not be read back (${r.reason})`));
   }
 
   private post(path: string, body: unknown): Promise<unknown> {
@@ -534,6 +577,8 @@ export class OrdersApi {
       (err instanceof ApiError && err.status >= 500) ||
       (err instanceof GatewayUnreachableError && /reset/.test(err.reason));
     if (err instanceof ApiError && DUPLICATE_COID.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
+    // "no bridge" (HTTP 400 on real gateways) is a session that is not ready, never a rejection.
+    if (err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
     if (!uncertain) {
       if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) {
         throw new OrderRejectedError(endpoint, cOID, err.gatewayMessage);
@@ -543,14 +588,31 @@ export class OrdersApi {
     return this.lookupOrThrow(cOID, endpoint, err, confirmed);
   }
 
-  private async lookupOrThrow(cOID: string, endpoint: string, cause: unknown, confirmed: PlacedOrder['confirmed']): Promise<PlacedOrder> {
+  private async lookupOrThrow(cOID: string, endpoint: string, cause: unknown, confirmed: PlacedOrder['confirmed'], orderId?: number): Promise<PlacedOrder> {
     this.api.log.warn({ cOID, endpoint, err: (cause as Error)?.message }, 'order placement outcome uncertain; looking the cOID up');
-    const found = await this.findByClientOrderId(cOID);
-    if (found) return this.fromLookup(found, cOID, confirmed);
+    const r = await this.lookup(cOID, orderId ? { orderId } : {});
+    if (r.kind === 'found') return this.fromLookup(r.order, cOID, confirmed);
     throw new OrderOutcomeUnknownError(endpoint, cOID, cause);
   }
 
   private fromLookup(o: LiveOrder, cOID: string, confirmed: PlacedOrder['confirmed']): PlacedOrder {
     return { orderId: o.orderId, cOID, status: o.status, resolvedBy: 'lookup', confirmed };
   }
+}
+
+function sumIfBoth(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined ? a + b : undefined;
+}
+
+/** An order as its executions show it (no order id unless a row carries one; status not known). */
+function orderFromExecutions(cOID: string, execs: Execution[]): LiveOrder {
+  const qty = execs.reduce((s, e) => s + e.size, 0);
+  const value = execs.reduce((s, e) => s + e.size * e.price, 0);
+  const first = execs[0]!;
+  return {
+    orderId: execs.find((e) => e.orderId !== undefined)?.orderId ?? 0,
+    cOID, conid: first.conid, side: first.side, account: first.account, status: 'Unknown',
+    filledQuantity: qty, ...(qty > 0 ? { avgPrice: value / qty } : {}),
+    lastExecutionTime: Math.max(...execs.map((e) => e.time ?? 0)) || undefined,
+  };
 }

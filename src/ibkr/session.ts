@@ -73,10 +73,34 @@ const iserverAccountsSchema = z.looseObject({
   allowFeatures: z.looseObject({ allowCrypto: lenientBool.optional() }).nullish(),
   acctProps: z.record(z.string(), z.looseObject({ supportsCashQty: lenientBool.optional(), supportsFractions: lenientBool.optional() })).nullish(),
   sessionId: lenientString.optional(),
+  groups: z.array(z.unknown()).nullish(),
+  profiles: z.array(z.unknown()).nullish(),
 });
 
+/**
+ * Splits `/iserver/accounts` entries into real accounts and the rest. An advisor (FA) login lists
+ * `All`, its allocation groups and its profiles among the accounts (they also appear in `groups` /
+ * `profiles`; reference §8.3 `act` shape); those can never be traded as an account. When `acctProps`
+ * describes the accounts, an entry it does not describe is not an account either.
+ */
+export function splitAccounts(r: { accounts?: string[] | undefined; groups?: unknown[] | null | undefined; profiles?: unknown[] | null | undefined; acctProps?: Record<string, unknown> | null | undefined }): { accounts: string[]; notAccounts: string[] } {
+  const names = (xs: unknown[] | null | undefined) => (xs ?? []).map((x) => (typeof x === 'string' ? x : typeof x === 'object' && x && 'name' in x ? String((x as { name: unknown }).name) : String(x)));
+  const special = new Set(['All', ...names(r.groups), ...names(r.profiles)]);
+  const props = r.acctProps && Object.keys(r.acctProps).length ? r.acctProps : undefined;
+  const accounts: string[] = [];
+  const notAccounts: string[] = [];
+  for (const a of r.accounts ?? []) {
+    if (special.has(a) || (props && !(a in props))) notAccounts.push(a);
+    else accounts.push(a);
+  }
+  return { accounts, notAccounts };
+}
+
 export interface BrokerageAccounts {
+  /** Tradable accounts only. */
   accounts: string[];
+  /** Entries of an advisor (FA) login that are not accounts (`All`, allocation groups, profiles). */
+  notAccounts: string[];
   selectedAccount: string | undefined;
   isPaper: boolean | undefined;
   allowCrypto: boolean | undefined;
@@ -244,8 +268,10 @@ export class Session extends EventEmitter<SessionEvents> implements ApiHooks {
   /** Accounts of the brokerage session (`GET /iserver/accounts`, re-read). */
   async iserverAccounts(): Promise<BrokerageAccounts> {
     const r = await this.api.request({ method: 'GET', path: '/iserver/accounts', schema: iserverAccountsSchema, priority: 'order' });
+    const split = splitAccounts(r);
     const accounts: BrokerageAccounts = {
-      accounts: r.accounts ?? [],
+      accounts: split.accounts,
+      notAccounts: split.notAccounts,
       selectedAccount: r.selectedAccount,
       isPaper: r.isPaper,
       allowCrypto: r.allowFeatures?.allowCrypto ?? undefined,

@@ -1,7 +1,12 @@
 /**
  * The websocket stream (`wss://host/v1/api/ws`, §8): market data (`smd`), live orders (`sor`).
  *
- *  - Authenticated with the cookie `api=<session>` (the `session` of `/tickle`), sent on the upgrade.
+ *  - Authenticated the way IBKR documents it: the `session` token of `/tickle` as the cookie
+ *    `api={"session":"…"}` on the upgrade (ibind's form) and as a first `{"session":"…"}` frame.
+ *    Nothing is subscribed before the first `sts` frame says the session is authenticated: the
+ *    gateway drops commands sent before its greeting. Each subscription is then confirmed by the
+ *    first frame of its topic and re-sent until that arrives (ibind retries subscriptions the same
+ *    way: Voyz/ibind ibind/base/subscription_controller.py, 5 attempts).
  *  - Frames may be text or binary; non-JSON frames (`ech+hb` echoes) are skipped.
  *  - Heartbeat: a `tic` is sent regularly; if no frame at all arrives for `heartbeatTimeoutMs`
  *    (the server sends `system` hb every ~10 s) the socket is considered dead and replaced.
@@ -11,13 +16,15 @@
  *    `reconnected` event carries the outage window so the caller (the client does it by default)
  *    can fill the gap with a history request.
  *  - `smd` and `sor` frames carry only changed fields after the first: they are merged per conid /
- *    per orderId before being emitted.
+ *    per orderId before being emitted. A merged quote is a TRADE only when this frame changed the
+ *    last price (field 31, without a `C`/`H` prefix) or the cumulative volume grew; its size is the
+ *    growth of the cumulative volume, never the repeated last size (`Quote.trade`).
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import { toQuote, type Quote, type Bar } from './market-data.ts';
+import { FIELD, toQuote, type Quote, type Bar } from './market-data.ts';
 import { normalizeSide, normalizeStatus, parseFormatted } from './decode.ts';
 import type { LiveOrder } from './orders.ts';
 import { fetchPinnedCertificate, type ResolvedTls } from './tls.ts';
@@ -54,6 +61,12 @@ export interface StreamOptions {
   ticIntervalMs?: number;
   /** Interval at which `smd` subscriptions are re-sent; default 9 min (they expire after 10). */
   renewMs?: number;
+  /** A subscription without its first frame after this long is re-sent; default 2 s. */
+  confirmMs?: number;
+  /** Sends of one subscription before giving up on its confirmation; default 5. */
+  confirmAttempts?: number;
+  /** Longest wait for the first authenticated `sts` before subscribing anyway; default 10 s. */
+  stsTimeoutMs?: number;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   /** Fills an outage with bars; when set, `gapFilled` is emitted after each reconnect. */
@@ -77,6 +90,10 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pinnedCa: string | undefined;
   private connecting: Promise<void> | undefined;
+  /** The first authenticated `sts` arrived on the current socket: subscriptions may be sent. */
+  private ready = false;
+  /** Subscriptions sent but not confirmed by a frame of their topic: key → command, sends, last send. */
+  private readonly unconfirmed = new Map<string, { cmd: string; sends: number; at: number }>();
 
   constructor(private readonly opts: StreamOptions) {
     super();
@@ -107,7 +124,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
 
   subscribeMarketData(conid: number, fields: string[]): void {
     this.smd.set(conid, fields);
-    this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
+    this.subscribe(`smd+${conid}`, `smd+${conid}+${JSON.stringify({ fields })}`);
   }
 
   unsubscribeMarketData(conid: number): void {
@@ -118,13 +135,23 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
 
   subscribeOrders(): void {
     this.ordersSubscribed = true;
-    this.send('sor+{}');
+    this.subscribe('sor', 'sor+{}');
   }
 
   /** Executions (`str`): frames arrive as `message` events with topic `str` (added for the engine). */
   subscribeTrades(): void {
     this.tradesSubscribed = true;
-    this.send('str+{}');
+    this.subscribe('str', 'str+{}');
+  }
+
+  /** True once the first authenticated `sts` arrived on the current socket. */
+  get isReady(): boolean {
+    return this.ready && this.isOpen;
+  }
+
+  /** Topics subscribed but not yet confirmed by a frame (for diagnostics and tests). */
+  get pendingSubscriptions(): string[] {
+    return [...this.unconfirmed.keys()];
   }
 
   unsubscribeOrders(): void {
@@ -157,6 +184,50 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(cmd);
   }
 
+  /** Sends a subscription once the session is ready and tracks it until its first frame. */
+  private subscribe(key: string, cmd: string): void {
+    this.unconfirmed.set(key, { cmd, sends: 0, at: 0 });
+    if (this.ready) this.sendSubscription(key);
+  }
+
+  private sendSubscription(key: string): void {
+    const u = this.unconfirmed.get(key);
+    if (!u || !this.ready) return;
+    u.sends++;
+    u.at = Date.now();
+    this.send(u.cmd);
+  }
+
+  /** Re-sends subscriptions whose first frame has not come; gives up (loudly) after `confirmAttempts`. */
+  private retryUnconfirmed(): void {
+    if (!this.ready) return;
+    const wait = this.opts.confirmMs ?? 2_000;
+    const max = this.opts.confirmAttempts ?? 5;
+    for (const [key, u] of this.unconfirmed) {
+      if (Date.now() - u.at < wait) continue;
+      if (u.sends >= max) {
+        this.unconfirmed.delete(key);
+        // `str` legitimately stays silent when there is no execution to replay.
+        if (key !== 'str') this.log.warn({ topic: key, sends: u.sends }, 'websocket subscription never confirmed');
+        continue;
+      }
+      this.log.debug({ topic: key, sends: u.sends }, 'websocket subscription not confirmed yet; re-sending');
+      this.sendSubscription(key);
+    }
+  }
+
+  /** The session is ready (first authenticated `sts`, or the wait for it ran out): send every subscription. */
+  private onReady(why: string): void {
+    if (this.ready) return;
+    this.ready = true;
+    this.log.debug({ why }, 'websocket session ready; subscribing');
+    // Re-send every subscription: the server replays nothing after a reconnect (§8.13).
+    for (const [conid, fields] of this.smd) this.unconfirmed.set(`smd+${conid}`, { cmd: `smd+${conid}+${JSON.stringify({ fields })}`, sends: 0, at: 0 });
+    if (this.ordersSubscribed) this.unconfirmed.set('sor', { cmd: 'sor+{}', sends: 0, at: 0 });
+    if (this.tradesSubscribed) this.unconfirmed.set('str', { cmd: 'str+{}', sends: 0, at: 0 });
+    for (const key of this.unconfirmed.keys()) this.sendSubscription(key);
+  }
+
   private async open(): Promise<void> {
     const token = await this.opts.getToken();
     if (!token) throw new Error('no session token from /tickle; is the gateway logged in?');
@@ -171,7 +242,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     } else {
       Object.assign(tlsOpts, { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: tls.ca } : {}) });
     }
-    const cookie = [this.opts.cookies?.() ?? '', `api=${token}`].filter(Boolean).join('; ');
+    const cookie = [this.opts.cookies?.() ?? '', `api=${JSON.stringify({ session: token })}`].filter(Boolean).join('; ');
     const ws = new WebSocket(this.url, { headers: { 'User-Agent': this.opts.userAgent, Cookie: cookie }, skipUTF8Validation: true, ...tlsOpts });
     this.ws = ws;
     await new Promise<void>((resolve, reject) => {
@@ -185,15 +256,22 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     this.lastFrameAt = Date.now();
     this.attempts = 0;
+    this.ready = false;
+    this.unconfirmed.clear();
     this.startTimers();
     const wasDown = this.downSince;
     const reconnect = this.everOpened;
     this.everOpened = true;
     this.downSince = undefined;
-    // Re-send every subscription: the server replays nothing after a reconnect (§8.13).
-    for (const [conid, fields] of this.smd) this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
-    if (this.ordersSubscribed) this.send('sor+{}');
-    if (this.tradesSubscribed) this.send('str+{}');
+    // The session frame as well as the cookie (§8.1): harmless when the cookie was enough.
+    this.send(JSON.stringify({ session: token }));
+    const stsWait = setTimeout(() => {
+      if (this.ws !== ws || this.ready) return;
+      this.log.warn({ waitedMs: this.opts.stsTimeoutMs ?? 10_000 }, 'no authenticated sts on the websocket yet; subscribing anyway');
+      this.onReady('sts timeout');
+    }, this.opts.stsTimeoutMs ?? 10_000);
+    stsWait.unref?.();
+    this.timers.push(stsWait);
     this.emit('open');
     if (reconnect && wasDown !== undefined) {
       const gap = { from: wasDown, to: Date.now(), conids: [...this.smd.keys()] };
@@ -228,9 +306,15 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     const m = msg as Record<string, unknown>;
     this.emit('message', m);
     const topic = typeof m.topic === 'string' ? m.topic : '';
+    const key = topic.startsWith('smd+') ? `smd+${topic.slice(4).split('@')[0]}` : topic;
+    if (this.unconfirmed.delete(key)) this.log.debug({ topic: key }, 'websocket subscription confirmed');
     if (topic.startsWith('smd+')) this.onMarketData(m, topic);
     else if (topic === 'sor') this.onOrders(m);
-    else if (topic === 'sts' && m.args && typeof m.args === 'object') this.emit('status', m.args as StreamEvents['status'][0]);
+    else if (topic === 'sts' && m.args && typeof m.args === 'object') {
+      const st = m.args as StreamEvents['status'][0];
+      if (st.authenticated === true) this.onReady('sts');
+      this.emit('status', st);
+    }
   }
 
   private onMarketData(m: Record<string, unknown>, topic: string): void {
@@ -238,10 +322,21 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     if (!Number.isInteger(conid)) return;
     const keys = Object.keys(m).filter((k) => k !== 'topic');
     if (keys.length === 0) return; // empty update
-    const merged = { ...(this.quotes.get(conid) ?? {}), ...m };
+    const before = this.quotes.get(conid);
+    const prev = before ? toQuote(before, conid) : undefined;
+    const merged = { ...(before ?? {}), ...m };
     delete merged.topic;
     this.quotes.set(conid, merged);
-    this.emit('marketData', toQuote(merged, conid));
+    const q = toQuote(merged, conid);
+    // A trade only when THIS frame moved the last price or the cumulative volume (frames carry only
+    // changed fields; re-emitting the merged last as a trade invents trades and volume).
+    const lastMoved = FIELD.last in m && (prev === undefined || prev.last !== q.last || prev.lastFlag !== q.lastFlag);
+    const volumeGrew = q.volume !== undefined && prev?.volume !== undefined && q.volume > prev.volume;
+    if ((lastMoved || volumeGrew) && q.last !== undefined && q.lastFlag === undefined) {
+      const size = volumeGrew ? q.volume! - prev!.volume! : FIELD.lastSize in m ? q.lastSize : undefined;
+      q.trade = { price: q.last, ...(size !== undefined ? { size } : {}), time: q.updatedAt ?? Date.now() };
+    }
+    this.emit('marketData', q);
   }
 
   private onOrders(m: Record<string, unknown>): void {
@@ -293,6 +388,7 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
       setInterval(() => {
         for (const [conid, fields] of this.smd) this.send(`smd+${conid}+${JSON.stringify({ fields })}`);
       }, this.opts.renewMs ?? 9 * 60_000),
+      setInterval(() => this.retryUnconfirmed(), Math.max(100, Math.min(1_000, (this.opts.confirmMs ?? 2_000) / 2))),
     );
     for (const t of this.timers) t.unref?.();
   }
@@ -316,7 +412,8 @@ function toLiveOrder(r: Record<string, unknown>): LiveOrder {
     status: normalizeStatus(str(r.status)),
     rawStatus: str(r.status),
     orderType: str(r.origOrderType ?? r.orderType),
-    totalSize: num(r.totalSize),
+    // `sor` rows may lack totalSize: filled + remaining when both are known (never 0 by default).
+    totalSize: num(r.totalSize) ?? (num(r.filledQuantity) !== undefined && num(r.remainingQuantity) !== undefined ? num(r.filledQuantity)! + num(r.remainingQuantity)! : undefined),
     filledQuantity: num(r.filledQuantity),
     remainingQuantity: num(r.remainingQuantity),
     avgPrice: num(r.avgPrice),

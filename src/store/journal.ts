@@ -240,6 +240,7 @@ export class Journal {
       fillsOf: db.prepare(`SELECT ${FILL_COLUMNS} FROM fills WHERE strategy_id = ? ORDER BY time, exec_id`),
       hasFill: db.prepare('SELECT 1 FROM fills WHERE exec_id = ?'),
       filledQty: db.prepare('SELECT COALESCE(SUM(qty), 0) AS q FROM fills WHERE coid = ?'),
+      avgFill: db.prepare('SELECT COALESCE(SUM(qty), 0) AS q, COALESCE(SUM(qty * price), 0) AS v FROM fills WHERE coid = ?'),
       upsertPosition: db.prepare(`INSERT INTO positions (strategy_id, conid, symbol, qty, avg_cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT(strategy_id, conid) DO UPDATE SET symbol = excluded.symbol, qty = excluded.qty, avg_cost = excluded.avg_cost, updated_at = excluded.updated_at`),
       positions: db.prepare('SELECT strategy_id AS strategyId, conid, symbol, qty, avg_cost AS avgCost FROM positions WHERE qty != 0 ORDER BY strategy_id, conid'),
@@ -386,6 +387,12 @@ export class Journal {
   /** Units journalled as filled for one order (sum of its executions). */
   filledQty(cOID: string): number {
     return (this.stmts.filledQty.get(cOID) as { q: number }).q;
+  }
+
+  /** Volume-weighted price of an order's journalled fills; undefined without fills. */
+  avgFillPrice(cOID: string): number | undefined {
+    const r = this.stmts.avgFill.get(cOID) as { q: number; v: number };
+    return r.q > 0 ? r.v / r.q : undefined;
   }
 
   /** All fills, or one strategy's, in time order. */

@@ -5,8 +5,10 @@ import type { Account } from '../portfolio.ts';
 
 export function accountsBody(core: SimCore): Record<string, unknown> {
   const a = core.sessionAccount();
+  // An advisor (FA) login also lists `All`, allocation groups and profiles as "accounts".
+  const fa = core.opts.realism.advisorLogin;
   return {
-    accounts: [a.id],
+    accounts: fa ? ['All', a.id, 'PairsGroup', 'PairsProfile'] : [a.id],
     acctProps: { [a.id]: { hasChildAccounts: false, supportsCashQty: true, liteUnderPro: false, noFXConv: false, isProp: false, supportsFractions: true, allowCustomerTime: false, autoFx: false } },
     aliases: { [a.id]: a.id },
     allowFeatures: {
@@ -17,7 +19,7 @@ export function accountsBody(core: SimCore): Record<string, unknown> {
       restrictTradeSubscription: false, showUkUserLabels: true, sideBySide: true,
     },
     chartPeriods: { STK: ['*'], OPT: ['2h', '1d', '2d', '1w', '1m'], CASH: ['*'], CRYPTO: ['*'] },
-    groups: [], profiles: [], selectedAccount: a.id,
+    groups: fa ? ['All', 'PairsGroup'] : [], profiles: fa ? ['PairsProfile'] : [], selectedAccount: a.id,
     serverInfo: { serverName: 'JifSim001', serverVersion: 'Build 10.25.0m, tandem simulator' },
     sessionId: core.session.sessionId, isFT: false, isPaper: a.paper,
   };

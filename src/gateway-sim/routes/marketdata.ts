@@ -21,7 +21,7 @@ export function fieldValues(core: SimCore, inst: Instrument, fields: Iterable<st
   const closed = inst.market === 'stock' && !isMarketOpen('stock', now);
   for (const f of fields) {
     switch (f) {
-      case '31': out[f] = `${closed ? 'C' : ''}${p(q.last)}`; break;
+      case '31': out[f] = `${core.halted.has(inst.conid) ? 'H' : closed ? 'C' : ''}${p(q.last)}`; break;
       case '55': out[f] = inst.symbol; break;
       case '58': out[f] = ''; break;
       case '70': out[f] = p(day()!.high); break;

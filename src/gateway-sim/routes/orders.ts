@@ -4,6 +4,7 @@ import { fmtAmount } from '../format.ts';
 import type { OrderStatus, PlaceResult } from '../orders.ts';
 import { errorBody, type ApiResponse, type Router } from '../router.ts';
 import { isAccount, pathAccount } from './accounts.ts';
+import { isMarketOpen } from '../hours.ts';
 
 function toResponse(r: PlaceResult): ApiResponse {
   if (r.kind === 'error') return { status: r.status, body: r.body };
@@ -48,6 +49,13 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
     const b = (req.body ?? {}) as { confirmed?: unknown };
     if (typeof b.confirmed !== 'boolean') return errorBody(400, 'Bad Request: confirmed (boolean) is required');
     return toResponse(book.reply(req.params.id!, b.confirmed));
+  });
+
+  r.add('POST', '/iserver/notification', 'primed', (req) => {
+    const b = (req.body ?? {}) as { orderId?: unknown; reqId?: unknown; text?: unknown };
+    if (b.orderId === undefined || b.reqId === undefined || typeof b.text !== 'string') return errorBody(400, 'Bad Request: orderId, reqId and text are required');
+    const r0 = book.answerPrompt(Number(b.orderId), String(b.reqId), b.text);
+    return { status: r0.status, body: r0.body };
   });
 
   r.add('POST', '/iserver/questions/suppress', 'brokerage', (req) => {
@@ -117,11 +125,19 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
     if (req.query.get('force') === 'true') {
       s.ordersWarm = true;
       core.sorPaused = false;
-      return { body: { orders: [], snapshot: false } };
+      // Voyz/ibind #90: a forced read answers an empty object.
+      return { body: realism.liveOrdersForceEmptyObject ? {} : { orders: [], snapshot: false } };
     }
     if (realism.liveOrdersPreflight && !s.ordersWarm) {
       s.ordersWarm = true;
       return { body: { orders: [], snapshot: false } };
+    }
+    // Voyz/ibind #43: after regular hours (and right after a session starts) the list comes back empty
+    // although orders exist; crypto trades around the clock, so this hits every night.
+    const afterLogin = realism.liveOrdersEmptyAfterLoginMs > 0 && Date.now() - s.brokerageSince < realism.liveOrdersEmptyAfterLoginMs;
+    if (afterLogin || (realism.liveOrdersEmptyOutsideRth && !isMarketOpen('stock', core.clock.now()))) {
+      core.emptyLiveOrderReads++;
+      return { body: { orders: [], snapshot: true } };
     }
     const filterRaw = req.query.get('filters');
     let wanted: Set<OrderStatus> | undefined;
