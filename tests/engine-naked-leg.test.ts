@@ -1,9 +1,12 @@
 /**
- * Naked leg after a crash (issue 12, item 2): the engine (a real `tandem run` child) is frozen right
- * after journalling the SECOND leg of its first pair, before sending it, and SIGKILLed there: the
- * first leg is filled at the simulator, the second never sent. The restart must treat the lone leg as
- * a legging failure at once and loudly: flatten it (default) or complete the pair as it was intended
- * (`execution.nakedLeg: complete`).
+ * Naked leg after a crash (issue 12, item 2): the engine (a real `tandem run` child) is frozen between
+ * the two legs of its first pair and SIGKILLed there, so the simulator holds one leg. The restart must
+ * treat the lone leg as a legging failure at once and loudly: flatten it (default) or complete the pair
+ * as it was intended (`execution.nakedLeg: complete`).
+ *  - flatten: frozen right after SENDING the first leg (the second was never journalled);
+ *  - complete: frozen right after JOURNALLING the second leg, which the restart's reconciliation sends
+ *    once more under the same cOID to prove it absent (issue 11) and the simulator rejects: the journal
+ *    says what was intended, the engine completes it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -27,7 +30,7 @@ type OrderRow = { coid: string; intent_id: string; leg: string; conid: number; s
 const ETHA = 900000001;
 const ETHV = 900000002;
 
-async function crashBetweenLegs(action: 'flatten' | 'complete') {
+async function crashBetweenLegs(action: 'flatten' | 'complete', point: 'after-send' | 'after-journal', order: number, restartFault?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-naked-'));
   dirs.push(dir);
   const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
@@ -45,13 +48,13 @@ strategies: [strategy.yaml]
 `);
   const env = { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper };
 
-  const first = startTandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: 'after-journal', TANDEM_TEST_PAUSE_ORDER: '2' });
+  const first = startTandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: point, TANDEM_TEST_PAUSE_ORDER: String(order) });
   children.push(first);
   await first.waitLine(/engine running/, 90_000);
   await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
   const paused = await first.waitLine(/^TANDEM-PAUSED /, 90_000);
   await simHook(info.url, '/sim/clock', 'POST', { speed: 1 });
-  const secondLeg = paused.split(' ')[2]!;
+  const crashedCoid = paused.split(' ')[2]!;
   first.proc.kill('SIGKILL');
   await first.exited;
   // The first leg was sent and fills at the simulator; the second was never sent.
@@ -62,7 +65,8 @@ strategies: [strategy.yaml]
     simOrders = await simHook<SimOrder[]>(info.url, '/sim/orders');
     await new Promise((r) => setTimeout(r, 50));
   }
-  expect(simOrders.map((o) => o.cOID)).not.toContain(secondLeg);
+  if (point === 'after-journal') expect(simOrders.map((o) => o.cOID)).not.toContain(crashedCoid);
+  if (restartFault) await simHook(info.url, '/sim/faults', 'POST', { spec: restartFault });
 
   const second = startTandem(['run', '--config', config, '--max-bars', '2'], env);
   children.push(second);
@@ -89,15 +93,15 @@ strategies: [strategy.yaml]
   const errorLine = second.lines.find((l) => /NAKED LEG:/.test(l))!;
   expect(errorLine).toMatch(/"level":"?(50|error|ERROR)/i);
   sim.proc.kill('SIGTERM');
-  return { orders, secondLeg, second };
+  return { orders, crashedCoid, second };
 }
 
 describe('engine naked leg after a crash between the legs', () => {
   it('engine naked leg at restart is flattened (default), loudly', async () => {
-    const { orders, secondLeg, second } = await crashBetweenLegs('flatten');
-    const crashed = orders.find((o) => o.coid === secondLeg)!;
-    expect(crashed.state).toBe('rejected'); // journalled, never sent
-    const firstLeg = orders.find((o) => o.intent_id === crashed.intent_id && o.coid !== secondLeg)!;
+    const { orders, crashedCoid, second } = await crashBetweenLegs('flatten', 'after-send', 1);
+    const firstLeg = orders.find((o) => o.coid === crashedCoid)!;
+    expect(firstLeg.state).toBe('filled');
+    expect(orders.filter((o) => o.intent_id === firstLeg.intent_id).length).toBe(1); // the second leg was never journalled
     const flatten = orders.find((o) => o.intent_id.startsWith('flatten-naked-leg'))!;
     expect(flatten).toBeDefined();
     expect([flatten.conid, flatten.state, flatten.filled_qty, flatten.side]).toEqual([firstLeg.conid, 'filled', firstLeg.filled_qty, firstLeg.side === 'BUY' ? 'SELL' : 'BUY']);
@@ -105,8 +109,9 @@ describe('engine naked leg after a crash between the legs', () => {
   }, 300_000);
 
   it('engine naked leg at restart is completed as intended with nakedLeg: complete', async () => {
-    const { orders, secondLeg, second } = await crashBetweenLegs('complete');
-    const crashed = orders.find((o) => o.coid === secondLeg)!;
+    const { orders, crashedCoid, second } = await crashBetweenLegs('complete', 'after-journal', 2, `reject=${ETHV}:1`);
+    const crashed = orders.find((o) => o.coid === crashedCoid)!;
+    expect(crashed.state).toBe('rejected');
     const completion = orders.find((o) => o.intent_id.startsWith('naked-complete'))!;
     expect(completion).toBeDefined();
     expect([completion.conid, completion.side, completion.quantity, completion.state, completion.filled_qty]).toEqual([crashed.conid, crashed.side, crashed.quantity, 'filled', crashed.quantity]);
