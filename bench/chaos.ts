@@ -19,7 +19,7 @@
  * Loopback only; every loop is bounded in count and time.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simHook } from '../tests/helpers/engine-harness.ts';
@@ -64,7 +64,7 @@ interface Figures {
   runs: number; sigkills: number; crashPointKills: number; sigterms: number; unexpectedExits: number;
   faults: Record<string, number>;
   duplicateCoids: number; missingFromJournal: number; lostFills: number; misattributedFills: number;
-  positionMismatches: number; transientMismatchesAtRestart: number; staleDecisions: number;
+  positionMismatches: number; transientMismatchesAtRestart: number; staleDecisions: number; lateProbeResends: number;
   longestNakedMs: number; exitMs: number[]; orders: number; fills: number;
 }
 
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const f: Figures = {
     runs: 0, sigkills: 0, crashPointKills: 0, sigterms: 0, unexpectedExits: 0, faults: {},
     duplicateCoids: 0, missingFromJournal: 0, lostFills: 0, misattributedFills: 0, positionMismatches: 0,
-    transientMismatchesAtRestart: 0, staleDecisions: 0, longestNakedMs: 0, exitMs: [], orders: 0, fills: 0,
+    transientMismatchesAtRestart: 0, staleDecisions: 0, lateProbeResends: 0, longestNakedMs: 0, exitMs: [], orders: 0, fills: 0,
   };
   const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', PROFILE, '--seed', String(SEED),
     '--start-time', new Date(START).toISOString(), '--realism', 'nightlyReset=false']);
@@ -206,11 +206,11 @@ strategies: [etf.yaml, crypto.yaml]
     watching = false;
     await watcher;
     if (nakedSince !== null) f.longestNakedMs = Math.max(f.longestNakedMs, Date.now() - nakedSince);
-    const end = checkConsistency(journalFile, await simState(url, info.accounts.paper), true);
+    const end = checkConsistency(journalFile, await simState(url, info.accounts.paper), true, probeResends(join(dir, 'engine.log')));
     Object.assign(f, {
       duplicateCoids: Math.max(f.duplicateCoids, end.duplicateCoids), missingFromJournal: Math.max(f.missingFromJournal, end.missingFromJournal),
       lostFills: end.lostFills, misattributedFills: end.misattributedFills, positionMismatches: end.positionMismatches,
-      staleDecisions: end.staleDecisions, orders: end.orders, fills: end.fills,
+      staleDecisions: end.staleDecisions, lateProbeResends: end.lateProbeResends, orders: end.orders, fills: end.fills,
     });
     report(f);
   } finally {
@@ -237,7 +237,24 @@ async function simState(url: string, account: string) {
   return { orders, execs, positions: pf.find((a) => a.id === account)?.positions ?? [] };
 }
 
-function checkConsistency(journalFile: string, sim: Awaited<ReturnType<typeof simState>>, final: boolean) {
+/**
+ * cOIDs the order manager sent once more under the same cOID at a restart, to prove a lost placement
+ * absent (issue 11): a reconciliation send, not a decision; counted apart.
+ */
+function probeResends(logFile: string): Set<string> {
+  const out = new Set<string>();
+  if (!existsSync(logFile)) return out;
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('SAME cOID')) continue;
+    try {
+      const cOID = (JSON.parse(line) as { cOID?: string }).cOID;
+      if (cOID) out.add(cOID);
+    } catch { /* a torn last line after SIGKILL */ }
+  }
+  return out;
+}
+
+function checkConsistency(journalFile: string, sim: Awaited<ReturnType<typeof simState>>, final: boolean, probes = new Set<string>()) {
   const db = new Database(journalFile, { readonly: true, fileMustExist: true });
   try {
     const orders = db.prepare('SELECT coid, strategy_id, intent_id, conid FROM orders ORDER BY created_at, coid').all() as { coid: string; strategy_id: string; intent_id: string; conid: number }[];
@@ -272,17 +289,20 @@ function checkConsistency(journalFile: string, sim: Awaited<ReturnType<typeof si
     const created = new Map(sim.orders.filter((o) => o.cOID).map((o) => [o.cOID!, o.createdAt]));
     const seen = new Set<string>();
     let staleDecisions = 0;
+    let lateProbeResends = 0;
     for (const o of orders) {
       const m = /^(?:enter|close)-(\d+)$/.exec(o.intent_id);
       const key = `${o.strategy_id}/${o.intent_id}`;
       if (!m || seen.has(key) || !created.has(o.coid)) continue;
       seen.add(key);
-      if (created.get(o.coid)! - (Number(m[1]) + BAR_MS) > 2 * BAR_MS) staleDecisions++;
+      if (created.get(o.coid)! - (Number(m[1]) + BAR_MS) <= 2 * BAR_MS) continue;
+      if (probes.has(o.coid)) lateProbeResends++;
+      else staleDecisions++;
     }
     if (final && (lostFills || misattributedFills || missingFromJournal || duplicateCoids)) {
       process.stdout.write(`details: lost ${lostFills}, misattributed ${misattributedFills}, missing ${missingFromJournal}, duplicates ${duplicateCoids}\n`);
     }
-    return { duplicateCoids, missingFromJournal, lostFills, misattributedFills, positionMismatches, staleDecisions, orders: sent.length, fills: sim.execs.length };
+    return { duplicateCoids, missingFromJournal, lostFills, misattributedFills, positionMismatches, staleDecisions, lateProbeResends, orders: sent.length, fills: sim.execs.length };
   } finally {
     db.close();
   }
@@ -306,6 +326,7 @@ function report(f: Figures): void {
     ['position mismatches (end)', f.positionMismatches, f.positionMismatches === 0 ? 'OK' : 'FAIL'],
     ['position mismatches right after restarts', f.transientMismatchesAtRestart, 'info (reconciled by the run)'],
     ['stale decisions (> 2 bars)', f.staleDecisions, f.staleDecisions === 0 ? 'OK' : 'FAIL'],
+    ['same-cOID re-sends > 2 bars late (restart probes)', f.lateProbeResends, 'info (issue 11 probe; wall-clock window)'],
     ['longest naked leg (s, real)', (f.longestNakedMs / 1000).toFixed(1), f.longestNakedMs <= boundMs ? `OK (bound ${boundMs / 1000} s)` : 'FAIL'],
     ['exit after SIGTERM, max (s)', (exitMax / 1000).toFixed(1), exitMax < 60_000 ? 'OK' : 'FAIL'],
     ['engine starts that failed / exits by itself', f.unexpectedExits, 'info'],
