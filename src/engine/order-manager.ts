@@ -71,7 +71,7 @@ export interface OrderManagerOptions {
   now?: () => number;
 }
 
-export function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
+function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
   switch (status) {
     case 'Filled':
       return 'filled';
@@ -85,7 +85,7 @@ export function journalStateOf(status: BrokerOrderStatus, filledQty: number, tot
 }
 
 const TERMINAL: ReadonlySet<JournalOrderState> = new Set(['filled', 'cancelled', 'rejected']);
-export function isTerminal(state: JournalOrderState): boolean {
+function isTerminal(state: JournalOrderState): boolean {
   return TERMINAL.has(state);
 }
 
