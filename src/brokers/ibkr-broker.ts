@@ -293,6 +293,8 @@ export class IbkrBroker implements Broker {
       this.wired = true;
       stream.on('marketData', (q) => {
         this.noteTradingState(q.conid, q.lastFlag);
+        // Any update carries the data source's time, trade or not (the node's market clock).
+        if (q.updatedAt !== undefined) this.listeners.onTime?.(q.updatedAt);
         // Only real trades are ticks (the stream marks them); bid/ask-only updates are not.
         if (!q.trade) return;
         this.listeners.onTick?.({ conid: q.conid, time: q.trade.time, price: q.trade.price, ...(q.trade.size !== undefined ? { size: q.trade.size } : {}) });

@@ -66,8 +66,8 @@ export interface NodeOptions {
   onEvent?: (e: NodeEvent) => void;
   /**
    * The market's clock for shutdown decisions (is the market open to flatten?). Default: the newest
-   * event time seen (ticks, bars), moved on by the wall clock since it was seen, so a market whose
-   * ticks stopped at the close is seen closed.
+   * event time seen (ticks, any market-data update, bars), moved on by the wall clock since it was
+   * seen, so a market whose data stopped at the close is seen closed.
    */
   marketClock?: () => number;
 }
@@ -238,6 +238,7 @@ export class TradingNode {
     const onTick = (t: Tick): void => this.onTick(t);
     await this.broker.subscribe(this.instruments, {
       ...(this.o.marketData?.source === 'poll' ? {} : { onTick }),
+      onTime: (time) => this.noteTime(time),
       onOrder: (ord) => this.orders.onBrokerOrder(ord),
       onFill: (f) => this.orders.onBrokerFill(f),
       onConnection: (e) => this.onConnection(e),
@@ -268,9 +269,14 @@ export class TradingNode {
 
   // ---------------------------------------------------------------- market data
 
+  /** The data's own time moved (the market clock for shutdown decisions). */
+  private noteTime(time: number): void {
+    if (time > this.lastEvent.time) this.lastEvent = { time, wall: Date.now() };
+  }
+
   /** A tick from the stream (or a poll): routed to the runners that trade the contract. */
   onTick(t: Tick): void {
-    if (t.time > this.lastEvent.time) this.lastEvent = { time: t.time, wall: Date.now() };
+    this.noteTime(t.time);
     this.portfolio.setPrice(t.conid, t.price);
     for (const r of this.byConid.get(t.conid) ?? []) r.onTick(t);
   }
