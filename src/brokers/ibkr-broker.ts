@@ -62,7 +62,7 @@ import {
 const STREAM_FIELDS = ['31', '84', '86', '7059', '87', '7762'];
 
 /** Maps an error of the IBKR client (by class, never by text) to a `BrokerError`. */
-export function toBrokerError(err: unknown): unknown {
+function toBrokerError(err: unknown): unknown {
   if (err instanceof BrokerError || !(err instanceof Error)) return err;
   const o = { cause: err };
   if (err instanceof GatewayTimeoutError || err instanceof GatewayUnreachableError || err instanceof RateLimitedError) {
