@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Journal } from '../src/store/journal.ts';
 import type { NodeSummary } from '../src/engine/events.ts';
-import { runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { runNode, SIM_CONID, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import type { SimPortfolio } from './helpers/processes.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -15,9 +16,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-const ETHA = 900000001;
-const ETHV = 900000002;
-type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
+const { ETHA, ETHV } = SIM_CONID;
 
 async function expectConsistent(harness: Harness, journal: Journal, summary: NodeSummary): Promise<void> {
   const simOrders = await simHook<{ cOID?: string }[]>(harness.sim.url, '/sim/orders');

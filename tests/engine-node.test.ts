@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IbkrClient } from '../src/ibkr/client.ts';
 import type { Journal } from '../src/store/journal.ts';
-import { cryptoParams, pairParams, runNode, simHook, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { cryptoParams, pairParams, runNode, SIM_CONID, simHook, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import type { SimPortfolio } from './helpers/processes.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -16,12 +17,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-const ETHA = 900000001;
-const ETHV = 900000002;
-const BTC = 479624278;
-const ETH = 495759171;
-const SPY = 756733;
-type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
+const { ETHA, ETHV, BTC, ETH, SPY } = SIM_CONID;
 
 /** Cash and positions of one strategy recomputed from its own journalled fills. */
 function bookFromFills(journal: Journal, strategyId: string, startCash: number): { cash: number; qty: Map<number, number> } {

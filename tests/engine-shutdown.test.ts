@@ -7,32 +7,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
-import { startTandem, type Child } from './helpers/processes.ts';
+import { ProcessScope, type SimOrder, type SimPortfolio } from './helpers/processes.ts';
 import { cryptoStrategyYaml, pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
-const children: Child[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scope = new ProcessScope();
+afterEach(() => scope.cleanup());
 
-type SimOrder = { orderId: number; cOID?: string; conid: number; status: string; filledQty: number };
-type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
-
-async function startSim(): Promise<{ url: string; accounts: { paper: string } }> {
-  const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
-  children.push(sim);
-  return JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
-}
+const startSim = () => scope.sim(DAY_OPEN);
 
 function twoStrategyConfig(gateway: string): { dir: string; config: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-node-'));
-  dirs.push(dir);
+  const dir = scope.tempDir('tandem-node-');
   writeFileSync(join(dir, 'etf.yaml'), pairStrategyYaml({ name: 'etf' }));
   writeFileSync(join(dir, 'crypto.yaml'), cryptoStrategyYaml({ name: 'crypto' }));
   writeFileSync(join(dir, 'engine.yaml'), `kind: engine
@@ -63,8 +50,7 @@ describe('trading node processes', () => {
     const { dir, config } = twoStrategyConfig(info.url);
     const env = { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper };
     // Frozen right after sending its third order (both strategies have traded by then or are trading).
-    const first = startTandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: 'after-send', TANDEM_TEST_PAUSE_ORDER: '3' });
-    children.push(first);
+    const first = scope.tandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: 'after-send', TANDEM_TEST_PAUSE_ORDER: '3' });
     await first.waitLine(/engine running/, 90_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     const paused = await first.waitLine(/^TANDEM-PAUSED /, 120_000);
@@ -73,8 +59,7 @@ describe('trading node processes', () => {
     first.proc.kill('SIGKILL');
     await first.exited;
 
-    const second = startTandem(['run', '--config', config, '--max-bars', '4'], env);
-    children.push(second);
+    const second = scope.tandem(['run', '--config', config, '--max-bars', '4'], env);
     await second.waitLine(/engine running/, 120_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     const code = await second.exited;
@@ -113,8 +98,7 @@ describe('trading node processes', () => {
     const { config } = twoStrategyConfig(info.url);
     // Orders stay working (the simulator holds them before submitting) so they are open at the signals.
     await simHook(info.url, '/sim/realism', 'POST', { submitDelayMs: 3_600_000 });
-    const run = startTandem(['run', '--config', config], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
-    children.push(run);
+    const run = scope.tandem(['run', '--config', config], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
     await run.waitLine(/engine running/, 90_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     await run.waitLine(/"msg":"order sent"/, 120_000);
@@ -135,16 +119,14 @@ describe('trading node processes', () => {
 
   it('node --flatten-on-exit after the close: refused with a clear message, positions left, non-zero exit', async () => {
     const info = await startSim();
-    const dir = mkdtempSync(join(tmpdir(), 'tandem-flatten-'));
-    dirs.push(dir);
+    const dir = scope.tempDir('tandem-flatten-');
     writeFileSync(join(dir, 'etf.yaml'), pairStrategyYaml({ name: 'etf' }));
     writeFileSync(join(dir, 'engine.yaml'), `kind: engine
 gateway: { url: "${info.url}", timeoutMs: 60000 }
 dataDir: ${join(dir, 'data')}
 strategies: [etf.yaml]
 `);
-    const run = startTandem(['run', '--config', join(dir, 'engine.yaml'), '--flatten-on-exit'], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
-    children.push(run);
+    const run = scope.tandem(['run', '--config', join(dir, 'engine.yaml'), '--flatten-on-exit'], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
     await run.waitLine(/engine running/, 90_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     await until(() => count(run.lines, /"msg":"fill"/) >= 2, 120_000, 'both legs filled');

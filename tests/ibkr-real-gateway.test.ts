@@ -59,6 +59,15 @@ function client(s: RunningSimulator, logger?: Logger, extra: Partial<Constructor
   return c;
 }
 
+/** A connected client and an IBKR broker on it, trading the simulator's paper account. */
+async function brokerOn(s: RunningSimulator, logger?: Logger): Promise<{ c: IbkrClient; broker: IbkrBroker }> {
+  const c = client(s);
+  await c.connect();
+  const broker = new IbkrBroker({ client: c, ...(logger ? { logger } : {}) });
+  broker.useAccount(ACCT);
+  return { c, broker };
+}
+
 function captureLogger(level = 'warn') {
   const lines: string[] = [];
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(chunk.toString('utf8')); cb(); } });
@@ -123,10 +132,7 @@ describe('real gateway behaviour', () => {
 
   it('real gateway 2: empty live orders at night prove nothing — a working order is never rejected at start-up, an unsent one is proven absent by a same-cOID resend', async () => {
     const s = await sim({ startTime: NIGHT });
-    const c = client(s);
-    await c.connect();
-    const broker = new IbkrBroker({ client: c });
-    broker.useAccount(ACCT);
+    const { c, broker } = await brokerOn(s);
     const { journal, om } = orderManager(broker);
     const aapl = { symbol: 'AAPL', secType: 'STK' as const, exchange: 'SMART', currency: 'USD', conid: AAPL };
     const first = om();
@@ -162,10 +168,7 @@ describe('real gateway behaviour', () => {
   it('real gateway 3: executions without order_id and with conidex are attributed by order_ref, never booked on conid 0; a manual trade is logged, not adopted', async () => {
     const s = await sim({ startTime: NIGHT });
     const { logger, lines } = captureLogger('warn');
-    const c = client(s);
-    await c.connect();
-    const broker = new IbkrBroker({ client: c, logger });
-    broker.useAccount(ACCT);
+    const { c, broker } = await brokerOn(s, logger);
     const { journal, om } = orderManager(broker, logger);
     const m = om();
     const btc = { symbol: 'BTC', secType: 'CRYPTO' as const, exchange: 'PAXOS', currency: 'USD', conid: BTC };
@@ -200,10 +203,7 @@ describe('real gateway behaviour', () => {
 
   it('real gateway 4: smd deltas — a tick only when the last price or the cumulative volume changes, sized by the volume', async () => {
     const s = await sim({ startTime: NIGHT, speed: 20 });
-    const c = client(s);
-    await c.connect();
-    const broker = new IbkrBroker({ client: c });
-    broker.useAccount(ACCT);
+    const { c, broker } = await brokerOn(s);
     const frames: Record<string, unknown>[] = [];
     c.stream.on('message', (m) => { if (m.topic === `smd+${BTC}`) frames.push(m); });
     const ticks: Tick[] = [];
@@ -236,10 +236,7 @@ describe('real gateway behaviour', () => {
   it('real gateway 5: C (previous close) and H (halted) prices are not trades; the broker says the instrument is not trading', async () => {
     const s = await sim({ startTime: NIGHT });
     const { logger, lines } = captureLogger('warn');
-    const c = client(s);
-    await c.connect();
-    const broker = new IbkrBroker({ client: c, logger });
-    broker.useAccount(ACCT);
+    const { c, broker } = await brokerOn(s, logger);
     const aapl = { symbol: 'AAPL', secType: 'STK' as const, exchange: 'SMART', currency: 'USD', conid: AAPL };
     const btc = { symbol: 'BTC', secType: 'CRYPTO' as const, exchange: 'PAXOS', currency: 'USD', conid: BTC };
     const [q] = await c.marketData.snapshot([AAPL]);
@@ -268,10 +265,7 @@ describe('real gateway behaviour', () => {
 
   it('real gateway 7: sor rows without totalSize and partial fills without avgPrice keep the last known values, never 0', async () => {
     const s = await sim({ partialFillParts: 3 });
-    const c = client(s);
-    await c.connect();
-    const broker = new IbkrBroker({ client: c });
-    broker.useAccount(ACCT);
+    const { broker } = await brokerOn(s);
     const { journal, om } = orderManager(broker);
     const m = om();
     const aapl = { symbol: 'AAPL', secType: 'STK' as const, exchange: 'SMART', currency: 'USD', conid: AAPL };

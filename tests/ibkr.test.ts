@@ -137,10 +137,10 @@ describe('ibkr', () => {
       expect(ok.authenticated).toBe(true);
       const state = await hook<{ session: { brokerage: boolean; accountsPrimed: boolean } }>(cold, 'GET', '/sim/state');
       expect(state.session).toMatchObject({ brokerage: true, accountsPrimed: true });
-      // Right after ssodh/init the bridge was not up yet ("no bridge"): the priming call was retried.
+      // Right after ssodh/init the bridge was not up yet ("no bridge", HTTP 400 as on real gateways): the priming call was retried.
       const log = await hook<{ path: string; status: number }[]>(cold, 'GET', '/sim/requests');
       const priming = log.filter((e) => e.path === '/iserver/accounts');
-      expect(priming.some((e) => e.status >= 500)).toBe(true);
+      expect(priming.some((e) => e.status === 400)).toBe(true);
       expect(priming.at(-1)!.status).toBe(200);
     } finally {
       await c.close();
@@ -625,7 +625,10 @@ describe('ibkr', () => {
         await c.connect();
         const first = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 200, cOID: 'dup-1' });
         const again = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 200, cOID: 'dup-1' });
-        expect(again).toMatchObject({ orderId: first.orderId, resolvedBy: 'lookup' });
+        // At this hour live orders are empty (realistic, ibind #43): found by its executions' order_ref,
+        // whose rows carry no order_id, so the order id is the one of the lookup or 0 (not known).
+        expect(again).toMatchObject({ cOID: 'dup-1', resolvedBy: 'lookup' });
+        expect([first.orderId, 0]).toContain(again.orderId);
         await hook(s, 'POST', '/sim/faults', { spec: 'order503=1,order503Delay=300' });
         const hidden = await c.orders.place({ accountId: 'DU1234567', conid: BTC, secType: 'CRYPTO', side: 'BUY', type: 'MKT', cashQty: 300, cOID: 'hidden-1' });
         expect(hidden.resolvedBy).toBe('lookup');
@@ -646,6 +649,6 @@ describe('ibkr', () => {
       } finally {
         await done();
       }
-    }, 90_000);
+    }, 180_000);
   });
 });

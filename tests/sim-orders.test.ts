@@ -167,13 +167,13 @@ describe('sim orders', () => {
   });
 
   it('live orders: pre-flight, force, rows in the reference shape, filters', async () => {
-    const { api } = await start();
+    const { api } = await start({ realism: { liveOrdersEmptyAfterLoginMs: 0 } }); // the empty window has its own test
     expect((await api('GET', '/iserver/account/orders')).body).toEqual({ orders: [], snapshot: false });
     await api('POST', '/iserver/questions/suppress', { body: { messageIds: ['o354', 'o163', 'o10151'] } });
     const r = await place(api, { conid: AAPL, orderType: 'LMT', price: 150, side: 'BUY', tif: 'DAY', quantity: 5, cOID: 'lo-1' });
     const id = Number(r.body[0].order_id);
     await sleep(300);
-    expect((await api('GET', '/iserver/account/orders?force=true')).body).toEqual({ orders: [], snapshot: false });
+    expect((await api('GET', '/iserver/account/orders?force=true')).body).toEqual({}); // realistic: force answers {} (ibind #90)
     const list = await api('GET', '/iserver/account/orders');
     expect(list.body.snapshot).toBe(true);
     expect(list.body.orders[0]).toMatchObject({
@@ -185,6 +185,19 @@ describe('sim orders', () => {
     expect((await api('GET', '/iserver/account/orders?filters=Filled')).body).toEqual({ snapshot: true });
     expect((await api('GET', '/iserver/account/orders?filters=submitted')).body.orders).toHaveLength(1);
     expect((await api('GET', '/iserver/account/orders?filters=pre_submitted,Filled')).body.orders).toBeUndefined();
+  });
+
+  it('live orders come back empty after regular hours and right after login although orders exist (ibind #43)', async () => {
+    const { api, hook } = await start({ startTime: Date.UTC(2026, 2, 4, 3, 0), realism: { liveOrdersPreflight: false, liveOrdersEmptyAfterLoginMs: 0 } });
+    await api('POST', '/iserver/questions/suppress', { body: { messageIds: ['o354', 'o10151'] } });
+    const r = await place(api, { conid: AAPL, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1, cOID: 'night-1' });
+    const id = Number(r.body[0].order_id);
+    expect((await api('GET', '/iserver/account/orders')).body).toEqual({ snapshot: true });
+    expect((await api('GET', `/iserver/account/order/status/${id}`)).body).toMatchObject({ order_id: id, order_status: 'PreSubmitted' });
+    const state = (await hook('GET', '/state')).body as { emptyLiveOrderReads: number };
+    expect(state.emptyLiveOrderReads).toBeGreaterThan(0);
+    await hook('POST', '/realism', { liveOrdersEmptyOutsideRth: false });
+    expect((await api('GET', '/iserver/account/orders')).body.orders.map((o: { order_ref: string }) => o.order_ref)).toEqual(['night-1']);
   });
 
   it('order status of an unknown order is 503; trades are empty on the first read, then list executions', async () => {
@@ -199,7 +212,10 @@ describe('sim orders', () => {
     expect((await api('GET', '/iserver/account/trades')).body).toEqual([]);
     const t = await api('GET', '/iserver/account/trades?days=1');
     expect(t.body).toHaveLength(1);
-    expect(t.body[0]).toMatchObject({ symbol: 'AAPL', side: 'S', size: 4, order_ref: 'tr-1', account: ACCT, conid: AAPL, order_id: id, sec_type: 'STK' });
+    // Realistic rows: no order_id (the order is its order_ref), conid as a string.
+    expect(t.body[0]).toMatchObject({ symbol: 'AAPL', side: 'S', size: 4, order_ref: 'tr-1', account: ACCT, conid: String(AAPL), sec_type: 'STK' });
+    expect(t.body[0]).not.toHaveProperty('order_id');
+    expect(id).toBeGreaterThan(0);
     expect(t.body[0].execution_id).toMatch(/^[0-9a-f]{8}\.[0-9a-f]+\.01\.\d+$/);
     expect(t.body[0].trade_time).toMatch(/^\d{8}-\d{2}:\d{2}:\d{2}$/);
     expect(t.body[0].price).toMatch(/^\d+\.\d{2}$/);

@@ -173,7 +173,7 @@ describe('sim faults', () => {
   });
 
   it('drops websockets on demand (hook) and on schedule', async () => {
-    const { api, hook } = await start({ faults: 'wsDrop@400ms', tickMs: 20 });
+    const { api, hook } = await start({ faults: 'wsDrop@400ms', tickMs: 20, realism: { wsGreetingDelayMs: 0 } });
     const token = (await api('POST', '/tickle')).body.session;
     const a = await WsRecorder.open(sim!, token);
     await a.waitFor((f) => f.topic === 'system');

@@ -71,13 +71,18 @@ describe('sim session', () => {
     expect(validate.body).toMatchObject({ RESULT: true, LOGIN_TYPE: 2, USER_NAME: 'demo' });
   });
 
-  it('answers "no bridge" 503 right after ssodh/init, then serves', async () => {
+  it('answers "no bridge" 400 right after ssodh/init (503 with noBridgeStatus), then serves', async () => {
     const { hook, api } = await start();
     await hook('POST', '/login', { paper: true });
     await api('POST', '/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
     const r = await api('GET', '/iserver/accounts');
-    expect(r.status).toBe(503);
-    expect(r.body).toEqual({ error: 'no bridge', statusCode: 503 });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error: 'Bad Request: no bridge', statusCode: 400 });
+    await hook('POST', '/realism', { noBridgeStatus: 503 });
+    await api('POST', '/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    const old = await api('GET', '/iserver/accounts');
+    expect(old.status).toBe(503);
+    expect(old.body).toEqual({ error: 'no bridge', statusCode: 503 });
     await sleep(1600);
     expect((await api('GET', '/iserver/accounts')).status).toBe(200);
   });

@@ -18,6 +18,8 @@ async function start(o: SimOptions = {}) {
 async function open(token?: string) {
   const w = await WsRecorder.open(sim!, token);
   sockets.push(w);
+  // Realistic: commands sent before the greeting are dropped (wsGreetingDelayMs); a client waits for sts.
+  if (token) await w.waitFor((f) => f.topic === 'sts' || f.error !== undefined).catch(() => undefined);
   return w;
 }
 afterEach(async () => {

@@ -62,7 +62,7 @@ import {
 const STREAM_FIELDS = ['31', '84', '86', '7059', '87', '7762'];
 
 /** Maps an error of the IBKR client (by class, never by text) to a `BrokerError`. */
-export function toBrokerError(err: unknown): unknown {
+function toBrokerError(err: unknown): unknown {
   if (err instanceof BrokerError || !(err instanceof Error)) return err;
   const o = { cause: err };
   if (err instanceof GatewayTimeoutError || err instanceof GatewayUnreachableError || err instanceof RateLimitedError) {
@@ -293,6 +293,8 @@ export class IbkrBroker implements Broker {
       this.wired = true;
       stream.on('marketData', (q) => {
         this.noteTradingState(q.conid, q.lastFlag);
+        // Any update carries the data source's time, trade or not (the node's market clock).
+        if (q.updatedAt !== undefined) this.listeners.onTime?.(q.updatedAt);
         // Only real trades are ticks (the stream marks them); bid/ask-only updates are not.
         if (!q.trade) return;
         this.listeners.onTick?.({ conid: q.conid, time: q.trade.time, price: q.trade.price, ...(q.trade.size !== undefined ? { size: q.trade.size } : {}) });

@@ -149,6 +149,8 @@ export type ConnectionEvent =
 
 export interface BrokerListeners {
   onTick?: (tick: Tick) => void;
+  /** The data source's time moved (any market-data update, a trade or not): epoch ms. */
+  onTime?: (time: number) => void;
   onOrder?: (order: BrokerOrder) => void;
   onFill?: (fill: Fill) => void;
   onConnection?: (event: ConnectionEvent) => void;

@@ -42,7 +42,7 @@ export function parseDuration(text: string): number {
  * `TANDEM_TEST_PAUSE_ORDER=N` (default 1) freezes the whole process (event loop blocked) at that point of the N-th order and
  * prints `TANDEM-PAUSED <point> <cOID>` so the test can SIGKILL it there.
  */
-export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: CrashPoint, cOID: string) => Promise<void>) | undefined {
+function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: CrashPoint, cOID: string) => Promise<void>) | undefined {
   const at = env.TANDEM_TEST_PAUSE_AT;
   if (at !== 'after-journal' && at !== 'after-send') return undefined;
   const nth = Number(env.TANDEM_TEST_PAUSE_ORDER ?? '1');

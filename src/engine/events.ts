@@ -21,22 +21,30 @@ export interface LatencyFigures {
   n: number;
 }
 
-export interface StrategySummary {
-  strategyId: string;
+/** What a run did, per strategy or for the whole node (this run only, not the journal's history). */
+interface RunFigures {
   bars: number;
   decisions: number;
-  /** Orders placed and fills booked by THIS run (not the journal's whole history). */
+  /** Orders placed and fills booked by THIS run. */
   orders: number;
   fills: number;
   equity: number;
   startEquity: number;
-  /** The strategy's cash (paper: its share of startingCash moved by its own fills). */
-  cash: number;
+  /** Non-zero positions (per strategy: its book; node: the sum of the books). */
   positions: { symbol: string; qty: number }[];
   /** Per-bar decision latency: closing tick received -> decision made, or -> first order handed to the broker. */
   latencyMs: LatencyFigures;
   /** The same, bars with orders only. */
   orderLatencyMs: LatencyFigures;
+}
+
+export interface StrategySummary extends RunFigures {
+  strategyId: string;
+  /** The strategy's cash (paper: its share of startingCash moved by its own fills). */
+  cash: number;
+  /** Ticks older than a closed bar (ignored), and bar times dropped because a leg had no tick. */
+  lateTicks: number;
+  droppedBars: number;
 }
 
 /**
@@ -46,22 +54,11 @@ export interface StrategySummary {
  */
 export type FlattenOutcome = 'not-requested' | 'done' | 'market-closed' | 'incomplete';
 
-export interface NodeSummary {
+export interface NodeSummary extends RunFigures {
   stopReason: StopReason;
   flatten: FlattenOutcome;
   strategies: StrategySummary[];
-  /** Totals over the strategies (this run). */
-  bars: number;
-  decisions: number;
-  orders: number;
-  fills: number;
-  equity: number;
-  startEquity: number;
-  /** The account's positions as the books see them (sum over strategies), non-zero only. */
-  positions: { symbol: string; qty: number }[];
   /** Positions at the broker that no strategy of this journal holds (reported, never adopted). */
   foreign: { conid: number; symbol: string; qty: number }[];
   incidents: number;
-  latencyMs: LatencyFigures;
-  orderLatencyMs: LatencyFigures;
 }

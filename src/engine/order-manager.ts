@@ -71,7 +71,7 @@ export interface OrderManagerOptions {
   now?: () => number;
 }
 
-export function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
+function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
   switch (status) {
     case 'Filled':
       return 'filled';
@@ -85,7 +85,7 @@ export function journalStateOf(status: BrokerOrderStatus, filledQty: number, tot
 }
 
 const TERMINAL: ReadonlySet<JournalOrderState> = new Set(['filled', 'cancelled', 'rejected']);
-export function isTerminal(state: JournalOrderState): boolean {
+function isTerminal(state: JournalOrderState): boolean {
   return TERMINAL.has(state);
 }
 
@@ -99,6 +99,8 @@ export class OrderManager {
   private readonly resolveTimeoutMs: number;
   private readonly resendWindowMs: number;
   private readonly now: () => number;
+  /** Orders already sent once more under their own cOID (the absence proof is made once; bounded). */
+  private readonly probed = new BoundedSet<string>(10_000);
   /** Executions already reported as matching no order of ours (logged once each; bounded). */
   private readonly unmatched = new BoundedSet<string>(10_000);
   private readonly byBrokerId = new BoundedMap<string, string>(10_000);
@@ -254,6 +256,8 @@ export class OrderManager {
   private async probeByResend(cur: JournalOrder): Promise<'placed' | 'absent' | 'exists' | 'skipped'> {
     const instrument = this.instruments.get(cur.conid);
     if (!instrument || cur.leg === 'combo' || cur.orderType !== 'MKT' || this.now() - cur.createdAt > this.resendWindowMs) return 'skipped';
+    if (this.probed.has(cur.cOID)) return 'exists'; // one resend per order: a second proves nothing more
+    this.probed.add(cur.cOID);
     const req: OrderRequest = {
       cOID: cur.cOID, instrument, side: cur.side, orderType: 'MKT', tif: cur.tif as OrderRequest['tif'],
       ...(cur.quantity !== null ? { quantity: cur.quantity } : {}), ...(cur.cashQty !== null ? { cashQty: cur.cashQty } : {}),
@@ -494,6 +498,9 @@ export class OrderManager {
         this.logger.warn({ cOID: o.cOID, state: o.state }, 'journal order acknowledged by the broker but not visible now: kept as it is (an empty read is not a proof of absence)');
       } else {
         const p = await this.probeByResend(o);
+        // Placed just now: let it settle (fills journalled) before the caller adopts the broker's
+        // positions, or the same fill would be counted once by the adoption and once as a fill.
+        if (p === 'placed') await this.settle(o.cOID, this.resolveTimeoutMs);
         if (p === 'skipped' || p === 'exists') {
           this.journal.updateOrder(o.cOID, 'unknown', { error: 'not found at the broker after restart/reconnect; not proven absent' }, this.now());
           this.logger.error({ cOID: o.cOID }, 'ORDER OUTCOME UNKNOWN after restart/reconnect: it stays open as unknown and is never re-sent under a new cOID');

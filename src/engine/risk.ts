@@ -42,7 +42,7 @@ export interface ProposedLeg {
 export type RiskVerdict = { ok: true } | { ok: false; reason: string };
 
 /** Whether every leg only shrinks toward zero (never grows, never crosses). */
-export function onlyReduces(legs: ProposedLeg[]): boolean {
+function onlyReduces(legs: ProposedLeg[]): boolean {
   return legs.every((l) => Math.abs(l.targetQty) <= Math.abs(l.currentQty) && Math.sign(l.targetQty) * Math.sign(l.currentQty) >= 0);
 }
 

@@ -383,6 +383,8 @@ export class StrategyRunner {
       startEquity: round2(this.startEquity),
       cash: this.book.cash,
       positions: this.book.all().map((h) => ({ symbol: h.symbol, qty: h.qty })),
+      lateTicks: this.builder?.lateTicks ?? 0,
+      droppedBars: this.builder?.droppedBars ?? 0,
       latencyMs: this.latencies.percentiles(),
       orderLatencyMs: this.orderLatencies.percentiles(),
     };

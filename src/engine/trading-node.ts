@@ -20,7 +20,7 @@
  * (log WARN, incident), never adopted, never part of any strategy's equity.
  */
 import { existsSync } from 'node:fs';
-import type { Broker, ConnectionEvent, Instrument, Position, Tick } from '../brokers/types.ts';
+import { isRetryable, type Broker, type ConnectionEvent, type Instrument, type Position, type Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import type { Journal } from '../store/journal.ts';
@@ -74,8 +74,8 @@ export interface NodeOptions {
   onEvent?: (e: NodeEvent) => void;
   /**
    * The market's clock for shutdown decisions (is the market open to flatten?). Default: the newest
-   * event time seen (ticks, bars), moved on by the wall clock since it was seen, so a market whose
-   * ticks stopped at the close is seen closed.
+   * event time seen (ticks, any market-data update, bars), moved on by the wall clock since it was
+   * seen, so a market whose data stopped at the close is seen closed.
    */
   marketClock?: () => number;
 }
@@ -282,6 +282,7 @@ export class TradingNode {
     const onTick = (t: Tick): void => this.onTick(t);
     await this.broker.subscribe(this.instruments, {
       ...(this.o.marketData?.source === 'poll' ? {} : { onTick }),
+      onTime: (time) => this.noteTime(time),
       onOrder: (ord) => this.orders.onBrokerOrder(ord),
       onFill: (f) => this.orders.onBrokerFill(f),
       onConnection: (e) => this.onConnection(e),
@@ -312,9 +313,14 @@ export class TradingNode {
 
   // ---------------------------------------------------------------- market data
 
+  /** The data's own time moved (the market clock for shutdown decisions). */
+  private noteTime(time: number): void {
+    if (time > this.lastEvent.time) this.lastEvent = { time, wall: Date.now() };
+  }
+
   /** A tick from the stream (or a poll): routed to the runners that trade the contract. */
   onTick(t: Tick): void {
-    if (t.time > this.lastEvent.time) this.lastEvent = { time: t.time, wall: Date.now() };
+    this.noteTime(t.time);
     this.portfolio.setPrice(t.conid, t.price);
     for (const r of this.byConid.get(t.conid) ?? []) r.onTick(t);
   }
@@ -399,7 +405,23 @@ export class TradingNode {
       this.journal.recordIncident('stream-reconnected', {});
       this.emit({ type: 'warn', message: 'stream reconnected: reconciling' });
     }
-    void this.reconcile(e.what === 'session' ? 'session restored' : 'stream reconnected').catch((err: unknown) => this.logger.warn({ err: msg(err) }, 'reconciliation failed'));
+    this.reconcileSoon(e.what === 'session' ? 'session restored' : 'stream reconnected', 0);
+  }
+
+  /**
+   * Reconciles now; when it fails with a retryable broker error (gateway busy, 5xx, timeout) it is
+   * tried again a little later, up to 5 times; any other failure is logged as an error.
+   */
+  private reconcileSoon(when: string, attempt: number): void {
+    void this.reconcile(when).catch((err: unknown) => {
+      if (isRetryable(err) && attempt < 5 && !this.stopping) {
+        this.logger.warn({ when, attempt: attempt + 1, err: msg(err) }, 'reconciliation failed (retryable): trying again in 5 s');
+        setTimeout(() => this.reconcileSoon(when, attempt + 1), 5_000).unref();
+      } else {
+        this.logger.error({ when, err: msg(err) }, 'reconciliation failed: orders and positions are checked again at the next reconnect or start');
+        this.journal.recordIncident('reconcile-failed', { when, error: msg(err) });
+      }
+    });
   }
 
   /**
@@ -522,8 +544,9 @@ export class TradingNode {
     const bound = this.o.shutdownTimeoutMs ?? 30_000;
     const deadline = Date.now() + bound;
     // Wait for the decisions in progress (their orders settle inside), then for any order still open.
+    // (A runner that asked for this stop from inside its bar has returned by now: stop() is never awaited there.)
     const busy = this.runners.filter((r) => r.busy);
-    if (busy.length && reason !== 'max-bars') {
+    if (busy.length) {
       this.logger.info({ strategies: busy.map((r) => r.id), boundSeconds: Math.round(bound / 1000) }, 'shutdown: waiting for the decisions in progress and their orders');
       await Promise.race([Promise.all(busy.map((r) => r.busy)), sleep(bound)]);
     }

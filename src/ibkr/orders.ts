@@ -109,6 +109,7 @@ export interface ComboOrderRequest {
 }
 
 export interface PlacedOrder {
+  /** 0 when the order was found only by its executions (rows without `order_id`): not known yet. */
   orderId: number;
   cOID: string;
   status: OrderStatus;
@@ -373,11 +374,11 @@ export class OrdersApi {
   }
 
   /**
-   * Looks an order up by cOID: order status (when its order id is known), then live orders (one
-   * forced refresh), then the executions (`order_ref`). `unknown` when none shows it:
+   * Looks an order up by cOID: order status (when its order id is known), then live orders (`reads`
+   * reads, the first forced; default 1), then the executions (`order_ref`). `unknown` when none shows it:
    * that is not a proof of absence (file head).
    */
-  async lookup(cOID: string, opts: { orderId?: number } = {}): Promise<OrderLookup> {
+  async lookup(cOID: string, opts: { orderId?: number; reads?: number } = {}): Promise<OrderLookup> {
     const problems: string[] = [];
     if (opts.orderId) {
       try {
@@ -392,16 +393,23 @@ export class OrdersApi {
         problems.push(`order status: ${(err as Error).message}`);
       }
     }
-    try {
-      // One forced read: more reads cost 5 s each (pacing) and prove no more; callers loop lookups.
-      const hit = (await this.liveOrders({ force: true })).find((o) => o.cOID === cOID);
-      if (hit) return { kind: 'found', via: 'live-orders', order: hit };
-      problems.push('not in live orders');
-    } catch (err) {
-      problems.push(`live orders: ${(err as Error).message}`);
+    // `reads` live-order reads, the first forced (default one: each costs 5 s of pacing and an empty
+    // answer proves nothing; callers that can wait loop lookups instead).
+    const reads = Math.max(1, opts.reads ?? 1);
+    for (let i = 0; i < reads; i++) {
+      try {
+        const hit = (await this.liveOrders({ force: i === 0 })).find((o) => o.cOID === cOID);
+        if (hit) return { kind: 'found', via: 'live-orders', order: hit };
+        if (i === reads - 1) problems.push(`not in live orders (${reads} read${reads > 1 ? 's' : ''})`);
+      } catch (err) {
+        problems.push(`live orders: ${(err as Error).message}`);
+      }
     }
     try {
-      const execs = (await this.trades(1)).filter((e) => e.orderRef === cOID);
+      let all = await this.trades(1);
+      // The first trades read of a session can be empty (reference §11 item 21): an empty answer is read again.
+      if (all.length === 0) all = await this.trades(1);
+      const execs = all.filter((e) => e.orderRef === cOID);
       if (execs.length) return { kind: 'found', via: 'trades', order: orderFromExecutions(cOID, execs) };
       problems.push('no execution with this order_ref');
     } catch (err) {
@@ -590,7 +598,8 @@ export class OrdersApi {
 
   private async lookupOrThrow(cOID: string, endpoint: string, cause: unknown, confirmed: PlacedOrder['confirmed'], orderId?: number): Promise<PlacedOrder> {
     this.api.log.warn({ cOID, endpoint, err: (cause as Error)?.message }, 'order placement outcome uncertain; looking the cOID up');
-    const r = await this.lookup(cOID, orderId ? { orderId } : {});
+    // Right after a failed placement the order may take seconds to show: several reads here.
+    const r = await this.lookup(cOID, { ...(orderId ? { orderId } : {}), reads: this.lookupReads });
     if (r.kind === 'found') return this.fromLookup(r.order, cOID, confirmed);
     throw new OrderOutcomeUnknownError(endpoint, cOID, cause);
   }

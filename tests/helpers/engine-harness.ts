@@ -16,6 +16,9 @@ import { Journal } from '../../src/store/journal.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { cointegrationParamsSchema, type CointegrationParams } from '../../src/strategies/cointegration/params.ts';
 
+/** The simulator's contract ids (docs/simulator.md; ETHA and ETHV are invented there). */
+export const SIM_CONID = { ETHA: 900000001, ETHV: 900000002, BTC: 479624278, ETH: 495759171, SPY: 756733 } as const;
+
 /** Tuesday 3 March 2026, 09:30 New York. */
 export const DAY_OPEN = Date.UTC(2026, 2, 3, 14, 30);
 

@@ -132,13 +132,6 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
       s.ordersWarm = true;
       return { body: { orders: [], snapshot: false } };
     }
-    // Voyz/ibind #43: after regular hours (and right after a session starts) the list comes back empty
-    // although orders exist; crypto trades around the clock, so this hits every night.
-    const afterLogin = realism.liveOrdersEmptyAfterLoginMs > 0 && Date.now() - s.brokerageSince < realism.liveOrdersEmptyAfterLoginMs;
-    if (afterLogin || (realism.liveOrdersEmptyOutsideRth && !isMarketOpen('stock', core.clock.now()))) {
-      core.emptyLiveOrderReads++;
-      return { body: { orders: [], snapshot: true } };
-    }
     const filterRaw = req.query.get('filters');
     let wanted: Set<OrderStatus> | undefined;
     if (filterRaw) {
@@ -149,6 +142,13 @@ export function registerOrderRoutes(r: Router, core: SimCore): void {
         if (st) wanted.add(st);
         else if (f.trim().toLowerCase() !== 'sort_by_time' && f.trim().toLowerCase() !== 'sortbytime') return errorBody(500, `Unknown filter ${f}`);
       }
+    }
+    // Voyz/ibind #43: after regular hours (and right after a session starts) the list comes back empty
+    // although orders exist; crypto trades around the clock, so this hits every night.
+    const afterLogin = realism.liveOrdersEmptyAfterLoginMs > 0 && Date.now() - s.brokerageSince < realism.liveOrdersEmptyAfterLoginMs;
+    if (afterLogin || (realism.liveOrdersEmptyOutsideRth && !isMarketOpen('stock', core.clock.now()))) {
+      core.emptyLiveOrderReads++;
+      return { body: { snapshot: true } }; // the answer of an account without orders
     }
     const terminal = new Set(['Filled', 'Cancelled', 'Inactive']);
     const rows = [...book.orders.values()]
