@@ -30,6 +30,10 @@ describe('engine stale decisions', () => {
     h.go(120);
     const slowSince = Date.now();
     await waitFor(() => journal.decisions().some((d) => d.action === 'refused' && /stale decision/.test(JSON.stringify(d.detail))), 200_000, 'a stale decision skipped');
+    // The stall ends: the next decision trades, on a fresh bar.
+    await simHook(h.sim.url, '/sim/faults', 'DELETE');
+    const calm = Date.now();
+    await waitFor(() => journal.orders().some((o) => o.createdAt > calm && /^(enter|close)-/.test(o.intentId)), 200_000, 'a decision after the stall');
     await node.stop('signal');
     await running;
 
