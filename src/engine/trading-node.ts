@@ -302,7 +302,12 @@ export class TradingNode {
           .finally(() => (busy = false));
       }, o.marketData.pollMs ?? 1_000));
     }
-    this.timers.push(setInterval(() => void this.syncPositions('timer').catch((err: unknown) => this.logger.warn({ err: msg(err) }, 'portfolio sync failed')), o.portfolioSyncMs ?? 60_000));
+    // One timer sync at a time: a doubted answer is re-read (seconds), and a slow gateway must not pile them up.
+    let timerSync: Promise<void> | null = null;
+    this.timers.push(setInterval(() => {
+      if (timerSync) return;
+      timerSync = this.syncPositions('timer').catch((err: unknown) => this.logger.warn({ err: msg(err) }, 'portfolio sync failed')).finally(() => (timerSync = null));
+    }, o.portfolioSyncMs ?? 60_000));
     if (o.killSwitchFile) {
       const file = o.killSwitchFile;
       this.timers.push(setInterval(() => {
