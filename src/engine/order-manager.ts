@@ -353,10 +353,16 @@ export class OrderManager {
       this.logger.warn({ cOID, strategy: order.strategyId }, 'fill of a strategy this node does not run: journalled, not booked');
     }
     const filled = roundQty(this.journal.filledQty(cOID));
-    if (order.leg !== 'combo' && filled > order.filledQty) {
-      const total = order.quantity ?? filled;
-      const state: JournalOrderState = isTerminal(order.state) ? order.state : filled >= total ? 'filled' : 'partial';
-      this.journal.updateOrder(cOID, state, { filledQty: filled, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+    if (order.leg !== 'combo') {
+      // The average price follows the journalled fills (a status row may have come first, without one).
+      const avgPrice = this.journal.avgFillPrice(cOID);
+      if (filled > order.filledQty) {
+        const total = order.quantity ?? filled;
+        const state: JournalOrderState = isTerminal(order.state) ? order.state : filled >= total ? 'filled' : 'partial';
+        this.journal.updateOrder(cOID, state, { filledQty: filled, ...(avgPrice !== undefined ? { avgPrice } : {}), detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+      } else if (avgPrice !== undefined && Math.abs(avgPrice - order.avgPrice) > 1e-9) {
+        this.journal.updateOrder(cOID, order.state, { avgPrice, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+      }
     }
     this.logger.info({ cOID, strategy: order.strategyId, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
     this.opts.onFill?.(f, this.journal.order(cOID)!);
