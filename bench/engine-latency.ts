@@ -14,13 +14,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type {
   AccountInfo, Balance, Broker, BrokerListeners, BrokerOrder, Fill, HistoryBar, Instrument, InstrumentSpec,
-  OrderRequest, PlaceResult, Position, SessionStatus, Tick,
+  OrderRequest, PlaceResult, Position, Tick,
 } from '../src/brokers/types.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { runnerSpec } from '../src/engine/runner-spec.ts';
+import { TradingNode } from '../src/engine/trading-node.ts';
 import { Journal } from '../src/store/journal.ts';
-import { createStrategy } from '../src/strategies/registry.ts';
 import { cointegrationParamsSchema } from '../src/strategies/cointegration/params.ts';
-import type { StrategyState } from '../src/strategies/types.ts';
 
 const BARS = Number(process.argv[2] ?? 100_000);
 const SYNC = (process.argv[3] ?? 'FULL').toUpperCase() === 'NORMAL' ? 'NORMAL' : 'FULL';
@@ -104,13 +103,11 @@ class BenchBroker implements Broker {
   async snapshot(): Promise<Tick[]> {
     return [];
   }
+  subscribed = false;
   async subscribe(_i: Instrument[], l: BrokerListeners): Promise<void> {
     this.listeners = l;
+    this.subscribed = true;
   }
-  async keepAlive(): Promise<SessionStatus> {
-    return { authenticated: true, connected: true, competing: false };
-  }
-  async reauthenticate(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -129,32 +126,30 @@ async function main(): Promise<void> {
   const broker = new BenchBroker({ y: hist('y'), x: hist('x') });
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
   const journal = new Journal(join(dir, 'journal.sqlite'), { synchronous: SYNC });
-  const engine = new Engine({
+  const node = new TradingNode({
     broker, journal, mode: 'paper', accountId: 'DU0000001', startingCash: 100_000,
-    legs: { y: { ...params.legs.y }, x: { ...params.legs.x } }, barMinutes: 1, warmupBars: warm, shortMode: 'hedge',
-    createStrategy: (state?: StrategyState) => createStrategy(params, state),
+    strategies: [runnerSpec({ name: 'bench', strategy: params }, 1)],
     risk: { maxGrossNotional: 1e9, maxPositionNotional: 1e9, maxDailyLoss: 1e9, allowOutsideRth: false },
-    keepAliveMs: 3_600_000, portfolioSyncMs: 3_600_000, pauseForMaintenance: false, saveStateEveryBars: 1_000,
+    portfolioSyncMs: 3_600_000, pauseForMaintenance: false, saveStateEveryBars: 1_000,
     orderPollMs: 50,
   });
-  const running = engine.run();
+  const running = node.run();
   // Wait for start-up (warm-up + subscribe).
-  while (!(engine as unknown as { builder?: unknown }).builder) await new Promise((r) => setTimeout(r, 5));
+  while (!broker.subscribed) await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   for (let i = warm; i < allTimes.length; i++) {
     const t = allTimes[i]!;
     // Two ticks per leg per bar; the first tick of bar i closes bar i-1.
-    engine.onTick({ conid: 1, time: t, price: p.y[i]! });
-    engine.onTick({ conid: 2, time: t + 1, price: p.x[i]! });
-    engine.onTick({ conid: 1, time: t + 30_000, price: p.y[i]! * 1.0001 });
-    engine.onTick({ conid: 2, time: t + 30_001, price: p.x[i]! * 0.9999 });
-    await engine.whenIdle();
+    node.onTick({ conid: 1, time: t, price: p.y[i]! });
+    node.onTick({ conid: 2, time: t + 1, price: p.x[i]! });
+    node.onTick({ conid: 1, time: t + 30_000, price: p.y[i]! * 1.0001 });
+    node.onTick({ conid: 2, time: t + 30_001, price: p.x[i]! * 0.9999 });
+    await node.whenIdle();
   }
   const wall = performance.now() - t0;
-  const s = engine.summary();
-  const lat = (engine as unknown as { latencies: number[] }).latencies;
-  const ordLat = (engine as unknown as { orderLatencies: number[] }).orderLatencies;
-  await engine.stop('max-bars');
+  const s = node.summary();
+  const { all: lat, orders: ordLat } = node.runners[0]!.latencySamples();
+  await node.stop('max-bars');
   await running;
   journal.close();
   rmSync(dir, { recursive: true, force: true });
@@ -165,7 +160,7 @@ async function main(): Promise<void> {
   };
   process.stdout.write(
     `engine decision latency, ${s.bars} bars, journal synchronous=${SYNC}\n` +
-      `  every bar (closing tick -> decision, or -> first order at the Broker): ${fmt(lat)}\n` +
+      `  every bar (closing tick -> decision, or -> first order at the Broker), last ${lat.length} bars: ${fmt(lat)}\n` +
       `  bars with orders (closing tick -> first order handed to the Broker):  ${fmt(ordLat)}\n` +
       `  ${s.decisions} decisions, ${s.orders} orders, ${s.fills} fills; wall ${(wall / 1000).toFixed(1)} s (${((s.bars / wall) * 1000).toFixed(0)} bars/s)\n`,
   );

@@ -58,7 +58,8 @@ describe('config files shipped with the project', () => {
     const cfg = loadConfig(join(ROOT, file), { env: {} });
     expect(cfg.kind).toBe(kind);
     expect(cfg.mode).toBe('paper');
-    expect(cfg.strategies.length).toBe(1);
+    // The shipped engine config runs both shipped strategies in one node.
+    expect(cfg.strategies.length).toBe(kind === 'engine' ? 2 : 1);
     expect(cfg.engine.pacing.maxRequestsPerSecond).toBe(10);
   });
 

@@ -7,22 +7,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
-import { startTandem, type Child } from './helpers/processes.ts';
+import { ProcessScope, type SimOrder, type SimPortfolio } from './helpers/processes.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 
-const children: Child[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-type SimOrder = { orderId: number; cOID?: string; conid: number; status: string; filledQty: number };
-type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
+const scope = new ProcessScope();
+afterEach(() => scope.cleanup());
 
 function writeConfigs(dir: string, gateway: string): string {
   writeFileSync(join(dir, 'strategy.yaml'), pairStrategyYaml({ name: 'crash_test' }));
@@ -37,17 +29,13 @@ strategies: [strategy.yaml]
 }
 
 async function crashAndRestart(point: 'after-journal' | 'after-send') {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-crash-'));
-  dirs.push(dir);
-  const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
-  children.push(sim);
-  const info = JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+  const dir = scope.tempDir('tandem-crash-');
+  const info = await scope.sim(DAY_OPEN);
   const config = writeConfigs(dir, info.url);
   const env = { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper };
 
   // First run: frozen at the crash point of its first order, then killed.
-  const first = startTandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: point, TANDEM_TEST_PAUSE_ORDER: '1' });
-  children.push(first);
+  const first = scope.tandem(['run', '--config', config], { ...env, TANDEM_TEST_PAUSE_AT: point, TANDEM_TEST_PAUSE_ORDER: '1' });
   await first.waitLine(/engine running/, 60_000);
   await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
   const paused = await first.waitLine(/^TANDEM-PAUSED /, 60_000);
@@ -69,8 +57,7 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   else expect(['new', 'working', 'partial', 'filled']).toContain(row.state);
 
   // Second run: reconciles, trades a few more bars, stops.
-  const second = startTandem(['run', '--config', config, '--max-bars', '4'], env);
-  children.push(second);
+  const second = scope.tandem(['run', '--config', config, '--max-bars', '4'], env);
   await second.waitLine(/engine running/, 90_000);
   await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
   const code = await second.exited;
@@ -86,7 +73,7 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   const db = new Database(journalFile, { readonly: true });
   const crashed = db.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
   const journalPositions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];
-  const state = JSON.parse((db.prepare('SELECT state FROM strategy_state WHERE id = 1').get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
+  const state = JSON.parse((db.prepare("SELECT state FROM strategy_states WHERE strategy_id = 'crash_test'").get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
   const open = db.prepare("SELECT COUNT(*) AS n FROM orders WHERE state IN ('new','unknown','working','partial')").get() as { n: number };
   const journalled = (db.prepare('SELECT coid FROM orders').all() as { coid: string }[]).map((r) => r.coid);
   db.close();
@@ -105,7 +92,6 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   expect(jqty(ETHV)).toBe(qty(ETHV));
   expect(state.position.qtyY).toBe(qty(ETHA));
   expect(state.position.qtyX).toBe(qty(ETHV));
-  sim.proc.kill('SIGTERM');
   return { second };
 }
 
@@ -121,14 +107,10 @@ describe('engine crash safety', () => {
   }, 240_000);
 
   it('engine SIGTERM: stops decisions, settles, journals and exits 0 with positions left as they are', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tandem-sigterm-'));
-    dirs.push(dir);
-    const sim = startTandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString()]);
-    children.push(sim);
-    const info = JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+    const dir = scope.tempDir('tandem-sigterm-');
+    const info = await scope.sim(DAY_OPEN);
     const config = writeConfigs(dir, info.url);
-    const run = startTandem(['run', '--config', config], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
-    children.push(run);
+    const run = scope.tandem(['run', '--config', config], { IBKR_PAPER_ACCOUNT_ID: info.accounts.paper });
     await run.waitLine(/engine running/, 90_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     await run.waitLine(/"msg":"fill"/, 90_000);
@@ -148,6 +130,5 @@ describe('engine crash safety', () => {
     const held = pf.find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
     // Not flattened: what the journal holds is what the simulator holds.
     expect(held.map((p) => [p.conid, p.qty]).sort()).toEqual(positions.filter((p) => p.qty !== 0).map((p) => [p.conid, p.qty]).sort());
-    sim.proc.kill('SIGTERM');
-  }, 240_000);
+    }, 240_000);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { runBacktest } from '../src/backtest/runner.ts';
 import { createStrategy } from '../src/strategies/registry.ts';
 import type { PairBar } from '../src/strategies/types.ts';
-import { pairParams, runEngine, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { pairParams, runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -34,8 +34,8 @@ describe('engine live', () => {
   it('engine parity: makes exactly the decisions the backtester makes on the bars the engine recorded; paper sizes from startingCash', async () => {
     h = await startHarness();
     const params = pairParams();
-    const { engine, journal } = h.newEngine({ params, maxBars: 36 });
-    const summary = await runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ params, maxBars: 36 });
+    const summary = await runNode(h, node, 600);
     expect(summary.stopReason).toBe('max-bars');
     expect(summary.bars).toBe(36);
 
@@ -73,8 +73,8 @@ describe('engine live', () => {
 
   it('engine live mode sizes from the account balance in the portfolio summary', async () => {
     h = await startHarness({ paper: false, accounts: { live: { cash: 40_000 } } });
-    const { engine, journal } = h.newEngine({ mode: 'live', accountId: h.sim.accounts.live, startingCash: 100_000, maxBars: 36 });
-    await runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ mode: 'live', accountId: h.sim.accounts.live, startingCash: 100_000, maxBars: 36 });
+    await runNode(h, node, 600);
     const entry = journal.orders().filter((o) => o.intentId.startsWith('enter')).slice(0, 2);
     expect(entry.length).toBe(2);
     const gross = journal.fills().filter((f) => entry.some((o) => o.cOID === f.cOID)).reduce((s, f) => s + f.qty * f.price, 0);
@@ -85,10 +85,10 @@ describe('engine live', () => {
 
   it('engine refuses an account the session does not have, and a paper account in live mode', async () => {
     h = await startHarness();
-    const a = h.newEngine({ accountId: 'DU7654321' });
-    await expect(a.engine.run()).rejects.toThrow(/not among the gateway session's accounts/);
-    const b = h.newEngine({ mode: 'live', accountId: h.sim.accounts.paper });
-    await expect(b.engine.run()).rejects.toThrow(/live mode refuses account DU1234567/);
+    const a = h.newNode({ accountId: 'DU7654321' });
+    await expect(a.node.run()).rejects.toThrow(/not among the gateway session's accounts/);
+    const b = h.newNode({ mode: 'live', accountId: h.sim.accounts.paper });
+    await expect(b.node.run()).rejects.toThrow(/live mode refuses account DU1234567/);
     const simOrders = await simHook<unknown[]>(h.sim.url, '/sim/orders');
     expect(simOrders).toEqual([]);
   }, 60_000);
@@ -96,8 +96,8 @@ describe('engine live', () => {
   it('engine kill switch file flattens and stops', async () => {
     h = await startHarness();
     const killFile = join(h.dir, 'KILL');
-    const { engine, journal } = h.newEngine({ killSwitchFile: killFile });
-    const running = runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ killSwitchFile: killFile });
+    const running = runNode(h, node, 600);
     await waitFor(() => journal.fills().length >= 2, 60_000, 'a position');
     writeFileSync(killFile, '');
     const summary = await running;
@@ -112,10 +112,10 @@ describe('engine live', () => {
 
   it('engine flatten on exit: a stop with flattenOnExit closes the strategy positions', async () => {
     h = await startHarness();
-    const { engine, journal } = h.newEngine({ flattenOnExit: true });
-    const running = runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ flattenOnExit: true });
+    const running = runNode(h, node, 600);
     await waitFor(() => journal.fills().length >= 2, 60_000, 'a position');
-    void engine.stop('signal');
+    void node.stop('signal');
     const summary = await running;
     expect(summary.stopReason).toBe('signal');
     const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
@@ -125,8 +125,8 @@ describe('engine live', () => {
 
   it('engine max daily loss flattens and stops', async () => {
     h = await startHarness();
-    const { engine, journal } = h.newEngine({ risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 5, allowOutsideRth: false } });
-    const summary = await runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 5, allowOutsideRth: false } });
+    const summary = await runNode(h, node, 600);
     expect(summary.stopReason).toBe('daily-loss');
     expect(journal.incidents().some((i) => i.kind === 'daily-loss')).toBe(true);
     const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
@@ -135,8 +135,8 @@ describe('engine live', () => {
 
   it('engine combo: two US stock legs go as one IBKR combo order and the books agree', async () => {
     h = await startHarness();
-    const { engine, journal } = h.newEngine({ maxBars: 30, execution: { combo: true, settleTimeoutMs: 20_000, maxLegRetries: 2 } });
-    const summary = await runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ maxBars: 30, execution: { combo: true, settleTimeoutMs: 20_000, maxLegRetries: 2 } });
+    const summary = await runNode(h, node, 600);
     const orders = journal.orders();
     expect(orders.length).toBeGreaterThan(0);
     expect(orders.every((o) => o.leg === 'combo' && o.state === 'filled')).toBe(true);
@@ -146,7 +146,7 @@ describe('engine live', () => {
     const pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
     const held = pf.find((a) => a.id === h!.sim.accounts.paper)!.positions;
     const simQty = (c: number) => held.find((p) => p.conid === c)?.qty ?? 0;
-    const state = journal.loadStrategyState()!.state as { position: { qtyY: number; qtyX: number } };
+    const state = journal.loadStrategyState('pair')!.state as { position: { qtyY: number; qtyX: number } };
     expect([state.position.qtyY, state.position.qtyX]).toEqual([simQty(900000001), simQty(900000002)]);
     const engineQty = (s: string) => summary.positions.find((p) => p.symbol === s)?.qty ?? 0;
     expect([engineQty('ETHA'), engineQty('ETHV')]).toEqual([simQty(900000001), simQty(900000002)]);
@@ -154,8 +154,8 @@ describe('engine live', () => {
 
   it('engine polled snapshots: bars from the snapshots\' own timestamps when marketData.source is poll', async () => {
     h = await startHarness();
-    const { engine, journal } = h.newEngine({ maxBars: 12, marketData: { source: 'poll', pollMs: 150 } });
-    const summary = await runEngine(h, engine, 300);
+    const { node, journal } = h.newNode({ maxBars: 12, marketData: { source: 'poll', pollMs: 150 } });
+    const summary = await runNode(h, node, 300);
     expect(summary.stopReason).toBe('max-bars');
     const times = [...new Set(journal.bars(false).map((b) => b.time))];
     expect(times.length).toBe(12);

@@ -8,7 +8,7 @@
  * (none lost, none misattributed), and the journal's positions agree with /sim/portfolio.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pairParams, runEngine, simHook, startHarness, type Harness } from './helpers/engine-harness.ts';
+import { pairParams, runNode, simHook, startHarness, type Harness } from './helpers/engine-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -40,8 +40,8 @@ describe('engine at night', () => {
       legs: { y: { symbol: 'ETH', secType: 'CRYPTO', exchange: 'PAXOS' }, x: { symbol: 'BTC', secType: 'CRYPTO', exchange: 'PAXOS' } },
       shortMode: 'long-only', entryZ: 0.6, exitZ: 0.1, sizing: { capitalFraction: 0.3 },
     });
-    const { engine, journal } = h.newEngine({ params, maxBars: 40 });
-    const summary = await runEngine(h, engine, 600);
+    const { node, journal } = h.newNode({ params, maxBars: 40 });
+    const summary = await runNode(h, node, 600);
     expect(summary.stopReason).toBe('max-bars');
 
     const state = await simHook<{ emptyLiveOrderReads: number }>(h.sim.url, '/sim/state');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { alignBars, BarBuilder, type AlignedBar } from '../src/engine/bar-builder.ts';
 import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable } from '../src/engine/market-hours.ts';
-import { checkOrders, checkShortability, DailyLossGuard } from '../src/engine/risk.ts';
+import { ACCOUNT, checkOrders, checkShortability, DailyLossGuard, RiskEngine } from '../src/engine/risk.ts';
+import { checkSharedContracts, runnerSpecs } from '../src/engine/runner-spec.ts';
+import { testParams } from './helpers/params.ts';
 import { checkAccountForMode, confirmLive, isPaperAccountId } from '../src/engine/mode-guard.ts';
 import { orderFor } from '../src/engine/pair-executor.ts';
 import { Portfolio } from '../src/engine/portfolio.ts';
@@ -120,8 +122,9 @@ describe('engine modes and accounts', () => {
 });
 
 describe('engine portfolio', () => {
-  it('tracks quantities, average cost and cash through fills', () => {
-    const p = new Portfolio(10_000);
+  it('tracks quantities, average cost and cash through fills, per strategy book', () => {
+    const pf = new Portfolio();
+    const p = pf.addBook('a', 10_000);
     p.applyFill(1, 'A', 'BUY', 10, 100, 1);
     p.applyFill(1, 'A', 'BUY', 10, 110, 1);
     expect(p.qty(1)).toBe(20);
@@ -130,8 +133,71 @@ describe('engine portfolio', () => {
     p.applyFill(1, 'A', 'SELL', 20, 120, 1);
     expect(p.qty(1)).toBe(0);
     expect(p.cash).toBe(10_000 - 2100 - 2 + 2400 - 1);
-    p.setPrice(2, 50);
+    pf.setPrice(2, 50);
     p.applyFill(2, 'B', 'SELL', 10, 50, 0);
-    expect(p.markedEquity()).toBeCloseTo(p.cash - 500);
+    expect(pf.paperEquity('a')).toBeCloseTo(p.cash - 500);
+  });
+
+  it('keeps each strategy\'s fills in its own book; the account position is their sum', () => {
+    const pf = new Portfolio();
+    const a = pf.addBook('a', 50_000);
+    const b = pf.addBook('b', 50_000);
+    a.applyFill(1, 'ETHA', 'BUY', 100, 20, 1);
+    b.applyFill(1, 'ETHA', 'SELL', 40, 21, 1);
+    b.applyFill(2, 'BTC', 'BUY', 0.1, 90_000, 5);
+    expect(pf.accountQty(1)).toBe(60);
+    expect(a.qty(2)).toBe(0);
+    pf.setPrice(1, 20);
+    pf.setPrice(2, 90_000);
+    expect(pf.paperEquity('a')).toBeCloseTo(50_000 - 1);
+    expect(pf.paperEquity('b')).toBeCloseTo(50_000 + 40 * 21 - 40 * 20 - 6);
+    expect(pf.grossNotional()).toBeCloseTo(60 * 20 + 0.1 * 90_000);
+  });
+});
+
+describe('engine runner specs', () => {
+  const etf = { name: 'etf', strategy: testParams({ legs: { y: { symbol: 'ETHA', secType: 'STK', exchange: 'SMART' }, x: { symbol: 'ETHV', secType: 'STK', exchange: 'SMART' } }, lookback: 40, gate: { every: 10, lookback: 60, maxPValue: 0.05 } }) };
+  const crypto = { name: 'crypto', strategy: testParams({ legs: { y: { symbol: 'BTC', secType: 'CRYPTO', exchange: 'PAXOS' }, x: { symbol: 'ETH', secType: 'CRYPTO', exchange: 'PAXOS' } }, shortMode: 'long-only' }) };
+
+  it('one place reads warm-up, bar size, legs and short rules from the strategy, and splits the capital', () => {
+    const [a, b] = runnerSpecs([etf, crypto]);
+    expect(a!.warmupBars).toBe(59); // max(lookback, gate.lookback) - 1
+    expect(b!.warmupBars).toBe(39);
+    expect(a!.barMinutes).toBe(5);
+    expect(b!.shortMode).toBe('long-only');
+    expect([a!.capitalShare, b!.capitalShare]).toEqual([0.5, 0.5]);
+    const [c, d] = runnerSpecs([{ ...etf, capitalShare: 0.7 }, crypto]);
+    expect(c!.capitalShare).toBe(0.7);
+    expect(d!.capitalShare).toBeCloseTo(0.3);
+    expect(() => runnerSpecs([{ ...etf, capitalShare: 0.7 }, { ...crypto, capitalShare: 0.6 }])).toThrow(/add up to 1.3/);
+    expect(() => runnerSpecs([etf, { ...crypto, name: 'etf' }])).toThrow(/two strategies are named "etf"/);
+  });
+
+  it('refuses two strategies on the same contract unless both allow it', () => {
+    expect(() => checkSharedContracts(runnerSpecs([etf, { ...etf, name: 'etf2' }]))).toThrow(/both trade ETHA/);
+    expect(() => checkSharedContracts(runnerSpecs([{ ...etf, allowSharedContracts: true }, { ...etf, name: 'etf2', allowSharedContracts: true }]))).not.toThrow();
+    expect(() => checkSharedContracts(runnerSpecs([etf, crypto]))).not.toThrow();
+  });
+
+  it('risk engine: one trading state per scope, the stricter of account and strategy wins, reasons clear independently', () => {
+    const changes: string[] = [];
+    const r = new RiskEngine({ maxGrossNotional: 1e6, maxPositionNotional: 1e6, maxDailyLoss: 1e6, allowOutsideRth: true }, (scope, state, reason) => changes.push(`${scope}:${state}:${reason}`));
+    const t = Date.UTC(2026, 2, 3, 15, 0);
+    const grow = [{ symbol: 'A', secType: 'STK' as const, currentQty: 0, targetQty: 10, price: 10 }];
+    const shrink = [{ symbol: 'A', secType: 'STK' as const, currentQty: 10, targetQty: 0, price: 10 }];
+    expect(r.check('s', grow, t, 0).ok).toBe(true);
+    r.set('s', 'operator', 'reducing');
+    expect(r.check('s', grow, t, 0).ok).toBe(false);
+    expect(r.check('s', shrink, t, 0).ok).toBe(true);
+    expect(r.check('other', grow, t, 0).ok).toBe(true);
+    r.set(ACCOUNT, 'session down', 'halted');
+    r.set(ACCOUNT, 'shutdown', 'halted');
+    expect(r.check('other', shrink, t, 0)).toEqual({ ok: false, reason: expect.stringMatching(/trading halted/) });
+    r.set(ACCOUNT, 'session down', null); // the session coming back does not clear the shutdown
+    expect(r.stateFor('other')).toBe('halted');
+    r.set(ACCOUNT, 'shutdown', null);
+    expect(r.stateFor('other')).toBe('active');
+    expect(r.stateFor('s')).toBe('reducing');
+    expect(changes[0]).toBe('s:reducing:operator');
   });
 });

@@ -19,6 +19,13 @@ import { IbkrBroker } from '../src/brokers/ibkr-broker.ts';
 import type { BrokerOrder, Fill, Tick } from '../src/brokers/types.ts';
 import { OrderManager } from '../src/engine/order-manager.ts';
 import { Portfolio } from '../src/engine/portfolio.ts';
+
+/** One strategy's book ('s') of 100,000, as the node sets it up. */
+function bookedPortfolio(): Portfolio {
+  const p = new Portfolio();
+  p.addBook('s', 100_000);
+  return p;
+}
 import { Journal } from '../src/store/journal.ts';
 import { createLogger, type Logger } from '../src/log/logger.ts';
 import { simHook, waitFor } from './helpers/engine-harness.ts';
@@ -74,7 +81,7 @@ function orderManager(broker: IbkrBroker, logger?: Logger) {
     journal.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const om = (prefix = 'i11') => new OrderManager({ broker, journal, portfolio: new Portfolio(100_000), coidPrefix: prefix, pollMs: 200, resolveTimeoutMs: 3_000, ...(logger ? { logger } : {}) });
+  const om = (prefix = 'i11') => new OrderManager({ broker, journal, portfolio: bookedPortfolio(), coidPrefix: prefix, pollMs: 200, resolveTimeoutMs: 3_000, ...(logger ? { logger } : {}) });
   return { journal, om };
 }
 
@@ -110,7 +117,7 @@ describe('real gateway behaviour', () => {
     broker.useAccount(ACCT);
     const { journal, om } = orderManager(broker);
     const inst = { symbol: 'AAPL', secType: 'STK' as const, exchange: 'SMART', currency: 'USD', conid: AAPL };
-    const o = await om().place('intent-1', 'y', { instrument: inst, side: 'BUY', quantity: 1, orderType: 'MKT', tif: 'DAY' });
+    const o = await om().place('s', 'intent-1', 'y', { instrument: inst, side: 'BUY', quantity: 1, orderType: 'MKT', tif: 'DAY' });
     expect(o.state).toBe('rejected');
     expect(journal.order(o.cOID)!.lastError).toMatch(/p12.*Price Management Algo/s);
 
@@ -131,7 +138,7 @@ describe('real gateway behaviour', () => {
     const first = om();
     first.registerInstrument(aapl);
     // A stock order at night is held (working); the gateway's live orders answer empty.
-    const working = await first.place('i-1', 'y', { instrument: aapl, side: 'BUY', quantity: 2, orderType: 'MKT', tif: 'DAY' });
+    const working = await first.place('s', 'i-1', 'y', { instrument: aapl, side: 'BUY', quantity: 2, orderType: 'MKT', tif: 'DAY' });
     expect(working.state).toBe('working');
     expect(await c.orders.liveOrders({ force: true })).toEqual([]);
     expect((await c.orders.lookup(working.cOID)).kind).toBe('unknown'); // not "absent"
@@ -147,7 +154,7 @@ describe('real gateway behaviour', () => {
     const unsent = 'i11-unsent-1';
     const sentButLost = 'i11-lost-1';
     for (const cOID of [unsent, sentButLost]) {
-      journal.recordNewOrder({ cOID, intentId: 'i-2', leg: 'y', conid: AAPL, symbol: 'AAPL', side: 'BUY', quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' });
+      journal.recordNewOrder({ cOID, strategyId: 's', intentId: 'i-2', leg: 'y', conid: AAPL, symbol: 'AAPL', side: 'BUY', quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' });
     }
     await c.orders.place({ accountId: ACCT, conid: AAPL, side: 'BUY', type: 'MKT', quantity: 1, cOID: sentButLost });
     await second.recoverOpenOrders();
@@ -168,7 +175,7 @@ describe('real gateway behaviour', () => {
     m.registerInstrument(btc);
     const streamFills: Fill[] = [];
     await broker.subscribe([btc], { onFill: (f) => { streamFills.push(f); m.onBrokerFill(f); }, onOrder: (o) => m.onBrokerOrder(o) });
-    const placed = await m.place('i-3', 'y', { instrument: btc, side: 'BUY', cashQty: 500, orderType: 'MKT', tif: 'IOC' });
+    const placed = await m.place('s', 'i-3', 'y', { instrument: btc, side: 'BUY', cashQty: 500, orderType: 'MKT', tif: 'IOC' });
     const settled = await m.settle(placed.cOID, 30_000);
     expect(settled.state).toBe('filled');
 
@@ -184,7 +191,7 @@ describe('real gateway behaviour', () => {
     // Without order_ref: conid + side + time against orders in flight.
     const inFlight = m.inFlight();
     expect(inFlight).toEqual([]);
-    const held = await m.place('i-4', 'y', { instrument: { ...btc, conid: AAPL, symbol: 'AAPL', secType: 'STK' }, side: 'BUY', quantity: 3, orderType: 'MKT', tif: 'DAY' });
+    const held = await m.place('s', 'i-4', 'y', { instrument: { ...btc, conid: AAPL, symbol: 'AAPL', secType: 'STK' }, side: 'BUY', quantity: 3, orderType: 'MKT', tif: 'DAY' });
     m.onBrokerFill({ execId: 'x-fallback', brokerOrderId: '', conid: AAPL, side: 'BUY', qty: 1, price: 100, commission: 1, time: Date.now() });
     expect(journal.fills().find((f) => f.execId === 'x-fallback')?.cOID).toBe(held.cOID);
 
@@ -265,7 +272,7 @@ describe('real gateway behaviour', () => {
     m.registerInstrument(aapl);
     const updates: BrokerOrder[] = [];
     await broker.subscribe([aapl], { onOrder: (o) => { updates.push(o); m.onBrokerOrder(o); }, onFill: (f) => m.onBrokerFill(f) });
-    const placed = await m.place('i-7', 'y', { instrument: aapl, side: 'BUY', quantity: 9, orderType: 'MKT', tif: 'DAY' });
+    const placed = await m.place('s', 'i-7', 'y', { instrument: aapl, side: 'BUY', quantity: 9, orderType: 'MKT', tif: 'DAY' });
     const done = await m.settle(placed.cOID, 30_000);
     expect(done.state).toBe('filled');
     const mine = updates.filter((u) => u.cOID === placed.cOID);

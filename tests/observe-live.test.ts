@@ -168,9 +168,9 @@ describe('observe: a node trading on the simulator', () => {
     const cash = journal.fills().reduce((acc, f) => acc - (f.side === 'BUY' ? f.qty : -f.qty) * f.price - f.commission, 0);
     expect(all.totals.realisedPnl).toBeCloseTo(cash, 1);
 
-    // The status record says stopped/halted; status exits 3 (halted).
+    // The status record says stopped/halted; status exits 7 (unhealthy: halted).
     const after = await tandem(['status', '--journal', journalFile]);
-    expect(after.code).toBe(3);
+    expect(after.code).toBe(7);
     expect(after.out).toMatch(/trading {3}halted \(kill-switch\)/);
     expect(after.out).toMatch(/node {6}not running/);
     expect(after.out).toMatch(/position flat/);

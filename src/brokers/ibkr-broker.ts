@@ -12,20 +12,34 @@
  *   conid 0 here and the order manager takes the conid from the order it belongs to.
  * - A cOID lookup answers found (order status, live orders, executions) or not found; not found is
  *   never "absent" (live orders come back empty after hours: Voyz/ibind #43).
- * - Session: `lost`/`restored` of the client's session and the stream's reconnects become
- *   `ConnectionEvent`s for the engine.
+ * - Session: the client's session owns keep-alive (`/tickle` on its timer) and recovery (re-opening
+ *   the brokerage session); this adapter only turns its `lost` / `restored` events and the stream's
+ *   reconnects into `ConnectionEvent`s for the trading node. It never tickles or re-logs in itself.
+ * - Errors: every IBKR client error is mapped, by its class, to a `BrokerError` with a code and a
+ *   retryable flag (the message is kept, so the CLI prints the same text).
+ * - Executions seen are remembered in a bounded set (dedupe by execution id; the journal is the
+ *   durable dedupe).
  */
 import type { IbkrClient } from '../ibkr/client.ts';
 import type { LiveOrder } from '../ibkr/orders.ts';
 import { toExecutions, type Execution } from '../ibkr/executions.ts';
 import {
+  ApiError,
+  ContractNotFoundError,
+  GatewayTimeoutError,
+  GatewayUnreachableError,
+  NotAuthenticatedError,
   OrderOutcomeUnknownError,
   OrderQuestionRefusedError,
   OrderRejectedError as IbkrOrderRejectedError,
+  RateLimitedError,
+  ResponseShapeError,
 } from '../ibkr/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
+import { BoundedMap, BoundedSet } from '../util/bounded.ts';
 import {
+  BrokerError,
   OrderRejectedError,
   PlacementUncertainError,
   type AccountInfo,
@@ -42,12 +56,34 @@ import {
   type OrderRequest,
   type PlaceResult,
   type Position,
-  type SessionStatus,
   type Tick,
 } from './types.ts';
 
 /** Last price, bid, ask, last size, cumulative volume (87 and its exact twin 7762: trade sizes come from it). */
 const STREAM_FIELDS = ['31', '84', '86', '7059', '87', '7762'];
+
+/** Maps an error of the IBKR client (by class, never by text) to a `BrokerError`. */
+function toBrokerError(err: unknown): unknown {
+  if (err instanceof BrokerError || !(err instanceof Error)) return err;
+  const o = { cause: err };
+  if (err instanceof GatewayTimeoutError || err instanceof GatewayUnreachableError || err instanceof RateLimitedError) {
+    return new BrokerError(err.message, 'BROKER_UNAVAILABLE', true, o);
+  }
+  if (err instanceof ApiError) return new BrokerError(err.message, err.status >= 500 ? 'BROKER_UNAVAILABLE' : 'BROKER_REQUEST_FAILED', err.status >= 500, o);
+  if (err instanceof NotAuthenticatedError) return new BrokerError(err.message, 'NOT_AUTHENTICATED', false, o);
+  if (err instanceof ContractNotFoundError) return new BrokerError(err.message, 'BROKER_REQUEST_FAILED', false, o);
+  if (err instanceof ResponseShapeError) return new BrokerError(err.message, 'BROKER_BAD_ANSWER', true, o);
+  return err;
+}
+
+/** Runs a client call and rethrows its error as a `BrokerError`. */
+async function mapped<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toBrokerError(err);
+  }
+}
 
 function toStatus(s: string | undefined): BrokerOrderStatus {
   switch (s) {
@@ -125,9 +161,10 @@ export class IbkrBroker implements Broker {
   private readonly logger: Logger;
   private account = '';
   private listeners: BrokerListeners = {};
-  private readonly seenExec = new Set<string>();
-  private readonly filledSeen = new Map<string, number>();
-  private readonly execQty = new Map<string, number>();
+  /** Executions already passed on (bounded: old ids fall out; the journal ignores repeats anyway). */
+  private readonly seenExec = new BoundedSet<string>(10_000);
+  private readonly filledSeen = new BoundedMap<string, number>(10_000);
+  private readonly execQty = new BoundedMap<string, number>(10_000);
   private fillFetch: Promise<void> | null = null;
   /** Last seen `C`/`H` state of field 31 per conid (undefined: trading). */
   private readonly tradingState = new Map<number, 'prior-close' | 'halted' | undefined>();
@@ -139,11 +176,11 @@ export class IbkrBroker implements Broker {
   }
 
   async connect(): Promise<void> {
-    await this.client.connect();
+    await mapped(() => this.client.connect());
   }
 
   async accounts(): Promise<AccountInfo[]> {
-    const a = await this.client.session.iserverAccounts();
+    const a = await mapped(() => this.client.session.iserverAccounts());
     return a.accounts.map((id) => ({ id, isPaper: a.isPaper ?? /^D[UF]/i.test(id) }));
   }
 
@@ -153,34 +190,36 @@ export class IbkrBroker implements Broker {
 
   async resolveInstrument(spec: InstrumentSpec): Promise<Instrument> {
     if (spec.conid) return { ...spec, conid: spec.conid };
-    const c = await this.client.contracts.resolve({
+    const c = await mapped(() => this.client.contracts.resolve({
       symbol: spec.symbol, secType: spec.secType,
       ...(spec.exchange && spec.exchange !== 'SMART' ? { exchange: spec.exchange } : {}), currency: spec.currency,
-    });
+    }));
     return { ...spec, conid: c.conid };
   }
 
   async balance(): Promise<Balance> {
-    const s = await this.client.portfolio.summary(this.account);
+    const s = await mapped(() => this.client.portfolio.summary(this.account));
     const net = s.netLiquidation;
-    if (net === undefined) throw new Error(`the portfolio summary of ${this.account} has no net liquidation value`);
+    if (net === undefined) throw new BrokerError(`the portfolio summary of ${this.account} has no net liquidation value`, 'BROKER_REQUEST_FAILED', false);
     return { currency: s.currency ?? 'USD', cash: s.totalCash ?? 0, netLiquidation: net };
   }
 
   async positions(): Promise<Position[]> {
-    await this.client.portfolio.invalidate(this.account);
-    const ps = await this.client.portfolio.positions(this.account);
+    const ps = await mapped(async () => {
+      await this.client.portfolio.invalidate(this.account);
+      return this.client.portfolio.positions(this.account);
+    });
     return ps.filter((p) => p.quantity !== 0).map((p) => ({ conid: p.conid, symbol: p.symbol, qty: p.quantity, avgCost: p.avgCost ?? p.avgPrice ?? 0 }));
   }
 
   async orders(): Promise<BrokerOrder[]> {
-    const os = await this.client.orders.liveOrders({ force: true });
+    const os = await mapped(() => this.client.orders.liveOrders({ force: true }));
     return os.filter((o) => !o.account || o.account === this.account).map(toBrokerOrder);
   }
 
   async findOrderByCoid(cOID: string, brokerOrderId?: string): Promise<BrokerOrder | undefined> {
     const orderId = brokerOrderId && /^\d+$/.test(brokerOrderId) ? Number(brokerOrderId) : undefined;
-    const r = await this.client.orders.lookup(cOID, orderId ? { orderId } : {});
+    const r = await mapped(() => this.client.orders.lookup(cOID, orderId ? { orderId } : {}));
     if (r.kind === 'found') return toBrokerOrder(r.order);
     this.logger.debug({ cOID, reason: r.reason }, 'cOID not found at the broker (not a proof of absence)');
     return undefined;
@@ -214,33 +253,33 @@ export class IbkrBroker implements Broker {
       return { brokerOrderId: String(r.orderId), status: toStatus(r.status) };
     } catch (err) {
       if (err instanceof IbkrOrderRejectedError || err instanceof OrderQuestionRefusedError) {
-        throw new OrderRejectedError(cOID, err.message);
+        throw new OrderRejectedError(cOID, err.message, false, { cause: err });
       }
       // Refused as "already registered" and not visible: it exists (the order manager's duplicate case).
-      if (err instanceof OrderOutcomeUnknownError && err.exists) throw new OrderRejectedError(cOID, err.message, true);
-      if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message);
+      if (err instanceof OrderOutcomeUnknownError && err.exists) throw new OrderRejectedError(cOID, err.message, true, { cause: err });
+      if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message, { cause: err });
       // Anything else (network, session, 5xx): the order may have gone out; the caller looks it up.
-      throw new PlacementUncertainError(cOID, err instanceof Error ? err.message : String(err));
+      throw new PlacementUncertainError(cOID, err instanceof Error ? err.message : String(err), { cause: err });
     }
   }
 
   async cancelOrder(brokerOrderId: string): Promise<void> {
-    await this.client.orders.cancel(this.account, Number(brokerOrderId));
+    await mapped(() => this.client.orders.cancel(this.account, Number(brokerOrderId)));
   }
 
   async fills(): Promise<Fill[]> {
-    const es = await this.client.orders.trades(1);
+    const es = await mapped(() => this.client.orders.trades(1));
     return es.filter((e) => !e.account || e.account === this.account).map(toFill);
   }
 
   async history(instrument: Instrument, barMinutes: number, bars: number): Promise<HistoryBar[]> {
     const days = historyPeriodDays(instrument.secType, barMinutes, bars);
-    const rows = await this.client.marketData.history(instrument.conid, { bar: barString(barMinutes), period: `${days}d` });
+    const rows = await mapped(() => this.client.marketData.history(instrument.conid, { bar: barString(barMinutes), period: `${days}d` }));
     return rows.map((b) => ({ time: b.t, open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v }));
   }
 
   async snapshot(instruments: Instrument[]): Promise<Tick[]> {
-    const qs = await this.client.marketData.snapshot(instruments.map((i) => i.conid));
+    const qs = await mapped(() => this.client.marketData.snapshot(instruments.map((i) => i.conid)));
     const out: Tick[] = [];
     for (const q of qs) {
       this.noteTradingState(q.conid, q.lastFlag);
@@ -258,6 +297,8 @@ export class IbkrBroker implements Broker {
       this.wired = true;
       stream.on('marketData', (q) => {
         this.noteTradingState(q.conid, q.lastFlag);
+        // Any update carries the data source's time, trade or not (the node's market clock).
+        if (q.updatedAt !== undefined) this.listeners.onTime?.(q.updatedAt);
         // Only real trades are ticks (the stream marks them); bid/ask-only updates are not.
         if (!q.trade) return;
         this.listeners.onTick?.({ conid: q.conid, time: q.trade.time, price: q.trade.price, ...(q.trade.size !== undefined ? { size: q.trade.size } : {}) });
@@ -280,13 +321,12 @@ export class IbkrBroker implements Broker {
         if (m.topic !== 'str' || !Array.isArray(m.args)) return;
         for (const f of fillsFromStrFrame(m.args, this.account)) this.emitFill(f);
       });
-      stream.on('reconnected', () => this.listeners.onConnection?.({ kind: 'up' }));
-      stream.on('status', (s) => {
-        if (s.authenticated === false || s.competing === true) this.listeners.onConnection?.({ kind: 'down', reason: s.competing ? 'competing session' : 'brokerage session ended (sts)' });
-      });
+      stream.on('reconnected', () => this.listeners.onConnection?.({ kind: 'up', what: 'stream' }));
+      // The session reports loss (tickle, 401, sts push) and recovery; it recovers by itself.
       this.client.session.on('lost', (e) => this.listeners.onConnection?.({ kind: 'down', reason: e.reason }));
+      this.client.session.on('restored', () => this.listeners.onConnection?.({ kind: 'up', what: 'session' }));
     }
-    await stream.connect();
+    await mapped(() => stream.connect());
     for (const i of instruments) stream.subscribeMarketData(i.conid, STREAM_FIELDS);
     stream.subscribeOrders();
     stream.subscribeTrades();
@@ -327,17 +367,6 @@ export class IbkrBroker implements Broker {
         this.fillFetch = null;
       }
     })();
-  }
-
-  async keepAlive(): Promise<SessionStatus> {
-    const t = await this.client.session.tickle();
-    const s = t.authStatus ?? (await this.client.session.status());
-    return { authenticated: s.authenticated, connected: s.connected, competing: s.competing };
-  }
-
-  async reauthenticate(): Promise<void> {
-    await this.client.session.ensureBrokerage();
-    await this.client.session.iserverAccounts();
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,12 @@
  * The one interface through which the engine talks to a broker. The engine imports nothing else
  * from `brokers/` implementations, `ibkr/` or the network: everything it needs about a broker is
  * here, in plain numbers and strings (no gateway formatting, no IBKR field ids).
+ *
+ * Session keep-alive and recovery belong to the implementation (for IBKR: the client's session);
+ * the trading node only listens to `ConnectionEvent`s. Placements are serialised by the
+ * implementation when its API needs it (IBKR's question/reply chains).
  */
+import { UserError } from '../util/errors.ts';
 
 export type Side = 'BUY' | 'SELL';
 export type SecType = 'STK' | 'CRYPTO';
@@ -34,8 +39,6 @@ export type BrokerOrderStatus =
   | 'Cancelled'
   | 'Inactive'
   | 'Unknown';
-
-export const TERMINAL_STATUSES: ReadonlySet<BrokerOrderStatus> = new Set(['Filled', 'Cancelled', 'Inactive']);
 
 export interface OrderRequest {
   /** Client order id: unique per account, journalled before the order is sent. */
@@ -136,48 +139,89 @@ export interface HistoryBar {
 }
 
 export type ConnectionEvent =
-  /** The session or stream went away (reset, timeout, dropped websocket). */
+  /** The session or stream went away (reset, timeout, dropped websocket, competing login). */
   | { kind: 'down'; reason: string }
-  /** The stream is back (after a reconnect the engine reconciles). */
-  | { kind: 'up' };
+  /**
+   * The session was restored, or the stream reconnected by itself. Nothing is replayed after a
+   * reconnect, so the listener reconciles orders and positions.
+   */
+  | { kind: 'up'; what: 'session' | 'stream' };
 
 export interface BrokerListeners {
   onTick?: (tick: Tick) => void;
+  /** The data source's time moved (any market-data update, a trade or not): epoch ms. */
+  onTime?: (time: number) => void;
   onOrder?: (order: BrokerOrder) => void;
   onFill?: (fill: Fill) => void;
   onConnection?: (event: ConnectionEvent) => void;
 }
 
-export interface SessionStatus {
-  authenticated: boolean;
-  connected: boolean;
-  competing: boolean;
+/**
+ * Every error a `Broker` throws carries a stable `code` and whether repeating the same call later
+ * may succeed (`retryable`), in the manner of undici's `code` and zod's issue codes: callers decide
+ * by these, never by the message text. It extends `UserError` because the usual causes (gateway
+ * down, not logged in, a refusal) are for the user to fix; the CLI prints the message.
+ */
+export class BrokerError extends UserError {
+  override name = 'BrokerError';
+  constructor(
+    message: string,
+    readonly code: BrokerErrorCode,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, 3);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+export type BrokerErrorCode =
+  /** No answer in time, connection refused or reset, 5xx, 429: the same call may work later. */
+  | 'BROKER_UNAVAILABLE'
+  /** No (brokerage) session: a login or session recovery is needed first. */
+  | 'NOT_AUTHENTICATED'
+  /** The broker answered with an error about the request itself (4xx, unknown contract). */
+  | 'BROKER_REQUEST_FAILED'
+  /** The answer does not decode (junk, a missing or impossible quantity): not to be believed; read again. */
+  | 'BROKER_BAD_ANSWER'
+  /** The order was refused and not placed. */
+  | 'ORDER_REJECTED'
+  /** The broker already has an order with this cOID: the first send went through. */
+  | 'DUPLICATE_COID'
+  /** The placement's outcome is unknown: look the cOID up, never send it again. */
+  | 'PLACEMENT_UNCERTAIN';
+
+/** Whether an error says the same call may succeed later (by its `retryable` flag only). */
+export function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
 }
 
 /**
  * A placement whose outcome is unknown (timeout, 5xx, dropped connection after sending). The order
  * may or may not exist at the broker: the caller must look its cOID up, never send it again blindly.
  */
-export class PlacementUncertainError extends Error {
+export class PlacementUncertainError extends BrokerError {
   override name = 'PlacementUncertainError';
   constructor(
     readonly cOID: string,
     readonly reason: string,
+    options?: { cause?: unknown },
   ) {
-    super(`placement of ${cOID} has an unknown outcome: ${reason}`);
+    super(`placement of ${cOID} has an unknown outcome: ${reason}`, 'PLACEMENT_UNCERTAIN', false, options);
   }
 }
 
-/** The broker refused the order (rejection text, invalid order, duplicate cOID). */
-export class OrderRejectedError extends Error {
+/** The broker refused the order (rejection text, invalid order, duplicate cOID). The one rejection error. */
+export class OrderRejectedError extends BrokerError {
   override name = 'OrderRejectedError';
   constructor(
     readonly cOID: string,
     readonly reason: string,
     /** True when the broker says this cOID is already registered: the first send went through. */
     readonly duplicate = false,
+    options?: { cause?: unknown },
   ) {
-    super(`order ${cOID} rejected: ${reason}`);
+    super(`order ${cOID} rejected: ${reason}`, duplicate ? 'DUPLICATE_COID' : 'ORDER_REJECTED', false, options);
   }
 }
 
@@ -206,11 +250,7 @@ export interface Broker {
   history(instrument: Instrument, barMinutes: number, bars: number): Promise<HistoryBar[]>;
   /** Latest prices, stamped with the data's own time (for polled bars). */
   snapshot(instruments: Instrument[]): Promise<Tick[]>;
-  /** Starts the stream: market data for these instruments, orders and fills. */
+  /** Starts the stream: market data for these instruments, orders and fills. Called once per node. */
   subscribe(instruments: Instrument[], listeners: BrokerListeners): Promise<void>;
-  /** Keep-alive; returns the session state. */
-  keepAlive(): Promise<SessionStatus>;
-  /** Re-establishes the brokerage session after a reset or drop. */
-  reauthenticate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -15,8 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { EngineEvent, EngineSummary } from '../engine/engine.ts';
-import type { StrategyState } from '../strategies/types.ts';
+import type { NodeEvent, NodeSummary } from '../engine/events.ts';
 import { UserError } from '../util/errors.ts';
 import { EXIT } from '../util/exit-codes.ts';
 
@@ -37,18 +36,18 @@ function hhmm(t: number): string {
   return new Date(t).toLocaleTimeString('en-US', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
-export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
+export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
   const out = o.out;
   // Loaded here, not at the top: `tandem --help` should not pay for the engine (see commands.ts).
   const { loadStrategyFile } = await import('../config/load.ts');
   const { IbkrBroker } = await import('../brokers/ibkr-broker.ts');
-  const { Engine } = await import('../engine/engine.ts');
+  const { runnerSpec } = await import('../engine/runner-spec.ts');
+  const { TradingNode } = await import('../engine/trading-node.ts');
   const { startSimulator } = await import('../gateway-sim/index.ts');
   const { IbkrClient } = await import('../ibkr/client.ts');
   const { createLogger, silentLogger } = await import('../log/logger.ts');
   const { Journal } = await import('../store/journal.ts');
   const { barMinutes, cointegrationParamsSchema } = await import('../strategies/cointegration/params.ts');
-  const { createStrategy } = await import('../strategies/registry.ts');
   const strategyFile = loadStrategyFile(STRATEGY_FILE);
   const params = cointegrationParamsSchema.parse({
     ...strategyFile.strategy,
@@ -65,7 +64,7 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
   out(`strategy ${strategyFile.name}: ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
   let lastStatus = 0;
   let dayTimer: NodeJS.Timeout | undefined;
-  const onEvent = (e: EngineEvent): void => {
+  const onEvent = (e: NodeEvent): void => {
     switch (e.type) {
       case 'decision': {
         const d = e.decision;
@@ -95,27 +94,26 @@ export async function runDemo(o: DemoOptions): Promise<EngineSummary> {
           sim.core.clock.setSpeed(o.speed); // start-up done: the trading day runs on the fast clock
           out(`         simulated clock now x${o.speed}: one trading day in about ${Math.round(realDayMs / 1000)} s`);
           // Fallback if the day's last bars never close (no tick after 16:00): stop after the day's real duration.
-          dayTimer = setTimeout(() => void engine.stop('exit-after'), realDayMs + 30_000);
+          dayTimer = setTimeout(() => void node.stop('exit-after'), realDayMs + 30_000);
         }
         break;
     }
   };
-  const engine = new Engine({
+  const node = new TradingNode({
     broker: new IbkrBroker({ client, logger }), journal, logger, mode: 'paper', accountId: sim.accounts.paper, startingCash: 100_000,
-    legs: { y: params.legs.y, x: params.legs.x }, barMinutes: barMinutes(params.bar),
-    warmupBars: params.lookback - 1, shortMode: params.shortMode,
-    createStrategy: (state?: StrategyState) => createStrategy(params, state),
+    strategies: [runnerSpec({ name: strategyFile.name, strategy: params }, 1)],
     risk: { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false },
     execution: { settleTimeoutMs: 10_000, maxLegRetries: 2 },
-    orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000, keepAliveMs: 15_000,
+    orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000,
     // The day's last bar that closes (by the next tick's time) is 15:50.
     maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, shutdownTimeoutMs: 10_000,
+    marketClock: () => sim.core.clock.now(),
     onEvent,
   });
-  const stopOnSignal = (): void => void engine.stop('signal');
+  const stopOnSignal = (): void => void node.stop('signal');
   process.once('SIGINT', stopOnSignal);
   try {
-    const summary = await engine.run();
+    const summary = await node.run();
     const trades = journal.decisions().filter((d) => d.action.startsWith('enter')).length;
     const incidents = journal.incidents();
     out('');

@@ -1,20 +1,20 @@
 /**
- * Wiring shared by `tandem run` and `tandem demo`: the resolved config becomes an IBKR client, the
- * IBKR broker, the journal and the engine. The engine itself knows none of these concretely.
+ * Wiring of `tandem run`: the resolved config becomes an IBKR client, the IBKR broker, the journal,
+ * one runner spec per strategy (through `runnerSpecs`, the one place that reads a strategy's
+ * declaration) and the trading node. The node itself knows none of these concretely.
  */
 import type { TandemConfig } from '../config/load.ts';
 import { accountForMode } from '../config/env.ts';
 import { IbkrClient } from '../ibkr/client.ts';
 import { connectionOptions } from './connection.ts';
 import { IbkrBroker } from '../brokers/ibkr-broker.ts';
-import { Engine, type EngineEvent, type EngineOptions } from '../engine/engine.ts';
+import type { NodeEvent } from '../engine/events.ts';
+import { runnerSpecs } from '../engine/runner-spec.ts';
+import { TradingNode, type NodeOptions } from '../engine/trading-node.ts';
 import type { CrashPoint } from '../engine/order-manager.ts';
 import { checkAccountForMode, confirmLive } from '../engine/mode-guard.ts';
 import type { Logger } from '../log/logger.ts';
 import { Journal } from '../store/journal.ts';
-import { barMinutes, type CointegrationParams } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
-import type { StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface EngineRunFlags {
@@ -23,9 +23,9 @@ export interface EngineRunFlags {
   exitAfterMs?: number;
   flattenOnExit?: boolean;
   interactive?: boolean;
-  onEvent?: (e: EngineEvent) => void;
-  /** Overrides for tests and the demo (timers, polling). */
-  overrides?: Partial<EngineOptions>;
+  onEvent?: (e: NodeEvent) => void;
+  /** Overrides for tests (timers, polling). */
+  overrides?: Partial<NodeOptions>;
 }
 
 /** `90s`, `5m`, `2h`, `1d` or plain milliseconds. */
@@ -43,7 +43,7 @@ export function parseDuration(text: string): number {
  * `TANDEM_TEST_PAUSE_ORDER=N` (default 1) freezes the whole process (event loop blocked) at that point of the N-th order and
  * prints `TANDEM-PAUSED <point> <cOID>` so the test can SIGKILL it there.
  */
-export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: CrashPoint, cOID: string) => Promise<void>) | undefined {
+function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: CrashPoint, cOID: string) => Promise<void>) | undefined {
   const at = env.TANDEM_TEST_PAUSE_AT;
   if (at !== 'after-journal' && at !== 'after-send') return undefined;
   const nth = Number(env.TANDEM_TEST_PAUSE_ORDER ?? '1');
@@ -58,13 +58,8 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ((p: Cra
   };
 }
 
-export async function buildEngine(config: TandemConfig, logger: Logger, flags: EngineRunFlags): Promise<{ engine: Engine; journal: Journal; client: IbkrClient }> {
-  if (config.strategies.length !== 1) {
-    throw new UserError(`the engine runs one strategy per process, but ${config.configFile} names ${config.strategies.length}. Start one engine per strategy (each with its own dataDir).`);
-  }
-  const sc = config.strategies[0]!;
-  if (sc.strategy.type !== 'cointegration') throw new UserError(`${sc.file}: the live engine runs pair strategies of type cointegration, not ${sc.strategy.type}.`);
-  const params = sc.strategy as unknown as CointegrationParams;
+export async function buildNode(config: TandemConfig, logger: Logger, flags: EngineRunFlags): Promise<{ node: TradingNode; journal: Journal; client: IbkrClient }> {
+  const specs = runnerSpecs(config.strategies);
   const e = config.engine;
   const mode = config.mode;
   const accountId = accountForMode(mode, config.credentials);
@@ -77,26 +72,28 @@ export async function buildEngine(config: TandemConfig, logger: Logger, flags: E
     logger,
     dataDir: e.dataDir,
     replyPolicy: { refuseMessageIds: e.execution.refuseMessageIds, suppressAtStart: e.execution.suppressMessageIds },
+    // The order manager owns the repeated lookup of a lost placement; the client reads once.
+    orderLookupReads: 1,
   });
   const broker = new IbkrBroker({ client, logger });
   const journal = new Journal(e.journal.path);
   const hook = crashHookFromEnv();
-  const engine = new Engine({
+  const node = new TradingNode({
     broker, journal, logger, mode, accountId,
     startingCash: e.paper.startingCash,
-    legs: { y: params.legs.y, x: params.legs.x },
-    barMinutes: barMinutes(params.bar),
-    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
-    shortMode: params.shortMode,
-    createStrategy: (state?: StrategyState) => createStrategy(sc.strategy, state),
+    strategies: specs,
     risk: {
       maxGrossNotional: e.risk.maxGrossNotional,
       maxPositionNotional: e.risk.maxPositionPerLeg,
       maxDailyLoss: e.risk.maxDailyLoss,
       allowOutsideRth: e.risk.allowOutsideRth,
+      maxBarAgeBars: e.risk.maxBarAgeBars,
     },
     marketData: { source: e.marketData.source, pollMs: e.marketData.pollIntervalMs },
-    execution: { combo: e.execution.pairOrders === 'combo', maxLegRetries: e.execution.legRetries },
+    execution: {
+      combo: e.execution.pairOrders === 'combo', maxLegRetries: e.execution.legRetries,
+      nakedLeg: e.execution.nakedLeg, nakedLegTimeoutMs: e.execution.nakedLegTimeoutSeconds * 1000,
+    },
     killSwitchFile: e.risk.killSwitchFile,
     maxBars: flags.maxBars,
     exitAfterMs: flags.exitAfterMs,
@@ -105,5 +102,5 @@ export async function buildEngine(config: TandemConfig, logger: Logger, flags: E
     ...(flags.onEvent ? { onEvent: flags.onEvent } : {}),
     ...flags.overrides,
   });
-  return { engine, journal, client };
+  return { node, journal, client };
 }

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.ts';
+import { EXIT } from '../util/exit-codes.ts';
 
 export function registerStatusCommand(program: Command): void {
   program
@@ -20,7 +21,7 @@ export function registerStatusCommand(program: Command): void {
       try {
         const s = buildStatus(reader);
         process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatusText(s));
-        if (!s.healthy.ok) throw new UserError(`unhealthy: ${s.healthy.reasons.join('; ')}`, 3);
+        if (!s.healthy.ok) throw new UserError(`unhealthy: ${s.healthy.reasons.join('; ')}`, EXIT.unhealthy);
       } finally {
         reader.close();
       }

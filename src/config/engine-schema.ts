@@ -54,6 +54,8 @@ export const engineSectionShape = {
     killSwitchFile: path.default('KILL'),
     /** Allow stock orders outside regular trading hours. */
     allowOutsideRth: z.boolean().default(false),
+    /** A decision on a bar older than this many bar lengths (after a stall) is skipped and logged. */
+    maxBarAgeBars: z.number().positive().max(1000).default(1),
   }).prefault({}),
   /** `gateway`: the local Client Portal Gateway; `oauth`: IBKR's API directly, OAuth 1.0a signed (docs/oauth.md). */
   connection: z.enum(['gateway', 'oauth']).default('gateway'),
@@ -84,6 +86,10 @@ export const engineSectionShape = {
     pairOrders: z.enum(['legs', 'combo']).default('legs'),
     /** Retries of a rejected second leg before the filled first leg is flattened. */
     legRetries: z.number().int().min(0).max(5).default(2),
+    /** A lone leg of a pair found at start (a crash between the legs): `flatten` it or `complete` the pair. */
+    nakedLeg: z.enum(['complete', 'flatten']).default('flatten'),
+    /** Time bound of that action (seconds); while the market is closed it waits for the open. */
+    nakedLegTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
     /** Message ids of IBKR's order questions to answer "no" to (the rest are confirmed). */
     refuseMessageIds: z.array(z.string().trim().min(1)).default([]),
     /** Message ids to suppress once per session (POST /iserver/questions/suppress). */
@@ -179,8 +185,16 @@ export const engineFileSchema = z
   .strictObject({
     kind: z.literal('engine').optional(),
     ...engineSectionShape,
-    /** Strategy config files, relative to this file. */
-    strategies: z.array(path).default([]),
+    /**
+     * Strategy config files, relative to this file: a path, or `{ file, capitalShare, allowSharedContracts }`.
+     * `capitalShare` (0..1]: the strategy's share of the sizing capital (default: equal shares of what
+     * the others leave); `allowSharedContracts`: may trade a contract another strategy trades.
+     */
+    strategies: z.array(z.union([path, z.strictObject({
+      file: path,
+      capitalShare: z.number().gt(0).max(1).optional(),
+      allowSharedContracts: z.boolean().optional(),
+    })])).default([]),
   })
   .superRefine(checkConnection)
   .transform(withPacingDefault);

@@ -32,10 +32,14 @@ export interface TandemConfig {
   /** The file the engine settings came from (`null`: built-in defaults). */
   engineFile: string | null;
   engine: ResolvedEngineConfig;
-  strategies: StrategyConfig[];
+  /** The strategies to run, with their node settings from the engine config's `strategies:` list. */
+  strategies: NodeStrategyConfig[];
   mode: Mode;
   credentials: Credentials;
 }
+
+/** A strategy config plus the node settings of its entry in the engine config (issue 13). */
+export type NodeStrategyConfig = StrategyConfig & { capitalShare?: number; allowSharedContracts?: boolean };
 
 export interface LoadOptions {
   /** `--mode`; overrides the config's `mode`. */
@@ -76,10 +80,12 @@ function asRecord(data: unknown): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-function readEngineFile(file: YamlFile, env: Env): { engine: EngineConfig; strategyFiles: string[] } {
+type StrategyEntry = { file: string; capitalShare?: number | undefined; allowSharedContracts?: boolean | undefined };
+
+function readEngineFile(file: YamlFile, env: Env): { engine: EngineConfig; strategyFiles: StrategyEntry[] } {
   const parsed = validate(file, engineFileSchema, interpolateEnv(file, env));
   const { strategies, kind: _kind, ...engine } = parsed;
-  return { engine, strategyFiles: strategies };
+  return { engine, strategyFiles: strategies.map((s) => (typeof s === 'string' ? { file: s } : s)) };
 }
 
 export function loadConfig(configPath: string, opts: LoadOptions = {}): TandemConfig {
@@ -92,7 +98,7 @@ export function loadConfig(configPath: string, opts: LoadOptions = {}): TandemCo
   let engine: EngineConfig;
   let engineFile: string | null;
   let engineDir: string;
-  let strategies: StrategyConfig[];
+  let strategies: NodeStrategyConfig[];
 
   if (kind === 'strategy') {
     const data = asRecord(interpolateEnv(file, env));
@@ -118,7 +124,8 @@ export function loadConfig(configPath: string, opts: LoadOptions = {}): TandemCo
         fix: 'add "strategies: [../strategies/cointegration_etha_ethv.yaml]" (paths relative to this file), or pass a strategy config to --config.',
       }]);
     }
-    strategies = read.strategyFiles.map((rel, i) => {
+    strategies = read.strategyFiles.map((entry, i) => {
+      const rel = entry.file;
       const path = resolve(engineDir, rel);
       if (!existsSync(path)) {
         throw new ConfigError([{
@@ -132,7 +139,11 @@ export function loadConfig(configPath: string, opts: LoadOptions = {}): TandemCo
       if (sKind !== 'strategy') {
         throw new ConfigError([{ file: path, line: 1, col: 1, message: `this is a ${sKind} config, but ${configPath} lists it as a strategy file`, fix: 'list only strategy configs under "strategies:".' }]);
       }
-      return parseStrategy(sf, asRecord(interpolateEnv(sf, env)));
+      return {
+        ...parseStrategy(sf, asRecord(interpolateEnv(sf, env))),
+        ...(entry.capitalShare !== undefined ? { capitalShare: entry.capitalShare } : {}),
+        ...(entry.allowSharedContracts !== undefined ? { allowSharedContracts: entry.allowSharedContracts } : {}),
+      };
     });
   } else {
     // Legacy main config: an `engine:` section (or engine keys at the top level) and a strategy section.

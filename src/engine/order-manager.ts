@@ -21,10 +21,17 @@
  * Fills are attributed by the cOID the broker echoes (`order_ref`), then by broker order id, then by
  * conid + side + time against our orders in flight; a fill that matches none (a manual trade in the
  * account) is logged loudly and never adopted; a fill is never booked on conid 0.
+ *
+ * One order manager serves every strategy of the node: it owns the cOID sequence, the journal's
+ * order rows, the lookup of lost placements (the IBKR client's own lookup is a single read) and
+ * the attribution of fills: a fill belongs to the strategy whose order it fills, and moves that
+ * strategy's book only. Placement serialisation is the broker's job (IBKR's question/reply chains);
+ * this class does not queue placements a second time.
  */
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import type { Journal, JournalOrder, JournalOrderState } from '../store/journal.ts';
+import { BoundedMap, BoundedSet } from '../util/bounded.ts';
 import {
   OrderRejectedError,
   type Broker,
@@ -35,7 +42,7 @@ import {
   type Instrument,
   type OrderRequest,
 } from '../brokers/types.ts';
-import type { Portfolio } from './portfolio.ts';
+import type { Holding, Portfolio } from './portfolio.ts';
 import { roundQty } from './portfolio.ts';
 
 /** Points around a placement where a test can freeze the process to kill it (crash-safety tests). */
@@ -57,14 +64,14 @@ export interface OrderManagerOptions {
   /** Called at crash points (tests): may never resolve, so the test can SIGKILL the process there. */
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Called right before an order is handed to the broker (latency measurement). */
-  beforeSend?: (cOID: string) => void;
-  /** Called after a fill is journalled and applied. */
+  beforeSend?: (order: { cOID: string; strategyId: string }) => void;
+  /** Called after a fill is journalled and applied to its strategy's book. */
   onFill?: (fill: Fill, order: JournalOrder) => void;
   /** Injected clock for journal timestamps (ms). */
   now?: () => number;
 }
 
-export function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
+function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
   switch (status) {
     case 'Filled':
       return 'filled';
@@ -78,7 +85,7 @@ export function journalStateOf(status: BrokerOrderStatus, filledQty: number, tot
 }
 
 const TERMINAL: ReadonlySet<JournalOrderState> = new Set(['filled', 'cancelled', 'rejected']);
-export function isTerminal(state: JournalOrderState): boolean {
+function isTerminal(state: JournalOrderState): boolean {
   return TERMINAL.has(state);
 }
 
@@ -92,17 +99,15 @@ export class OrderManager {
   private readonly resolveTimeoutMs: number;
   private readonly resendWindowMs: number;
   private readonly now: () => number;
-  /** Orders already sent once more under their own cOID (the absence proof is made once). */
-  private readonly probed = new Set<string>();
-  /** Executions already reported as matching no order of ours (logged once each). */
-  private readonly unmatched = new Set<string>();
-  private readonly byBrokerId = new Map<string, string>();
+  /** Orders already sent once more under their own cOID (the absence proof is made once; bounded). */
+  private readonly probed = new BoundedSet<string>(10_000);
+  /** Executions already reported as matching no order of ours (logged once each; bounded). */
+  private readonly unmatched = new BoundedSet<string>(10_000);
+  private readonly byBrokerId = new BoundedMap<string, string>(10_000);
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly instruments = new Map<number, Instrument>();
   /** Combo orders: leg units per combo unit (executions come per leg, the status in combo units). */
-  private readonly comboUnits = new Map<string, number>();
-  /** Placements are serial: IBKR's question/reply chains break when two orders interleave. */
-  private placing: Promise<unknown> = Promise.resolve();
+  private readonly comboUnits = new BoundedMap<string, number>(1_000);
   private seq: number;
   private readonly runTag: string;
 
@@ -117,7 +122,7 @@ export class OrderManager {
     this.seq = Number(this.journal.getMeta('coidSeq') ?? '0');
     // A run tag keeps cOIDs unique even if two journals share a prefix (IBKR: unique per account for 24 h).
     this.runTag = Date.now().toString(36);
-    for (const o of this.journal.orders()) if (o.brokerOrderId) this.byBrokerId.set(o.brokerOrderId, o.cOID);
+    for (const o of this.journal.openOrders()) if (o.brokerOrderId) this.byBrokerId.set(o.brokerOrderId, o.cOID);
   }
 
   registerInstrument(i: Instrument): void {
@@ -139,46 +144,38 @@ export class OrderManager {
   }
 
   /**
-   * Journals and sends one order. Returns the journalled order after the broker's answer (or after
-   * resolving a lost answer by cOID). Never throws for a broker refusal: the order is `rejected`.
+   * Journals and sends one order of a strategy. Returns the journalled order after the broker's
+   * answer (or after resolving a lost answer by cOID). Never throws for a broker refusal: the order
+   * is `rejected`.
    */
-  async place(intentId: string, leg: string, req: NewOrder): Promise<JournalOrder> {
-    const run = this.placing.then(() => this.placeNow(intentId, leg, req));
-    this.placing = run.catch(() => undefined);
-    return run;
-  }
-
-  async placeCombo(intentId: string, req: Omit<ComboOrderRequest, 'cOID'>, label: string): Promise<JournalOrder> {
-    const run = this.placing.then(async () => {
-      if (!this.broker.placeCombo) throw new Error(`broker ${this.broker.name} cannot place combo orders`);
-      const cOID = this.nextCoid();
-      this.journal.recordNewOrder({
-        cOID, intentId, leg: 'combo', conid: 0, symbol: label, side: req.side, quantity: req.quantity, cashQty: null,
-        orderType: req.orderType, tif: req.tif,
-      }, this.now(), { key: 'coidSeq', value: String(this.seq) });
-      for (const l of req.legs) this.registerInstrument(l.instrument);
-      this.comboUnits.set(cOID, req.legs.reduce((sum, l) => sum + Math.abs(l.ratio), 0));
-      await this.opts.crashHook?.('after-journal', cOID);
-      return this.send(cOID, () => this.broker.placeCombo!({ ...req, cOID }));
-    });
-    this.placing = run.catch(() => undefined);
-    return run;
-  }
-
-  private async placeNow(intentId: string, leg: string, req: NewOrder): Promise<JournalOrder> {
+  async place(strategyId: string, intentId: string, leg: string, req: NewOrder): Promise<JournalOrder> {
     const cOID = this.nextCoid();
     this.registerInstrument(req.instrument);
     this.journal.recordNewOrder({
-      cOID, intentId, leg, conid: req.instrument.conid, symbol: req.instrument.symbol, side: req.side,
+      cOID, strategyId, intentId, leg, conid: req.instrument.conid, symbol: req.instrument.symbol, side: req.side,
       quantity: req.quantity ?? null, cashQty: req.cashQty ?? null, orderType: req.orderType, tif: req.tif,
     }, this.now(), { key: 'coidSeq', value: String(this.seq) });
     await this.opts.crashHook?.('after-journal', cOID);
-    return this.send(cOID, () => this.broker.placeOrder({ ...req, cOID }));
+    return this.send(cOID, strategyId, () => this.broker.placeOrder({ ...req, cOID }));
   }
 
-  private async send(cOID: string, call: () => Promise<{ brokerOrderId: string; status: BrokerOrderStatus }>): Promise<JournalOrder> {
+  async placeCombo(strategyId: string, intentId: string, req: Omit<ComboOrderRequest, 'cOID'>, label: string): Promise<JournalOrder> {
+    const placeCombo = this.broker.placeCombo?.bind(this.broker);
+    if (!placeCombo) throw new Error(`broker ${this.broker.name} cannot place combo orders`);
+    const cOID = this.nextCoid();
+    this.journal.recordNewOrder({
+      cOID, strategyId, intentId, leg: 'combo', conid: 0, symbol: label, side: req.side, quantity: req.quantity, cashQty: null,
+      orderType: req.orderType, tif: req.tif,
+    }, this.now(), { key: 'coidSeq', value: String(this.seq) });
+    for (const l of req.legs) this.registerInstrument(l.instrument);
+    this.comboUnits.set(cOID, req.legs.reduce((sum, l) => sum + Math.abs(l.ratio), 0));
+    await this.opts.crashHook?.('after-journal', cOID);
+    return this.send(cOID, strategyId, () => placeCombo({ ...req, cOID }));
+  }
+
+  private async send(cOID: string, strategyId: string, call: () => Promise<{ brokerOrderId: string; status: BrokerOrderStatus }>): Promise<JournalOrder> {
     try {
-      this.opts.beforeSend?.(cOID);
+      this.opts.beforeSend?.({ cOID, strategyId });
       const res = await call();
       if (res.brokerOrderId) this.byBrokerId.set(res.brokerOrderId, cOID);
       await this.opts.crashHook?.('after-send', cOID);
@@ -191,7 +188,9 @@ export class OrderManager {
         this.journal.updateOrder(cOID, cur.state, { brokerOrderId: res.brokerOrderId }, this.now());
       }
       this.wake(cOID);
-      return this.journal.order(cOID)!;
+      const sent = this.journal.order(cOID)!;
+      this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
+      return sent;
     } catch (err) {
       if (err instanceof OrderRejectedError && !err.duplicate) {
         this.journal.updateOrder(cOID, 'rejected', { error: err.reason }, this.now());
@@ -321,7 +320,8 @@ export class OrderManager {
 
   /**
    * An execution from the stream or a poll; duplicates (same execId) are ignored. Attributed by
-   * cOID (`order_ref`), broker order id, then conid + side + time against our orders in flight.
+   * cOID (`order_ref`), broker order id, then conid + side + time against our orders in flight, to
+   * the strategy of that order: it moves that strategy's book only.
    */
   onBrokerFill(f: Fill): void {
     const cOID = this.attributeFill(f);
@@ -349,16 +349,27 @@ export class OrderManager {
     });
     if (!isNew) return;
     const symbol = this.instruments.get(f.conid)?.symbol ?? order.symbol;
-    this.opts.portfolio.applyFill(f.conid, symbol, f.side, f.qty, f.price, f.commission);
-    const h = this.opts.portfolio.all().find((x) => x.conid === f.conid);
-    this.journal.setPosition(f.conid, symbol, h?.qty ?? 0, h?.avgCost ?? 0, this.now());
-    const filled = roundQty(this.filledFromFills(cOID));
-    if (order.leg !== 'combo' && filled > order.filledQty) {
-      const total = order.quantity ?? filled;
-      const state: JournalOrderState = isTerminal(order.state) ? order.state : filled >= total ? 'filled' : 'partial';
-      this.journal.updateOrder(cOID, state, { filledQty: filled, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+    const book = this.opts.portfolio.book(order.strategyId);
+    let h: Holding | undefined;
+    if (book) {
+      h = book.applyFill(f.conid, symbol, f.side, f.qty, f.price, f.commission);
+      this.journal.setPosition(order.strategyId, f.conid, symbol, h.qty, h.avgCost, this.now());
+    } else {
+      this.logger.warn({ cOID, strategy: order.strategyId }, 'fill of a strategy this node does not run: journalled, not booked');
     }
-    this.logger.info({ cOID, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
+    const filled = roundQty(this.journal.filledQty(cOID));
+    if (order.leg !== 'combo') {
+      // The average price follows the journalled fills (a status row may have come first, without one).
+      const avgPrice = this.journal.avgFillPrice(cOID);
+      if (filled > order.filledQty) {
+        const total = order.quantity ?? filled;
+        const state: JournalOrderState = isTerminal(order.state) ? order.state : filled >= total ? 'filled' : 'partial';
+        this.journal.updateOrder(cOID, state, { filledQty: filled, ...(avgPrice !== undefined ? { avgPrice } : {}), detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+      } else if (avgPrice !== undefined && Math.abs(avgPrice - order.avgPrice) > 1e-9) {
+        this.journal.updateOrder(cOID, order.state, { avgPrice, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
+      }
+    }
+    this.logger.info({ cOID, strategy: order.strategyId, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
     this.opts.onFill?.(f, this.journal.order(cOID)!);
     this.wake(cOID);
   }
@@ -382,13 +393,28 @@ export class OrderManager {
 
   /** Volume-weighted price of the journalled fills of an order; undefined without fills. */
   private avgFromFills(cOID: string): number | undefined {
-    const r = this.journal.db.prepare('SELECT COALESCE(SUM(qty), 0) AS q, COALESCE(SUM(qty * price), 0) AS v FROM fills WHERE coid = ?').get(cOID) as { q: number; v: number };
-    return r.q > 0 ? r.v / r.q : undefined;
+    return this.journal.avgFillPrice(cOID);
   }
 
   filledFromFills(cOID: string): number {
-    const r = this.journal.db.prepare('SELECT COALESCE(SUM(qty), 0) AS q FROM fills WHERE coid = ?').get(cOID) as { q: number };
-    return r.q;
+    return this.journal.filledQty(cOID);
+  }
+
+  /**
+   * Reads the broker's recent executions and books the ones of our orders the journal does not have
+   * yet (by cOID / order_ref, else broker order id; deduplicated by execution id). Returns how many
+   * were new. Used when the books and the broker disagree: a missed fill is found, never guessed.
+   */
+  async recoverFills(): Promise<number> {
+    let n = 0;
+    for (const f of await this.broker.fills()) {
+      if (this.journal.hasFill(f.execId)) continue;
+      const known = (f.cOID && this.journal.order(f.cOID)) || this.byBrokerId.get(f.brokerOrderId);
+      if (!known) continue;
+      this.onBrokerFill(f);
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -403,7 +429,7 @@ export class OrderManager {
       if (o.state === 'unknown') await this.resolveUnknown(cOID);
       const cur = this.journal.order(cOID)!;
       const legUnits = cur.leg === 'combo' ? (this.comboUnits.get(cOID) ?? 0) : 1;
-      const fillsDone = roundQty(this.filledFromFills(cOID)) >= roundQty(cur.filledQty * legUnits) - 1e-9;
+      const fillsDone = roundQty(this.journal.filledQty(cOID)) >= roundQty(cur.filledQty * legUnits) - 1e-9;
       if (isTerminal(cur.state) && fillsDone) return cur;
       if (Date.now() >= deadline) return cur;
       await this.waitForChange(cOID, Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
@@ -421,7 +447,7 @@ export class OrderManager {
       const found = await this.broker.findOrderByCoid(cOID, before.brokerOrderId ?? undefined);
       if (found) this.applyBrokerOrder(found, cOID);
       const cur = this.journal.order(cOID)!;
-      if (fillsToo || (found && found.filledQty > this.filledFromFills(cOID))) {
+      if (fillsToo || (found && found.filledQty > this.journal.filledQty(cOID))) {
         for (const f of await this.broker.fills()) if (f.cOID === cOID || (cur.brokerOrderId && f.brokerOrderId === cur.brokerOrderId)) this.onBrokerFill({ ...f, cOID });
       }
     } catch (err) {
@@ -429,15 +455,28 @@ export class OrderManager {
     }
   }
 
-  /** Cancels a working order (used for timeouts and shutdown); the outcome arrives as a status. */
-  async cancel(cOID: string): Promise<void> {
-    const o = this.journal.order(cOID);
-    if (!o?.brokerOrderId || isTerminal(o.state)) return;
+  /**
+   * Cancels a working order (timeouts, shutdown); the outcome arrives as a status. Returns false when
+   * the cancel could not be sent (no broker id known, or the broker refused the request).
+   */
+  async cancel(cOID: string): Promise<boolean> {
+    let o = this.journal.order(cOID);
+    if (!o || isTerminal(o.state)) return true;
+    if (!o.brokerOrderId) {
+      // Sent but unanswered: the broker may know it by cOID.
+      const found = await this.broker.findOrderByCoid(cOID).catch(() => undefined);
+      if (found) this.applyBrokerOrder(found, cOID);
+      o = this.journal.order(cOID)!;
+      if (isTerminal(o.state)) return true;
+      if (!o.brokerOrderId) return false;
+    }
     try {
       await this.broker.cancelOrder(o.brokerOrderId);
       this.journal.updateOrder(cOID, o.state, { detail: 'cancel requested' }, this.now());
+      return true;
     } catch (err) {
       this.logger.warn({ cOID, err: err instanceof Error ? err.message : String(err) }, 'cancel failed');
+      return false;
     }
   }
 
@@ -462,7 +501,7 @@ export class OrderManager {
       if (!found) found = await this.broker.findOrderByCoid(o.cOID, o.brokerOrderId ?? undefined).catch(() => undefined);
       if (found) {
         this.applyBrokerOrder(found, o.cOID);
-        if (found.filledQty > this.filledFromFills(o.cOID)) {
+        if (found.filledQty > this.journal.filledQty(o.cOID)) {
           fills ??= await this.broker.fills();
           for (const f of fills) if (f.cOID === o.cOID || (found.brokerOrderId && f.brokerOrderId === found.brokerOrderId)) this.onBrokerFill({ ...f, cOID: o.cOID });
         }

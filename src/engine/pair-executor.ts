@@ -25,6 +25,8 @@ export interface ExecLeg {
 }
 
 export interface ExecutorOptions {
+  /** The strategy whose decisions this executor carries out (its orders and incidents carry it). */
+  strategyId: string;
   orders: OrderManager;
   journal: Journal;
   logger: Logger;
@@ -75,7 +77,7 @@ export class PairExecutor {
 
     // Back to back: place every leg, then wait for each.
     const placed: JournalOrder[] = [];
-    for (const l of legs) placed.push(await this.o.orders.place(intentId, l.name, orderFor(l, this.o.outsideRth, this.o.cryptoCashBuffer)));
+    for (const l of legs) placed.push(await this.o.orders.place(this.o.strategyId, intentId, l.name, orderFor(l, this.o.outsideRth, this.o.cryptoCashBuffer)));
     const settled: JournalOrder[] = [];
     for (const p of placed) settled.push(await this.settleOrCancel(p));
     legs.forEach((l, i) => (filled[l.name] = signed(l.side, this.filledQty(settled[i]!))));
@@ -90,15 +92,15 @@ export class PairExecutor {
         if (!(missing > minQty(l.instrument))) break;
         if (l.instrument.secType === 'CRYPTO' && l.side === 'BUY' && Math.abs(filled[l.name]!) > 0) break; // cash-qty fills are approximate
         this.o.logger.warn({ intentId, leg: l.name, symbol: l.instrument.symbol, missing, attempt }, 'leg not filled: retrying');
-        const r = await this.settleOrCancel(await this.o.orders.place(intentId, `${l.name}-retry${attempt}`, orderFor({ ...l, qty: missing }, this.o.outsideRth, this.o.cryptoCashBuffer)));
+        const r = await this.settleOrCancel(await this.o.orders.place(this.o.strategyId, intentId, `${l.name}-retry${attempt}`, orderFor({ ...l, qty: missing }, this.o.outsideRth, this.o.cryptoCashBuffer)));
         filled[l.name] = roundQty(filled[l.name]! + signed(l.side, this.filledQty(r)));
         if (r.state === 'unknown') unknown.add(l.name);
       }
     }
     if (unknown.size) {
       const names = legs.filter((l) => unknown.has(l.name)).map((l) => l.instrument.symbol).join(', ');
-      this.o.logger.error({ intentId, unknown: names, filled }, `ORDER OUTCOME UNKNOWN on ${names}: no retry and no flatten until the broker shows it; the portfolio sync adopts what it did`);
-      this.o.journal.recordIncident('order-unknown', { intentId, legs: names, filled });
+      this.o.logger.error({ intentId, unknown: names, filled }, `ORDER OUTCOME UNKNOWN on ${names}: no retry and no flatten until the broker shows it; its fills are booked to this strategy when they appear`);
+      this.o.journal.recordIncident('order-unknown', { intentId, legs: names, filled }, this.o.strategyId);
       return { ok: false, filled, flattened: false, note: `order outcome unknown on ${names}` };
     }
     const incomplete = legs.filter((l) => {
@@ -111,16 +113,16 @@ export class PairExecutor {
     // Legging failure: flatten whatever this decision did fill, loudly.
     const names = incomplete.map((l) => l.instrument.symbol).join(', ');
     this.o.logger.error({ intentId, incomplete: names, filled }, `LEGGING FAILURE: ${names} could not be filled after ${this.o.maxLegRetries} retries; flattening the filled legs`);
-    this.o.journal.recordIncident('legging', { intentId, incomplete: names, filled });
+    this.o.journal.recordIncident('legging', { intentId, incomplete: names, filled }, this.o.strategyId);
     for (const l of legs) {
       const q = filled[l.name]!;
       if (Math.abs(q) < minQty(l.instrument)) continue;
       const side: Side = q > 0 ? 'SELL' : 'BUY';
-      const r = await this.settleOrCancel(await this.o.orders.place(intentId, `${l.name}-flatten`, orderFor({ instrument: l.instrument, side, qty: Math.abs(q), price: l.price }, this.o.outsideRth, this.o.cryptoCashBuffer)));
+      const r = await this.settleOrCancel(await this.o.orders.place(this.o.strategyId, intentId, `${l.name}-flatten`, orderFor({ instrument: l.instrument, side, qty: Math.abs(q), price: l.price }, this.o.outsideRth, this.o.cryptoCashBuffer)));
       filled[l.name] = roundQty(q + signed(side, this.filledQty(r)));
       if (Math.abs(filled[l.name]!) >= minQty(l.instrument)) {
-        this.o.logger.error({ intentId, leg: l.name, left: filled[l.name] }, 'LEGGING FAILURE: flatten incomplete, position left open; the next portfolio sync adopts it');
-        this.o.journal.recordIncident('flatten-incomplete', { intentId, leg: l.name, left: filled[l.name] });
+        this.o.logger.error({ intentId, leg: l.name, left: filled[l.name] }, 'LEGGING FAILURE: flatten incomplete, position left open in the strategy\'s book');
+        this.o.journal.recordIncident('flatten-incomplete', { intentId, leg: l.name, left: filled[l.name] }, this.o.strategyId);
       }
     }
     return { ok: false, filled, flattened: true, note: `legging failure on ${names}: filled legs flattened` };
@@ -132,7 +134,7 @@ export class PairExecutor {
     const ra = (a.side === 'BUY' ? 1 : -1) * (a.qty / g);
     const rb = (b.side === 'BUY' ? 1 : -1) * (b.qty / g);
     const label = `${a.instrument.symbol}/${b.instrument.symbol}`;
-    const o = await this.o.orders.placeCombo(intentId, {
+    const o = await this.o.orders.placeCombo(this.o.strategyId, intentId, {
       legs: [{ instrument: a.instrument, ratio: ra }, { instrument: b.instrument, ratio: rb }],
       quantity: g, side: 'BUY', orderType: 'MKT', tif: 'DAY',
     }, label);

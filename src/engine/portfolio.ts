@@ -1,8 +1,14 @@
 /**
- * Positions and cash as the engine tracks them between portfolio syncs: updated at every fill,
- * marked at the latest prices. In paper mode the cash is the engine's own book (it starts at
- * `paper.startingCash` and moves with the fills), so sizing does not depend on the paper account's
- * balance; in live mode equity is the account's net liquidation value from the portfolio summary.
+ * Positions and cash per strategy, and the account total.
+ *
+ * IBKR holds one net position per contract; the node runs several strategies, so each strategy
+ * keeps its own `Book` (holdings and cash moved by the fills of ITS orders, attributed by cOID in
+ * the journal). The account position of a contract is the sum of the books; anything the broker
+ * holds beyond that is foreign and belongs to no book.
+ *
+ * Paper mode: a strategy's cash starts at its share of `paper.startingCash` and moves with its fills,
+ * so sizing never depends on the paper account's balance. Live mode: a strategy's equity is its share
+ * of the account's net liquidation value (refreshed at every portfolio sync).
  */
 import type { Side } from '../brokers/types.ts';
 
@@ -13,20 +19,73 @@ export interface Holding {
   avgCost: number;
 }
 
-export class Portfolio {
+/** One strategy's holdings and cash. */
+export class Book {
   private readonly holdings = new Map<number, Holding>();
-  private readonly prices = new Map<number, number>();
-  /** Live mode: the latest net liquidation value from the broker (null in paper mode). */
-  brokerEquity: number | null = null;
 
-  constructor(public cash: number) {}
+  constructor(
+    readonly strategyId: string,
+    public cash: number,
+  ) {}
 
   qty(conid: number): number {
     return this.holdings.get(conid)?.qty ?? 0;
   }
 
+  holding(conid: number): Holding | undefined {
+    return this.holdings.get(conid);
+  }
+
   all(): Holding[] {
     return [...this.holdings.values()].filter((h) => h.qty !== 0);
+  }
+
+  /** Applies one fill: quantity, average cost and cash. */
+  applyFill(conid: number, symbol: string, side: Side, qty: number, price: number, commission: number): Holding {
+    const signed = side === 'BUY' ? qty : -qty;
+    const h = this.holdings.get(conid) ?? { conid, symbol, qty: 0, avgCost: 0 };
+    const newQty = roundQty(h.qty + signed);
+    if (newQty === 0) h.avgCost = 0;
+    else if (Math.sign(h.qty) === Math.sign(signed) || h.qty === 0) h.avgCost = (h.avgCost * Math.abs(h.qty) + price * qty) / Math.abs(newQty);
+    else if (Math.sign(newQty) !== Math.sign(h.qty)) h.avgCost = price; // crossed through zero
+    h.qty = newQty;
+    this.holdings.set(conid, h);
+    this.cash -= signed * price + commission;
+    return h;
+  }
+
+  /** Sets a holding (restart: from the journal). */
+  setHolding(conid: number, symbol: string, qty: number, avgCost: number): void {
+    this.holdings.set(conid, { conid, symbol, qty: roundQty(qty), avgCost });
+  }
+
+  /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
+  markedEquity(price: (conid: number) => number | undefined): number {
+    let e = this.cash;
+    for (const h of this.holdings.values()) e += h.qty * (price(h.conid) ?? h.avgCost);
+    return e;
+  }
+}
+
+export class Portfolio {
+  private readonly books = new Map<string, Book>();
+  private readonly prices = new Map<number, number>();
+  /** Live mode: the latest net liquidation value of the account (null until read). */
+  accountEquity: number | null = null;
+
+  /** Adds a strategy's book with its starting cash. */
+  addBook(strategyId: string, cash: number): Book {
+    const b = new Book(strategyId, cash);
+    this.books.set(strategyId, b);
+    return b;
+  }
+
+  book(strategyId: string): Book | undefined {
+    return this.books.get(strategyId);
+  }
+
+  allBooks(): Book[] {
+    return [...this.books.values()];
   }
 
   setPrice(conid: number, price: number): void {
@@ -37,34 +96,28 @@ export class Portfolio {
     return this.prices.get(conid);
   }
 
-  /** Applies one fill: quantity, average cost and (paper book) cash. */
-  applyFill(conid: number, symbol: string, side: Side, qty: number, price: number, commission: number): void {
-    const signed = side === 'BUY' ? qty : -qty;
-    const h = this.holdings.get(conid) ?? { conid, symbol, qty: 0, avgCost: 0 };
-    const newQty = roundQty(h.qty + signed);
-    if (newQty === 0) h.avgCost = 0;
-    else if (Math.sign(h.qty) === Math.sign(signed) || h.qty === 0) h.avgCost = (h.avgCost * Math.abs(h.qty) + price * qty) / Math.abs(newQty);
-    else if (Math.sign(newQty) !== Math.sign(h.qty)) h.avgCost = price; // crossed through zero
-    h.qty = newQty;
-    this.holdings.set(conid, h);
-    this.cash -= signed * price + commission;
+  /** The account's position in a contract as the books see it: the sum over strategies. */
+  accountQty(conid: number): number {
+    let q = 0;
+    for (const b of this.books.values()) q += b.qty(conid);
+    return roundQty(q);
   }
 
-  /** Replaces a holding with what the broker reports. */
-  setHolding(conid: number, symbol: string, qty: number, avgCost: number): void {
-    this.holdings.set(conid, { conid, symbol, qty: roundQty(qty), avgCost });
+  /** Paper equity of one strategy: its cash plus its positions marked at the latest prices. */
+  paperEquity(strategyId: string): number {
+    return this.books.get(strategyId)?.markedEquity((c) => this.prices.get(c)) ?? 0;
   }
 
-  /** Cash plus positions marked at the latest prices (or avg cost when no price yet). */
-  markedEquity(): number {
-    let e = this.cash;
-    for (const h of this.holdings.values()) e += h.qty * (this.prices.get(h.conid) ?? h.avgCost);
-    return e;
-  }
-
-  grossNotional(): number {
+  /** Sum over the books of |qty| x price per contract, after an optional change. */
+  grossNotional(change: Map<number, number> = new Map()): number {
+    const conids = new Set<number>(change.keys());
+    for (const b of this.books.values()) for (const h of b.all()) conids.add(h.conid);
     let g = 0;
-    for (const h of this.holdings.values()) g += Math.abs(h.qty) * (this.prices.get(h.conid) ?? h.avgCost);
+    for (const c of conids) {
+      const q = this.accountQty(c) + (change.get(c) ?? 0);
+      const avg = this.allBooks().map((b) => b.holding(c)?.avgCost).find((x) => x !== undefined) ?? 0;
+      g += Math.abs(q) * (this.prices.get(c) ?? avg);
+    }
     return g;
   }
 }

@@ -1,9 +1,16 @@
 /**
- * Pre-trade risk checks. Pure functions of the limits, the current positions and the proposed
- * orders, so they are cheap (they run on the decision path) and easy to test.
+ * Pre-trade risk: pure checks of the limits against the account's positions and the proposed
+ * orders (cheap: they run on the decision path), and the `RiskEngine`, which holds the one trading
+ * state of the account and of each strategy.
+ *
+ * Trading states (NautilusTrader's): `active` (any order), `reducing` (only orders that reduce
+ * exposure), `halted` (no new decisions). A state is set with a reason (session down, shutdown, kill
+ * switch, daily loss) and cleared by the same reason, so a session coming back never clears a
+ * shutdown. A strategy trades under the stricter of the account's state and its own.
  *
  * Orders that only reduce exposure (exits, stops, flattening) pass the size limits: refusing them
  * would keep risk on. Market hours apply to every order: nothing is sent while the market is closed.
+ * Size limits apply to the ACCOUNT (all strategies together): that is what the broker margins.
  */
 import { UserError } from '../util/errors.ts';
 import type { SecType } from '../brokers/types.ts';
@@ -18,6 +25,8 @@ export interface RiskLimits {
   maxDailyLoss: number;
   /** Allow stock orders outside regular hours (pre/post market). */
   allowOutsideRth: boolean;
+  /** A decision on a bar older than this many bar lengths is skipped (stale-bars.ts); default 1. */
+  maxBarAgeBars?: number;
 }
 
 export interface ProposedLeg {
@@ -32,16 +41,24 @@ export interface ProposedLeg {
 
 export type RiskVerdict = { ok: true } | { ok: false; reason: string };
 
-export function checkOrders(limits: RiskLimits, legs: ProposedLeg[], eventTime: number): RiskVerdict {
+/** Whether every leg only shrinks toward zero (never grows, never crosses). */
+function onlyReduces(legs: ProposedLeg[]): boolean {
+  return legs.every((l) => Math.abs(l.targetQty) <= Math.abs(l.currentQty) && Math.sign(l.targetQty) * Math.sign(l.currentQty) >= 0);
+}
+
+/**
+ * `legs`: the account's positions in the traded contracts before and after; `otherGross`: the gross
+ * notional the account holds in other contracts (other strategies).
+ */
+export function checkOrders(limits: RiskLimits, legs: ProposedLeg[], eventTime: number, otherGross = 0): RiskVerdict {
   for (const l of legs) {
     if (l.targetQty === l.currentQty) continue;
     if (!isTradable(l.secType, eventTime, limits.allowOutsideRth)) {
       return { ok: false, reason: `market closed for ${l.symbol} (${l.secType}) at ${new Date(eventTime).toISOString()}` };
     }
   }
-  const reducing = legs.every((l) => Math.abs(l.targetQty) <= Math.abs(l.currentQty) && Math.sign(l.targetQty) * Math.sign(l.currentQty) >= 0);
-  if (reducing) return { ok: true };
-  let gross = 0;
+  if (onlyReduces(legs)) return { ok: true };
+  let gross = otherGross;
   for (const l of legs) {
     const n = Math.abs(l.targetQty) * l.price;
     if (n > limits.maxPositionNotional) {
@@ -90,5 +107,68 @@ export function checkShortability(legs: { symbol: string; secType: SecType }[], 
       `${where}: ${unshortable.map((l) => l.symbol).join(', ')} cannot be sold short at IBKR (crypto), but the ` +
         `strategy uses shortMode: hedge, which shorts one leg. Set \`shortMode: long-only\` in the strategy file.`,
     );
+  }
+}
+
+export type TradingState = 'active' | 'reducing' | 'halted';
+const SEVERITY: Record<TradingState, number> = { active: 0, reducing: 1, halted: 2 };
+
+/** The account's scope in the risk engine (strategies use their ids). */
+export const ACCOUNT = '*account*';
+
+export class RiskEngine {
+  /** scope -> reason -> state. */
+  private readonly reasons = new Map<string, Map<string, TradingState>>();
+  private readonly loss: DailyLossGuard;
+
+  constructor(
+    readonly limits: RiskLimits,
+    private readonly onChange: (scope: string, state: TradingState, reason: string) => void = () => undefined,
+  ) {
+    this.loss = new DailyLossGuard(limits.maxDailyLoss);
+  }
+
+  /** Sets (state) or clears (null) the state a reason imposes on a scope (ACCOUNT or a strategy id). */
+  set(scope: string, reason: string, state: TradingState | null): void {
+    const before = this.state(scope);
+    const m = this.reasons.get(scope) ?? new Map<string, TradingState>();
+    if (state === null || state === 'active') m.delete(reason);
+    else m.set(reason, state);
+    this.reasons.set(scope, m);
+    const after = this.state(scope);
+    if (after !== before) this.onChange(scope, after, reason);
+  }
+
+  /** The state of one scope alone. */
+  state(scope: string): TradingState {
+    let s: TradingState = 'active';
+    for (const v of this.reasons.get(scope)?.values() ?? []) if (SEVERITY[v] > SEVERITY[s]) s = v;
+    return s;
+  }
+
+  /** The state a strategy trades under: the stricter of the account's and its own. */
+  stateFor(strategyId: string): TradingState {
+    const a = this.state(ACCOUNT);
+    const s = this.state(strategyId);
+    return SEVERITY[a] >= SEVERITY[s] ? a : s;
+  }
+
+  /** Why a scope is not active (for messages). */
+  why(strategyId: string): string {
+    return [...(this.reasons.get(ACCOUNT)?.entries() ?? []), ...(this.reasons.get(strategyId)?.entries() ?? [])].map(([r, s]) => `${s}: ${r}`).join('; ');
+  }
+
+  /** The pre-trade check of one strategy's orders: trading state first, then the account limits. */
+  check(strategyId: string, legs: ProposedLeg[], eventTime: number, otherGross: number): RiskVerdict {
+    const st = this.stateFor(strategyId);
+    if (st === 'halted') return { ok: false, reason: `trading halted (${this.why(strategyId)})` };
+    if (st === 'reducing' && !onlyReduces(legs)) return { ok: false, reason: `only reducing orders allowed (${this.why(strategyId)})` };
+    return checkOrders(this.limits, legs, eventTime, otherGross);
+  }
+
+  /** The account's equity at a bar close: returns the loss when the daily limit is breached. */
+  dailyLoss(eventTime: number, accountEquity: number): { loss: number; dayStart: number } | undefined {
+    const loss = this.loss.update(eventTime, accountEquity);
+    return loss === undefined ? undefined : { loss, dayStart: this.loss.dayStartEquity };
   }
 }

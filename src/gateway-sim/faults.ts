@@ -13,6 +13,9 @@
  *   inactive=265598        accept the next order for that conid, then turn it Inactive (rejected downstream)
  *   prompt=265598          answer the next order for that conid with an advanced order reject (p12 prompt)
  *   wsDrop=0.01            share of websocket frames after which the socket is dropped
+ *   positionsEmpty=3       the next 3 reads of /portfolio/{acct}/positions/{page} answer `[]` although
+ *                          positions are held (a cold or lagging positions cache; n omitted: 1)
+ *   positionsJunk=3        the next 3 reads answer `{}` (a malformed answer)
  *   dropSession@30s        at 30 s after start (real time): drop the brokerage session
  *   competing@60s          competing login; reset@90s nightly reset; logout@2m SSO session ends;
  *   wsDrop@45s             close every websocket
@@ -32,6 +35,9 @@ export interface FaultConfig {
   order503: number;
   order503DelayMs: number;
   wsDrop: number;
+  /** Next reads of the paged positions answered `[]` / `{}` although positions are held. */
+  positionsEmpty: number;
+  positionsJunk: number;
   /** conid (or '*') → number of next orders to reject. */
   reject: Map<string, number>;
   /** conid (or '*') → number of next orders accepted and then turned Inactive. */
@@ -42,7 +48,7 @@ export interface FaultConfig {
 }
 
 export function emptyFaults(): FaultConfig {
-  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, reject: new Map(), inactive: new Map(), prompt: new Map(), scheduled: [] };
+  return { latencyMs: [0, 0], error500: 0, error503: 0, hang: 0, order503: 0, order503DelayMs: 10_000, wsDrop: 0, positionsEmpty: 0, positionsJunk: 0, reject: new Map(), inactive: new Map(), prompt: new Map(), scheduled: [] };
 }
 
 function prob(key: string, v: string): number {
@@ -86,6 +92,13 @@ export function parseFaultSpec(spec: string, into: FaultConfig = emptyFaults()):
       case 'order503': into.order503 = prob(key, v); break;
       case 'order503Delay': into.order503DelayMs = duration(v.endsWith('s') || v.endsWith('m') ? v : `${v}ms`); break;
       case 'wsDrop': into.wsDrop = prob(key, v); break;
+      case 'positionsEmpty':
+      case 'positionsJunk': {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`fault ${key}=${v}: expected a count of reads`);
+        into[key] += n;
+        break;
+      }
       case 'reject':
       case 'prompt':
       case 'inactive': {
@@ -139,6 +152,14 @@ export class Faults {
 
   wsDrop(): boolean {
     return this.config.wsDrop > 0 && this.rng.next() < this.config.wsDrop;
+  }
+
+  /** A bad answer for this positions read, if one is due: `[]` (empty) or `{}` (junk). */
+  takePositionsFault(): [] | Record<string, never> | undefined {
+    const c = this.config;
+    if (c.positionsEmpty > 0) { c.positionsEmpty--; return []; }
+    if (c.positionsJunk > 0) { c.positionsJunk--; return {}; }
+    return undefined;
   }
 
   private take(map: Map<string, number>, conid: number): boolean {

@@ -9,7 +9,7 @@
  * is read from what it journals. Nothing here can stop or slow the node: a failed status write or
  * alert is logged and dropped.
  */
-import type { EngineEvent } from '../engine/engine.ts';
+import type { NodeEvent } from '../engine/events.ts';
 import type { Logger } from '../log/logger.ts';
 import { barMinutes } from '../strategies/cointegration/params.ts';
 import { silentLogger } from '../log/logger.ts';
@@ -182,7 +182,7 @@ export class RunObserver {
   }
 
   /** Feed every node event here (the strategy id the runner belongs to). */
-  onEvent(e: EngineEvent, strategyId = this.firstId): void {
+  onEvent(e: NodeEvent, strategyId = 'strategyId' in e ? e.strategyId : this.firstId): void {
     const s = this.status.strategies[strategyId];
     if (e.type === 'bar' && s) {
       this.lastBarWall.set(strategyId, Date.now());

@@ -16,6 +16,10 @@ export const EXIT = {
   riskStop: 4,
   /** `tandem doctor` ran and one or more checks failed (each line says how to fix it). */
   checksFailed: 5,
+  /** `run --flatten-on-exit` could not close every position (market closed, or incomplete): check the account. */
+  flattenIncomplete: 6,
+  /** `tandem status` found the node unhealthy (session down, trading halted, or the node not running). */
+  unhealthy: 7,
   /** Stopped at once by a second Ctrl-C (SIGINT) while shutting down. */
   interrupted: 130,
 } as const;

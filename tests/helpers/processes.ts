@@ -2,6 +2,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { tandemArgv } from './tandem-cli.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface Child {
   proc: ChildProcessWithoutNullStreams;
@@ -41,7 +44,6 @@ export function startTandem(args: string[], env: NodeJS.ProcessEnv = {}, cwd = p
   };
 }
 
-
 /** Runs `tandem ARGS` to the end in `cwd`: its exit code, stdout and stderr (a failure is a result, not a throw). */
 export async function runTandem(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
   const { execFile } = await import('node:child_process');
@@ -51,4 +53,40 @@ export async function runTandem(args: string[], cwd: string): Promise<{ code: nu
       resolve({ code, out: stdout, err: stderr });
     });
   });
+}
+
+/** The simulator's order and portfolio hooks, as the process tests read them. */
+export type SimOrder = { orderId: number; cOID?: string; conid: number; status: string; filledQty: number };
+export type SimPortfolio = { id: string; positions: { conid: number; qty: number }[] }[];
+
+/**
+ * The child processes and temp dirs of one test file: `cleanup()` (in afterEach) SIGKILLs the
+ * children still running and removes the dirs.
+ */
+export class ProcessScope {
+  private readonly children: Child[] = [];
+  private readonly dirs: string[] = [];
+
+  tandem(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+    const c = startTandem(args, env);
+    this.children.push(c);
+    return c;
+  }
+
+  tempDir(prefix: string): string {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(d);
+    return d;
+  }
+
+  /** A `tandem sim` child (ideal profile, logged in, seed 7) starting at `startTime`. */
+  async sim(startTime: number): Promise<{ url: string; accounts: { paper: string } }> {
+    const sim = this.tandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(startTime).toISOString()]);
+    return JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+  }
+
+  cleanup(): void {
+    for (const c of this.children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
 }

@@ -46,6 +46,8 @@ export function registerPortfolioRoutes(r: Router, core: SimCore): void {
     if (!isAccount(a)) return a;
     const page = Number(req.params.page);
     if (!Number.isInteger(page) || page < 0) return errorBody(400, 'Bad Request: page must be a non-negative integer');
+    const bad = core.faults.takePositionsFault();
+    if (bad) return { body: bad };
     const enriched = !core.opts.realism.positionsSparseFirstRead || s.positionsWarm;
     s.positionsWarm = true;
     const rows = cached(a.id, a.positions).filter((p) => p.qty !== 0 || p.realized !== 0).sort((x, y) => x.conid - y.conid);

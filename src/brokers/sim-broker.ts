@@ -1,0 +1,271 @@
+/**
+ * An in-process `Broker` that fills orders by a fill model instead of talking to a gateway: the
+ * engine's order manager, pair executor and trading node run against it unchanged, without HTTP,
+ * and the backtester can drive the same fills (one fill model for backtest and paper simulation).
+ *
+ * Fill model (docs/strategy.md, "Fills in the backtest"): an order accepted during a bar fills at
+ * the OPEN of the next bar of its contract fed with `bar()`; buys pay open·(1+s), sells get
+ * open·(1−s), s = slippageBps/10,000; commissions by the leg's commission model; quantities must be
+ * whole multiples of the contract's `qtyIncrement` (a cash-quantity buy is rounded down to one).
+ * The broker keeps its own books (positions, cash, executions with ids), so a restart or a lost
+ * answer can be resolved against it exactly as against IBKR: by cOID.
+ *
+ * Faults a test can ask for: `rejectWhen` (refuse an order), `loseNextAnswer` (place the order but
+ * throw `PlacementUncertainError`, as a timeout after sending would), `failNextPlacement` (throw
+ * `PlacementUncertainError` without placing), `dropSession` / `restoreSession`.
+ */
+import { commission as commissionOf, fillPrice } from '../backtest/costs.ts';
+import { DEFAULT_COMMISSION, DEFAULT_QTY_INCREMENT, type CommissionModel } from '../strategies/cointegration/params.ts';
+import {
+  BrokerError,
+  OrderRejectedError,
+  PlacementUncertainError,
+  type AccountInfo,
+  type Balance,
+  type Broker,
+  type BrokerListeners,
+  type BrokerOrder,
+  type BrokerOrderStatus,
+  type Fill,
+  type HistoryBar,
+  type Instrument,
+  type InstrumentSpec,
+  type OrderRequest,
+  type PlaceResult,
+  type Position,
+  type Tick,
+} from './types.ts';
+
+export interface SimContract extends Instrument {
+  qtyIncrement?: number;
+  commission?: CommissionModel;
+}
+
+export interface SimBrokerOptions {
+  contracts: SimContract[];
+  accounts?: AccountInfo[];
+  /** Starting cash of the simulated account. */
+  cash?: number;
+  slippageBps?: number;
+  /** History per conid (oldest first), served by `history()`. */
+  history?: Map<number, HistoryBar[]>;
+  /** Refuse an order: return the broker's reason, or undefined to accept it. */
+  rejectWhen?: (req: OrderRequest) => string | undefined;
+}
+
+interface SimOrder {
+  brokerOrderId: string;
+  req: OrderRequest;
+  status: BrokerOrderStatus;
+  filledQty: number;
+  avgPrice: number;
+  text?: string;
+}
+
+const TERMINAL: ReadonlySet<BrokerOrderStatus> = new Set(['Filled', 'Cancelled', 'Inactive']);
+
+export class SimBroker implements Broker {
+  readonly name = 'sim';
+  private readonly contracts = new Map<number, SimContract>();
+  private readonly orderBook = new Map<string, SimOrder>();
+  private readonly byCoid = new Map<string, SimOrder>();
+  private readonly executions: Fill[] = [];
+  private readonly holdings = new Map<number, { qty: number; avgCost: number }>();
+  private readonly lastClose = new Map<number, { time: number; price: number }>();
+  private listeners: BrokerListeners = {};
+  private nextId = 1;
+  private nextExec = 1;
+  private account = '';
+  private cash: number;
+  private loseAnswer = 0;
+  private failPlacement = 0;
+  /** Every placement attempt that reached the broker, in order (tests count re-sends with it). */
+  readonly placements: string[] = [];
+
+  constructor(private readonly o: SimBrokerOptions) {
+    for (const c of o.contracts) this.contracts.set(c.conid, c);
+    this.cash = o.cash ?? 1_000_000;
+  }
+
+  // ---------------------------------------------------------------- session and reference data
+
+  async connect(): Promise<void> {}
+
+  async accounts(): Promise<AccountInfo[]> {
+    return this.o.accounts ?? [{ id: 'DU0000001', isPaper: true }];
+  }
+
+  useAccount(accountId: string): void {
+    this.account = accountId;
+  }
+
+  async resolveInstrument(spec: InstrumentSpec): Promise<Instrument> {
+    const c = [...this.contracts.values()].find((x) => (spec.conid ? x.conid === spec.conid : x.symbol === spec.symbol && x.secType === spec.secType));
+    if (!c) throw new BrokerError(`no simulated contract for ${spec.symbol} (${spec.secType})`, 'BROKER_REQUEST_FAILED', false);
+    return { ...spec, conid: c.conid };
+  }
+
+  async balance(): Promise<Balance> {
+    let net = this.cash;
+    for (const [conid, h] of this.holdings) net += h.qty * (this.lastClose.get(conid)?.price ?? h.avgCost);
+    return { currency: 'USD', cash: this.cash, netLiquidation: net };
+  }
+
+  async positions(): Promise<Position[]> {
+    return [...this.holdings.entries()].filter(([, h]) => h.qty !== 0).map(([conid, h]) => ({ conid, symbol: this.contracts.get(conid)?.symbol, qty: h.qty, avgCost: h.avgCost }));
+  }
+
+  async history(instrument: Instrument, _barMinutes: number, bars: number): Promise<HistoryBar[]> {
+    return (this.o.history?.get(instrument.conid) ?? []).slice(-bars);
+  }
+
+  async snapshot(instruments: Instrument[]): Promise<Tick[]> {
+    return instruments.flatMap((i) => {
+      const c = this.lastClose.get(i.conid);
+      return c ? [{ conid: i.conid, time: c.time, price: c.price }] : [];
+    });
+  }
+
+  async subscribe(_instruments: Instrument[], listeners: BrokerListeners): Promise<void> {
+    this.listeners = listeners;
+  }
+
+  async close(): Promise<void> {}
+
+  /** The session is lost / restored (the node halts, then reconciles). */
+  dropSession(reason = 'simulated session loss'): void {
+    this.listeners.onConnection?.({ kind: 'down', reason });
+  }
+
+  restoreSession(): void {
+    this.listeners.onConnection?.({ kind: 'up', what: 'session' });
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  /** The next placement is placed but its answer is lost (a timeout after sending). */
+  loseNextAnswer(n = 1): void {
+    this.loseAnswer += n;
+  }
+
+  /** The next placement fails before it reaches the book (connection refused). */
+  failNextPlacement(n = 1): void {
+    this.failPlacement += n;
+  }
+
+  async placeOrder(req: OrderRequest): Promise<PlaceResult> {
+    if (this.failPlacement > 0) {
+      this.failPlacement--;
+      throw new PlacementUncertainError(req.cOID, 'connection reset before the answer (simulated)');
+    }
+    this.placements.push(req.cOID);
+    if (this.byCoid.has(req.cOID)) throw new OrderRejectedError(req.cOID, `Order with this client order id ${req.cOID} is already registered`, true);
+    const contract = this.contracts.get(req.instrument.conid);
+    const reason = !contract ? `unknown contract ${req.instrument.conid}` : this.o.rejectWhen?.(req) ?? this.sizeProblem(req, contract);
+    const o: SimOrder = { brokerOrderId: String(this.nextId++), req, status: reason ? 'Inactive' : 'Submitted', filledQty: 0, avgPrice: 0, ...(reason ? { text: reason } : {}) };
+    this.byCoid.set(req.cOID, o);
+    this.orderBook.set(o.brokerOrderId, o);
+    if (reason) throw new OrderRejectedError(req.cOID, reason);
+    queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+    if (this.loseAnswer > 0) {
+      this.loseAnswer--;
+      throw new PlacementUncertainError(req.cOID, 'the answer was lost (simulated timeout after sending)');
+    }
+    return { brokerOrderId: o.brokerOrderId, status: o.status };
+  }
+
+  private sizeProblem(req: OrderRequest, c: SimContract): string | undefined {
+    if (req.cashQty !== undefined) return req.side === 'BUY' && req.cashQty > 0 ? undefined : 'a cash quantity is for buys only and must be positive';
+    const q = req.quantity ?? 0;
+    const inc = increment(c);
+    if (!(q > 0)) return 'quantity must be positive';
+    if (Math.abs(Math.round(q / inc) * inc - q) > 1e-9) return `quantity ${q} is not a multiple of the increment ${inc}`;
+    return undefined;
+  }
+
+  async cancelOrder(brokerOrderId: string): Promise<void> {
+    const o = this.orderBook.get(brokerOrderId);
+    if (!o) throw new BrokerError(`no order ${brokerOrderId}`, 'BROKER_REQUEST_FAILED', false);
+    if (TERMINAL.has(o.status)) return;
+    o.status = 'Cancelled';
+    queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+  }
+
+  async orders(): Promise<BrokerOrder[]> {
+    return [...this.orderBook.values()].map((o) => this.view(o));
+  }
+
+  async findOrderByCoid(cOID: string): Promise<BrokerOrder | undefined> {
+    const o = this.byCoid.get(cOID);
+    return o ? this.view(o) : undefined;
+  }
+
+  async fills(): Promise<Fill[]> {
+    return [...this.executions];
+  }
+
+  /** Orders not in a final state (tests). */
+  working(): BrokerOrder[] {
+    return [...this.orderBook.values()].filter((o) => !TERMINAL.has(o.status)).map((o) => this.view(o));
+  }
+
+  // ---------------------------------------------------------------- market
+
+  /** A price update: passed on as a tick. */
+  tick(t: Tick): void {
+    this.listeners.onTick?.(t);
+  }
+
+  /**
+   * A new bar of one contract: working orders of that contract fill at its open (the fill model),
+   * then its close becomes the mark.
+   */
+  bar(conid: number, b: HistoryBar): void {
+    const c = this.contracts.get(conid);
+    if (!c) throw new Error(`unknown contract ${conid}`);
+    for (const o of this.orderBook.values()) {
+      if (o.req.instrument.conid !== conid || TERMINAL.has(o.status)) continue;
+      this.fill(o, c, b);
+    }
+    this.lastClose.set(conid, { time: b.time, price: b.close });
+  }
+
+  private fill(o: SimOrder, c: SimContract, b: HistoryBar): void {
+    const price = fillPrice(b.open, o.req.side, this.o.slippageBps ?? 0);
+    const inc = increment(c);
+    const qty = o.req.quantity ?? Math.floor((o.req.cashQty ?? 0) / price / inc + 1e-9) * inc;
+    if (!(qty > 0)) {
+      o.status = 'Cancelled';
+      o.text = 'cash quantity below one increment';
+      this.listeners.onOrder?.(this.view(o));
+      return;
+    }
+    const fee = commissionOf(c.commission ?? DEFAULT_COMMISSION[c.secType], qty, price);
+    const signed = o.req.side === 'BUY' ? qty : -qty;
+    const h = this.holdings.get(c.conid) ?? { qty: 0, avgCost: 0 };
+    const next = Math.round((h.qty + signed) * 1e8) / 1e8;
+    h.avgCost = next === 0 ? 0 : Math.sign(h.qty) === Math.sign(signed) || h.qty === 0 ? (h.avgCost * Math.abs(h.qty) + price * qty) / Math.abs(next) : Math.sign(next) !== Math.sign(h.qty) ? price : h.avgCost;
+    h.qty = next;
+    this.holdings.set(c.conid, h);
+    this.cash -= signed * price + fee;
+    o.filledQty = qty;
+    o.avgPrice = price;
+    o.status = 'Filled';
+    const f: Fill = { execId: `sim-${this.nextExec++}`, brokerOrderId: o.brokerOrderId, cOID: o.req.cOID, conid: c.conid, side: o.req.side, qty, price, commission: fee, time: b.time };
+    this.executions.push(f);
+    this.listeners.onOrder?.(this.view(o));
+    this.listeners.onFill?.(f);
+  }
+
+  private view(o: SimOrder): BrokerOrder {
+    return {
+      brokerOrderId: o.brokerOrderId, cOID: o.req.cOID, conid: o.req.instrument.conid, side: o.req.side,
+      totalQty: o.req.quantity ?? o.filledQty, filledQty: o.filledQty, avgPrice: o.avgPrice, status: o.status,
+      ...(o.text ? { text: o.text } : {}),
+    };
+  }
+}
+
+function increment(c: SimContract): number {
+  return c.qtyIncrement ?? DEFAULT_QTY_INCREMENT[c.secType];
+}

@@ -1,0 +1,105 @@
+/**
+ * The one place that turns a strategy config into what a `StrategyRunner` needs: its id, legs, bar
+ * size, warm-up length, short rules and capital share. `tandem run`, the demo, the tests and the
+ * benchmark all build runners through `runnerSpec`, so they cannot disagree (they used to: four
+ * places assembled engine options and two different warm-up lengths).
+ *
+ * Warm-up: max(lookback, gate.lookback) - 1 aligned history bars, so the first live bar is the first
+ * at which the strategy can decide and the warm-up never opens a virtual position.
+ */
+import type { InstrumentSpec } from '../brokers/types.ts';
+import { barMinutes, type CointegrationParams } from '../strategies/cointegration/params.ts';
+import { createStrategy } from '../strategies/registry.ts';
+import type { Strategy, StrategyState } from '../strategies/types.ts';
+import { UserError } from '../util/errors.ts';
+
+export interface RunnerLeg extends InstrumentSpec {
+  qtyIncrement: number;
+}
+
+export interface RunnerSpec {
+  /** The strategy's name (its config's `name`, default the file name): the journal's strategy_id. */
+  id: string;
+  legs: { y: RunnerLeg; x: RunnerLeg };
+  barMinutes: number;
+  warmupBars: number;
+  /** `hedge` shorts a leg; `long-only` holds only the leg it would buy (crypto). */
+  shortMode: string;
+  /** Builds the strategy, from a saved state when the journal has one. */
+  createStrategy: (state?: StrategyState) => Strategy;
+  /** Share (0..1] of the sizing capital: paper.startingCash in paper mode, the account balance live. */
+  capitalShare: number;
+  /** Another strategy of the node may trade the same contract (refused at start otherwise). */
+  allowSharedContracts: boolean;
+}
+
+/** A strategy as the config loader gives it (name, validated `strategy:` section, node settings). */
+export interface StrategyEntry {
+  file?: string;
+  name: string;
+  strategy: { type: string } & Record<string, unknown>;
+  capitalShare?: number | undefined;
+  allowSharedContracts?: boolean | undefined;
+}
+
+export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSpec {
+  if (entry.strategy.type !== 'cointegration') {
+    throw new UserError(`${entry.file ?? entry.name}: the trading node runs pair strategies of type cointegration, not ${entry.strategy.type}.`);
+  }
+  const params = entry.strategy as unknown as CointegrationParams;
+  return {
+    id: entry.name,
+    legs: { y: params.legs.y, x: params.legs.x },
+    barMinutes: barMinutes(params.bar),
+    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
+    shortMode: params.shortMode,
+    createStrategy: (state?: StrategyState) => createStrategy(entry.strategy, state),
+    capitalShare,
+    allowSharedContracts: entry.allowSharedContracts ?? false,
+  };
+}
+
+/**
+ * Runner specs for every strategy of a node. Capital shares: the configured ones, the rest split
+ * equally among the strategies without one; they must not add up to more than 1.
+ */
+export function runnerSpecs(entries: StrategyEntry[]): RunnerSpec[] {
+  const ids = new Set<string>();
+  for (const e of entries) {
+    if (ids.has(e.name)) throw new UserError(`two strategies are named "${e.name}": each strategy of a node needs its own name (the journal keeps its positions and state by name). Set \`name:\` in one of the strategy files.`);
+    ids.add(e.name);
+  }
+  const fixed = entries.reduce((s, e) => s + (e.capitalShare ?? 0), 0);
+  const open = entries.filter((e) => e.capitalShare === undefined).length;
+  if (fixed > 1 + 1e-9) {
+    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`);
+  }
+  const rest = open > 0 ? (1 - fixed) / open : 0;
+  if (open > 0 && rest <= 0) {
+    throw new UserError(`the configured capitalShare values use all the capital, leaving nothing for ${open} strategy(ies) without one: give every strategy a capitalShare.`);
+  }
+  return entries.map((e) => runnerSpec(e, e.capitalShare ?? rest));
+}
+
+/**
+ * Two strategies trading the same contract share IBKR's one net position: refused unless both say
+ * `allowSharedContracts: true`.
+ */
+export function checkSharedContracts(specs: RunnerSpec[]): void {
+  const key = (l: InstrumentSpec): string => `${l.symbol}/${l.secType}/${l.currency}`;
+  const owner = new Map<string, RunnerSpec>();
+  for (const s of specs) {
+    for (const l of [s.legs.y, s.legs.x]) {
+      const k = key(l);
+      const other = owner.get(k);
+      if (other && other !== s && !(other.allowSharedContracts && s.allowSharedContracts)) {
+        throw new UserError(
+          `strategies "${other.id}" and "${s.id}" both trade ${l.symbol} (${l.secType}). IBKR holds one net position per contract, ` +
+            'so their orders would net against each other. Run them in separate accounts, or set `allowSharedContracts: true` on both entries ' +
+            'of the engine config\'s `strategies:` list to accept it.',
+        );
+      }
+      owner.set(k, s);
+    }
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * One strategy inside the trading node: bars → decision → risk → executor.
+ *
+ * The runner owns its strategy object, its bar builder (bars by event time, aligned across its two
+ * legs), its warm-up, its pair executor and its latency figures. It does NOT own the broker session,
+ * the stream, the timers, the journal or the order manager: the node gives it ticks for its legs and
+ * it asks the shared order manager for orders under its strategy id, so its fills land in its book.
+ *
+ * Bars are processed one at a time, in order. For each: the account's daily-loss check (the node
+ * acts on a breach), `strategy.onBar`, then for a decision the risk engine's verdict and the orders.
+ * The bar, the equity point and the decision are journalled after the orders went out (they are not
+ * on the latency path).
+ */
+import { performance } from 'node:perf_hooks';
+import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Journal } from '../store/journal.ts';
+import type { Decision, PairBar, Strategy, StrategyState } from '../strategies/types.ts';
+import { RecentSamples } from '../util/bounded.ts';
+import { alignBars, BarBuilder, type AlignedBar, type Bar } from './bar-builder.ts';
+import type { NodeEvent, StrategySummary } from './events.ts';
+import { isSessionMaintenance } from './market-hours.ts';
+import type { Mode } from './mode-guard.ts';
+import type { OrderManager } from './order-manager.ts';
+import { PairExecutor, type ExecLeg, type ExecResult } from './pair-executor.ts';
+import type { Book, Portfolio } from './portfolio.ts';
+import type { RiskEngine } from './risk.ts';
+import type { RunnerSpec } from './runner-spec.ts';
+import { staleBarReason } from './stale-bars.ts';
+
+export interface RunnerDeps {
+  journal: Journal;
+  portfolio: Portfolio;
+  risk: RiskEngine;
+  orders: OrderManager;
+  logger: Logger;
+  mode: Mode;
+  emit: (e: NodeEvent) => void;
+  execution: { combo: boolean; maxLegRetries: number; settleTimeoutMs: number; outsideRth: boolean };
+  /** Pause decisions in the nightly reset / weekend maintenance windows (by event time). */
+  pauseForMaintenance: boolean;
+  /** Save the strategy state every N bars (always after a decision). */
+  saveStateEveryBars: number;
+  graceMs: number;
+  /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
+  maxBarAgeBars?: number;
+  /** The account's daily-loss check at a bar close; true when the node is stopping on it. */
+  dailyLossBreached: (eventTime: number) => boolean;
+  /** Called after each processed live bar (the node counts bars for --max-bars). */
+  onBarDone: () => void;
+}
+
+const HISTORY_MARGIN = 1.2;
+const LATENCY_WINDOW = 10_000;
+
+export class StrategyRunner {
+  readonly id: string;
+  readonly book: Book;
+  private readonly executor: PairExecutor;
+  private strategy: Strategy | undefined;
+  private instruments: { y: Instrument; x: Instrument } | undefined;
+  private builder: BarBuilder | undefined;
+  private barQueue: (AlignedBar & { wall: number })[] = [];
+  private processing: Promise<void> | null = null;
+  /** False once the node stops: bars arriving afterwards are dropped. */
+  private accepting = true;
+  private barsSeen = 0;
+  private decisionsMade = 0;
+  private lastBarTime: number | null = null;
+  private lastTickWall = 0;
+  /** Event time of the newest tick of either leg (the market's clock for stale decisions). */
+  private newestTickTime = -Infinity;
+  private staleSkipped = 0;
+  private latencyStart: number | null = null;
+  private readonly latencies = new RecentSamples(LATENCY_WINDOW);
+  private readonly orderLatencies = new RecentSamples(LATENCY_WINDOW);
+  startEquity = 0;
+
+  constructor(
+    readonly spec: RunnerSpec,
+    private readonly d: RunnerDeps,
+    startingCash: number,
+  ) {
+    this.id = spec.id;
+    this.book = d.portfolio.addBook(spec.id, startingCash);
+    this.executor = new PairExecutor({
+      strategyId: spec.id, orders: d.orders, journal: d.journal, logger: d.logger,
+      maxLegRetries: d.execution.maxLegRetries, settleTimeoutMs: d.execution.settleTimeoutMs,
+      useCombo: d.execution.combo, outsideRth: d.execution.outsideRth, cryptoCashBuffer: 0,
+    });
+  }
+
+  /** Contract ids of the two legs (after `bind`). */
+  get conids(): [number, number] {
+    const i = this.mustInstruments();
+    return [i.y.conid, i.x.conid];
+  }
+
+  get legs(): { y: Instrument; x: Instrument } {
+    return this.mustInstruments();
+  }
+
+  private mustInstruments(): { y: Instrument; x: Instrument } {
+    if (!this.instruments) throw new Error(`runner ${this.id} has no instruments yet`);
+    return this.instruments;
+  }
+
+  bind(y: Instrument, x: Instrument): void {
+    this.instruments = { y, x };
+  }
+
+  /** Equity for sizing: paper, the strategy's own book; live, its share of the account's net liquidation. */
+  equity(): number {
+    if (this.d.mode === 'live' && this.d.portfolio.accountEquity !== null) return this.d.portfolio.accountEquity * this.spec.capitalShare;
+    return this.d.portfolio.paperEquity(this.id);
+  }
+
+  // ---------------------------------------------------------------- warm-up
+
+  /**
+   * Builds the strategy (from the journal's saved state when there is one), feeds it history with
+   * `warmup: true` (statistics only) and syncs it with the book's positions.
+   */
+  async warmUp(history: (i: Instrument, barMinutes: number, bars: number) => Promise<HistoryBar[]>): Promise<void> {
+    const { spec, d } = this;
+    const { y, x } = this.mustInstruments();
+    const saved = d.journal.loadStrategyState(this.id);
+    let after = -Infinity;
+    let strategy: Strategy;
+    if (saved) {
+      try {
+        strategy = spec.createStrategy(saved.state as StrategyState);
+        after = saved.barTime ?? -Infinity;
+        d.logger.info({ strategy: this.id, barTime: iso(saved.barTime) }, 'strategy state restored from the journal');
+      } catch (err) {
+        d.logger.warn({ strategy: this.id, err: msg(err) }, 'saved strategy state not usable: warming up from history');
+        strategy = spec.createStrategy();
+      }
+    } else {
+      strategy = spec.createStrategy();
+    }
+    this.strategy = strategy;
+    const count = Math.ceil(spec.warmupBars * HISTORY_MARGIN) + 2;
+    // One owner of retries: the broker's client retries what is safe to retry; a failure here fails the start.
+    const [hy, hx] = await Promise.all([history(y, spec.barMinutes, count), history(x, spec.barMinutes, count)]);
+    const aligned = alignBars([hy, hx]).filter((b) => b.time > after);
+    // The newest history bar may still be forming: the live builder owns it.
+    const newest = Math.max(...hy.map((b) => b.time), ...hx.map((b) => b.time));
+    const complete = aligned.filter((b) => b.time < newest);
+    const use = saved ? complete : complete.slice(-spec.warmupBars);
+    if (!saved && use.length < spec.warmupBars) {
+      d.logger.warn({ strategy: this.id, have: use.length, need: spec.warmupBars }, 'history shorter than the warm-up: the strategy decides once enough live bars arrive');
+    }
+    d.journal.recordBars(use.flatMap((b) => this.barRows(b.time, b.legs)), true);
+    for (const b of use) {
+      // Statistics only: no decision, position untouched (the book is the truth after a restart).
+      strategy.onBar(pairBar(b.time, b.legs), { equity: this.equity(), warmup: true });
+      this.lastBarTime = b.time;
+    }
+    this.syncStrategy('warm-up');
+    this.saveState();
+    this.startEquity = this.equity();
+    this.builder = new BarBuilder(spec.barMinutes * 60_000, [y.conid, x.conid], (b) => this.enqueueBar(b), d.graceMs);
+    d.logger.info({ strategy: this.id, bars: use.length }, 'warm-up done');
+  }
+
+  /** Event time of the newest bar this runner processed or warmed up on (bar start). */
+  get latestBarTime(): number | null {
+    return this.lastBarTime;
+  }
+
+  // ---------------------------------------------------------------- bars and decisions
+
+  onTick(t: Tick): void {
+    this.lastTickWall = performance.now();
+    if (t.time > this.newestTickTime) this.newestTickTime = t.time;
+    this.builder?.onTick(t.conid, t.time, t.price, t.size ?? 0);
+  }
+
+  private enqueueBar(b: AlignedBar): void {
+    if (!this.accepting) return;
+    this.barQueue.push({ ...b, wall: this.lastTickWall });
+    if (!this.processing) this.processing = this.drain().finally(() => (this.processing = null));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.barQueue.length > 0 && this.accepting) {
+      const b = this.barQueue.shift()!;
+      try {
+        await this.onBarClose(b);
+      } catch (err) {
+        this.d.logger.error({ strategy: this.id, err: msg(err), bar: iso(b.time) }, 'bar processing failed');
+        this.d.journal.recordIncident('bar-error', { bar: b.time, error: msg(err) }, this.id);
+      }
+    }
+  }
+
+  /** The decision at a bar close. */
+  private async onBarClose(b: AlignedBar & { wall: number }): Promise<void> {
+    const { d } = this;
+    const strategy = this.strategy!;
+    const { y, x } = this.mustInstruments();
+    this.barsSeen++;
+    this.lastBarTime = b.time;
+    const [by, bx] = b.legs as [Bar, Bar];
+    d.portfolio.setPrice(y.conid, by.close);
+    d.portfolio.setPrice(x.conid, bx.close);
+    const equity = this.equity();
+    // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
+    const recordBar = (): void => {
+      d.journal.recordBarClose(this.id, this.barRows(b.time, b.legs), b.time, equity, this.book.cash);
+      d.journal.checkpoint();
+    };
+    if (d.dailyLossBreached(b.time + this.spec.barMinutes * 60_000)) {
+      recordBar();
+      return; // the node halts, flattens and stops
+    }
+
+    const step = strategy.onBar(pairBar(b.time, b.legs), { equity });
+    const dec = step.decision;
+    let traded = false;
+    if (dec.action !== 'none') {
+      this.decisionsMade++;
+      const record = (): void => d.journal.recordDecision(this.id, b.time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
+      d.emit({ type: 'decision', strategyId: this.id, time: b.time, decision: dec, z: step.diagnostics.z });
+      // The orders carry the decision in their intent id; the decision row follows (off the latency path).
+      traded = await this.act(b, dec, b.wall, record);
+    } else {
+      this.latencies.push(performance.now() - b.wall);
+    }
+    recordBar();
+    if (traded || dec.action !== 'none' || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
+
+    const z = step.diagnostics.z;
+    const pos = strategy.position().side;
+    d.logger.info({ strategy: this.id, bar: iso(b.time), y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), pos, equity: round2(equity) }, 'bar');
+    d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity });
+    d.onBarDone();
+  }
+
+  /** Risk checks, then orders. Returns true when orders went out. */
+  private async act(b: AlignedBar, dec: Exclude<Decision, { action: 'none' }>, wall: number, record: () => void): Promise<boolean> {
+    const { d } = this;
+    const { y, x } = this.mustInstruments();
+    const barEnd = b.time + this.spec.barMinutes * 60_000;
+    const refuse = (reason: string): false => {
+      this.latencies.push(performance.now() - wall);
+      record();
+      d.logger.warn({ strategy: this.id, bar: iso(b.time), decision: dec.action, reason }, 'decision not executed');
+      d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(b.time)} not executed: ${reason}` });
+      d.journal.recordDecision(this.id, b.time, 'refused', { reason });
+      this.syncStrategy('refused decision');
+      return false;
+    };
+    if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return refuse('inside the brokerage session maintenance window');
+    const stale = staleBarReason(b.time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
+    if (stale) {
+      this.staleSkipped++;
+      return refuse(stale);
+    }
+    const legs: ExecLeg[] = dec.orders.map((lo) => {
+      const inst = lo.leg === 'y' ? y : x;
+      return { name: lo.leg, instrument: inst, side: lo.side, qty: lo.qty, price: d.portfolio.price(inst.conid) ?? 0 };
+    });
+    const change = new Map<number, number>();
+    for (const l of legs) change.set(l.instrument.conid, (change.get(l.instrument.conid) ?? 0) + (l.side === 'BUY' ? l.qty : -l.qty));
+    const others = d.portfolio.grossNotional() - [...change.keys()].reduce((s, c) => s + Math.abs(d.portfolio.accountQty(c)) * (d.portfolio.price(c) ?? 0), 0);
+    const verdict = d.risk.check(this.id, legs.map((l) => {
+      const cur = d.portfolio.accountQty(l.instrument.conid);
+      return { symbol: l.instrument.symbol, secType: l.instrument.secType, currentQty: cur, targetQty: cur + change.get(l.instrument.conid)!, price: l.price };
+    }), barEnd, Math.max(0, others));
+    if (!verdict.ok) return refuse(verdict.reason);
+
+    const intentId = `${dec.action}-${b.time}`;
+    this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
+    let res: ExecResult;
+    try {
+      res = await this.executor.execute(intentId, legs);
+    } finally {
+      this.latencyStart = null;
+      record();
+    }
+    for (const o of d.journal.ordersOfIntent(this.id, intentId)) {
+      d.emit({ type: 'order', strategyId: this.id, cOID: o.cOID, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, state: o.state });
+    }
+    if (!res.ok) {
+      d.emit({ type: 'warn', message: `${this.id}: ${res.note}` });
+      this.syncStrategy('execution incomplete');
+    } else {
+      // Fills may differ slightly from the decision (crypto cash quantities): hold what was filled.
+      this.syncStrategy('after fills', true);
+    }
+    return true;
+  }
+
+  /** The order manager is about to hand one of this strategy's orders to the broker. */
+  onOrderSending(): void {
+    if (this.latencyStart === null) return;
+    const ms = performance.now() - this.latencyStart;
+    this.latencies.push(ms);
+    this.orderLatencies.push(ms);
+    this.latencyStart = null;
+  }
+
+  // ---------------------------------------------------------------- positions
+
+  /** Brings the strategy's belief in line with the positions its book holds in its two legs. */
+  syncStrategy(why: string, quiet = false): void {
+    if (!this.strategy || !this.instruments) return;
+    const held = { qtyY: this.book.qty(this.instruments.y.conid), qtyX: this.book.qty(this.instruments.x.conid) };
+    const r = this.strategy.syncPosition(held);
+    if (r.changed) {
+      (quiet ? this.d.logger.debug.bind(this.d.logger) : this.d.logger.warn.bind(this.d.logger))({ strategy: this.id, why, note: r.note }, 'strategy position synced to its book');
+      if (!quiet) this.d.journal.recordIncident('strategy-sync', { why, note: r.note }, this.id);
+    }
+  }
+
+  saveState(): void {
+    if (this.strategy) this.d.journal.saveStrategyState(this.id, this.lastBarTime, this.strategy.saveState());
+  }
+
+  /** The legs to trade to close this strategy's positions. */
+  flattenLegs(): ExecLeg[] {
+    if (!this.instruments) return [];
+    const legs: ExecLeg[] = [];
+    for (const [name, inst] of [['y', this.instruments.y], ['x', this.instruments.x]] as const) {
+      const q = this.book.qty(inst.conid);
+      if (q === 0) continue;
+      legs.push({ name, instrument: inst, side: q > 0 ? 'SELL' : 'BUY', qty: Math.abs(q), price: this.d.portfolio.price(inst.conid) ?? 0 });
+    }
+    return legs;
+  }
+
+  /** Sends legs outside a decision (a naked leg's completion); the strategy is synced to the book after. */
+  async executeLegs(intentId: string, legs: ExecLeg[]): Promise<ExecResult> {
+    const res = await this.executor.execute(intentId, legs);
+    this.syncStrategy(`executed ${intentId}`);
+    this.saveState();
+    return res;
+  }
+
+  /** Closes this strategy's positions (kill switch, daily loss, flatten on exit). True when flat. */
+  async flatten(why: string): Promise<boolean> {
+    const legs = this.flattenLegs();
+    if (legs.length === 0) return true;
+    this.d.logger.warn({ strategy: this.id, why, legs: legs.map((l) => `${l.side} ${l.qty} ${l.instrument.symbol}`) }, 'flattening');
+    const res = await this.executor.execute(`flatten-${why}-${Date.now()}`, legs);
+    this.syncStrategy(`flatten (${why})`);
+    this.saveState();
+    if (!res.ok || this.flattenLegs().length > 0) {
+      this.d.logger.error({ strategy: this.id, note: res.note, left: this.flattenLegs().map((l) => `${l.instrument.symbol} ${this.book.qty(l.instrument.conid)}`) }, 'flatten incomplete: check the account');
+      return false;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- stopping
+
+  /** No new bars from now on; the bar in progress (and its orders) may finish. */
+  stopAccepting(): void {
+    this.accepting = false;
+    this.barQueue = [];
+  }
+
+  /** The bar being processed, if any. */
+  get busy(): Promise<void> | null {
+    return this.processing;
+  }
+
+  /** Resolves when the bars received so far have been processed (benchmarks, tests). */
+  async whenIdle(): Promise<void> {
+    while (this.processing) await this.processing;
+  }
+
+  summary(run: { orders: number; fills: number }): StrategySummary {
+    return {
+      strategyId: this.id,
+      bars: this.barsSeen,
+      decisions: this.decisionsMade,
+      orders: run.orders,
+      fills: run.fills,
+      equity: round2(this.equity()),
+      startEquity: round2(this.startEquity),
+      cash: this.book.cash,
+      positions: this.book.all().map((h) => ({ symbol: h.symbol, qty: h.qty })),
+      lateTicks: this.builder?.lateTicks ?? 0,
+      droppedBars: this.builder?.droppedBars ?? 0,
+      latencyMs: this.latencies.percentiles(),
+      orderLatencyMs: this.orderLatencies.percentiles(),
+    };
+  }
+
+  /** Decisions skipped because their bar was stale (after a stall). */
+  get staleDecisionsSkipped(): number {
+    return this.staleSkipped;
+  }
+
+  /** Raw latency samples of the recent window (benchmark). */
+  latencySamples(): { all: number[]; orders: number[] } {
+    return { all: this.latencies.values(), orders: this.orderLatencies.values() };
+  }
+
+  private barRows(time: number, legs: Bar[]) {
+    const { y, x } = this.mustInstruments();
+    return [
+      { ...legs[0]!, time, symbol: y.symbol },
+      { ...legs[1]!, time, symbol: x.symbol },
+    ];
+  }
+}
+
+function pairBar(time: number, legs: Bar[]): PairBar {
+  const [y, x] = legs as [Bar, Bar];
+  return { time, y, x };
+}
+
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+export function iso(t: number | null | undefined): string | null {
+  return t === null || t === undefined ? null : new Date(t).toISOString();
+}
+export function msg(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
