@@ -424,6 +424,10 @@ export class TradingNode {
     let positions = await this.broker.positions();
     if (this.o.mode === 'live') this.portfolio.accountEquity = (await this.broker.balance()).netLiquidation;
     let diff = this.differences(positions);
+    let signature = JSON.stringify(diff);
+    const confirmed = now || signature === this.foreignCandidate;
+    this.foreignCandidate = signature;
+    if (!confirmed) return; // a lagging portfolio endpoint: look again at the next sync
     if (diff.some((d) => this.byConid.has(d.conid))) {
       const found = await this.orders.recoverFills();
       if (found > 0) {
@@ -432,12 +436,10 @@ export class TradingNode {
         for (const r of this.runners) r.syncStrategy(`missed fills (${when})`);
         positions = await this.broker.positions();
         diff = this.differences(positions);
+        signature = JSON.stringify(diff);
+        this.foreignCandidate = signature;
       }
     }
-    const signature = JSON.stringify(diff);
-    const confirmed = now || signature === this.foreignCandidate;
-    this.foreignCandidate = signature;
-    if (!confirmed) return;
     const before = JSON.stringify([...this.foreign.entries()].sort((a, b) => a[0] - b[0]).map(([conid, v]) => ({ conid, ...v })));
     this.foreign = new Map(diff.map((d) => [d.conid, { symbol: d.symbol, qty: d.qty }]));
     if (signature === before) return;
