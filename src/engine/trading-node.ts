@@ -480,6 +480,14 @@ export class TradingNode {
     let positions = first;
     if (this.o.mode === 'live') this.portfolio.accountEquity = (await this.broker.balance()).netLiquidation;
     let diff = this.differences(positions);
+    let signature = JSON.stringify(diff);
+    const confirmed = now || signature === this.foreignCandidate;
+    this.foreignCandidate = signature;
+    if (!confirmed) {
+      // A lagging portfolio endpoint: look again at the next sync (the doubt check judges every answer).
+      this.positionCheck.judge(when, positions);
+      return;
+    }
     if (diff.some((d) => this.byConid.has(d.conid))) {
       const found = await this.orders.recoverFills();
       if (found > 0) {
@@ -488,13 +496,11 @@ export class TradingNode {
         for (const r of this.runners) r.syncStrategy(`missed fills (${when})`);
         positions = (await this.positionCheck.read(when)) ?? positions;
         diff = this.differences(positions);
+        signature = JSON.stringify(diff);
+        this.foreignCandidate = signature;
       }
     }
     this.positionCheck.judge(when, positions);
-    const signature = JSON.stringify(diff);
-    const confirmed = now || signature === this.foreignCandidate;
-    this.foreignCandidate = signature;
-    if (!confirmed) return;
     const before = JSON.stringify([...this.foreign.entries()].sort((a, b) => a[0] - b[0]).map(([conid, v]) => ({ conid, ...v })));
     this.foreign = new Map(diff.map((d) => [d.conid, { symbol: d.symbol, qty: d.qty }]));
     if (signature === before) return;
