@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateOAuthKeys, loadOAuthCredentials, oauthFiles } from '../src/ibkr/oauth/index.ts';
-import { pairParams, runEngine, startHarness, type Harness } from './helpers/engine-harness.ts';
+import { pairParams, runNode, startHarness, type Harness } from './helpers/engine-harness.ts';
 
 describe('engine over OAuth', () => {
   let h: Harness | undefined;
@@ -30,8 +30,8 @@ describe('engine over OAuth', () => {
       { consumerKey: 'TDMTEST01', accessToken: issued.accessToken, realm: 'limited_poa', ...oauthFiles({ keyDir }) },
       { IBKR_OAUTH_ACCESS_TOKEN_SECRET: issued.encryptedSecretB64 },
     );
-    const { engine, journal } = h.newEngine({ params: pairParams(), maxBars: 36, client: { oauth } });
-    const summary = await runEngine(h, engine, 600);
+    const { node: engine, journal } = h.newNode({ params: pairParams(), maxBars: 36, client: { oauth } });
+    const summary = await runNode(h, engine, 600);
     expect(summary.stopReason).toBe('max-bars');
     const fills = journal.fills();
     expect(fills.length).toBeGreaterThanOrEqual(2);

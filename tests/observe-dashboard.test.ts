@@ -16,7 +16,7 @@ import { launchChromium } from '../src/auth/chromium.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { attachObservation, type Observation } from '../src/observe/attach.ts';
-import { pairParams, runEngine, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { pairParams, runNode, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
 import { parsePrometheusText } from './helpers/prom-text.ts';
 
@@ -72,13 +72,13 @@ strategies: [strategy.yaml]
     const logLines: string[] = [];
     const logger = createLogger({ level: 'info', pretty: false, destination: { write: (l: string) => logLines.push(l) } as unknown as NodeJS.WritableStream });
 
-    const { engine, journal, client } = h.newEngine({ params: pairParams(), logger, onEvent: (e) => { h!.events.push(e); observation?.observer.onEvent(e); } });
+    const { node: engine, journal, client } = h.newNode({ strategies: [spec('etha_ethv', pairParams())], logger, onEvent: (e) => { h!.events.push(e); observation?.observer.onEvent(e); } });
     observation = await attachObservation({ config, accountId: h.sim.accounts.paper, logger, env, pacingQueue: () => client.pacer.pending, dashboard: {}, lines: null });
     const dash = observation.dashboard!;
     expect(dash.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(dash.token.length).toBeGreaterThanOrEqual(20);
 
-    const running = runEngine(h, engine, 300);
+    const running = runNode(h, engine, 300);
     running.catch(() => undefined);
     await waitFor(() => h!.events.some((e) => e.type === 'bar'), 150_000, 'the first live bar');
 

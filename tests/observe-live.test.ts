@@ -17,7 +17,7 @@ import { Notifier } from '../src/observe/notify.ts';
 import { startDashboard } from '../src/observe/dashboard/server.ts';
 import { engineSectionSchema } from '../src/config/engine-schema.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { pairParams, runEngine, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { pairParams, runNode, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 import { startTandem } from './helpers/processes.ts';
 
 let h: Harness | undefined;
@@ -69,7 +69,7 @@ describe('observe: a node trading on the simulator', () => {
     const notifier = new Notifier(notify, {}, logger);
     const lines: string[] = [];
     const killFile = join(h.dir, 'KILL');
-    const { engine, journal } = h.newEngine({ params, killSwitchFile: killFile, onEvent: (e) => { h!.events.push(e); observer.onEvent(e, 'etha_ethv'); } });
+    const { node: engine, journal } = h.newNode({ strategies: [spec('etha_ethv', params)], killSwitchFile: killFile, onEvent: (e) => { h!.events.push(e); observer.onEvent(e, 'etha_ethv'); } });
     const observer = new RunObserver({
       journalFile, mode: 'paper', account: h.sim.accounts.paper, notifier,
       strategies: [{ id: 'etha_ethv', y: 'ETHA', x: 'ETHV', bar: params.bar, entryZ: params.entryZ, exitZ: params.exitZ, stopZ: params.stopZ, warmupBars: params.lookback - 1, params: params as unknown as Record<string, unknown> }],
@@ -77,7 +77,7 @@ describe('observe: a node trading on the simulator', () => {
     });
     cleanups.push(() => observer.close('test end'));
 
-    const running = runEngine(h, engine, 300);
+    const running = runNode(h, engine, 300);
     await waitFor(() => journal.fills().length >= 2, 120_000, 'a position');
 
     // Readers in this process and in child processes, while the node keeps writing.

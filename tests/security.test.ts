@@ -88,7 +88,7 @@ describe('private files', () => {
   it('security files: journal (and its WAL), lock directory, contract cache and log file are 0600 in 0700 directories', () => {
     const base = join(dir, 'perm');
     const j = new Journal(join(base, 'data', 'journal.sqlite'));
-    j.recordNewOrder({ cOID: 'c1', intentId: 'i', leg: 'y', conid: 1, symbol: 'A', side: 'BUY', quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' });
+    j.recordNewOrder({ cOID: 'c1', strategyId: 's', intentId: 'i', leg: 'y', conid: 1, symbol: 'A', side: 'BUY', quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' });
     const mode = (p: string): number => statSync(p).mode & 0o777;
     expect(mode(join(base, 'data'))).toBe(0o700);
     expect(mode(base)).toBe(0o700);

@@ -62,12 +62,15 @@ describe('user-facing failures', () => {
   it('failure journal full or read-only: one line each, and every row written before is still there', () => {
     const file = join(dir, 'full', 'journal.sqlite');
     const j = new Journal(file);
-    const order = { intentId: 'i', leg: 'y', conid: 1, symbol: 'A', side: 'BUY' as const, quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' };
+    const order = { strategyId: 's', intentId: 'i', leg: 'y', conid: 1, symbol: 'A', side: 'BUY' as const, quantity: 1, cashQty: null, orderType: 'MKT', tif: 'DAY' };
     j.recordNewOrder({ ...order, cOID: 'kept-1' });
-    j.db.pragma(`max_page_count = ${Number(j.db.pragma('page_count', { simple: true })) + 2}`);
+    // A full disk, made small: cap the journal's own connection at two more pages (the handle is
+    // private to src/store/; only this test of the storage failure reaches in).
+    const db = (j as unknown as { db: Database.Database }).db;
+    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 2}`);
     let caught: unknown;
     try {
-      for (let i = 0; i < 10_000; i++) j.recordDecision(i, 'hold', { pad: 'x'.repeat(2000) });
+      for (let i = 0; i < 10_000; i++) j.recordDecision('s', i, 'hold', { pad: 'x'.repeat(2000) });
     } catch (err) {
       caught = err;
     }
@@ -92,9 +95,12 @@ describe('user-facing failures', () => {
   it('failure strategy state unreadable: the journal hands back a state no strategy restores, so the engine warms up instead of crashing', () => {
     const file = join(dir, 'state', 'journal.sqlite');
     const j = new Journal(file);
-    j.saveStrategyState(123, { ok: true });
-    j.db.prepare('UPDATE strategy_state SET state = ? WHERE id = 1').run('{"type":"cointegration","version":1,"hist');
-    const saved = j.loadStrategyState()!;
+    j.saveStrategyState('s', 123, { ok: true });
+    // The damage, written by another connection (as a crash mid-write or a hand edit would leave it).
+    const raw = new Database(file);
+    raw.prepare('UPDATE strategy_states SET state = ? WHERE strategy_id = ?').run('{"type":"cointegration","version":1,"hist', 's');
+    raw.close();
+    const saved = j.loadStrategyState('s')!;
     expect(saved.barTime).toBe(123);
     expect(() => createStrategy(pairParams(), saved.state as StrategyState)).toThrow(/cannot restore a 'unreadable' state/);
     j.close();

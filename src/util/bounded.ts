@@ -18,6 +18,10 @@ export class BoundedSet<T> {
     if (this.items.size > this.capacity) this.items.delete(this.items.values().next().value as T);
   }
 
+  delete(v: T): boolean {
+    return this.items.delete(v);
+  }
+
   get size(): number {
     return this.items.size;
   }
