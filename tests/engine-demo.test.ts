@@ -13,5 +13,7 @@ describe('engine demo', () => {
     expect(lines.some((l) => /decision {2}ENTER/.test(l))).toBe(true);
     expect(lines.some((l) => /fill {6}(BUY|SELL)/.test(l))).toBe(true);
     expect(lines.at(-3)).toMatch(/^summary: 77 bars/);
+    // It says which strategy file it runs: one that exists in configs/.
+    expect(lines.some((l) => /^strategy file configs\/strategies\/demo_etha_ethv\.yaml \(demo_etha_ethv\)/.test(l))).toBe(true);
   }, 240_000);
 });

@@ -5,14 +5,15 @@
  * simulated trading day over real HTTPS and WebSocket, prints each decision, order and fill as it
  * happens, and a summary at the end. The journal goes to a temporary directory that is removed.
  *
- * The strategy file is configs/strategies/cointegration_etha_ethv.yaml with shorter parameters
- * (a 24-bar lookback, entry at |z| 1.5, no gate), so a single day has trades to show. The simulator
+ * The strategy file is configs/strategies/demo_etha_ethv.yaml: the shipped ETHA/ETHV pair with
+ * shorter parameters (a 24-bar lookback, entry at |z| 1.5, no gate), so a single day has trades to
+ * show; the demo says which file it runs. The simulator
  * starts at real speed for the engine's start-up (warm-up from the previous session's history) and
  * is switched to the fast clock once the engine is running.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { NodeEvent, NodeSummary } from '../engine/events.ts';
@@ -20,7 +21,8 @@ import { UserError } from '../util/errors.ts';
 import { EXIT } from '../util/exit-codes.ts';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'cointegration_etha_ethv.yaml');
+/** The demo's own strategy file: the shipped ETHA/ETHV pair with short parameters (each explained in the file). */
+const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'demo_etha_ethv.yaml');
 /** Tuesday 3 March 2026, 09:30 New York (EST, UTC-5). */
 const DEMO_START = Date.UTC(2026, 2, 3, 14, 30);
 const TRADING_MINUTES = 390;
@@ -49,10 +51,7 @@ export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
   const { Journal } = await import('../store/journal.ts');
   const { barMinutes, cointegrationParamsSchema } = await import('../strategies/cointegration/params.ts');
   const strategyFile = loadStrategyFile(STRATEGY_FILE);
-  const params = cointegrationParamsSchema.parse({
-    ...strategyFile.strategy,
-    bar: '5min', lookback: 24, entryZ: 1.5, exitZ: 0.25, stopZ: 3.5, maxHoldingBars: 24, gate: undefined,
-  });
+  const params = cointegrationParamsSchema.parse(strategyFile.strategy);
   const dir = mkdtempSync(join(tmpdir(), 'tandem-demo-'));
   const logger = o.verbose ? createLogger({ level: 'info' }) : silentLogger;
   const sim = await startSimulator({ speed: 1, startTime: DEMO_START, seed: o.seed, authenticated: true, profile: 'ideal' });
@@ -61,7 +60,7 @@ export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
   const barMs = barMinutes(params.bar) * 60_000;
   const realDayMs = (TRADING_MINUTES * 60_000) / o.speed;
   out(`Tandem demo: gateway simulator at ${sim.url} (simulated clock x${o.speed}, from ${new Date(DEMO_START).toISOString()} = 09:30 New York)`);
-  out(`strategy ${strategyFile.name}: ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
+  out(`strategy file ${relative(process.cwd(), STRATEGY_FILE) || STRATEGY_FILE} (${strategyFile.name}): ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
   let lastStatus = 0;
   let dayTimer: NodeJS.Timeout | undefined;
   const onEvent = (e: NodeEvent): void => {
