@@ -136,7 +136,7 @@ strategies: [etf.yaml]
     const before = (await simHook<SimPortfolio>(info.url, '/sim/portfolio')).find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
     run.proc.kill('SIGTERM');
     const code = await run.exited;
-    expect(code, run.lines.slice(-20).join('\n')).toBe(5);
+    expect(code, run.lines.slice(-20).join('\n')).toBe(6);
     expect(run.lines.some((l) => /--flatten-on-exit refused: the market is closed/.test(l))).toBe(true);
     expect(run.lines.some((l) => /the market is closed, so the positions were left open/.test(l))).toBe(true);
     const after = (await simHook<SimPortfolio>(info.url, '/sim/portfolio')).find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
