@@ -63,7 +63,7 @@ export function rsaDecryptPkcs1v15(privateKey: KeyObject, ciphertext: Buffer): B
   const k = bigToBytes(n).length;
   if (ciphertext.length !== k) throw new Error(`the ciphertext is ${ciphertext.length} bytes, the key needs ${k}`);
   const c = bigFromBytes(ciphertext);
-  if (c >= n) throw new Error('the ciphertext is out of range for this key');
+  if (c >= n) throw new Error('decryption failed: the ciphertext is out of range for this key (wrong key, or the secret was not encrypted for it)');
   const p = jwkNumber(jwk.p, 'p');
   const q = jwkNumber(jwk.q, 'q');
   const dp = jwkNumber(jwk.dp, 'dp');
