@@ -142,6 +142,9 @@ strategies: [strategy.yaml]
     expect(sum('tandem_orders', (l) => l.state === 'filled')).toBeGreaterThanOrEqual(6);
     expect(sum('tandem_equity', (l) => l.strategy === 'etha_ethv')).toBeGreaterThan(90_000);
     expect(sum('tandem_session_up')).toBe(1);
+    // Every live bar's decision latency reaches the histogram (the node's bar events carry it).
+    const latencyCount = (fams.get('tandem_decision_latency_seconds')?.samples ?? []).filter((x) => x.name === 'tandem_decision_latency_seconds_count' && x.labels.strategy === 'etha_ethv');
+    expect(latencyCount.reduce((a, x) => a + x.value, 0)).toBeGreaterThan(0);
     expect(sum('tandem_trading_halted')).toBe(0);
     expect(fams.get('tandem_decision_latency_seconds')!.type).toBe('histogram');
     expect(fams.get('tandem_session_drops_total')!.type).toBe('counter');

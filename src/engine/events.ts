@@ -5,7 +5,7 @@
 import type { Decision } from '../strategies/types.ts';
 
 export type NodeEvent =
-  | { type: 'bar'; strategyId: string; time: number; closes: [number, number]; z: number | null; position: string; equity: number }
+  | { type: 'bar'; strategyId: string; time: number; closes: [number, number]; z: number | null; position: string; equity: number; decisionLatencyMs?: number }
   | { type: 'decision'; strategyId: string; time: number; decision: Decision; z: number | null }
   | { type: 'order'; strategyId: string; cOID: string; symbol: string; side: string; qty: number | null; cashQty: number | null; state: string }
   | { type: 'fill'; strategyId: string; cOID: string; symbol: string; side: string; qty: number; price: number; commission: number }

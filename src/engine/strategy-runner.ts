@@ -234,7 +234,9 @@ export class StrategyRunner {
     const z = step.diagnostics.z;
     const pos = strategy.position().side;
     d.logger.info({ strategy: this.id, bar: iso(b.time), y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), pos, equity: round2(equity) }, 'bar');
-    d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity });
+    // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
+    const latencyMs = this.latencies.latest;
+    d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });
     d.onBarDone();
   }
 

@@ -185,6 +185,7 @@ export class RunObserver {
   onEvent(e: NodeEvent, strategyId = 'strategyId' in e ? e.strategyId : this.firstId): void {
     const s = this.status.strategies[strategyId];
     if (e.type === 'bar' && s) {
+      if (e.decisionLatencyMs !== undefined) this.observeDecisionLatency(strategyId, e.decisionLatencyMs);
       this.lastBarWall.set(strategyId, Date.now());
       s.lastBar = { time: e.time, closes: e.closes, z: e.z, position: e.position, equity: e.equity };
       s.z.push([e.time, e.z]);

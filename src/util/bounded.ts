@@ -33,9 +33,12 @@ export class RecentSamples {
   private next = 0;
   /** Samples ever pushed (the window holds at most `capacity` of them). */
   count = 0;
+  /** The newest sample (NaN before the first). */
+  latest = Number.NaN;
   constructor(private readonly capacity: number) {}
 
   push(v: number): void {
+    this.latest = v;
     if (this.buf.length < this.capacity) this.buf.push(v);
     else this.buf[this.next] = v;
     this.next = (this.next + 1) % this.capacity;
