@@ -18,7 +18,7 @@
  *
  * Loopback only; every loop is bounded in count and time.
  */
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,7 +255,7 @@ function probeResends(logFile: string): Set<string> {
 }
 
 function checkConsistency(journalFile: string, sim: Awaited<ReturnType<typeof simState>>, final: boolean, probes = new Set<string>()) {
-  const db = new Database(journalFile, { readonly: true, fileMustExist: true });
+  const db = new DatabaseSync(journalFile, { readOnly: true });
   try {
     const orders = db.prepare('SELECT coid, strategy_id, intent_id, conid FROM orders ORDER BY created_at, coid').all() as { coid: string; strategy_id: string; intent_id: string; conid: number }[];
     const fills = db.prepare('SELECT exec_id, coid, strategy_id, conid FROM fills').all() as { exec_id: string; coid: string | null; strategy_id: string; conid: number }[];

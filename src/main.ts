@@ -6,7 +6,11 @@
  * trading node that ignores SIGTERM is worse than one that exits): after a grace period it names
  * what is left and exits with the command's code.
  */
-import { runCli } from './cli/index.ts';
+import { hideSqliteExperimentalWarning } from './util/sqlite-warning.ts';
+
+// Before the CLI's modules load: Node 22 warns while loading node:sqlite (see util/sqlite-warning.ts).
+hideSqliteExperimentalWarning();
+const { runCli } = await import('./cli/index.ts');
 
 const EXIT_GRACE_MS = 5_000;
 

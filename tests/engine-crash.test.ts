@@ -6,7 +6,7 @@
  * journal and strategy state agree.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
@@ -45,7 +45,7 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   await first.exited;
 
   const journalFile = join(dir, 'data', 'journal.sqlite');
-  const before = new Database(journalFile, { readonly: true });
+  const before = new DatabaseSync(journalFile, { readOnly: true });
   const row = before.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
   // (issue 12, tests under load) Frozen after the send, the placement's ANSWER is never journalled;
   // but the websocket's order update may have raced it (it does on a busy machine) and moved the
@@ -70,7 +70,7 @@ async function crashAndRestart(point: 'after-journal' | 'after-send') {
   // the SAME cOID (a registered cOID would be refused) — either way exactly one order with that cOID.
   expect(sent.filter((c) => c === cOID).length).toBe(1);
 
-  const db = new Database(journalFile, { readonly: true });
+  const db = new DatabaseSync(journalFile, { readOnly: true });
   const crashed = db.prepare('SELECT state FROM orders WHERE coid = ?').get(cOID) as { state: string };
   const journalPositions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];
   const state = JSON.parse((db.prepare("SELECT state FROM strategy_states WHERE strategy_id = 'crash_test'").get() as { state: string }).state) as { position: { qtyY: number; qtyX: number } };
@@ -119,7 +119,7 @@ describe('engine crash safety', () => {
     expect(code, run.lines.slice(-20).join('\n')).toBe(0);
     expect(run.lines.some((l) => /SIGTERM: stopping/.test(l))).toBe(true);
     expect(run.lines.some((l) => /^stopped \(signal\)/.test(l))).toBe(true);
-    const db = new Database(join(dir, 'data', 'journal.sqlite'), { readonly: true });
+    const db = new DatabaseSync(join(dir, 'data', 'journal.sqlite'), { readOnly: true });
     const lastStop = JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'lastStop'").get() as { value: string }).value) as { reason: string };
     const open = db.prepare("SELECT COUNT(*) AS n FROM orders WHERE state IN ('new','unknown','working','partial')").get() as { n: number };
     const positions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];

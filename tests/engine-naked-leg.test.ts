@@ -9,7 +9,7 @@
  *    says what was intended, the engine completes it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +76,7 @@ strategies: [strategy.yaml]
   const code = await second.exited;
   expect(code, second.lines.slice(-20).join('\n')).toBe(0);
 
-  const db = new Database(join(dir, 'data', 'journal.sqlite'), { readonly: true });
+  const db = new DatabaseSync(join(dir, 'data', 'journal.sqlite'), { readOnly: true });
   const orders = db.prepare('SELECT coid, intent_id, leg, conid, side, quantity, state, filled_qty FROM orders ORDER BY created_at, coid').all() as OrderRow[];
   const incidents = (db.prepare('SELECT kind FROM incidents').all() as { kind: string }[]).map((r) => r.kind);
   const positions = db.prepare('SELECT conid, qty FROM positions').all() as { conid: number; qty: number }[];

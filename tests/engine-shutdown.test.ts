@@ -6,7 +6,7 @@
  *  - --flatten-on-exit after the close: refused with a clear message, positions left, non-zero exit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DAY_OPEN, simHook } from './helpers/engine-harness.ts';
@@ -70,7 +70,7 @@ describe('trading node processes', () => {
     expect(new Set(sent).size).toBe(sent.length);
     expect(sent.filter((c) => c === cOID).length).toBe(1);
 
-    const db = new Database(join(dir, 'data', 'journal.sqlite'), { readonly: true });
+    const db = new DatabaseSync(join(dir, 'data', 'journal.sqlite'), { readOnly: true });
     const crashed = db.prepare('SELECT state, strategy_id FROM orders WHERE coid = ?').get(cOID) as { state: string; strategy_id: string };
     const positions = db.prepare('SELECT strategy_id AS s, conid, qty FROM positions WHERE qty != 0').all() as { s: string; conid: number; qty: number }[];
     const states = db.prepare('SELECT strategy_id AS s, state FROM strategy_states').all() as { s: string; state: string }[];

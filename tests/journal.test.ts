@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../src/store/journal.ts';
+import { Database } from '../src/store/sqlite.ts';
 
 const dirs: string[] = [];
 function tempFile(): string {
@@ -76,7 +77,9 @@ describe('journal', () => {
   it('refuses to record the same cOID twice and lists open orders', () => {
     const { j } = tempJournal();
     j.recordNewOrder(order);
-    expect(() => j.recordNewOrder(order)).toThrow(/UNIQUE/);
+    // The second insert fails inside its transaction: the cOID sequence written with it is rolled back too.
+    expect(() => j.recordNewOrder(order, Date.now(), { key: 'coidSeq', value: '2' })).toThrow(/UNIQUE/);
+    expect(j.getMeta('coidSeq')).toBeUndefined();
     j.recordNewOrder({ ...order, cOID: 'tdm-a-2' });
     j.updateOrder('tdm-a-2', 'unknown', { error: 'timeout' });
     expect(j.openOrders().map((o) => [o.cOID, o.state])).toEqual([['tdm-a-1', 'new'], ['tdm-a-2', 'unknown']]);
@@ -101,7 +104,7 @@ describe('journal', () => {
     const file = tempFile();
     mkdirSync(join(file, '..'), { recursive: true });
     // The version-1 schema as the single-strategy engine wrote it.
-    const db = new Database(file);
+    const db = new DatabaseSync(file);
     db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE orders (coid TEXT PRIMARY KEY, intent_id TEXT NOT NULL, leg TEXT NOT NULL, conid INTEGER NOT NULL, symbol TEXT NOT NULL,
         side TEXT NOT NULL, quantity REAL, cash_qty REAL, order_type TEXT NOT NULL, tif TEXT NOT NULL, state TEXT NOT NULL, broker_order_id TEXT,
@@ -174,5 +177,31 @@ describe('journal order states', () => {
     j.recordNewOrder({ ...order, cOID: 'tdm-a-2' }, 1004);
     j.updateOrder('tdm-a-2', 'rejected', { error: 'insufficient margin' }, 1005);
     expect(j.updateOrder('tdm-a-2', 'working', {}, 1006)).toBe('rejected');
+  });
+});
+
+describe('sqlite transaction helper', () => {
+  it('commits a transaction whole, rolls it back whole on a throw, and makes a nested call a savepoint', () => {
+    const file = tempFile();
+    mkdirSync(join(file, '..'), { recursive: true });
+    const db = new Database(file);
+    db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const values = (): number[] => (db.prepare('SELECT v FROM t ORDER BY v').all() as { v: number }[]).map((r) => r.v);
+    expect(db.transaction(() => { insert.run(1); insert.run(2); return 'done'; })).toBe('done');
+    expect(() => db.transaction(() => { insert.run(3); insert.run(1); })).toThrow(/UNIQUE/);
+    expect(values()).toEqual([1, 2]);
+    db.transaction(() => {
+      insert.run(4);
+      // The inner failure undoes the inner writes only; the outer transaction goes on and commits.
+      expect(() => db.transaction(() => { insert.run(5); throw new Error('inner'); })).toThrow('inner');
+      db.transaction(() => insert.run(6));
+    });
+    expect(values()).toEqual([1, 2, 4, 6]);
+    expect(() => db.transaction(() => { db.transaction(() => insert.run(7)); throw new Error('outer'); })).toThrow('outer');
+    expect(values()).toEqual([1, 2, 4, 6]);
+    db.close();
+    db.close(); // idempotent
+    expect(db.isOpen).toBe(false);
   });
 });

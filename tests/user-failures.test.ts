@@ -4,12 +4,13 @@
  * command where a command meets them; real SQLite files; the real simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../src/store/journal.ts';
-import { storageError } from '../src/store/storage-error.ts';
+import { sqliteErrorName, storageError } from '../src/store/storage-error.ts';
+import type { Database } from '../src/store/sqlite.ts';
 import { createStrategy } from '../src/strategies/registry.ts';
 import type { StrategyState } from '../src/strategies/types.ts';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
@@ -66,22 +67,24 @@ describe('user-facing failures', () => {
     j.recordNewOrder({ ...order, cOID: 'kept-1' });
     // A full disk, made small: cap the journal's own connection at two more pages (the handle is
     // private to src/store/; only this test of the storage failure reaches in).
-    const db = (j as unknown as { db: Database.Database }).db;
-    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 2}`);
+    const db = (j as unknown as { db: Database }).db;
+    db.exec(`PRAGMA max_page_count = ${Number(db.pragmaValue('page_count')) + 2}`);
     let caught: unknown;
     try {
       for (let i = 0; i < 10_000; i++) j.recordDecision('s', i, 'hold', { pad: 'x'.repeat(2000) });
     } catch (err) {
       caught = err;
     }
-    expect((caught as { code?: string }).code).toBe('SQLITE_FULL');
+    // node:sqlite's error carries SQLite's result code (13 = SQLITE_FULL); the message is not parsed.
+    expect((caught as { code?: string; errcode?: number })).toMatchObject({ code: 'ERR_SQLITE_ERROR', errcode: 13 });
+    expect(sqliteErrorName(caught)).toBe('SQLITE_FULL');
     expect(storageError(caught, file)!.message).toMatch(/disk holding the journal .* is full \(SQLITE_FULL\)\. Everything journalled before it is kept\. Fix: free some space/);
     expect(storageError(caught, file)!.exitCode).toBe(2);
     j.close();
     const again = new Journal(file);
     expect(again.order('kept-1')?.state).toBe('new');
     again.close();
-    const ro = new Database(file, { readonly: true });
+    const ro = new DatabaseSync(file, { readOnly: true });
     let roErr: unknown;
     try {
       ro.exec("INSERT INTO meta (key, value) VALUES ('x', 'y')");
@@ -97,7 +100,7 @@ describe('user-facing failures', () => {
     const j = new Journal(file);
     j.saveStrategyState('s', 123, { ok: true });
     // The damage, written by another connection (as a crash mid-write or a hand edit would leave it).
-    const raw = new Database(file);
+    const raw = new DatabaseSync(file);
     raw.prepare('UPDATE strategy_states SET state = ? WHERE strategy_id = ?').run('{"type":"cointegration","version":1,"hist', 's');
     raw.close();
     const saved = j.loadStrategyState('s')!;

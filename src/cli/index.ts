@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
-import { storageError } from '../store/storage-error.ts';
+import { sqliteErrorName, storageError } from '../store/storage-error.ts';
 import { EXIT } from '../util/exit-codes.ts';
 import { commands } from './commands.ts';
 
@@ -55,7 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.userError;
     }
     // A journal write that failed mid-run (disk full, I/O error): one line, not a stack.
-    const storage = String((err as { code?: unknown })?.code).startsWith('SQLITE_') ? storageError(err) : undefined;
+    const storage = sqliteErrorName(err) ? storageError(err) : undefined;
     if (storage) err = storage;
     if (isUserError(err)) {
       process.stderr.write(scrubSecrets(`error: ${err.message}\n`));

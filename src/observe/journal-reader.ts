@@ -12,9 +12,9 @@
  * multi-strategy node) are used when present and default to one strategy when absent, so the
  * reader works against journals written by either engine.
  */
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
+import { Database } from '../store/sqlite.ts';
 import { readNodeStatus } from './node-status.ts';
 import type { JournalBar, JournalFill, JournalOrder } from '../store/journal.ts';
 
@@ -84,7 +84,7 @@ function parseJson(text: string | null): Record<string, unknown> | null {
 }
 
 export class JournalReader {
-  private readonly db: Database.Database;
+  private readonly db: Database;
   private readonly columns = new Map<string, Set<string>>();
 
   /** The id given to rows without a `strategy_id`: the given one, else the node status record's only strategy, else 'default'. */
@@ -97,10 +97,14 @@ export class JournalReader {
       throw new UserError(`no journal at ${file}. Fix: pass --journal with the journal of a node (default <dataDir>/journal.sqlite), or start one with \`tandem run\`.`);
     }
     try {
-      this.db = new Database(file, { readonly: true, fileMustExist: true });
-      this.db.pragma('busy_timeout = 5000');
+      this.db = new Database(file, { readOnly: true, busyTimeoutMs: 5000 });
+    } catch (err) {
+      throw new UserError(`cannot read the journal ${file}: ${(err as Error).message}. Fix: check the path and that the file is a Tandem journal.`);
+    }
+    try {
       this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'").get();
     } catch (err) {
+      this.db.close();
       throw new UserError(`cannot read the journal ${file}: ${(err as Error).message}. Fix: check the path and that the file is a Tandem journal.`);
     }
     if (!this.hasTable('orders') || !this.hasTable('fills')) {
@@ -117,7 +121,7 @@ export class JournalReader {
   private cols(table: string): Set<string> {
     let c = this.columns.get(table);
     if (!c) {
-      const rows = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      const rows = this.db.prepare(`PRAGMA table_info(${table})`).all() as unknown as { name: string }[];
       c = new Set(rows.map((r) => r.name));
       if (c.size > 0) this.columns.set(table, c);
     }
@@ -134,7 +138,7 @@ export class JournalReader {
     return this.db.prepare(`SELECT rowid, coid AS cOID, ${this.strategyCol('orders')} AS strategyId, intent_id AS intentId, leg, conid, symbol, side,
       quantity, cash_qty AS cashQty, order_type AS orderType, tif, state, broker_order_id AS brokerOrderId, filled_qty AS filledQty,
       avg_price AS avgPrice, created_at AS createdAt, updated_at AS updatedAt, last_error AS lastError
-      FROM orders WHERE rowid > ? ORDER BY created_at, coid`).all(afterRowid) as ReaderOrder[];
+      FROM orders WHERE rowid > ? ORDER BY created_at, coid`).all(afterRowid) as unknown as ReaderOrder[];
   }
 
   /** Fills in time order; the strategy comes from the fill row, else from its order, else the default. */
@@ -145,19 +149,19 @@ export class JournalReader {
       COALESCE(${fillStrategy}, ${orderStrategy}, ?) AS strategyId, f.conid AS conid, COALESCE(o.symbol, p.symbol, CAST(f.conid AS TEXT)) AS symbol,
       f.side AS side, f.qty AS qty, f.price AS price, f.commission AS commission, f.time AS time
       FROM fills f LEFT JOIN orders o ON o.coid = f.coid LEFT JOIN (SELECT conid, MAX(symbol) AS symbol FROM positions GROUP BY conid) p ON p.conid = f.conid
-      WHERE f.rowid > ? AND f.time >= ? ORDER BY f.time, f.exec_id`).all(this.defaultStrategyId, opts.afterRowid ?? 0, opts.since ?? 0) as ReaderFill[];
+      WHERE f.rowid > ? AND f.time >= ? ORDER BY f.time, f.exec_id`).all(this.defaultStrategyId, opts.afterRowid ?? 0, opts.since ?? 0) as unknown as ReaderFill[];
   }
 
   positions(): ReaderPosition[] {
     if (!this.hasTable('positions')) return [];
     return this.db.prepare(`SELECT ${this.strategyCol('positions')} AS strategyId, conid, symbol, qty, avg_cost AS avgCost, updated_at AS updatedAt
-      FROM positions ORDER BY symbol`).all() as ReaderPosition[];
+      FROM positions ORDER BY symbol`).all() as unknown as ReaderPosition[];
   }
 
   equity(opts: { afterRowid?: number; since?: number } = {}): ReaderEquity[] {
     if (!this.hasTable('equity')) return [];
     return this.db.prepare(`SELECT rowid, ${this.strategyCol('equity')} AS strategyId, time, equity, cash FROM equity
-      WHERE rowid > ? AND time >= ? ORDER BY time, rowid`).all(opts.afterRowid ?? 0, opts.since ?? 0) as ReaderEquity[];
+      WHERE rowid > ? AND time >= ? ORDER BY time, rowid`).all(opts.afterRowid ?? 0, opts.since ?? 0) as unknown as ReaderEquity[];
   }
 
   /** The newest equity point of each strategy. */
@@ -165,13 +169,13 @@ export class JournalReader {
     if (!this.hasTable('equity')) return [];
     const sid = this.strategyCol('equity');
     return this.db.prepare(`SELECT e.rowid AS rowid, ${sid} AS strategyId, e.time AS time, e.equity AS equity, e.cash AS cash FROM equity e
-      WHERE e.rowid IN (SELECT MAX(rowid) FROM equity GROUP BY ${sid})`).all() as ReaderEquity[];
+      WHERE e.rowid IN (SELECT MAX(rowid) FROM equity GROUP BY ${sid})`).all() as unknown as ReaderEquity[];
   }
 
   bars(opts: { afterRowid?: number; includeWarmup?: boolean; since?: number } = {}): ReaderBar[] {
     if (!this.hasTable('bars')) return [];
     const rows = this.db.prepare(`SELECT rowid, time, symbol, open, high, low, close, volume, warmup FROM bars
-      WHERE rowid > ? AND warmup <= ? AND time >= ? ORDER BY time, symbol`).all(opts.afterRowid ?? 0, opts.includeWarmup ? 1 : 0, opts.since ?? 0) as (Omit<ReaderBar, 'warmup'> & { warmup: number })[];
+      WHERE rowid > ? AND warmup <= ? AND time >= ? ORDER BY time, symbol`).all(opts.afterRowid ?? 0, opts.includeWarmup ? 1 : 0, opts.since ?? 0) as unknown as (Omit<ReaderBar, 'warmup'> & { warmup: number })[];
     return rows.map((r) => ({ ...r, warmup: r.warmup === 1 }));
   }
 
@@ -191,14 +195,14 @@ export class JournalReader {
   decisions(afterId = 0): ReaderDecision[] {
     if (!this.hasTable('decisions')) return [];
     const rows = this.db.prepare(`SELECT id, ${this.strategyCol('decisions')} AS strategyId, bar_time AS barTime, action, detail FROM decisions
-      WHERE id > ? ORDER BY id`).all(afterId) as (Omit<ReaderDecision, 'detail'> & { detail: string | null })[];
+      WHERE id > ? ORDER BY id`).all(afterId) as unknown as (Omit<ReaderDecision, 'detail'> & { detail: string | null })[];
     return rows.map((r) => ({ ...r, detail: parseJson(r.detail) }));
   }
 
   incidents(afterId = 0): ReaderIncident[] {
     if (!this.hasTable('incidents')) return [];
     const sid = this.cols('incidents').has('strategy_id') ? 'strategy_id' : 'NULL';
-    const rows = this.db.prepare(`SELECT id, time, kind, ${sid} AS strategyId, detail FROM incidents WHERE id > ? ORDER BY id`).all(afterId) as (Omit<ReaderIncident, 'detail'> & { detail: string | null })[];
+    const rows = this.db.prepare(`SELECT id, time, kind, ${sid} AS strategyId, detail FROM incidents WHERE id > ? ORDER BY id`).all(afterId) as unknown as (Omit<ReaderIncident, 'detail'> & { detail: string | null })[];
     return rows.map((r) => ({ ...r, detail: parseJson(r.detail) }));
   }
 
@@ -220,10 +224,10 @@ export class JournalReader {
   }
 
   get isOpen(): boolean {
-    return this.db.open;
+    return this.db.isOpen;
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

@@ -7,7 +7,7 @@
  * strategy, incidents and the runs. A crash at any point leaves a journal from which a restart can
  * tell which orders might be at the broker (they are then looked up by cOID, never re-sent).
  *
- * Writes are synchronous (better-sqlite3) with `synchronous = FULL`, so a row reported written is
+ * Writes are synchronous (node:sqlite's DatabaseSync) with `synchronous = FULL`, so a row reported written is
  * on disk before the next step (sending the order) starts. The database handle is private: callers
  * use the intent-level methods below (record an order, a fill, a bar close...), so the schema can
  * change without touching the engine.
@@ -24,7 +24,7 @@
  *   - new table `runs` (id, started_at, strategies JSON); meta `schemaVersion` = 2.
  * Readers (status / trades commands) should read these columns, not the version-1 ones.
  */
-import Database from 'better-sqlite3';
+import { Database } from './sqlite.ts';
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
 import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
@@ -191,9 +191,14 @@ function toOrder(r: OrderRow): JournalOrder {
 
 const FILL_COLUMNS = 'exec_id AS execId, coid AS cOID, strategy_id AS strategyId, broker_order_id AS brokerOrderId, conid, side, qty, price, commission, time';
 
+/** A bar as the `bar` statement's parameters (exactly its names: node:sqlite refuses unknown ones). */
+function barParams(b: JournalBar, warmup: boolean): Record<string, number | string> {
+  return { time: b.time, symbol: b.symbol, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, warmup: warmup ? 1 : 0 };
+}
+
 /** Version 1 → 2 (see the head of this file). Idempotent; runs inside one transaction. */
-function migrate(db: Database.Database): void {
-  const columns = (table: string): string[] => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+function migrate(db: Database): void {
+  const columns = (table: string): string[] => (db.prepare(`PRAGMA table_info(${table})`).all() as unknown as { name: string }[]).map((c) => c.name);
   const addColumn = (table: string, column: string, decl: string): void => {
     if (!columns(table).includes(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
   };
@@ -219,11 +224,11 @@ function migrate(db: Database.Database): void {
         DROP TABLE strategy_state;`);
     }
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run('schemaVersion', String(JOURNAL_SCHEMA_VERSION));
-  })();
+  });
 }
 
 export class Journal {
-  private readonly db: Database.Database;
+  private readonly db: Database;
   private readonly stmts;
   /** The run this process writes (set by startRun). */
   private runId: number | null = null;
@@ -235,20 +240,21 @@ export class Journal {
    */
   constructor(readonly file: string, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
     ensurePrivateDir(dirname(file), 'journal directory');
-    let db: Database.Database | undefined;
+    let db: Database | undefined;
     try {
-      db = new Database(file);
+      // A reader's checkpoint or a second connection (tests, tools) may hold the lock briefly: wait.
+      db = new Database(file, { busyTimeoutMs: 5000 });
       tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec(`PRAGMA synchronous = ${opts.synchronous ?? 'FULL'}`);
       // Checkpoints run from checkpoint() at quiet moments (after a bar's orders went out), not inside
       // an order's insert, where SQLite's automatic checkpoint would add milliseconds.
-      db.pragma('wal_autocheckpoint = 0');
+      db.exec('PRAGMA wal_autocheckpoint = 0');
       db.exec(TABLES);
       migrate(db);
       db.exec(INDEXES);
     } catch (err) {
-      if (db?.open) db.close();
+      db?.close();
       throw storageError(err, file) ?? err;
     }
     this.db = db;
@@ -300,7 +306,7 @@ export class Journal {
 
   /** `journal_mode` as SQLite reports it ('wal'). */
   journalMode(): string {
-    return String(this.db.pragma('journal_mode', { simple: true }));
+    return String(this.db.pragmaValue('journal_mode'));
   }
 
   // ---------------------------------------------------------------- runs and strategies
@@ -338,7 +344,7 @@ export class Journal {
         this.db.prepare(`UPDATE OR IGNORE ${t} SET strategy_id = ? WHERE strategy_id = ''`).run(strategyId);
       }
       this.db.prepare("UPDATE incidents SET strategy_id = ? WHERE strategy_id = ''").run(strategyId);
-    })();
+    });
   }
 
   // ---------------------------------------------------------------- orders
@@ -357,7 +363,7 @@ export class Journal {
         side: o.side, quantity: o.quantity, cash_qty: o.cashQty, order_type: o.orderType, tif: o.tif, state: 'new', now,
       });
       this.stmts.event.run(o.cOID, now, 'new', JSON.stringify({ side: o.side, quantity: o.quantity, cashQty: o.cashQty }));
-    })();
+    });
   }
 
   /**
@@ -385,7 +391,7 @@ export class Journal {
         ...(state !== requested ? { refused: requested } : {}) };
       this.stmts.event.run(cOID, now, state, JSON.stringify(detail));
       return state;
-    })();
+    });
   }
 
   order(cOID: string): JournalOrder | undefined {
@@ -395,18 +401,18 @@ export class Journal {
 
   /** Orders not yet in a final state (sent or possibly sent), of every strategy. */
   openOrders(): JournalOrder[] {
-    return (this.stmts.openOrders.all() as OrderRow[]).map(toOrder);
+    return (this.stmts.openOrders.all() as unknown as OrderRow[]).map(toOrder);
   }
 
   /** All orders, or one strategy's. */
   orders(strategyId?: string): JournalOrder[] {
     const rows = strategyId === undefined ? this.stmts.allOrders.all() : this.stmts.ordersOf.all(strategyId);
-    return (rows as OrderRow[]).map(toOrder);
+    return (rows as unknown as OrderRow[]).map(toOrder);
   }
 
   /** The orders of one decision of one strategy. */
   ordersOfIntent(strategyId: string, intentId: string): JournalOrder[] {
-    return (this.stmts.ordersOfIntent.all(strategyId, intentId) as OrderRow[]).map(toOrder);
+    return (this.stmts.ordersOfIntent.all(strategyId, intentId) as unknown as OrderRow[]).map(toOrder);
   }
 
   orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
@@ -420,7 +426,10 @@ export class Journal {
    * execution was already journalled.
    */
   recordFill(f: JournalFill): boolean {
-    return this.stmts.insertFill.run({ ...f, runId: this.runId }).changes > 0;
+    return Number(this.stmts.insertFill.run({
+      execId: f.execId, cOID: f.cOID, runId: this.runId, brokerOrderId: f.brokerOrderId, conid: f.conid, side: f.side,
+      qty: f.qty, price: f.price, commission: f.commission, time: f.time,
+    }).changes) > 0;
   }
 
   hasFill(execId: string): boolean {
@@ -440,7 +449,7 @@ export class Journal {
 
   /** All fills, or one strategy's, in time order. */
   fills(strategyId?: string): AttributedFill[] {
-    return (strategyId === undefined ? this.stmts.fills.all() : this.stmts.fillsOf.all(strategyId)) as AttributedFill[];
+    return (strategyId === undefined ? this.stmts.fills.all() : this.stmts.fillsOf.all(strategyId)) as unknown as AttributedFill[];
   }
 
   setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, now = Date.now()): void {
@@ -449,7 +458,7 @@ export class Journal {
 
   /** Non-zero positions per strategy, or of one strategy. */
   positions(strategyId?: string): JournalPosition[] {
-    const all = this.stmts.positions.all() as JournalPosition[];
+    const all = this.stmts.positions.all() as unknown as JournalPosition[];
     return strategyId === undefined ? all : all.filter((p) => p.strategyId === strategyId);
   }
 
@@ -458,21 +467,21 @@ export class Journal {
   /** Warm-up (history) bars, in one transaction. */
   recordBars(bars: JournalBar[], warmup = false): void {
     this.db.transaction(() => {
-      for (const b of bars) this.stmts.bar.run({ ...b, warmup: warmup ? 1 : 0 });
-    })();
+      for (const b of bars) this.stmts.bar.run(barParams(b, warmup));
+    });
   }
 
   /** A live bar close of one strategy: its legs' bars and its equity point, in one transaction. */
   recordBarClose(strategyId: string, bars: JournalBar[], time: number, equity: number, cash: number): void {
     this.db.transaction(() => {
-      for (const b of bars) this.stmts.bar.run({ ...b, warmup: 0 });
+      for (const b of bars) this.stmts.bar.run(barParams(b, false));
       this.stmts.equity.run(time, strategyId, equity, cash);
-    })();
+    });
   }
 
   /** Bars the node built (live only) or all of them (history used for warm-up too). */
   bars(includeWarmup = false): JournalBar[] {
-    return this.stmts.bars.all(includeWarmup ? 1 : 0) as JournalBar[];
+    return this.stmts.bars.all(includeWarmup ? 1 : 0) as unknown as JournalBar[];
   }
 
   recordDecision(strategyId: string, barTime: number, action: string, detail: unknown): void {
@@ -524,10 +533,10 @@ export class Journal {
   checkpoint(every = 100): void {
     if (++this.writesSinceCheckpoint < every) return;
     this.writesSinceCheckpoint = 0;
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+    this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 }

@@ -13,12 +13,13 @@
  * of two starters exactly one wins; a stale lock does not exist. The holder's PID, start time and
  * command go to `<journal>.lock.owner` (written only while holding the lock) for the message.
  */
-import Database from 'better-sqlite3';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenFile } from '../util/private-files.ts';
 import { UserError } from '../util/errors.ts';
+import { Database } from './sqlite.ts';
+import { sqliteErrorName } from './storage-error.ts';
 
 export interface LockOwner {
   pid: number;
@@ -30,7 +31,7 @@ export interface LockOwner {
 export class JournalLock {
   private constructor(
     readonly file: string,
-    private db: Database.Database | undefined,
+    private db: Database | undefined,
     private readonly ownerFile: string,
   ) {}
 
@@ -39,20 +40,20 @@ export class JournalLock {
     const file = `${journalFile}.lock`;
     const ownerFile = `${file}.owner`;
     ensurePrivateDir(dirname(file));
-    let db: Database.Database | undefined;
+    let db: Database | undefined;
     try {
-      // timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for it.
-      db = new Database(file, { timeout: 0 });
+      // busy timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for it.
+      db = new Database(file, { busyTimeoutMs: 0 });
       tightenFile(file);
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = MEMORY'); // no rollback file beside the lock: its content does not matter
+      db.exec('PRAGMA locking_mode = EXCLUSIVE');
+      db.exec('PRAGMA journal_mode = MEMORY'); // no rollback file beside the lock: its content does not matter
       db.exec('BEGIN EXCLUSIVE');
       db.exec('CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, at TEXT NOT NULL)');
       db.prepare('INSERT OR REPLACE INTO holder (id, pid, at) VALUES (1, ?, ?)').run(process.pid, new Date().toISOString());
       db.exec('COMMIT');
     } catch (err) {
       db?.close();
-      const code = (err as { code?: string }).code;
+      const code = sqliteErrorName(err);
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new UserError(heldMessage(journalFile, readOwner(ownerFile)), 2);
       throw err;
     }

@@ -3,8 +3,27 @@
  * trace: a journal that is not a database or is corrupt, a read-only file or directory, a full
  * disk, an I/O error. SQLite writes every transaction whole or not at all, so whatever was
  * journalled before the failure is still there; the message says so.
+ *
+ * node:sqlite reports every SQLite failure as `code: 'ERR_SQLITE_ERROR'` with SQLite's extended
+ * result code in `errcode`; the failure is told from that number (its low byte is the primary
+ * code), never from the message text, and named as SQLite names it (SQLITE_FULL...).
  */
 import { UserError } from '../util/errors.ts';
+
+/** SQLite's primary result codes (sqlite.org/rescode.html) by number. */
+const PRIMARY_CODES: Record<number, string> = {
+  1: 'ERROR', 2: 'INTERNAL', 3: 'PERM', 4: 'ABORT', 5: 'BUSY', 6: 'LOCKED', 7: 'NOMEM', 8: 'READONLY', 9: 'INTERRUPT',
+  10: 'IOERR', 11: 'CORRUPT', 12: 'NOTFOUND', 13: 'FULL', 14: 'CANTOPEN', 15: 'PROTOCOL', 16: 'EMPTY', 17: 'SCHEMA',
+  18: 'TOOBIG', 19: 'CONSTRAINT', 20: 'MISMATCH', 21: 'MISUSE', 22: 'NOLFS', 23: 'AUTH', 24: 'FORMAT', 25: 'RANGE', 26: 'NOTADB',
+};
+
+/** 'SQLITE_FULL', 'SQLITE_READONLY'... for an error node:sqlite threw; undefined for any other error. */
+export function sqliteErrorName(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errcode?: unknown } | null | undefined;
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
+  const primary = e.errcode & 0xff;
+  return `SQLITE_${PRIMARY_CODES[primary] ?? String(e.errcode)}`;
+}
 
 /** Exit code of a storage failure: the user must fix the disk or the file before a restart. */
 export const STORAGE_EXIT_CODE = 2;
@@ -12,7 +31,7 @@ export const STORAGE_EXIT_CODE = 2;
 /** A UserError for a SQLite/filesystem error on `file`, or undefined when `err` is not one. */
 export function storageError(err: unknown, file?: string): UserError | undefined {
   const name = file ? `the journal ${file}` : 'the journal (in dataDir)';
-  const code = String((err as { code?: unknown })?.code ?? '');
+  const code = sqliteErrorName(err) ?? String((err as { code?: unknown })?.code ?? '');
   const kept = 'Everything journalled before it is kept.';
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return new UserError(`${name} is damaged (${code}: ${(err as Error).message}). ` +
