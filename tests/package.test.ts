@@ -1,7 +1,8 @@
 /**
  * The package as users get it: `npm pack` (which compiles dist/ through the `prepare` script),
  * installed globally into a temporary prefix, then `tandem --version` and a backtest run from an
- * empty directory, on the compiled JavaScript alone (no tsx, no dev dependencies, no sources).
+ * empty directory, on the compiled JavaScript alone (no tsx, no dev dependencies, no sources), with
+ * the `node` first on PATH (the bin's shebang is `/usr/bin/env node`): Node 24 in CI.
  *
  * The install is offline from npm's cache (every dependency is there after `npm ci`); only when
  * that fails does it ask the registry. Slow by nature (a TypeScript build and an install): one test.
@@ -34,6 +35,8 @@ describe('package', () => {
     expect(inst.status, inst.stderr).toBe(0);
     const bin = join(prefix, 'bin', 'tandem');
     expect(existsSync(join(prefix, 'lib', 'node_modules', 'tandem', 'node_modules', 'tsx'))).toBe(false);
+    // No native module (the journal uses Node's built-in node:sqlite): nothing to compile per Node version.
+    expect(execFileSync('find', [prefix, '-name', '*.node', '-type', 'f'], { encoding: 'utf8' })).toBe('');
 
     const work = join(tmp, 'work');
     mkdirSync(work);
