@@ -7,8 +7,8 @@
  * strategy, incidents and the runs. A crash at any point leaves a journal from which a restart can
  * tell which orders might be at the broker (they are then looked up by cOID, never re-sent).
  *
- * Writes are synchronous (node:sqlite's DatabaseSync) with `synchronous = FULL`, so a row reported written is
- * on disk before the next step (sending the order) starts. The database handle is private: callers
+ * Writes are synchronous (node:sqlite's DatabaseSync, see ./sqlite.ts) with `synchronous = FULL`, so
+ * a row reported written is on disk before the next step (sending the order) starts. The database handle is private: callers
  * use the intent-level methods below (record an order, a fill, a bar close...), so the schema can
  * change without touching the engine.
  *
@@ -24,10 +24,10 @@
  *   - new table `runs` (id, started_at, strategies JSON); meta `schemaVersion` = 2.
  * Readers (status / trades commands) should read these columns, not the version-1 ones.
  */
-import { Database } from './sqlite.ts';
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
 import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
+import { Database } from './sqlite.ts';
 import { storageError } from './storage-error.ts';
 
 export const JOURNAL_SCHEMA_VERSION = 2;
@@ -242,7 +242,7 @@ export class Journal {
     ensurePrivateDir(dirname(file), 'journal directory');
     let db: Database | undefined;
     try {
-      // A reader's checkpoint or a second connection (tests, tools) may hold the lock briefly: wait.
+      // Another writing connection (a tool, a test) may hold the write lock for a moment: wait for it.
       db = new Database(file, { busyTimeoutMs: 5000 });
       tightenFile(file); // before WAL mode: SQLite gives -wal and -shm the database's mode
       db.exec('PRAGMA journal_mode = WAL');

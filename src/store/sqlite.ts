@@ -4,10 +4,10 @@
  * toolchain, which the npm package `node@24` does not ship).
  *
  * node:sqlite is smaller than better-sqlite3; what the journal, its lock and its readers need on
- * top of it lives here:
- *   - `openDatabase`: read-write (created when missing) or read-only, with a busy timeout set by
- *     PRAGMA (the `timeout` option only exists from Node 22.16) and an `isOpen` that works on every
- *     supported Node (`DatabaseSync.isOpen` appeared in 22.15).
+ * top of it is the class `Database` here:
+ *   - `new Database(file, opts)`: read-write (created when missing) or read-only, with a busy timeout
+ *     set by PRAGMA (the `timeout` option only exists from Node 22.16) and an `isOpen` that works on
+ *     every supported Node (`DatabaseSync.isOpen` appeared in 22.15); `close()` is idempotent.
  *   - `transaction`: runs a function in BEGIN IMMEDIATE … COMMIT, rolled back if it throws; a
  *     nested call becomes a SAVEPOINT, so an intent-level method may call another.
  *   - `pragmaValue`: the first column of `PRAGMA x` (better-sqlite3's `pragma(x, { simple: true })`).
@@ -19,8 +19,6 @@
  * key the statement does not name is an error, so callers pass exactly the statement's names.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-
-export type { StatementSync };
 
 export interface OpenOptions {
   /** Open an existing file read-only (it is never created). */
