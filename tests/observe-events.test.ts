@@ -65,7 +65,9 @@ describe('observe: the node\'s typed events on a run against the simulator', () 
     const pair = pairParams({ entryZ: 50, stopZ: 60 });
     const slow = cryptoParams({ lookback: 1005 });
     const killFile = join(h.dir, 'KILL');
+    const lines: string[] = [];
     const observer = new RunObserver({
+      lines: { write: (t) => lines.push(t), render: { json: false } },
       journalFile: h.journalFile, mode: 'paper', account: h.sim.accounts.paper, notifier, metrics, heartbeatMs: 20,
       strategies: [
         { id: 'pair', y: 'ETHA', x: 'ETHV', bar: pair.bar, entryZ: pair.entryZ, exitZ: pair.exitZ, stopZ: pair.stopZ, warmupBars: pair.lookback - 1 },
@@ -108,6 +110,8 @@ describe('observe: the node\'s typed events on a run against the simulator', () 
     for (let i = 1; i < slowWarm.length; i++) expect(slowWarm[i]!.have).toBe(slowWarm[i - 1]!.have + 1);
     expect([...heartbeats].some((t) => /slow: waiting for warm-up: \d+\/1004 bars/.test(t))).toBe(true);
     expect(readNodeStatus(h.journalFile)!.strategies.slow!.warmup).toEqual({ have: 1004, need: 1004 });
+    // Said at once on the terminal, not after a quiet minute.
+    expect(lines.join('')).toMatch(/^2026-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T {2}node {2}slow: waiting for warm-up: \d+\/1004 bars$/m);
 
     // Session drop through the simulator's hook: down, the account halted for it, up again, active.
     const nSession = ofType(ev, 'session').length;
@@ -131,6 +135,7 @@ describe('observe: the node\'s typed events on a run against the simulator', () 
     expect(closed.nextOpen).toBe(WEDNESDAY_OPEN);
     expect(ofType(ev, 'market').filter((m) => m.strategyId === 'slow')).toHaveLength(1);
     await waitFor(() => [...heartbeats].some((t) => t.includes('pair: market closed until Wed 09:30 New York')), 10_000, 'the market-closed heartbeat');
+    expect(lines.join('')).toMatch(/ {2}node {2}pair: market closed until Wed 09:30 New York$/m);
 
     // Kill switch: the account halted (a risk halt), then stopping; a halt alert; halted stays in the record.
     writeFileSync(killFile, '');

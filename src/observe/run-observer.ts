@@ -204,13 +204,20 @@ export class RunObserver {
         else this.strategyReasons.set(e.strategyId, e.reasons);
         this.applyTradingState();
         break;
-      case 'warmup':
+      case 'warmup': {
+        const first = s !== undefined && !this.warmupReported.has(sid);
+        this.warmupReported.add(sid);
         if (s) s.warmup = { have: e.have, need: e.need };
         this.flush();
+        // Said at once (not after a quiet minute) when the node starts still warming up.
+        if (first && e.have < e.need) this.printHeartbeat(`${sid}: ${warmupText(e.have, e.need)}`);
         break;
+      }
       case 'market':
         if (s) s.market = { open: e.open, marketTime: e.marketTime, nextOpen: e.nextOpen };
         this.flush();
+        // A market that closes (or is closed at start) is said at once: the node will be quiet until it opens.
+        if (!e.open) this.printHeartbeat(`${sid}: ${closedUntilText(e.nextOpen)}`);
         break;
       case 'stopping':
         this.stopping = e.reason;
@@ -249,6 +256,13 @@ export class RunObserver {
   }
 
   private lastLineAt = Date.now();
+  private readonly warmupReported = new Set<string>();
+
+  private printHeartbeat(text: string): void {
+    if (!this.o.lines) return;
+    this.lastLineAt = Date.now();
+    this.o.lines.write(`${renderLine(heartbeatLine('node', Date.now(), text), this.o.lines.render)}\n`);
+  }
 
   /** Every few seconds: the heartbeat record, and a heartbeat line when nothing was printed for a minute. */
   private tick(): void {
