@@ -21,6 +21,7 @@ import { Notifier } from '../src/observe/notify.ts';
 import { RunObserver } from '../src/observe/run-observer.ts';
 import { cryptoParams, pairParams, runNode, simHook, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 import { parsePrometheusText } from './helpers/prom-text.ts';
+import { runTandem } from './helpers/processes.ts';
 
 let h: Harness | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -136,6 +137,11 @@ describe('observe: the node\'s typed events on a run against the simulator', () 
     expect(ofType(ev, 'market').filter((m) => m.strategyId === 'slow')).toHaveLength(1);
     await waitFor(() => [...heartbeats].some((t) => t.includes('pair: market closed until Wed 09:30 New York')), 10_000, 'the market-closed heartbeat');
     expect(lines.join('')).toMatch(/ {2}node {2}pair: market closed until Wed 09:30 New York$/m);
+    // `tandem status` (another process) shows it per strategy, from the status record.
+    const status = await runTandem(['status', '--journal', h.journalFile], process.cwd());
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/strategy pair .*\n(.*\n)*? {2}market closed until 2026-03-04/);
+    expect(status.out).toMatch(/note {6}pair: market closed until Wed 09:30 New York/);
 
     // Kill switch: the account halted (a risk halt), then stopping; a halt alert; halted stays in the record.
     writeFileSync(killFile, '');
