@@ -49,4 +49,26 @@ describe('logger', () => {
     expect(out.text()).not.toContain('hidden');
     expect(out.text()).toContain('shown');
   });
+
+  it('on a terminal a bar record is one line in the exchange\'s time zone; piped it stays JSON with every field', () => {
+    const bar = { kind: 'bar', strategy: 'etha_ethv', bar: '2026-03-03T15:30:00.000Z', ySymbol: 'ETHA', xSymbol: 'ETHV', y: 25.1, x: 24.87, z: 1.234, beta: 0.98765, p: 0.031, pos: 'FLAT', equity: 100012.4 };
+    // A destination that says it is a terminal: the logger's own detection picks the terminal format.
+    const tty = capture();
+    Object.assign(tty.stream, { isTTY: true });
+    const log = createLogger({ level: 'info', destination: tty.stream });
+    log.info(bar, 'bar');
+    log.info({ strategy: 'etha_ethv', bars: 24 }, 'warm-up done');
+    // eslint-disable-next-line no-control-regex
+    const lines = tty.text().replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+    expect(lines[0]).toBe('10:30 etha_ethv ETHA/ETHV 25.10/24.87 z=+1.23 β=0.988 p=0.031 pos=flat eq=100,012.40');
+    expect(lines[1]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3} E[SD]T\] INFO: warm-up done$/);
+    expect(lines[2]).toMatch(/^\s+strategy: "etha_ethv"$/);
+    // Summer time and a missing z: still one line.
+    const summer = capture();
+    createLogger({ level: 'info', pretty: true, destination: summer.stream }).info({ ...bar, bar: '2026-07-01T13:30:00.000Z', z: null, p: null }, 'bar');
+    expect(summer.text()).toBe('09:30 etha_ethv ETHA/ETHV 25.10/24.87 z=n/a β=0.988 pos=flat eq=100,012.40\n');
+    const piped = capture();
+    createLogger({ level: 'info', destination: piped.stream }).info(bar, 'bar');
+    expect(JSON.parse(piped.text())).toMatchObject({ ...bar, msg: 'bar', level: 30 });
+  });
 });

@@ -138,7 +138,8 @@ describe('observe: a node trading on the simulator', () => {
     await waitFor(() => hook.hooks.some((x) => x.body.kind === 'halt'), 30_000, 'the halt alert');
     await waitFor(() => hook.hooks.filter((x) => x.body.kind === 'fill').length >= journal.fills().length, 30_000, 'a fill alert per fill');
     const halt = hook.hooks.find((x) => x.body.kind === 'halt')!.body;
-    expect(halt).toMatchObject({ source: 'tandem', kind: 'halt', data: { incident: 'kill-switch' } });
+    // From the node's trading-state event (a risk halt of the account), not from the journal's incident.
+    expect(halt).toMatchObject({ source: 'tandem', kind: 'halt', strategy: null, data: { scope: 'account', reason: 'kill-switch' } });
     expect(hook.hooks.find((x) => x.body.kind === 'fill')!.body).toMatchObject({ source: 'tandem', kind: 'fill', strategy: 'etha_ethv', data: { symbol: expect.stringMatching(/^ETH[AV]$/) } });
     let hz: Response | undefined;
     for (let i = 0; i < 100; i++) {

@@ -147,7 +147,7 @@ describe('dashboard access', () => {
 });
 
 describe('node heartbeat', () => {
-  it('a quiet node says why: warm-up progress from the journal, in a heartbeat line and in the status record', async () => {
+  it('a quiet node says why: warm-up progress and a closed market as the node reports them, in a heartbeat line and in the status record', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -156,19 +156,23 @@ describe('node heartbeat', () => {
     const { readNodeStatus } = await import('../src/observe/node-status.ts');
     const dir = mkdtempSync(join(tmpdir(), 'tandem-heartbeat-'));
     const journal = new Journal(join(dir, 'journal.sqlite'));
-    const bar = { open: 1, high: 1, low: 1, close: 1, volume: 1 };
-    journal.recordBars(Array.from({ length: 37 }, (_, i) => [{ ...bar, time: T + i * 300_000, symbol: 'ETHA' }, { ...bar, time: T + i * 300_000, symbol: 'ETHV' }]).flat(), true);
     const lines: string[] = [];
     const obs = new RunObserver({
       journalFile: journal.file, mode: 'paper', account: 'DU1234567',
       strategies: [{ id: 'etha_ethv', y: 'ETHA', x: 'ETHV', bar: '5min', entryZ: 2, exitZ: 0.5, stopZ: 4, warmupBars: 120 }],
       lines: { write: (t) => lines.push(t), render: { json: false } }, heartbeatMs: 20, quietLineMs: 50,
     });
+    // The node's typed events (a real run's are checked in observe-events.test.ts).
+    obs.onEvent({ type: 'warmup', strategyId: 'etha_ethv', have: 37, need: 120 });
+    obs.onEvent({ type: 'market', strategyId: 'etha_ethv', open: false, marketTime: Date.UTC(2026, 2, 1, 15, 0), nextOpen: Date.UTC(2026, 2, 2, 14, 30) });
     try {
       const { waitFor } = await import('./helpers/engine-harness.ts');
       await waitFor(() => lines.some((l) => l.includes('waiting for warm-up')), 10_000, 'a heartbeat line');
       expect(lines.find((l) => l.includes('waiting for warm-up'))).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T {2}node {2}etha_ethv: waiting for warm-up: 37\/120 bars/);
-      expect(readNodeStatus(journal.file)!.heartbeat).toContain('etha_ethv: waiting for warm-up: 37/120 bars');
+      expect(readNodeStatus(journal.file)!.heartbeat).toBe('etha_ethv: waiting for warm-up: 37/120 bars; etha_ethv: market closed until Mon 09:30 New York');
+      obs.onEvent({ type: 'warmup', strategyId: 'etha_ethv', have: 120, need: 120 });
+      obs.onEvent({ type: 'market', strategyId: 'etha_ethv', open: true, marketTime: Date.UTC(2026, 2, 2, 14, 30), nextOpen: null });
+      await waitFor(() => readNodeStatus(journal.file)!.heartbeat === null, 10_000, 'the heartbeat to clear');
     } finally {
       await obs.close('test');
       journal.close();

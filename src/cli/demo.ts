@@ -1,15 +1,20 @@
 /**
- * `tandem demo` (`npm run demo`): the whole live path in about a minute and a half, with nothing to
- * install or log into. It starts the gateway simulator in-process with an accelerated clock at a
- * weekday 09:30 New York, runs the ETHA/ETHV cointegration strategy in paper mode through one
- * simulated trading day over real HTTPS and WebSocket, prints each decision, order and fill as it
- * happens, and a summary at the end. The journal goes to a temporary directory that is removed.
+ * `tandem demo` (`npm run demo`): the whole live path in about a minute, with nothing to install or
+ * log into. It starts the gateway simulator in-process at a weekday 09:30 New York, runs the
+ * ETHA/ETHV cointegration strategy in paper mode through one simulated trading day over real HTTPS
+ * and WebSocket, prints each decision, order and fill as it happens, and a summary at the end. The
+ * journal goes to a temporary directory that is removed.
  *
  * The strategy file is configs/strategies/demo_etha_ethv.yaml: the shipped ETHA/ETHV pair with
  * shorter parameters (a 24-bar lookback, entry at |z| 1.5, no gate), so a single day has trades to
- * show; the demo says which file it runs. The simulator
- * starts at real speed for the engine's start-up (warm-up from the previous session's history) and
- * is switched to the fast clock once the engine is running.
+ * show; the demo says which file it runs.
+ *
+ * Same seed, same decisions: the simulated clock does not run freely (then which prices the engine
+ * sees would depend on when the machine gets round to reading them). It stands still during the
+ * start-up (warm-up from the previous session's history) and then moves in steps of one simulated
+ * minute: at each step the engine reads both prices (a snapshot over HTTPS, the `poll` market-data
+ * path) and finishes that minute's bar, decision and orders (which fill at that minute's prices)
+ * before the clock moves on. `--speed` only paces the steps in real time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +31,8 @@ const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'demo_etha_eth
 /** Tuesday 3 March 2026, 09:30 New York (EST, UTC-5). */
 const DEMO_START = Date.UTC(2026, 2, 3, 14, 30);
 const TRADING_MINUTES = 390;
+/** Simulated time per step of the clock: one price read per leg each minute. */
+const STEP_MS = 60_000;
 
 export interface DemoOptions {
   speed: number;
@@ -55,21 +62,23 @@ export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-demo-'));
   const logger = o.verbose ? createLogger({ level: 'info' }) : silentLogger;
   const sim = await startSimulator({ speed: 1, startTime: DEMO_START, seed: o.seed, authenticated: true, profile: 'ideal' });
+  sim.core.clock.setSpeed(0); // stands still until the driver moves it (see the file head)
   const client = new IbkrClient({ baseUrl: sim.url, dataDir: dir, logger });
   const journal = new Journal(join(dir, 'journal.sqlite'));
   const barMs = barMinutes(params.bar) * 60_000;
   const realDayMs = (TRADING_MINUTES * 60_000) / o.speed;
-  out(`Tandem demo: gateway simulator at ${sim.url} (simulated clock x${o.speed}, from ${new Date(DEMO_START).toISOString()} = 09:30 New York)`);
+  out(`Tandem demo: gateway simulator at ${sim.url} (seed ${o.seed}; simulated clock x${o.speed} in one-minute steps, from ${new Date(DEMO_START).toISOString()} = 09:30 New York)`);
   out(`strategy file ${relative(process.cwd(), STRATEGY_FILE) || STRATEGY_FILE} (${strategyFile.name}): ${params.legs.y.symbol}/${params.legs.x.symbol}, ${params.bar} bars, lookback ${params.lookback}, entry |z| >= ${params.entryZ}, exit ${params.exitZ}, stop ${params.stopZ}; paper account ${sim.accounts.paper}, starting cash 100000`);
   let lastStatus = 0;
-  let dayTimer: NodeJS.Timeout | undefined;
   const onEvent = (e: NodeEvent): void => {
     switch (e.type) {
       case 'decision': {
         const d = e.decision;
         const what = d.action === 'enter' ? `ENTER ${d.side}` : d.action === 'close' ? `CLOSE ${d.side} (${d.reason})` : 'none';
-        const legs = d.action === 'none' ? '' : d.orders.map((l) => `${l.side} ${l.qty} ${l.leg === 'y' ? params.legs.y.symbol : params.legs.x.symbol}`).join(', ');
-        out(`${hhmm(e.time + barMs)}  decision  ${what}  z=${e.z === null ? 'n/a' : e.z.toFixed(2)}  ${legs}`);
+        const price = (leg: 'y' | 'x'): string => (e.closes ? ` @ ${e.closes[leg === 'y' ? 0 : 1].toFixed(2)}` : '');
+        const legs = d.action === 'none' ? '' : d.orders.map((l) => `${l.side} ${l.qty} ${l.leg === 'y' ? params.legs.y.symbol : params.legs.x.symbol}${price(l.leg)}`).join(', ');
+        const beta = e.beta === null || e.beta === undefined ? '' : `  hedge=${e.beta.toFixed(3)}`;
+        out(`${hhmm(e.time + barMs)}  decision  ${e.strategyId}  ${what}  z=${e.z === null ? 'n/a' : e.z.toFixed(2)}${beta}  ${legs}`);
         break;
       }
       case 'order':
@@ -89,20 +98,42 @@ export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
         break;
       case 'info':
         out(`         ${e.message}`);
-        if (e.message.startsWith('engine running')) {
-          sim.core.clock.setSpeed(o.speed); // start-up done: the trading day runs on the fast clock
-          out(`         simulated clock now x${o.speed}: one trading day in about ${Math.round(realDayMs / 1000)} s`);
-          // Fallback if the day's last bars never close (no tick after 16:00): stop after the day's real duration.
-          dayTimer = setTimeout(() => void node.stop('exit-after'), realDayMs + 30_000);
-        }
+        break;
+      case 'started':
+        out(`         simulated clock now x${o.speed} in one-minute steps: one trading day in about ${Math.round(realDayMs / 1000)} s`);
+        void driveClock().catch((err: unknown) => {
+          out(`         the simulated clock stopped: ${err instanceof Error ? err.message : String(err)}`);
+          void node.stop('error');
+        });
         break;
     }
   };
+  const broker = new IbkrBroker({ client, logger });
+  /**
+   * One simulated minute at a time: move the clock, hand the engine both prices, wait until it has
+   * finished with them (bar, decision, orders filled), pace in real time by --speed. Ends after the
+   * trading day (the node normally stops first, at --max-bars).
+   */
+  const driveClock = async (): Promise<void> => {
+    const r = node.runners[0]!;
+    const legs = [r.legs.y, r.legs.x];
+    const end = DEMO_START + TRADING_MINUTES * 60_000;
+    for (let t = DEMO_START + STEP_MS; t <= end + 2 * barMs && !node.isStopping; t += STEP_MS) {
+      const paced = new Promise((res) => setTimeout(res, STEP_MS / o.speed));
+      sim.core.clock.set(t);
+      for (const tick of await broker.snapshot(legs)) node.onTick(tick);
+      await node.whenIdle();
+      await paced;
+    }
+    if (!node.isStopping) void node.stop('exit-after');
+  };
   const node = new TradingNode({
-    broker: new IbkrBroker({ client, logger }), journal, logger, mode: 'paper', accountId: sim.accounts.paper, startingCash: 100_000,
+    broker, journal, logger, mode: 'paper', accountId: sim.accounts.paper, startingCash: 100_000,
     strategies: [runnerSpec({ name: strategyFile.name, strategy: params }, 1)],
     risk: { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false },
     execution: { settleTimeoutMs: 10_000, maxLegRetries: 2 },
+    // Prices come from the clock driver's snapshots (driveClock), not from the node's own poll timer.
+    marketData: { source: 'poll', pollMs: 86_400_000 },
     orderPollMs: 500, resolveTimeoutMs: 5_000, portfolioSyncMs: 5_000,
     // The day's last bar that closes (by the next tick's time) is 15:50.
     maxBars: TRADING_MINUTES / barMinutes(params.bar) - 1, shutdownTimeoutMs: 10_000,
@@ -122,7 +153,6 @@ export async function runDemo(o: DemoOptions): Promise<NodeSummary> {
     return summary;
   } finally {
     process.off('SIGINT', stopOnSignal);
-    if (dayTimer) clearTimeout(dayTimer);
     journal.close();
     await sim.close();
     rmSync(dir, { recursive: true, force: true });

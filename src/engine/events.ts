@@ -3,12 +3,36 @@
  * it stops. Plain data: the node and its runners emit these, the CLI formats them.
  */
 import type { Decision } from '../strategies/types.ts';
+import type { ReasonKind, TradingState } from './risk.ts';
+
+/**
+ * Why a scope is not active, with what kind of reason it is: `session` (the brokerage session or
+ * stream is lost), `shutdown` (the node is stopping or flattening on exit) or `risk` (kill switch,
+ * daily loss, a naked leg, positions in doubt): the halts a trader is alerted to.
+ */
+export interface TradingReason {
+  reason: string;
+  state: TradingState;
+  kind: ReasonKind;
+}
 
 export type NodeEvent =
   | { type: 'bar'; strategyId: string; time: number; closes: [number, number]; z: number | null; position: string; equity: number; decisionLatencyMs?: number }
-  | { type: 'decision'; strategyId: string; time: number; decision: Decision; z: number | null }
+  | { type: 'decision'; strategyId: string; time: number; decision: Decision; z: number | null; beta?: number | null; closes?: [number, number] }
   | { type: 'order'; strategyId: string; cOID: string; symbol: string; side: string; qty: number | null; cashQty: number | null; state: string }
   | { type: 'fill'; strategyId: string; cOID: string; symbol: string; side: string; qty: number; price: number; commission: number }
+  /** The node is running (connected, reconciled, warmed up, subscribed): trading from now on. */
+  | { type: 'started'; mode: string; accountId: string; strategies: string[]; time: number }
+  /** The brokerage session (or only its stream) went down or came back; `start` is the first connect. */
+  | { type: 'session'; state: 'up' | 'down'; what: 'start' | 'session' | 'stream'; reason: string | null; time: number }
+  /** A trading state or its reasons changed: the account's (strategyId null) or one strategy's own. */
+  | { type: 'trading-state'; strategyId: string | null; state: TradingState; reasons: TradingReason[]; time: number }
+  /** Warm-up progress of a strategy (bars of statistics it has / needs before it decides). */
+  | { type: 'warmup'; strategyId: string; have: number; need: number }
+  /** Whether a strategy's market is open (both legs tradable) at the market's time; when closed, the next open. */
+  | { type: 'market'; strategyId: string; open: boolean; marketTime: number; nextOpen: number | null }
+  /** The node stops taking decisions (then waits for orders in flight, maybe flattens, closes). */
+  | { type: 'stopping'; reason: StopReason; time: number }
   | { type: 'info'; message: string }
   | { type: 'warn'; message: string };
 

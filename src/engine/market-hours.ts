@@ -77,6 +77,17 @@ export function isTradable(secType: SecType, epochMs: number, allowOutsideRth = 
   return isStockRegularHours(epochMs);
 }
 
+/**
+ * The first time (ms, on a 5-minute grid) from `now` at which every one of these instruments is
+ * tradable, searched up to 8 days ahead; null when none is found.
+ */
+export function nextTradableTime(secTypes: SecType[], now: number, allowOutsideRth = false): number | null {
+  const step = 5 * 60_000;
+  let t = Math.ceil(now / step) * step;
+  for (let i = 0; i < (8 * 24 * 60) / 5; i++, t += step) if (secTypes.every((s) => isTradable(s, t, allowOutsideRth))) return t;
+  return null;
+}
+
 /** Inside the nightly reset or weekend maintenance of the brokerage session. */
 export function isSessionMaintenance(epochMs: number): boolean {
   const t = nyTime(epochMs);

@@ -111,6 +111,17 @@ export function checkShortability(legs: { symbol: string; secType: SecType }[], 
 }
 
 export type TradingState = 'active' | 'reducing' | 'halted';
+
+/** The reasons the node itself sets; every other reason (kill switch, daily loss, naked leg, doubt) is a risk halt. */
+export const NODE_REASON = { sessionDown: 'session down', shutdown: 'shutdown', flattenOnExit: 'flatten on exit' } as const;
+export type ReasonKind = 'session' | 'shutdown' | 'risk';
+
+export function reasonKind(reason: string): ReasonKind {
+  if (reason === NODE_REASON.sessionDown) return 'session';
+  if (reason === NODE_REASON.shutdown || reason === NODE_REASON.flattenOnExit) return 'shutdown';
+  return 'risk';
+}
+
 const SEVERITY: Record<TradingState, number> = { active: 0, reducing: 1, halted: 2 };
 
 /** The account's scope in the risk engine (strategies use their ids). */
@@ -124,6 +135,8 @@ export class RiskEngine {
   constructor(
     readonly limits: RiskLimits,
     private readonly onChange: (scope: string, state: TradingState, reason: string) => void = () => undefined,
+    /** Called whenever a scope's reasons change (a reason set, raised, lowered or cleared), with its state after. */
+    private readonly onReasons: (scope: string, state: TradingState, reasons: { reason: string; state: TradingState; kind: ReasonKind }[]) => void = () => undefined,
   ) {
     this.loss = new DailyLossGuard(limits.maxDailyLoss);
   }
@@ -132,11 +145,18 @@ export class RiskEngine {
   set(scope: string, reason: string, state: TradingState | null): void {
     const before = this.state(scope);
     const m = this.reasons.get(scope) ?? new Map<string, TradingState>();
+    const had = m.get(reason);
     if (state === null || state === 'active') m.delete(reason);
     else m.set(reason, state);
     this.reasons.set(scope, m);
     const after = this.state(scope);
     if (after !== before) this.onChange(scope, after, reason);
+    if (m.get(reason) !== had) this.onReasons(scope, after, this.reasonsOf(scope));
+  }
+
+  /** The reasons a scope alone is under, each with the state it imposes and its kind. */
+  reasonsOf(scope: string): { reason: string; state: TradingState; kind: ReasonKind }[] {
+    return [...(this.reasons.get(scope)?.entries() ?? [])].map(([reason, state]) => ({ reason, state, kind: reasonKind(reason) }));
   }
 
   /** The state of one scope alone. */

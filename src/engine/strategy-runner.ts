@@ -71,6 +71,8 @@ export class StrategyRunner {
   /** Event time of the newest tick of either leg (the market's clock for stale decisions). */
   private newestTickTime = -Infinity;
   private staleSkipped = 0;
+  /** Bars of statistics the strategy has (history + live) toward `spec.warmupBars` (`warmup` events). */
+  private warmHave = 0;
   private latencyStart: number | null = null;
   private readonly latencies = new RecentSamples(LATENCY_WINDOW);
   private readonly orderLatencies = new RecentSamples(LATENCY_WINDOW);
@@ -157,6 +159,8 @@ export class StrategyRunner {
       strategy.onBar(pairBar(b.time, b.legs), { equity: this.equity(), warmup: true });
       this.lastBarTime = b.time;
     }
+    this.warmHave = saved ? spec.warmupBars : Math.min(use.length, spec.warmupBars);
+    d.emit({ type: 'warmup', strategyId: this.id, have: this.warmHave, need: spec.warmupBars });
     this.syncStrategy('warm-up');
     this.saveState();
     this.startEquity = this.equity();
@@ -222,7 +226,7 @@ export class StrategyRunner {
     if (dec.action !== 'none') {
       this.decisionsMade++;
       const record = (): void => d.journal.recordDecision(this.id, b.time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
-      d.emit({ type: 'decision', strategyId: this.id, time: b.time, decision: dec, z: step.diagnostics.z });
+      d.emit({ type: 'decision', strategyId: this.id, time: b.time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
       // The orders carry the decision in their intent id; the decision row follows (off the latency path).
       traded = await this.act(b, dec, b.wall, record);
     } else {
@@ -231,9 +235,15 @@ export class StrategyRunner {
     recordBar();
     if (traded || dec.action !== 'none' || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
 
+    if (this.warmHave < this.spec.warmupBars) {
+      this.warmHave++;
+      d.emit({ type: 'warmup', strategyId: this.id, have: this.warmHave, need: this.spec.warmupBars });
+    }
     const z = step.diagnostics.z;
     const pos = strategy.position().side;
-    d.logger.info({ strategy: this.id, bar: iso(b.time), y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), pos, equity: round2(equity) }, 'bar');
+    const { beta, gate } = step.diagnostics;
+    // kind 'bar': a terminal renders this record as one line (src/log/terminal.ts); piped, it is JSON with every field.
+    d.logger.info({ kind: 'bar', strategy: this.id, bar: iso(b.time), ySymbol: y.symbol, xSymbol: x.symbol, y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), beta: beta === null ? null : Number(beta.toFixed(4)), p: gate.pValue, pos, equity: round2(equity) }, 'bar');
     // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
     const latencyMs = this.latencies.latest;
     d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });

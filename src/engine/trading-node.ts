@@ -26,13 +26,13 @@ import { silentLogger } from '../log/logger.ts';
 import type { Journal } from '../store/journal.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
-import { isTradable } from './market-hours.ts';
+import { isTradable, nextTradableTime } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
 import { OrderManager, sleep, type CrashPoint } from './order-manager.ts';
 import { NakedLegs, type NakedLegAction } from './naked-leg.ts';
 import { PositionCheck } from './position-check.ts';
 import { Portfolio, roundQty } from './portfolio.ts';
-import { ACCOUNT, checkShortability, RiskEngine, type RiskLimits } from './risk.ts';
+import { ACCOUNT, checkShortability, NODE_REASON, RiskEngine, type RiskLimits } from './risk.ts';
 import { checkSharedContracts, type RunnerSpec } from './runner-spec.ts';
 import { iso, msg, round2, StrategyRunner } from './strategy-runner.ts';
 
@@ -78,6 +78,8 @@ export interface NodeOptions {
    * seen, so a market whose data stopped at the close is seen closed.
    */
   marketClock?: () => number;
+  /** How often (wall ms) each strategy's market is checked for open/closed (`market` events on change; default 15 s). */
+  marketCheckMs?: number;
 }
 
 export class TradingNode {
@@ -110,6 +112,8 @@ export class TradingNode {
   private foreignCandidate = '';
   private lastEvent = { time: -Infinity, wall: 0 };
   private started = false;
+  /** Each strategy's market as last reported (`market` events are sent on change). */
+  private readonly marketOpen = new Map<string, boolean>();
 
   constructor(private readonly o: NodeOptions) {
     this.broker = o.broker;
@@ -118,7 +122,7 @@ export class TradingNode {
     if (o.strategies.length === 0) throw new UserError('the trading node has no strategy to run: list at least one strategy file.');
     this.risk = new RiskEngine(o.risk, (scope, state, reason) => {
       this.logger.warn({ scope: scope === ACCOUNT ? 'account' : scope, state, reason }, 'trading state changed');
-    });
+    }, (scope, state, reasons) => this.emit({ type: 'trading-state', strategyId: scope === ACCOUNT ? null : scope, state, reasons, time: Date.now() }));
     this.orders = new OrderManager({
       broker: o.broker, journal: o.journal, portfolio: this.portfolio, logger: this.logger,
       coidPrefix: o.coidPrefix ?? 'tdm', pollMs: o.orderPollMs ?? 2_000, resolveTimeoutMs: o.resolveTimeoutMs ?? 20_000,
@@ -213,6 +217,7 @@ export class TradingNode {
       throw new UserError(`${o.mode} mode refuses account ${o.accountId}: the gateway reports it as a ${acct.isPaper ? 'paper' : 'live'} account.`);
     }
     broker.useAccount(o.accountId);
+    this.emit({ type: 'session', state: 'up', what: 'start', reason: null, time: Date.now() });
     await this.resolveInstruments();
     this.journal.setMeta('account', o.accountId);
     this.journal.setMeta('mode', o.mode);
@@ -230,6 +235,22 @@ export class TradingNode {
     const names = this.runners.map((r) => `${r.id} (${r.legs.y.symbol}/${r.legs.x.symbol}, equity ${round2(r.equity())})`).join(', ');
     this.logger.info({ mode: o.mode, account: o.accountId, strategies: this.runners.map((r) => r.id), equity: round2(this.startEquity) }, 'engine running');
     this.emit({ type: 'info', message: `engine running: ${o.mode} account ${o.accountId}, ${names}` });
+    this.emit({ type: 'started', mode: o.mode, accountId: o.accountId, strategies: this.runners.map((r) => r.id), time: Date.now() });
+    this.checkMarkets();
+  }
+
+  /** Each strategy's market (both legs tradable at the market's time): a `market` event when it opened or closed. */
+  private checkMarkets(): void {
+    if (this.stopping) return;
+    const now = this.marketNow();
+    const outsideRth = this.o.risk.allowOutsideRth;
+    for (const r of this.runners) {
+      const secTypes = [r.legs.y.secType, r.legs.x.secType];
+      const open = secTypes.every((t) => isTradable(t, now, outsideRth));
+      if (this.marketOpen.get(r.id) === open) continue;
+      this.marketOpen.set(r.id, open);
+      this.emit({ type: 'market', strategyId: r.id, open, marketTime: now, nextOpen: open ? null : nextTradableTime(secTypes, now, outsideRth) });
+    }
   }
 
   /** Resolves every leg once (two strategies may share a contract when allowed). */
@@ -308,6 +329,7 @@ export class TradingNode {
       if (timerSync) return;
       timerSync = this.syncPositions('timer').catch((err: unknown) => this.logger.warn({ err: msg(err) }, 'portfolio sync failed')).finally(() => (timerSync = null));
     }, o.portfolioSyncMs ?? 60_000));
+    this.timers.push(setInterval(() => this.checkMarkets(), o.marketCheckMs ?? 15_000));
     if (o.killSwitchFile) {
       const file = o.killSwitchFile;
       this.timers.push(setInterval(() => {
@@ -391,15 +413,17 @@ export class TradingNode {
     if (e.kind === 'down') {
       if (this.sessionDown) return;
       this.sessionDown = true;
-      this.risk.set(ACCOUNT, 'session down', 'halted');
+      this.risk.set(ACCOUNT, NODE_REASON.sessionDown, 'halted');
       this.logger.warn({ reason: e.reason }, 'session/stream lost: no new decisions until the session is back');
+      this.emit({ type: 'session', state: 'down', what: 'session', reason: e.reason, time: Date.now() });
       this.emit({ type: 'warn', message: `session lost (${e.reason}): pausing until it is restored` });
       this.journal.recordIncident('session-down', { reason: e.reason });
       return;
     }
     const wasDown = this.sessionDown;
     this.sessionDown = false;
-    this.risk.set(ACCOUNT, 'session down', null);
+    this.risk.set(ACCOUNT, NODE_REASON.sessionDown, null);
+    this.emit({ type: 'session', state: 'up', what: e.what === 'session' || wasDown ? 'session' : 'stream', reason: null, time: Date.now() });
     if (e.what === 'session' || wasDown) {
       this.logger.info('session restored: resubscribing and reconciling');
       this.journal.recordIncident('session-up', { what: e.what });
@@ -547,7 +571,8 @@ export class TradingNode {
     if (this.stopping) return;
     this.stopping = true;
     this.stopReason = reason;
-    this.risk.set(ACCOUNT, 'shutdown', 'halted');
+    this.emit({ type: 'stopping', reason, time: Date.now() });
+    this.risk.set(ACCOUNT, NODE_REASON.shutdown, 'halted');
     this.logger.info({ reason }, 'stopping: no new decisions');
     for (const t of this.timers) clearInterval(t);
     if (this.syncTimer) clearTimeout(this.syncTimer);
@@ -597,8 +622,8 @@ export class TradingNode {
       this.journal.recordIncident('flatten-refused', { marketTime: now, positions: what });
       return 'market-closed';
     }
-    this.risk.set(ACCOUNT, 'shutdown', null);
-    this.risk.set(ACCOUNT, 'flatten on exit', 'reducing');
+    this.risk.set(ACCOUNT, NODE_REASON.shutdown, null);
+    this.risk.set(ACCOUNT, NODE_REASON.flattenOnExit, 'reducing');
     const results = await Promise.all(this.runners.map((r) => this.flattenRunner(r, 'exit')));
     return results.every(Boolean) ? 'done' : 'incomplete';
   }

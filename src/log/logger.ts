@@ -1,5 +1,7 @@
 /**
- * Logging: pino, human-readable on a terminal and JSON lines otherwise.
+ * Logging: pino, human-readable on a terminal and JSON lines otherwise. On a terminal each bar's
+ * status is one line and time stamps are in the exchange's time zone (terminal.ts); piped output
+ * keeps every field.
  *
  * Secrets are removed twice: by key (pino's redact paths for passwords, cookies, tokens, ...) and by
  * value (every registered secret string, e.g. the password from the environment, is replaced
@@ -7,13 +9,13 @@
  * URL still never reaches the output.
  */
 import pino, { type Logger, type Level } from 'pino';
-import pretty from 'pino-pretty';
 import { createWriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { hasSecrets, registerSecret, scrubSecrets } from '../util/secrets.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 import { useColor } from '../util/color.ts';
+import { terminalRenderer } from './terminal.ts';
 
 export type { Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -34,11 +36,15 @@ const REDACT_PATHS = [
 
 export { registerSecret, scrubSecrets };
 
-/** A stream wrapper that scrubs secret values from each serialized line before it is written. */
-function scrubbing(dest: NodeJS.WritableStream): Writable {
+/**
+ * A stream wrapper that scrubs secret values from each serialized line before it is written,
+ * after rendering it for a terminal when `render` is given.
+ */
+function scrubbing(dest: NodeJS.WritableStream, render?: (line: string) => string): Writable {
   return new Writable({
     write(chunk: Buffer | string, _enc, cb) {
-      const line = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      const raw = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      const line = render ? render(raw) : raw;
       dest.write(hasSecrets() ? scrubSecrets(line) : line);
       cb();
     },
@@ -69,7 +75,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const consoleDest = opts.destination ?? process.stderr;
   const usePretty = opts.pretty ?? Boolean((consoleDest as NodeJS.WriteStream).isTTY);
   const consoleStream = usePretty
-    ? pretty({ destination: scrubbing(consoleDest), colorize: useColor(consoleDest as NodeJS.WriteStream), sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? scrubbing(consoleDest, terminalRenderer({ colorize: useColor(consoleDest as NodeJS.WriteStream) }))
     : scrubbing(consoleDest);
   const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: consoleStream }];
   if (opts.file) {

@@ -42,7 +42,6 @@ export function observedStrategies(config: TandemConfig): ObservedStrategy[] {
     return {
       id: sc.name, y: p.legs.y.symbol, x: p.legs.x.symbol, bar: p.bar, entryZ: p.entryZ, exitZ: p.exitZ, stopZ: p.stopZ,
       warmupBars: Math.max(p.lookback, p.gate?.lookback ?? 0) - 1,
-      market: p.legs.y.secType === 'CRYPTO' && p.legs.x.secType === 'CRYPTO' ? 'crypto' : 'stock',
       params: sc.strategy as unknown as Record<string, unknown>,
     };
   });

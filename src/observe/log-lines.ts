@@ -8,7 +8,7 @@
  * per line when the output is piped (the same fields, machine-readable). Pure functions: the node
  * (or the command printing them) decides where they go.
  */
-import { isCryptoWindow, isStockRegularHours, nyTime } from '../engine/market-hours.ts';
+import { isCryptoWindow, isStockRegularHours, nextTradableTime, nyTime } from '../engine/market-hours.ts';
 
 export type LineKind = 'decision' | 'order' | 'fill' | 'bar' | 'heartbeat';
 
@@ -130,20 +130,20 @@ const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** The next time (ms) the market of this kind opens, searched in 5-minute steps up to 8 days ahead. */
 export function nextOpen(now: number, kind: 'stock' | 'crypto'): number | null {
-  const isOpen = kind === 'crypto' ? isCryptoWindow : isStockRegularHours;
-  const step = 5 * 60_000;
-  let t = Math.ceil(now / step) * step;
-  for (let i = 0; i < (8 * 24 * 60) / 5; i++, t += step) if (isOpen(t)) return t;
-  return null;
+  return nextTradableTime([kind === 'crypto' ? 'CRYPTO' : 'STK'], now);
 }
 
 /** `market closed until Mon 09:30 New York`, or null when the market is open. */
 export function marketClosedText(now: number, kind: 'stock' | 'crypto'): string | null {
   const isOpen = kind === 'crypto' ? isCryptoWindow : isStockRegularHours;
   if (isOpen(now)) return null;
-  const at = nextOpen(now, kind);
-  if (at === null) return 'market closed';
-  const t = nyTime(at);
+  return closedUntilText(nextOpen(now, kind));
+}
+
+/** `market closed until Mon 09:30 New York` for the next open the node reported (null: not found). */
+export function closedUntilText(nextOpenAt: number | null): string {
+  if (nextOpenAt === null) return 'market closed';
+  const t = nyTime(nextOpenAt);
   const hh = String(Math.floor(t.minutes / 60)).padStart(2, '0');
   const mm = String(t.minutes % 60).padStart(2, '0');
   return `market closed until ${DAY_NAMES[t.weekday]} ${hh}:${mm} New York`;

@@ -7,12 +7,15 @@
  *   undici's diagnostics channels, so the IBKR client needs no change (only requests to the
  *   gateway's origin count; webhooks and Telegram do not);
  * - pacing queue length: `watchPacingQueue(() => client.pacer.pending)`, read at scrape time;
- * - fills, orders by state, session drops/re-logins, equity per strategy, session up, halted:
- *   `attachWatcher(watcher)` (from the journal the node writes);
+ * - fills, orders by state, equity per strategy: `attachWatcher(watcher)` (from the journal);
+ * - session up, drops and re-logins, halted: the node's typed events (`onNodeEvent`) when the node
+ *   runs in this process (`followNode()`); otherwise (a dashboard following a journal written
+ *   elsewhere) what the journal's incidents and the node's status record say;
  * - decision latency: `observeDecisionLatency(strategy, ms)`, called by the node per decision.
  */
 import diagnostics from 'node:diagnostics_channel';
 import client from 'prom-client';
+import type { NodeEvent } from '../engine/events.ts';
 import type { JournalWatcher } from './watcher.ts';
 
 /** Bounded label values: account ids, conids and order ids in paths (segments with 3+ digits) become `:id`. */
@@ -37,6 +40,9 @@ export class NodeMetrics {
   readonly sessionUp: client.Gauge;
   readonly halted: client.Gauge;
   private queueProbe: (() => number) | null = null;
+  /** Session and halts from the node's events (true) or from the journal (false). */
+  private nodeEvents = false;
+  private sessionDown = false;
   private readonly cleanups: (() => void)[] = [];
 
   constructor() {
@@ -63,6 +69,25 @@ export class NodeMetrics {
     this.equity = new client.Gauge({ name: 'tandem_equity', help: 'Latest equity per strategy (account currency)', labelNames: ['strategy'], registers });
     this.sessionUp = new client.Gauge({ name: 'tandem_session_up', help: '1 when the brokerage session is up, 0 when down', registers });
     this.halted = new client.Gauge({ name: 'tandem_trading_halted', help: '1 when trading is halted (kill switch, daily loss)', registers });
+  }
+
+  /** The node runs in this process: its events, not the journal's incidents, say session and halts. */
+  followNode(): void {
+    this.nodeEvents = true;
+  }
+
+  /** A node event: session down/up (drops, re-logins, up gauge) and the account's trading state. */
+  onNodeEvent(e: NodeEvent): void {
+    if (!this.nodeEvents) return;
+    if (e.type === 'session' || e.type === 'started') {
+      const down = e.type === 'session' && e.state === 'down';
+      if (down && !this.sessionDown) this.sessionDrops.inc();
+      if (!down && this.sessionDown) this.relogins.inc();
+      this.sessionDown = down;
+      this.sessionUp.set(down ? 0 : 1);
+    } else if (e.type === 'trading-state' && e.strategyId === null) {
+      this.halted.set(e.reasons.some((r) => r.kind !== 'shutdown' && r.state === 'halted') ? 1 : 0);
+    }
   }
 
   observeDecisionLatency(strategy: string, ms: number): void {
@@ -113,12 +138,13 @@ export class NodeMetrics {
     };
     refreshOrders();
     for (const e of w.reader.latestEquity()) this.equity.set({ strategy: e.strategyId }, e.equity);
-    const h0 = w.health;
-    this.sessionUp.set(h0.session.state === 'down' ? 0 : 1);
-    this.halted.set(h0.trading.state === 'halted' ? 1 : 0);
     w.on('order', refreshOrders);
     w.on('fill', (f) => this.fills.inc({ strategy: f.strategyId, side: f.side }));
     w.on('equity', (e) => this.equity.set({ strategy: e.strategyId }, e.equity));
+    if (this.nodeEvents) return;
+    const h0 = w.health;
+    this.sessionUp.set(h0.session.state === 'down' ? 0 : 1);
+    this.halted.set(h0.trading.state === 'halted' ? 1 : 0);
     w.on('incident', (i) => {
       if (i.kind === 'session-down') this.sessionDrops.inc();
       if (i.kind === 'session-up') this.relogins.inc();

@@ -30,6 +30,10 @@ export interface StrategyStatus {
   z: [number, number | null][];
   /** The strategy's parameters (for `tandem report` to replay the recorded bars). */
   params?: Record<string, unknown>;
+  /** The state this strategy trades under (the stricter of the account's and its own), as the node reported it. */
+  trading?: { state: TradingState; reason: string | null };
+  /** Its market at the node's last check (market time); when closed, the next open. */
+  market?: { open: boolean; marketTime: number; nextOpen: number | null };
 }
 
 export interface NodeStatus {

@@ -3,8 +3,10 @@
  * failures, a brokerage session lost for more than N minutes, positions at the broker that no
  * strategy traded — sent to a generic webhook (one JSON POST per alert) and/or a Telegram bot.
  *
- * The events come from the journal (a `JournalWatcher`), so alerts report what was made durable and
- * work the same for a node in this process or in another one. Sending never blocks or fails the
+ * Fills, legging failures and foreign positions come from the journal (a `JournalWatcher`), so those
+ * alerts report what was made durable. Halts and the session come from the node's typed events
+ * (`trading-state`, `session`) when the node runs in this process (`followNode()`); a notifier that
+ * only follows a journal infers them from its incidents. Sending never blocks or fails the
  * node: each target gets one retry, then a warning without the target's URL or token. The Telegram
  * token is read from .env (the variable `notify.telegram.tokenEnv` names) and registered as a secret
  * with the logger, so neither a log line nor an error message can carry it.
@@ -14,6 +16,7 @@ import type { AlertKind, EngineConfig } from '../config/engine-schema.ts';
 import type { Env } from '../config/env.ts';
 import { registerSecret, silentLogger, type Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
+import type { NodeEvent, TradingReason } from '../engine/events.ts';
 import type { ReaderFill, ReaderIncident } from './journal-reader.ts';
 import type { JournalWatcher } from './watcher.ts';
 
@@ -54,6 +57,12 @@ export class Notifier {
   /** Alerts handed to a target (for tests and the run's summary). */
   sent = 0;
   failed = 0;
+  /** Session and halts from the node's events (true) or from the journal's incidents (false). */
+  private nodeEvents = false;
+  /** Risk halts already alerted, per scope ('' = account): alerted once each until cleared. */
+  private readonly halts = new Map<string, Set<string>>();
+  private session: { down: boolean; since: number; reason: string | null } = { down: false, since: 0, reason: null };
+  private sessionTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly cfg: NotifyConfig, env: Env, private readonly logger: Logger = silentLogger, private readonly timeoutMs = 10_000) {
     const all = new Set(cfg.events);
@@ -107,13 +116,58 @@ export class Notifier {
     return p;
   }
 
-  /** Alerts from the journal: fills, halts, legging, foreign positions, and session lost > N minutes. */
+  /** The node runs in this process: halts and the session are taken from its events (`onNodeEvent`). */
+  followNode(): void {
+    this.nodeEvents = true;
+  }
+
+  /**
+   * A node event: a risk halt (kill switch, daily loss, naked leg, positions in doubt; not a lost
+   * session or a shutdown) alerts once per reason and scope; a session down for longer than
+   * `sessionLostMinutes` alerts once per drop.
+   */
+  onNodeEvent(e: NodeEvent): void {
+    if (!this.nodeEvents) return;
+    if (e.type === 'trading-state') {
+      const scope = e.strategyId ?? '';
+      const seen = this.halts.get(scope) ?? new Set<string>();
+      const now = new Set<string>();
+      for (const r of e.reasons) {
+        if (r.kind !== 'risk' || r.state !== 'halted') continue;
+        now.add(r.reason);
+        if (!seen.has(r.reason)) void this.send(haltAlert(e.strategyId, r, e.reasons, e.time));
+      }
+      this.halts.set(scope, now);
+    } else if (e.type === 'session' && e.state === 'down') {
+      if (this.session.down) return;
+      this.session = { down: true, since: e.time, reason: e.reason };
+      const drop = this.session;
+      this.sessionTimer = setTimeout(() => {
+        if (this.sessionTimer) this.timers.delete(this.sessionTimer);
+        this.sessionTimer = null;
+        if (this.session !== drop) return;
+        const mins = Math.round((Date.now() - drop.since) / 6_000) / 10;
+        void this.send({ kind: 'session-lost', time: Date.now(), strategy: null, text: `brokerage session down for ${mins} min${drop.reason ? ` (${drop.reason})` : ''}: no decisions are made until it is back`, data: { since: drop.since, reason: drop.reason } });
+      }, Math.max(0, drop.since + this.cfg.sessionLostMinutes * 60_000 - Date.now()));
+      this.timers.add(this.sessionTimer);
+    } else if ((e.type === 'session' && e.state === 'up') || e.type === 'started') {
+      this.session = { down: false, since: e.time, reason: null };
+      if (this.sessionTimer) {
+        clearTimeout(this.sessionTimer);
+        this.timers.delete(this.sessionTimer);
+        this.sessionTimer = null;
+      }
+    }
+  }
+
+  /** Alerts from the journal: fills, legging, foreign positions; halts and session lost > N minutes unless the node's events say those. */
   attachWatcher(w: JournalWatcher): void {
     w.on('fill', (f) => void this.send(fillAlert(f)));
     w.on('incident', (i) => {
-      const kind: AlertKind | null = HALT_INCIDENTS.has(i.kind) ? 'halt' : LEGGING_INCIDENTS.has(i.kind) ? 'legging' : FOREIGN_INCIDENTS.has(i.kind) ? 'foreign-position' : null;
+      const kind: AlertKind | null = HALT_INCIDENTS.has(i.kind) && !this.nodeEvents ? 'halt' : LEGGING_INCIDENTS.has(i.kind) ? 'legging' : FOREIGN_INCIDENTS.has(i.kind) ? 'foreign-position' : null;
       if (kind) void this.send(incidentAlert(kind, i));
     });
+    if (this.nodeEvents) return;
     const limitMs = this.cfg.sessionLostMinutes * 60_000;
     let pending: NodeJS.Timeout | null = null;
     /** The drop already alerted (its start): one alert per drop. */
@@ -157,6 +211,15 @@ export function fillAlert(f: ReaderFill): Alert {
     kind: 'fill', time: f.time, strategy: f.strategyId,
     text: `${f.strategyId}: ${f.side} ${f.qty} ${f.symbol} @ ${f.price.toFixed(2)} (commission ${f.commission.toFixed(2)})`,
     data: { execId: f.execId, cOID: f.cOID, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission },
+  };
+}
+
+function haltAlert(strategyId: string | null, r: TradingReason, all: TradingReason[], time: number): Alert {
+  const scope = strategyId ?? 'account';
+  return {
+    kind: 'halt', time, strategy: strategyId,
+    text: `trading halted (${strategyId ? `strategy ${strategyId}` : 'account'}): ${r.reason}`,
+    data: { scope, reason: r.reason, reasons: all.map((x) => `${x.state}: ${x.reason}`) },
   };
 }
 

@@ -1,22 +1,23 @@
 /**
  * The observation side of a node in this process: it takes the node's events, keeps the node
  * status record (`<journal>.status.json`: heartbeat, session and trading state, each strategy's
- * latest z and warm-up), follows the journal with a `JournalWatcher` and from it prints the trade
- * lines (decision / order / fill), feeds the metrics and sends the alerts.
+ * latest z, warm-up, market open/closed), follows the journal with a `JournalWatcher` and from it
+ * prints the trade lines (decision / order / fill), feeds the metrics and sends the alerts.
  *
- * The node only has to call `onEvent(e, strategyId)` with its events (and, once it has them, the
- * typed `setSession` / `setTradingState` / `setHeartbeat` / `observeDecisionLatency`); everything else
- * is read from what it journals. Nothing here can stop or slow the node: a failed status write or
- * alert is logged and dropped.
+ * The node's state comes from its typed events only (`started`, `session`, `trading-state`,
+ * `warmup`, `market`, `stopping`, `bar`): no log text is matched and nothing is inferred from the
+ * journal's incidents here (those serve readers in another process, which have only the journal
+ * and this record). Money records (orders, fills, decisions) are read from the journal, so the
+ * lines say what was made durable. Nothing here can stop or slow the node: a failed status write
+ * or alert is logged and dropped.
  */
-import type { NodeEvent } from '../engine/events.ts';
+import type { NodeEvent, StopReason, TradingReason } from '../engine/events.ts';
 import type { Logger } from '../log/logger.ts';
-import { barMinutes } from '../strategies/cointegration/params.ts';
 import { silentLogger } from '../log/logger.ts';
 import { JournalReader, type ReaderDecision } from './journal-reader.ts';
-import { decisionLine, fillLine, heartbeatLine, marketClosedText, orderLine, reasonWord, renderLine, warmupText, type RenderOptions, type TradeLine } from './log-lines.ts';
+import { closedUntilText, decisionLine, fillLine, heartbeatLine, orderLine, reasonWord, renderLine, warmupText, type RenderOptions, type TradeLine } from './log-lines.ts';
 import type { NodeMetrics } from './metrics.ts';
-import { emptyStatus, MAX_Z_POINTS, writeNodeStatus, type NodeStatus, type SessionState, type StrategyStatus, type TradingState } from './node-status.ts';
+import { emptyStatus, MAX_Z_POINTS, writeNodeStatus, type NodeStatus, type SessionState, type StrategyStatus } from './node-status.ts';
 import type { Notifier } from './notify.ts';
 import { JournalWatcher } from './watcher.ts';
 
@@ -28,9 +29,8 @@ export interface ObservedStrategy {
   entryZ: number;
   exitZ: number;
   stopZ: number;
+  /** Warm-up bars expected until the node reports its own count (`warmup` events). */
   warmupBars: number;
-  /** Market hours for the heartbeat ("market closed until Mon 09:30 New York"). */
-  market?: 'stock' | 'crypto';
   /** The strategy's parameters, kept in the status record so `tandem report` can replay the bars. */
   params?: Record<string, unknown>;
 }
@@ -59,7 +59,11 @@ export class RunObserver {
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
   private readonly lastClose = new Map<string, number>();
-  private readonly lastBarWall = new Map<string, number>();
+  /** The account's reasons and each strategy's own (from `trading-state` events). */
+  private accountReasons: TradingReason[] = [];
+  private readonly strategyReasons = new Map<string, TradingReason[]>();
+  private started = false;
+  private stopping: StopReason | null = null;
 
   constructor(private readonly o: RunObserverOptions) {
     this.logger = o.logger ?? silentLogger;
@@ -72,6 +76,9 @@ export class RunObserver {
       };
       this.status.strategies[s.id] = st;
     }
+    // Session and halts come from the node's events: metrics and alerts take those, not the incidents.
+    o.metrics?.followNode();
+    o.notifier?.followNode();
     this.flush();
     this.timer = setInterval(() => this.tick(), o.heartbeatMs ?? 5_000);
     this.timer.unref();
@@ -94,16 +101,6 @@ export class RunObserver {
     this.o.metrics?.attachWatcher(w);
     this.o.notifier?.attachWatcher(w);
     if (this.o.lines) this.printLinesFrom(w, this.o.lines);
-    w.on('health', (h) => {
-      // Incidents the node journals (session-down/up, kill switch) update the record too.
-      if (h.session.state !== 'unknown' && h.session.state !== this.status.session.state && h.session.since !== null && h.session.since >= this.status.startedAt) {
-        this.status.session = { ...this.status.session, state: h.session.state, since: h.session.since, reason: h.session.reason };
-      }
-      this.status.session.drops = Math.max(this.status.session.drops, h.session.drops);
-      this.status.session.relogins = Math.max(this.status.session.relogins, h.session.relogins);
-      if (h.trading.state === 'halted' && this.status.trading.state !== 'stopped') this.status.trading = { state: 'halted', reason: h.trading.reason };
-      this.flush();
-    });
     return w;
   }
 
@@ -181,47 +178,76 @@ export class RunObserver {
     };
   }
 
-  /** Feed every node event here (the strategy id the runner belongs to). */
-  onEvent(e: NodeEvent, strategyId = 'strategyId' in e ? e.strategyId : this.firstId): void {
-    const s = this.status.strategies[strategyId];
-    if (e.type === 'bar' && s) {
-      if (e.decisionLatencyMs !== undefined) this.observeDecisionLatency(strategyId, e.decisionLatencyMs);
-      this.lastBarWall.set(strategyId, Date.now());
-      s.lastBar = { time: e.time, closes: e.closes, z: e.z, position: e.position, equity: e.equity };
-      s.z.push([e.time, e.z]);
-      if (s.z.length > MAX_Z_POINTS) s.z.splice(0, s.z.length - MAX_Z_POINTS);
-      s.warmup.have = Math.min(s.warmup.need, s.warmup.have + 1);
-      if (this.status.trading.state === 'starting') this.status.trading = { state: 'active', reason: null };
-      if (this.status.session.state === 'starting') this.status.session = { ...this.status.session, state: 'up', since: Date.now() };
-      this.flush();
-    } else if (e.type === 'info' && e.message.startsWith('engine running')) {
-      // Legacy engine: its start is only told as text. The node should call setTradingState('active').
-      this.setSession('up', null);
-      this.setTradingState('active', null);
+  /** Feed every node event here (`strategyId`: the strategy of an event that names none, e.g. a legacy one). */
+  onEvent(e: NodeEvent, strategyId?: string): void {
+    const sid = strategyId ?? ('strategyId' in e && e.strategyId !== null ? e.strategyId : this.firstId);
+    const s = this.status.strategies[sid];
+    switch (e.type) {
+      case 'bar':
+        if (!s) break;
+        if (e.decisionLatencyMs !== undefined) this.observeDecisionLatency(sid, e.decisionLatencyMs);
+        s.lastBar = { time: e.time, closes: e.closes, z: e.z, position: e.position, equity: e.equity };
+        s.z.push([e.time, e.z]);
+        if (s.z.length > MAX_Z_POINTS) s.z.splice(0, s.z.length - MAX_Z_POINTS);
+        this.flush();
+        break;
+      case 'started':
+        this.started = true;
+        this.setSession('up', null, e.time);
+        this.applyTradingState();
+        break;
+      case 'session':
+        this.setSession(e.state, e.reason, e.time);
+        break;
+      case 'trading-state':
+        if (e.strategyId === null) this.accountReasons = e.reasons;
+        else this.strategyReasons.set(e.strategyId, e.reasons);
+        this.applyTradingState();
+        break;
+      case 'warmup': {
+        const first = s !== undefined && !this.warmupReported.has(sid);
+        this.warmupReported.add(sid);
+        if (s) s.warmup = { have: e.have, need: e.need };
+        this.flush();
+        // Said at once (not after a quiet minute) when the node starts still warming up.
+        if (first && e.have < e.need) this.printHeartbeat(`${sid}: ${warmupText(e.have, e.need)}`);
+        break;
+      }
+      case 'market':
+        if (s) s.market = { open: e.open, marketTime: e.marketTime, nextOpen: e.nextOpen };
+        this.flush();
+        // A market that closes (or is closed at start) is said at once: the node will be quiet until it opens.
+        if (!e.open) this.printHeartbeat(`${sid}: ${closedUntilText(e.nextOpen)}`);
+        break;
+      case 'stopping':
+        this.stopping = e.reason;
+        break;
+      default:
+        break;
     }
+    this.o.metrics?.onNodeEvent(e);
+    this.o.notifier?.onNodeEvent(e);
     this.journalWatcher()?.poke();
   }
 
-  setSession(state: SessionState, reason: string | null): void {
+  private setSession(state: SessionState, reason: string | null, at: number): void {
     const cur = this.status.session;
-    if (cur.state !== state) this.status.session = { ...cur, state, since: Date.now(), reason, drops: cur.drops + (state === 'down' ? 1 : 0), relogins: cur.relogins + (state === 'up' && cur.state === 'down' ? 1 : 0) };
+    if (cur.state !== state) this.status.session = { ...cur, state, since: at, reason, drops: cur.drops + (state === 'down' ? 1 : 0), relogins: cur.relogins + (state === 'up' && cur.state === 'down' ? 1 : 0) };
     this.flush();
   }
 
-  setTradingState(state: TradingState, reason: string | null): void {
-    this.status.trading = { state, reason };
-    this.flush();
-  }
-
-  /** Warm-up progress of a strategy (have/need bars): the node calls it while it warms up. */
-  setWarmup(strategyId: string, have: number): void {
-    const s = this.status.strategies[strategyId];
-    if (s) s.warmup.have = have;
-    this.flush();
-  }
-
-  setHeartbeat(text: string | null): void {
-    this.status.heartbeat = text;
+  /**
+   * The account's trading state and each strategy's (the stricter of the account's and its own),
+   * from the reasons the node reported. A shutdown is not a halt: the record says `stopped` at the
+   * end instead. Before the node said it started, an active account is still `starting`.
+   */
+  private applyTradingState(): void {
+    const account = strictest(this.accountReasons);
+    if (this.started || account.state !== 'active') this.status.trading = account;
+    for (const [id, st] of Object.entries(this.status.strategies)) {
+      const own = strictest([...this.accountReasons, ...(this.strategyReasons.get(id) ?? [])]);
+      st.trading = this.started || own.state !== 'active' ? own : { state: 'starting', reason: null };
+    }
     this.flush();
   }
 
@@ -230,6 +256,13 @@ export class RunObserver {
   }
 
   private lastLineAt = Date.now();
+  private readonly warmupReported = new Set<string>();
+
+  private printHeartbeat(text: string): void {
+    if (!this.o.lines) return;
+    this.lastLineAt = Date.now();
+    this.o.lines.write(`${renderLine(heartbeatLine('node', Date.now(), text), this.o.lines.render)}\n`);
+  }
 
   /** Every few seconds: the heartbeat record, and a heartbeat line when nothing was printed for a minute. */
   private tick(): void {
@@ -239,15 +272,9 @@ export class RunObserver {
     const notes: string[] = [];
     for (const s of this.o.strategies) {
       const st = this.status.strategies[s.id]!;
-      if (st.lastBar === null || st.lastBar.z === null) {
-        const have = this.reader ? this.reader.barTimes(s.y) : st.warmup.have;
-        st.warmup.have = Math.min(st.warmup.need, have);
-        if (st.warmup.have < st.warmup.need) notes.push(`${s.id}: ${warmupText(st.warmup.have, st.warmup.need)}`);
-      }
-      // Bars arriving mean the market is open (also on a simulated clock); only a quiet node explains itself.
-      const quiet = now - (this.lastBarWall.get(s.id) ?? 0) > 2 * barMinutes(s.bar) * 60_000;
-      const closed = quiet ? marketClosedText(now, s.market ?? 'stock') : null;
-      if (closed) notes.push(`${s.id}: ${closed}`);
+      // What the node reported: its warm-up count and whether its market is open.
+      if (st.warmup.have < st.warmup.need) notes.push(`${s.id}: ${warmupText(st.warmup.have, st.warmup.need)}`);
+      if (st.market && !st.market.open) notes.push(`${s.id}: ${closedUntilText(st.market.nextOpen)}`);
     }
     this.status.heartbeat = notes.length ? notes.join('; ') : null;
     this.flush();
@@ -278,10 +305,20 @@ export class RunObserver {
     this.watcher?.poke();
     this.flushHeld(0);
     this.watcher?.stop();
-    this.status.trading = { state: this.status.trading.state === 'halted' ? 'halted' : 'stopped', reason: this.status.trading.state === 'halted' ? this.status.trading.reason : stopReason };
+    // A risk halt (kill switch, daily loss, ...) stays in the record; otherwise the node stopped, and why.
+    const riskHalt = strictest(this.accountReasons.filter((r) => r.kind === 'risk'));
+    this.status.trading = riskHalt.state === 'halted' ? riskHalt : { state: 'stopped', reason: stopReason ?? this.stopping };
     this.status.stoppedAt = Date.now();
     this.flush();
     await this.o.notifier?.close();
     this.reader?.close();
   }
+}
+
+/** The strictest state among reasons that are not the node's own shutdown, and the reasons that impose it. */
+function strictest(reasons: TradingReason[]): { state: 'active' | 'reducing' | 'halted'; reason: string | null } {
+  const counted = reasons.filter((r) => r.kind !== 'shutdown' && r.state !== 'active');
+  const state = counted.some((r) => r.state === 'halted') ? 'halted' : counted.length ? 'reducing' : 'active';
+  const why = counted.filter((r) => r.state === state).map((r) => r.reason);
+  return { state, reason: why.length ? why.join(', ') : null };
 }

@@ -22,6 +22,9 @@ export interface StrategySnapshot extends StrategyPair {
   lastBar: { time: number; z: number | null; position: string } | null;
   trades: { closed: number; open: number; realisedPnl: number };
   warmup: { have: number; need: number } | null;
+  /** The state this strategy trades under and its market, as the running node last reported them. */
+  trading: { state: string; reason: string | null } | null;
+  market: { open: boolean; nextOpen: number | null } | null;
 }
 
 export interface StatusSnapshot {
@@ -88,6 +91,8 @@ export function buildStatus(reader: JournalReader, now = Date.now()): StatusSnap
       lastBar: st?.lastBar ? { time: st.lastBar.time, z: st.lastBar.z, position: st.lastBar.position } : null,
       trades: { closed: mine.filter((t) => !t.open).length, open: mine.filter((t) => t.open).length, realisedPnl: Math.round(mine.reduce((s, t) => s + (t.open ? 0 : t.pnl ?? 0), 0) * 100) / 100 },
       warmup: st ? st.warmup : null,
+      trading: running && st?.trading ? st.trading : null,
+      market: running && st?.market ? { open: st.market.open, nextOpen: st.market.nextOpen } : null,
     };
   });
   const incidents = reader.incidents();
@@ -127,6 +132,8 @@ export function renderStatusText(s: StatusSnapshot): string {
     lines.push(`strategy ${st.id}  (y ${st.y}, x ${st.x})`);
     lines.push(`  equity ${st.equity ? `${money(st.equity.equity)}  cash ${money(st.equity.cash)}  (at bar ${when(st.equity.time)})` : 'n/a'}`);
     lines.push(`  position ${st.positions.length ? (st.lastBar?.position ?? 'open') : 'flat'}${st.lastBar ? `, last z ${st.lastBar.z === null ? 'n/a' : st.lastBar.z.toFixed(2)} at ${when(st.lastBar.time)}` : ''}${st.warmup && st.warmup.have < st.warmup.need ? `, warm-up ${st.warmup.have}/${st.warmup.need}` : ''}`);
+    if (st.trading && st.trading.state !== s.trading.state) lines.push(`  trading ${st.trading.state}${st.trading.reason ? ` (${st.trading.reason})` : ''}`);
+    if (st.market && !st.market.open) lines.push(`  market closed${st.market.nextOpen !== null ? ` until ${when(st.market.nextOpen)}` : ''}`);
     for (const p of st.positions) lines.push(`    ${p.symbol.padEnd(8)} ${String(p.qty).padStart(10)}  avg ${money(p.avgCost)}${p.mark !== null ? `  mark ${money(p.mark)}  value ${money(p.value!)}` : ''}`);
     lines.push(`  trades ${st.trades.closed} closed (realised ${money(st.trades.realisedPnl)}), ${st.trades.open} open`);
   }

@@ -1,9 +1,10 @@
 /**
  * Follows a journal while its node writes it: every poll reads the rows added since the last one
  * (fills, order state changes, decisions, incidents, bars, equity points) and hands them to the
- * listeners — the metrics, the alerts and the dashboard. It also keeps the session and trading
- * state that the incidents imply (session-down/up, kill switch, daily loss), merged with the node
- * status record when the node writes one.
+ * listeners — the metrics, the alerts and the dashboard. Session and trading state: the node status
+ * record while the node writes it (its observer fills it from the node's typed events); only when
+ * no fresh record exists (the node stopped or crashed) are they inferred from the incidents
+ * (session-down/up, kill switch, daily loss).
  *
  * Why poll the journal rather than only listen to the node's events: the same code then serves a
  * node in this process (`tandem run --dashboard`, where `poke()` after each engine event makes it
@@ -127,7 +128,7 @@ export class JournalWatcher extends EventEmitter<WatcherEvents> {
     this.refreshHealth();
   }
 
-  /** Session and trading state: the node's own record when fresh, else what the incidents imply. */
+  /** Session and trading state: the node's own record when fresh (from its typed events), else what the incidents imply. */
   private refreshHealth(): void {
     const now = this.opts.now?.() ?? Date.now();
     const status = readNodeStatus(this.reader.file);
@@ -138,8 +139,6 @@ export class JournalWatcher extends EventEmitter<WatcherEvents> {
     if (fresh) {
       session = { ...status.session, drops: Math.max(status.session.drops, s.drops), relogins: Math.max(status.session.relogins, s.relogins) };
       trading = { ...status.trading };
-      // A halt journalled after the status was written wins (the record is refreshed each bar only).
-      if (this.incidentHalt && this.incidentHalt.time >= status.startedAt && trading.state !== 'stopped') trading = { state: 'halted', reason: this.incidentHalt.reason };
     } else {
       const lastStop = this.reader.meta('lastStop');
       trading = this.incidentHalt

@@ -111,7 +111,7 @@ export async function runNode(h: Harness, node: TradingNode, speed: number): Pro
   running.catch((err: unknown) => (failed = err));
   try {
     // Start-up (history for the warm-up) can be slow on a loaded machine.
-    await waitFor(() => failed !== undefined || h.events.some((e) => e.type === 'info' && e.message.startsWith('engine running')), 150_000, 'the node to start');
+    await waitFor(() => failed !== undefined || h.events.some((e) => e.type === 'started'), 150_000, 'the node to start');
   } catch (err) {
     await node.stop('error');
     throw err;
