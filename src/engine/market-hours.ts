@@ -32,23 +32,26 @@ export interface NyTime {
   date: string;
 }
 
-// Formatting is the slow part; cache per minute (bars close many times a minute in fast sims).
-let cacheMinute = NaN;
-let cacheValue: NyTime = { weekday: 0, minutes: 0, date: '' };
+// Formatting is the slow part. New York's offset from UTC is a whole number of hours and changes
+// on an hour boundary, so within one UTC hour the New York date, weekday and hour are fixed and
+// the minute is UTC's: one formatting per UTC hour (a backtest asks for every bar).
+let cacheHour = NaN;
+let cacheBase = { weekday: 0, hourMinutes: 0, date: '' };
 
 export function nyTime(epochMs: number): NyTime {
-  const minute = Math.floor(epochMs / 60_000);
-  if (minute === cacheMinute) return cacheValue;
-  const parts: Record<string, string> = {};
-  for (const p of fmt.formatToParts(new Date(epochMs))) parts[p.type] = p.value;
-  const value = {
-    weekday: DAYS[parts.weekday ?? 'Sun'] ?? 0,
-    minutes: Number(parts.hour) * 60 + Number(parts.minute),
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-  };
-  cacheMinute = minute;
-  cacheValue = value;
-  return value;
+  const hour = Math.floor(epochMs / 3_600_000);
+  if (hour !== cacheHour) {
+    const parts: Record<string, string> = {};
+    for (const p of fmt.formatToParts(new Date(hour * 3_600_000))) parts[p.type] = p.value;
+    cacheBase = {
+      weekday: DAYS[parts.weekday ?? 'Sun'] ?? 0,
+      hourMinutes: Number(parts.hour) * 60 + Number(parts.minute),
+      date: `${parts.year}-${parts.month}-${parts.day}`,
+    };
+    cacheHour = hour;
+  }
+  const minuteOfHour = Math.floor((epochMs - hour * 3_600_000) / 60_000);
+  return { weekday: cacheBase.weekday, minutes: cacheBase.hourMinutes + minuteOfHour, date: cacheBase.date };
 }
 
 const OPEN = 9 * 60 + 30;

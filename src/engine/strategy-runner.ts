@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { Decision, PairBar, Strategy, StrategyState } from '../strategies/types.ts';
 import { RecentSamples } from '../util/bounded.ts';
 import { alignBars, BarBuilder, type AlignedBar, type Bar } from './bar-builder.ts';
@@ -175,6 +175,18 @@ export class StrategyRunner {
     this.lastTickWall = performance.now();
     if (t.time > this.newestTickTime) this.newestTickTime = t.time;
     this.builder?.onTick(t.conid, t.time, t.price, t.size ?? 0);
+  }
+
+  /**
+   * A bar read from a file (backtests): the same decision path as a bar the builder closed from
+   * ticks. The bar counts as closed at its end, the market's newest time then (so never stale).
+   * Dropped once the node stops accepting bars, like a live bar.
+   */
+  async closeBar(time: number, legs: Bar[]): Promise<void> {
+    if (!this.accepting) return;
+    const end = time + this.spec.barMinutes * 60_000;
+    if (end > this.newestTickTime) this.newestTickTime = end;
+    await this.onBarClose({ time, legs, closedBy: end, wall: performance.now() });
   }
 
   private enqueueBar(b: AlignedBar): void {

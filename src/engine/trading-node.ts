@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { isRetryable, type Broker, type ConnectionEvent, type Instrument, type Position, type Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
 import { isTradable } from './market-hours.ts';
