@@ -227,6 +227,15 @@ export class MemoryJournal implements JournalApi {
     return this.decisionRows.filter((d) => strategyId === undefined || d.strategyId === strategyId).map((d) => ({ ...d }));
   }
 
+  /** Decisions recorded so far, and those after the first `from` (a backtest reads each bar's new rows). */
+  get decisionCount(): number {
+    return this.decisionRows.length;
+  }
+
+  decisionsSince(from: number): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
+    return this.decisionRows.slice(from);
+  }
+
   saveStrategyState(strategyId: string, barTime: number | null, state: unknown, _now = Date.now()): void {
     this.states.set(strategyId, { barTime, state: JSON.stringify(state) });
   }
