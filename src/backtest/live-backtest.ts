@@ -120,8 +120,8 @@ interface Track {
   trades: TradeRecord[];
   fills: FillRecord[];
   openTrade: TradeRecord | null;
-  /** Cash flows of fills not yet given to a trade. */
-  flow: number;
+  /** Cash flows of fills not yet given to a trade (an entry's fills come before the trade is seen), in order. */
+  flows: number[];
   commissions: number;
   lastBar: PairBar | null;
 }
@@ -154,7 +154,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       it: input.bars[Symbol.iterator](), bar: null, legBars: [], next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
-      trades: [], fills: [], openTrade: null, flow: 0, commissions: 0, lastBar: null,
+      trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null,
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -183,7 +183,10 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const conid = t.conids[leg];
     const side = e.side === 'BUY' ? 'BUY' : 'SELL';
     t.fills.push({ time: fillTime.get(conid) ?? clock, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
-    t.flow += -(side === 'BUY' ? e.qty : -e.qty) * e.price - e.commission;
+    // Added fill by fill, in order, as the spec runner adds them (the same rounding).
+    const flow = -(side === 'BUY' ? e.qty : -e.qty) * e.price - e.commission;
+    if (t.openTrade) t.openTrade.pnl += flow;
+    else t.flows.push(flow);
     t.commissions += e.commission;
   };
 
@@ -223,8 +226,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.trades.push(t.openTrade);
     }
     if (t.openTrade) {
-      t.openTrade.pnl += t.flow;
-      t.flow = 0;
+      for (const f of t.flows) t.openTrade.pnl += f;
+      t.flows = [];
       if (!held) {
         t.openTrade.exitTime = bar.time;
         t.openTrade.exitBar = index;
@@ -322,8 +325,6 @@ function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, detail: 
 function finish(t: Track, startingCash: number, heldY: number, heldX: number): BacktestResult {
   const last = t.lastBar;
   if (t.openTrade) {
-    t.openTrade.pnl += t.flow;
-    t.flow = 0;
     // A trade still open at the end is marked at the last close.
     if (last) t.openTrade.pnl += heldY * last.y.close + heldX * last.x.close;
   }
