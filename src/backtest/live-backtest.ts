@@ -107,6 +107,8 @@ interface Track {
   conids: { y: number; x: number };
   it: Iterator<PairBar>;
   bar: PairBar | null;
+  /** Has a bar at the current time step. */
+  due: boolean;
   /** The current bar as the broker's per-contract bars (y, x). */
   legBars: HistoryBar[];
   next: PairBar | null;
@@ -151,7 +153,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const t: Track = {
       spec, params,
       conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) },
-      it: input.bars[Symbol.iterator](), bar: null, legBars: [], next: null, index: -1, observer: null,
+      it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null,
@@ -197,7 +199,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     execution: { combo: false, maxLegRetries: o.maxLegRetries ?? 2, settleTimeoutMs: 60_000 },
     pauseForMaintenance: o.pauseForMaintenance !== false,
     // State is journalled after decisions only (a backtest never restarts).
-    saveStateEveryBars: Number.MAX_SAFE_INTEGER,
+    saveStateEveryBars: Number.MAX_SAFE_INTEGER, journalBars: false,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
     marketClock: () => clock,
     onEvent,
@@ -244,8 +246,9 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     for (const t of tracks) if (t.next && t.next.time < now) now = t.next.time;
     if (now === Infinity) break;
     clock = now;
-    const due = tracks.filter((t) => t.next?.time === now);
-    for (const t of due) {
+    for (const t of tracks) {
+      t.due = t.next !== null && t.next.time === now;
+      if (!t.due) continue;
       const bar = t.next!;
       const n = t.it.next();
       t.next = n.done ? null : n.value;
@@ -269,7 +272,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.stats.push(t.equity);
       t.lastBar = bar;
     }
-    for (const t of due) {
+    for (const t of tracks) {
+      if (!t.due) continue;
       const bar = t.bar!;
       let step: StepResult | null = null;
       if (t.next && stopReason === null) {
@@ -290,7 +294,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
         }
         if (stopReason === null) settleTrades(t, bar, t.index, step?.decision ?? null, null);
       }
-      o.onBar?.(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
+      if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
     }
   }
   if (stopReason === null) {

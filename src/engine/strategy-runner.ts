@@ -41,6 +41,8 @@ export interface RunnerDeps {
   pauseForMaintenance: boolean;
   /** Save the strategy state every N bars (always after a decision). */
   saveStateEveryBars: number;
+  /** Journal each bar close (its bars and equity point); default true. A backtest keeps its own curve. */
+  journalBars?: boolean;
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
@@ -220,6 +222,7 @@ export class StrategyRunner {
     const equity = this.equity();
     // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
     const recordBar = (): void => {
+      if (d.journalBars === false) return;
       d.journal.recordBarClose(this.id, this.barRows(b.time, b.legs), b.time, equity, this.book.cash);
       d.journal.checkpoint();
     };
@@ -245,7 +248,7 @@ export class StrategyRunner {
 
     const z = step.diagnostics.z;
     const pos = strategy.position().side;
-    d.logger.info({ strategy: this.id, bar: iso(b.time), y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), pos, equity: round2(equity) }, 'bar');
+    if (d.logger.isLevelEnabled('info')) d.logger.info({ strategy: this.id, bar: iso(b.time), y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), pos, equity: round2(equity) }, 'bar');
     // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
     const latencyMs = this.latencies.latest;
     d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });

@@ -68,6 +68,8 @@ export interface NodeOptions {
   pauseForMaintenance?: boolean;
   /** Save each strategy's state every N bars (always after a decision). */
   saveStateEveryBars?: number;
+  /** Journal each bar close (default true; a backtest keeps its own equity curve). */
+  journalBars?: boolean;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
@@ -138,6 +140,7 @@ export class TradingNode {
       },
       pauseForMaintenance: o.pauseForMaintenance !== false,
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
+      ...(o.journalBars === false ? { journalBars: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
       dailyLossBreached: (t) => this.checkDailyLoss(t),

@@ -9,7 +9,6 @@
  * and equity points instead of keeping them: the backtest result holds its own equity curve, and a
  * million-bar run must not hold a million journal rows too.
  */
-import type { Side } from '../brokers/types.ts';
 import type { JournalApi } from './journal-api.ts';
 import {
   forwardState,
@@ -32,7 +31,8 @@ const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b
 
 export class MemoryJournal implements JournalApi {
   readonly file = ':memory:';
-  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null }>();
+  private readonly ordersByCoid = new Map<string, JournalOrder>();
+  private readonly orderRun = new Map<string, number | null>();
   private readonly openCoids = new Set<string>();
   private readonly events: { coid: string; time: number; state: string; detail: string | null }[] = [];
   private readonly fillsById = new Map<string, StoredFill>();
@@ -41,7 +41,9 @@ export class MemoryJournal implements JournalApi {
   private readonly barRows = new Map<string, JournalBar & { warmup: boolean }>();
   private readonly equityRows: { time: number; strategyId: string; equity: number; cash: number }[] = [];
   private readonly decisionRows: { strategyId: string; barTime: number; action: string; detail: string | null }[] = [];
-  private readonly states = new Map<string, { barTime: number | null; state: string }>();
+  /** Saved states as given (a strategy's saveState() returns a fresh snapshot); copied on load, as a JSON round trip would. */
+  private readonly states = new Map<string, { barTime: number | null; state: unknown }>();
+  private readonly byIntent = new Map<string, string[]>();
   private readonly incidentRows: { time: number; strategyId: string | null; kind: string; detail: string | null }[] = [];
   private readonly meta = new Map<string, string>();
   private readonly runs: { id: number; startedAt: number; strategies: string[] }[] = [];
@@ -66,7 +68,7 @@ export class MemoryJournal implements JournalApi {
   runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
     const mine = (r: { runId: number | null; strategyId: string }): boolean => r.runId === runId && (strategyId === undefined || r.strategyId === strategyId);
     let orders = 0;
-    for (const o of this.ordersByCoid.values()) if (mine(o)) orders++;
+    for (const o of this.ordersByCoid.values()) if (mine({ runId: this.orderRun.get(o.cOID) ?? null, strategyId: o.strategyId })) orders++;
     let fills = 0;
     for (const f of this.fillsById.values()) if (mine(f)) fills++;
     return { orders, fills };
@@ -89,9 +91,16 @@ export class MemoryJournal implements JournalApi {
     if (this.ordersByCoid.has(o.cOID)) throw new Error(`journal: order ${o.cOID} already exists (a cOID is never reused)`);
     if (meta) this.meta.set(meta.key, meta.value);
     this.ordersByCoid.set(o.cOID, {
-      ...o, state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
+      cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
+      quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null,
     });
+    this.orderRun.set(o.cOID, this.runId);
     this.openCoids.add(o.cOID);
+    const intent = `${o.strategyId}\u0000${o.intentId}`;
+    const list = this.byIntent.get(intent);
+    if (list) list.push(o.cOID);
+    else this.byIntent.set(intent, [o.cOID]);
     this.events.push({ coid: o.cOID, time: now, state: 'new', detail: JSON.stringify({ side: o.side, quantity: o.quantity, cashQty: o.cashQty }) });
   }
 
@@ -138,7 +147,7 @@ export class MemoryJournal implements JournalApi {
   }
 
   ordersOfIntent(strategyId: string, intentId: string): JournalOrder[] {
-    return [...this.ordersByCoid.values()].filter((o) => o.strategyId === strategyId && o.intentId === intentId).map(copyOrder).sort(byCreation);
+    return (this.byIntent.get(`${strategyId}\u0000${intentId}`) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
   }
 
   orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
@@ -237,12 +246,12 @@ export class MemoryJournal implements JournalApi {
   }
 
   saveStrategyState(strategyId: string, barTime: number | null, state: unknown, _now = Date.now()): void {
-    this.states.set(strategyId, { barTime, state: JSON.stringify(state) });
+    this.states.set(strategyId, { barTime, state });
   }
 
   loadStrategyState(strategyId: string): { barTime: number | null; state: unknown } | undefined {
     const r = this.states.get(strategyId);
-    return r ? { barTime: r.barTime, state: JSON.parse(r.state) as unknown } : undefined;
+    return r ? { barTime: r.barTime, state: JSON.parse(JSON.stringify(r.state)) as unknown } : undefined;
   }
 
   // ---------------------------------------------------------------- incidents and meta
@@ -269,7 +278,7 @@ export class MemoryJournal implements JournalApi {
   close(): void {}
 }
 
-function copyOrder(o: JournalOrder & { runId?: number | null }): JournalOrder {
-  const { runId: _r, ...rest } = o;
-  return { ...rest, side: rest.side as Side };
+/** A copy, as each read of the SQLite journal returns a new row (callers may hold it across updates). */
+function copyOrder(o: JournalOrder): JournalOrder {
+  return { ...o };
 }
