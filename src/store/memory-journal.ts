@@ -10,15 +10,15 @@
  * million-bar run must not hold a million journal rows too.
  */
 import type { JournalApi } from './journal-api.ts';
-import {
-  forwardState,
-  type AttributedFill,
-  type JournalBar,
-  type JournalFill,
-  type JournalOrder,
-  type JournalOrderState,
-  type JournalPosition,
-  type NewJournalOrder,
+import { forwardState } from './order-states.ts';
+import type {
+  AttributedFill,
+  JournalBar,
+  JournalFill,
+  JournalOrder,
+  JournalOrderState,
+  JournalPosition,
+  NewJournalOrder,
 } from './journal.ts';
 
 const OPEN: ReadonlySet<JournalOrderState> = new Set(['new', 'unknown', 'working', 'partial']);
