@@ -153,6 +153,8 @@ interface Measure {
   heapUsedMB?: number;
   /** Heap plus array buffers after a full GC, the result alive. */
   liveMB?: number;
+  /** CPU seconds of the run (user + system): steadier than wall time on a shared machine. */
+  cpuSeconds?: number;
   /** CSV runs: the file's size and the parse rate (best of two reads). */
   fileMB?: number;
   mbPerSecond?: number;
@@ -166,13 +168,16 @@ interface Measure {
 function child(n: number, gate: boolean, streamed: boolean): Measure {
   const p = params(gate);
   const cols = streamed ? null : columns(n);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = runBacktest(cols ? fromColumns(cols) : data(n), new CointegrationStrategy(p), { legs: p.legs, bar: p.bar, slippageBps: 2, startingCash: 100_000 });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   (globalThis as { gc?: () => void }).gc?.();
   const mem = process.memoryUsage();
   return {
     liveMB: (mem.heapUsed + mem.arrayBuffers) / 2 ** 20,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     bars: r.bars,
     seconds,
     barsPerSecond: r.bars / seconds,
@@ -192,6 +197,7 @@ function child(n: number, gate: boolean, streamed: boolean): Measure {
 async function childLive(n: number, gate: boolean): Promise<Measure> {
   const p = params(gate);
   const cols = columns(n);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await runLiveBacktest({
     strategies: [{ entry: { name: 'bench', strategy: p as never }, slippageBps: 2, bars: fromColumns(cols) }],
@@ -200,8 +206,9 @@ async function childLive(n: number, gate: boolean): Promise<Measure> {
     risk: { maxGrossNotional: 1e15, maxPositionNotional: 1e15, maxDailyLoss: 1e15, allowOutsideRth: false },
   });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   const a = r.account;
-  return { bars: a.bars, seconds, barsPerSecond: a.bars / seconds, finalEquity: a.finalEquity, trades: a.trades.length, commissions: a.metrics.commissions, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, bars: a.bars, seconds, barsPerSecond: a.bars / seconds, finalEquity: a.finalEquity, trades: a.trades.length, commissions: a.metrics.commissions, maxRssMB: process.resourceUsage().maxRSS / 1024 };
 }
 
 /** Child: CSV parsing and alignment throughput (MB/s of the file, on one core). */
@@ -266,13 +273,16 @@ async function main(): Promise<void> {
   console.log(row('tandem, no gate', big));
   const liveNoGate = tsChild('live-nogate', N);
   console.log(row('tandem on the live node, no gate', liveNoGate));
-  console.log(`  live node / in-process runner: ${(big.barsPerSecond / liveNoGate.barsPerSecond).toFixed(2)}× the time a bar (bound: 2×)`);
+  const perCpu = (m: Measure) => Math.round(m.bars / (m.cpuSeconds ?? m.seconds)).toLocaleString('en-US');
+  console.log(`  per CPU second: in-process runner ${perCpu(big)} bars/s, live node ${perCpu(liveNoGate)} bars/s`);
+  console.log(`  live node / in-process runner: ${(big.barsPerSecond / liveNoGate.barsPerSecond).toFixed(2)}× the wall time a bar, ${((liveNoGate.cpuSeconds ?? 0) / (big.cpuSeconds ?? 1)).toFixed(2)}× the CPU time (issue 14's bound: 2×)`);
   const gate = tsChild('gate', N);
   console.log(row('tandem, gate every 78 over 390', gate));
   const gateSmall = tsChild('gate', NG);
   console.log(row('tandem, gate every 78 over 390', gateSmall));
   const liveGate = tsChild('live-gate', NG);
   console.log(row('tandem on the live node, gate', liveGate));
+  console.log(`  with the gate: live node / in-process runner ${((liveGate.cpuSeconds ?? 0) / (gateSmall.cpuSeconds ?? 1)).toFixed(2)}× the CPU time`);
   const csvLoad = tsChild('csv', NC);
   console.log(row('tandem CSV load + align (no strategy)', csvLoad));
   console.log(`  CSV parse rate: ${csvLoad.mbPerSecond!.toFixed(0)} MB/s on one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC} bars a leg)`);

@@ -186,4 +186,20 @@ describe('portfolio backtests', () => {
     expect(r.out).toMatch(/strategy\s+cointegration_etha_ethv: start 50000\.00, final [\d.]+, return -?[\d.]+%, \d+ trades/);
     expect(r.out).toMatch(/strategy\s+cointegration_btc_eth: start 50000\.00, final [\d.]+, return -?[\d.]+%, \d+ trades/);
   }, 120_000);
+
+  it('`tandem backtest --spec-rules` runs the spec runner; without it the live node refuses the 16:00 decision', async () => {
+    const first = zBars(W, [0, 2.5, 1, 0.3, 0, 0]);
+    const e = first.first + 1;
+    const zb = zBars(W, [0, 2.5, 1, 0.3, 0, 0], { start: Date.UTC(2024, 0, 2, 20, 55) - e * 300_000 });
+    writeFileSync(join(dir, 'close.csv'), pairCsv(zb.bars, 'YYY', 'XXX'));
+    writeFileSync(join(dir, 'pair.yaml'), `name: pair\nstrategy:\n  type: cointegration\n  legs:\n    y: { symbol: YYY, secType: STK, exchange: SMART }\n    x: { symbol: XXX, secType: STK, exchange: SMART }\n  bar: 5min\n  transform: none\n  lookback: ${W}\n  entryZ: 2.0\n  exitZ: 0.5\n  stopZ: 3.5\n  sizing: { capitalFraction: 0.5 }\ncosts:\n  slippageBps: 0\n`);
+    const spec = await runTandem(['backtest', '--config', 'pair.yaml', '--data', 'close.csv', '--spec-rules'], dir);
+    expect(spec.code).toBe(0);
+    expect(spec.out).toMatch(/trades\s+1 \(0 open at the end\)/);
+    const live = await runTandem(['backtest', '--config', 'pair.yaml', '--data', 'close.csv'], dir);
+    expect(live.err).toBe('');
+    expect(live.out).toMatch(/trades\s+0 \(0 open at the end\)/);
+    expect(live.out).toMatch(/refused\s+1 × pair: market closed for YYY \(STK\) at 2024-01-02T21:00:00\.000Z/);
+    expect(live.out).toMatch(/why no trades\s+every entry was refused: 0 by risk limits, 1 by market hours/);
+  }, 120_000);
 });

@@ -23,6 +23,7 @@ interface BacktestCliOptions {
   cash?: string;
   json?: string;
   report?: string;
+  specRules?: boolean;
 }
 
 export function parseCash(text: string): number {
@@ -79,13 +80,14 @@ export function registerBacktestCommand(program: Command): void {
     .option('--cash <amount>', 'starting cash (default: paper.startingCash of the engine config, else 100000)')
     .option('--json <out.json>', 'write the full result (metrics, trades, fills, equity curve) as JSON')
     .option('--report <out.html>', 'write a self-contained HTML report with charts')
+    .option('--spec-rules', 'one strategy through the in-process runner under the strategy spec\'s rules only (no market hours, risk limits or daily-loss stop; several times faster, as sweeps run)')
     .action(async (opts: BacktestCliOptions) => {
       if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE (.csv or .parquet) or --from-gateway --start DATE --end DATE');
       if (opts.fromGateway && (!opts.start || !opts.end)) throw new UserError('--from-gateway needs --start DATE and --end DATE');
       // Loaded here, not at the top: `tandem --help` should not pay for the backtester (see commands.ts).
       const { writeFileSync } = await import('node:fs');
       const { loadConfig } = await import('../config/load.ts');
-      const { backtestNodeFile } = await import('../backtest/backtest-file.ts');
+      const { backtestFile, backtestNodeFile } = await import('../backtest/backtest-file.ts');
       const { writeBacktestJson } = await import('../backtest/output.ts');
       const { downloadToFile } = await import('./history.ts');
       const { writeOutput } = await import('./output-file.ts');
@@ -102,8 +104,11 @@ export function registerBacktestCommand(program: Command): void {
         process.stderr.write(got.cached ? `bars (${got.counts}) read from the cache ${got.file} (delete it to download again)\n` : `bars (${got.counts}) downloaded to ${got.file}\n`);
         dataFile = got.file;
       }
+      if (opts.specRules && cfg.strategies.length !== 1) throw new UserError(`--spec-rules runs one strategy: ${opts.config} names ${cfg.strategies.length}; pass a strategy file`);
       const r = cfg.engine.risk;
-      const run = await backtestNodeFile({
+      const run = opts.specRules
+        ? await backtestFile({ config: cfg.strategies[0]!, dataFile, startingCash, report: opts.report !== undefined, rules: 'spec' })
+        : await backtestNodeFile({
         configs: cfg.strategies, dataFile, startingCash, report: opts.report !== undefined,
         risk: { maxGrossNotional: r.maxGrossNotional, maxPositionNotional: r.maxPositionPerLeg, maxDailyLoss: r.maxDailyLoss, allowOutsideRth: r.allowOutsideRth, maxBarAgeBars: r.maxBarAgeBars },
       });
