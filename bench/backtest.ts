@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { alignBars, countAligned } from '../src/backtest/align.ts';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
+import { runLiveBacktest } from '../src/backtest/live-backtest.ts';
 import { runBacktest } from '../src/backtest/runner.ts';
 import { cointegrationParamsSchema } from '../src/strategies/cointegration/params.ts';
 import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.ts';
@@ -95,9 +96,9 @@ const data = (n: number) => syntheticPair({ n, seed: SEED, spreadVol: 0.0012, ka
 /** The pair as columns, generated before the clock starts (the Python side reads the same from a file). */
 function columns(n: number): Float64Array[] {
   const cols = Array.from({ length: 5 }, () => new Float64Array(n));
+  cols[0] = regularHoursTimes(n);
   let i = 0;
   for (const b of data(n)) {
-    cols[0]![i] = b.time;
     cols[1]![i] = b.y.open;
     cols[2]![i] = b.y.close;
     cols[3]![i] = b.x.open;
@@ -105,6 +106,28 @@ function columns(n: number): Float64Array[] {
     i++;
   }
   return cols;
+}
+
+/**
+ * Bar times of US stock regular hours: weekdays, 09:30 to 15:55 New York (78 five-minute bars a
+ * day), so the live node's market-hours rule lets the decisions through (all but each day's last,
+ * decided at 16:00, the close). Both runners get these times in the speed runs: the same bars.
+ */
+function regularHoursTimes(n: number): Float64Array<ArrayBuffer> {
+  const out = new Float64Array(n);
+  const hourInNy = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', hourCycle: 'h23' });
+  let day = Date.UTC(2024, 0, 2);
+  let i = 0;
+  while (i < n) {
+    const weekday = new Date(day).getUTCDay();
+    if (weekday !== 0 && weekday !== 6) {
+      const offsetHours = 12 - Number(hourInNy.format(new Date(day + 12 * 3_600_000)));
+      const open = day + (9 + offsetHours) * 3_600_000 + 30 * 60_000;
+      for (let k = 0; k < 78 && i < n; k++) out[i++] = open + k * 300_000;
+    }
+    day += 86_400_000;
+  }
+  return out;
 }
 
 /** Aligned bars from the columns, one object a bar as the CSV aligner yields them. */
@@ -130,6 +153,8 @@ interface Measure {
   heapUsedMB?: number;
   /** Heap plus array buffers after a full GC, the result alive. */
   liveMB?: number;
+  /** CPU seconds of the run (user + system): steadier than wall time on a shared machine. */
+  cpuSeconds?: number;
   /** CSV runs: the file's size and the parse rate (best of two reads). */
   fileMB?: number;
   mbPerSecond?: number;
@@ -143,13 +168,16 @@ interface Measure {
 function child(n: number, gate: boolean, streamed: boolean): Measure {
   const p = params(gate);
   const cols = streamed ? null : columns(n);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = runBacktest(cols ? fromColumns(cols) : data(n), new CointegrationStrategy(p), { legs: p.legs, bar: p.bar, slippageBps: 2, startingCash: 100_000 });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   (globalThis as { gc?: () => void }).gc?.();
   const mem = process.memoryUsage();
   return {
     liveMB: (mem.heapUsed + mem.arrayBuffers) / 2 ** 20,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     bars: r.bars,
     seconds,
     barsPerSecond: r.bars / seconds,
@@ -159,6 +187,28 @@ function child(n: number, gate: boolean, streamed: boolean): Measure {
     maxRssMB: process.resourceUsage().maxRSS / 1024,
     heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
   };
+}
+
+/**
+ * Child: the same run on the live trading node (live-backtest.ts: runner, risk engine, executor,
+ * order manager, portfolio, SimBroker, in-memory journal) on the same bars (regular hours), risk
+ * limits wide open: the same trades but for the decisions at 16:00, which market hours refuse.
+ */
+async function childLive(n: number, gate: boolean): Promise<Measure> {
+  const p = params(gate);
+  const cols = columns(n);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await runLiveBacktest({
+    strategies: [{ entry: { name: 'bench', strategy: p as never }, slippageBps: 2, bars: fromColumns(cols) }],
+    startingCash: 100_000,
+    // Limits wide open: the spec runner compounds its equity into positions no default limit allows.
+    risk: { maxGrossNotional: 1e15, maxPositionNotional: 1e15, maxDailyLoss: 1e15, allowOutsideRth: false },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const a = r.account;
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, bars: a.bars, seconds, barsPerSecond: a.bars / seconds, finalEquity: a.finalEquity, trades: a.trades.length, commissions: a.metrics.commissions, maxRssMB: process.resourceUsage().maxRSS / 1024 };
 }
 
 /** Child: CSV parsing and alignment throughput (MB/s of the file, on one core). */
@@ -207,7 +257,7 @@ async function main(): Promise<void> {
   if (ci >= 0) {
     const mode = process.argv[ci + 1]!;
     const n = Number(process.argv[ci + 2]);
-    const m = mode === 'csv' ? await childCsv(n) : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
+    const m = mode === 'csv' ? await childCsv(n) : mode.startsWith('live') ? await childLive(n, mode === 'live-gate') : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
     process.stdout.write(JSON.stringify(m) + '\n');
     return;
   }
@@ -221,10 +271,18 @@ async function main(): Promise<void> {
 
   const big = tsChild('nogate', N);
   console.log(row('tandem, no gate', big));
+  const liveNoGate = tsChild('live-nogate', N);
+  console.log(row('tandem on the live node, no gate', liveNoGate));
+  const perCpu = (m: Measure) => Math.round(m.bars / (m.cpuSeconds ?? m.seconds)).toLocaleString('en-US');
+  console.log(`  per CPU second: in-process runner ${perCpu(big)} bars/s, live node ${perCpu(liveNoGate)} bars/s`);
+  console.log(`  live node / in-process runner: ${(big.barsPerSecond / liveNoGate.barsPerSecond).toFixed(2)}× the wall time a bar, ${((liveNoGate.cpuSeconds ?? 0) / (big.cpuSeconds ?? 1)).toFixed(2)}× the CPU time (issue 14's bound: 2×)`);
   const gate = tsChild('gate', N);
   console.log(row('tandem, gate every 78 over 390', gate));
   const gateSmall = tsChild('gate', NG);
   console.log(row('tandem, gate every 78 over 390', gateSmall));
+  const liveGate = tsChild('live-gate', NG);
+  console.log(row('tandem on the live node, gate', liveGate));
+  console.log(`  with the gate: live node / in-process runner ${((liveGate.cpuSeconds ?? 0) / (gateSmall.cpuSeconds ?? 1)).toFixed(2)}× the CPU time`);
   const csvLoad = tsChild('csv', NC);
   console.log(row('tandem CSV load + align (no strategy)', csvLoad));
   console.log(`  CSV parse rate: ${csvLoad.mbPerSecond!.toFixed(0)} MB/s on one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC} bars a leg)`);

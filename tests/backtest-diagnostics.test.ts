@@ -16,6 +16,7 @@ import type { PairBar } from '../src/strategies/types.ts';
 import { gaussian, pairCsv, rng, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
 import { zBars } from './helpers/z-bars.ts';
+import { tandemArgv } from './helpers/tandem-cli.ts';
 
 function run(bars: Iterable<PairBar>, p: CointegrationParams, startingCash = 100_000) {
   return runBacktest(bars, new CointegrationStrategy(p), { legs: p.legs, bar: p.bar, slippageBps: 2, startingCash, explain: explainParams(p) });
@@ -135,7 +136,7 @@ describe('backtest diagnostics', () => {
     const root = resolve(import.meta.dirname, '..');
     const dir = mkdtempSync(join(tmpdir(), 'tandem-why-'));
     writeFileSync(join(dir, 'bars.csv'), pairCsv(syntheticPair({ n: 390, seed: 3 }), 'ETHA', 'ETHV'));
-    const r = spawnSync(process.execPath, [join(root, 'bin/tandem.js'), 'backtest', '--config', join(root, 'configs/strategies/cointegration_etha_ethv.yaml'), '--data', 'bars.csv', '--json', 'out.json'], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, tandemArgv(['backtest', '--config', join(root, 'configs/strategies/cointegration_etha_ethv.yaml'), '--data', 'bars.csv', '--json', 'out.json']), { cwd: dir, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/warm-up\s+119 bars before the first z-score/);

@@ -299,6 +299,9 @@ describe('backtest against a naive re-implementation', () => {
         dataFile: file,
         startingCash: 50_000,
         progress: false,
+        // The naive version implements the spec's rules; the live node's rules are compared with
+        // the spec path on in-hours data in backtest-live.test.ts.
+        rules: 'spec',
       });
       // The diagnostics explain the run; the naive version computes only what the spec's output had.
       const { diagnostics, ...actual } = JSON.parse(backtestJson(run.result)) as { diagnostics: { entries: number }; trades: { exitReason: string | null }[] };

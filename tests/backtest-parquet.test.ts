@@ -63,7 +63,7 @@ describe('parquet bar files', () => {
     const sb = tandem(['scan', '--data', 'bars.parquet', '--workers', '0']);
     expect(sb.code).toBe(0);
     expect(sb.out).toBe(sa.out);
-  });
+  }, 120_000); // four CLI processes: on a busy 2-core machine they outlast the 30 s default
 
   it('reads timestamps in other units, epoch-ms numbers and ISO strings; names row and column of a bad value', async () => {
     const t0 = Date.UTC(2024, 0, 2, 14, 30);

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runLiveBacktest } from '../src/backtest/live-backtest.ts';
 import { runBacktest } from '../src/backtest/runner.ts';
 import { createStrategy } from '../src/strategies/registry.ts';
 import type { PairBar } from '../src/strategies/types.ts';
@@ -56,6 +57,28 @@ describe('engine live', () => {
     const engineDecisions = journal.decisions().filter((d) => d.action !== 'refused' && d.barTime !== lastLive).map((d) => `${d.barTime}:${d.action}`);
     expect(engineDecisions.length).toBeGreaterThan(0); // the run must have traded to show anything
     expect(engineDecisions).toEqual(btDecisions);
+
+    // The backtest on the live node (live-backtest.ts: the same runner, risk engine, executor and
+    // portfolio, against SimBroker) makes the same decisions on the same bars, within the same risk
+    // limits, and sends the same orders: symbols and sides in the same order, the first entry's
+    // quantities exactly (later ones size from equity, which follows each side's fill prices).
+    const liveDecisions: string[] = [];
+    const bt = await runLiveBacktest({
+      strategies: [{ entry: { name: 'pair', strategy: params as never }, slippageBps: 0, bars: all }],
+      startingCash: 100_000,
+      risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false },
+      onBar: (_id, e) => {
+        const d = e.decision;
+        if (d && d.action !== 'none' && liveTimes.has(e.bar.time)) liveDecisions.push(`${e.bar.time}:${d.action === 'enter' ? `enter-${d.side}` : `close-${d.side}-${d.reason}`}`);
+      },
+    });
+    expect(bt.refusals).toEqual([]);
+    expect(liveDecisions).toEqual(engineDecisions);
+    const engineOrders = journal.orders().filter((o) => !o.intentId.endsWith(`-${lastLive}`)).map((o) => ({ symbol: o.symbol, side: o.side, qty: o.quantity }));
+    const btOrders = bt.account.fills.map((f) => ({ symbol: f.symbol, side: f.side, qty: f.qty }));
+    expect(btOrders.map(({ symbol, side }) => `${side} ${symbol}`)).toEqual(engineOrders.map(({ symbol, side }) => `${side} ${symbol}`));
+    expect(btOrders.slice(0, 2)).toEqual(engineOrders.slice(0, 2));
+    btOrders.forEach((o, i) => expect(Math.abs(o.qty - engineOrders[i]!.qty!) / o.qty).toBeLessThan(0.03));
 
     // Paper sizing: the first entry's gross notional is capitalFraction x paper.startingCash (100k), not the
     // simulator account's 1M of cash.

@@ -1,7 +1,11 @@
 /**
- * A backtest of one strategy config over one bar file: load the two legs' bars, align them, run
- * the strategy through the runner, and (optionally) collect the report's series. Used by
- * `tandem backtest` and by tests.
+ * A backtest of strategy configs over one bar file: load the legs' bars, align each pair, run them
+ * and (optionally) collect the report's series. Used by `tandem backtest` and by tests.
+ *
+ * Two paths: `live` (the default, and `tandem backtest`'s) drives the live trading node with the
+ * engine's risk limits (live-backtest.ts), several strategies together on one account; `spec` runs
+ * one strategy through the in-process runner under the strategy spec's rules alone (runner.ts,
+ * also the engine of sweeps and walk-forward).
  */
 import type { StrategyConfig } from '../config/strategy-file.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
@@ -14,6 +18,12 @@ import { loadBars } from './bar-files.ts';
 import { explainParams } from './diagnostics.ts';
 import { ReportCollector } from './report/collect.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
+import type { RiskLimits } from '../engine/risk.ts';
+import type { NodeStrategyConfig } from '../config/load.ts';
+import { runLiveBacktest, type LiveBacktestResult } from './live-backtest.ts';
+
+/** The engine config's default risk limits (configs/engine/Engine.yaml), for backtests given none. */
+export const DEFAULT_BACKTEST_RISK: RiskLimits = { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false, maxBarAgeBars: 1 };
 
 export interface BacktestFileOptions {
   config: StrategyConfig;
@@ -23,6 +33,10 @@ export interface BacktestFileOptions {
   report?: boolean;
   /** Show progress bars (default: when stderr is a TTY). */
   progress?: boolean;
+  /** `live` (default): through the live trading node and its rules; `spec`: the in-process runner, spec rules only. */
+  rules?: 'live' | 'spec';
+  /** Risk limits of the live path (default DEFAULT_BACKTEST_RISK). */
+  risk?: RiskLimits;
 }
 
 export interface BacktestFileResult {
@@ -30,6 +44,8 @@ export interface BacktestFileResult {
   html: string | null;
   alignedBars: number;
   warnings: string[];
+  /** The live path's whole run: per strategy, refusals, stop reason (null on the spec path). */
+  live: LiveBacktestResult | null;
 }
 
 export interface LoadedPair {
@@ -73,11 +89,11 @@ export async function loadPair(config: StrategyConfig, dataFile: string, progres
 }
 
 export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestFileResult> {
+  if (opts.rules !== 'spec') {
+    return backtestNodeFile({ configs: [opts.config], dataFile: opts.dataFile, startingCash: opts.startingCash, risk: opts.risk ?? DEFAULT_BACKTEST_RISK, ...(opts.report !== undefined ? { report: opts.report } : {}), ...(opts.progress !== undefined ? { progress: opts.progress } : {}) });
+  }
   const progressEnabled = opts.progress;
   const { params, y, x, n, warnings } = await loadPair(opts.config, opts.dataFile, progressEnabled);
-  const ySym = params.legs.y.symbol;
-  const xSym = params.legs.x.symbol;
-
   const strategy = createStrategy(params as unknown as { type: string } & Record<string, unknown>);
   const collector = opts.report ? new ReportCollector() : null;
   const bar = new ProgressBar({ label: 'backtest', total: n, ...(progressEnabled !== undefined ? { enabled: progressEnabled } : {}) });
@@ -93,20 +109,61 @@ export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestF
     },
   );
   bar.finish();
+  const html = collector ? await render(result, collector, opts.config, params, opts.dataFile) : null;
+  return { result, html, alignedBars: n, warnings, live: null };
+}
+
+export interface BacktestNodeOptions {
+  /** One strategy config, or the strategies of an engine config (run together on one account). */
+  configs: NodeStrategyConfig[];
+  dataFile: string;
+  startingCash: number;
+  risk: RiskLimits;
+  report?: boolean;
+  progress?: boolean;
+}
+
+/** The live path: every strategy of the configs on the live trading node, bars from one file. */
+export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<BacktestFileResult> {
+  const pairs = [];
+  for (const c of opts.configs) pairs.push({ config: c, ...(await loadPair(c, opts.dataFile, opts.progress)) });
+  const single = pairs.length === 1 ? pairs[0]! : null;
+  const collector = opts.report && single ? new ReportCollector() : null;
+  const total = pairs.reduce((s, p) => s + p.n, 0);
+  const bar = new ProgressBar({ label: 'backtest', total, ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
+  let done = 0;
+  const live = await runLiveBacktest({
+    strategies: pairs.map((p) => ({
+      entry: { ...(p.config.file ? { file: p.config.file } : {}), name: p.config.name, strategy: p.config.strategy, capitalShare: p.config.capitalShare, allowSharedContracts: p.config.allowSharedContracts },
+      slippageBps: p.config.costs.slippageBps,
+      bars: alignBars(p.y, p.x),
+    })),
+    startingCash: opts.startingCash,
+    risk: opts.risk,
+    onBar: (_id, e) => {
+      collector?.onBar(e);
+      if ((++done & 1023) === 0) bar.update(done);
+    },
+  });
+  bar.finish();
+  const result = live.account;
+  const html = collector && single ? await render(result, collector, single.config, single.params, opts.dataFile) : null;
+  const warnings = pairs.flatMap((p) => p.warnings);
+  return { result, html, alignedBars: single ? single.n : result.bars, warnings, live };
+}
+
+async function render(result: BacktestResult, collector: ReportCollector, config: StrategyConfig, params: CointegrationParams, dataFile: string): Promise<string> {
   // The report's renderer (and the charting library it inlines) loads only when a report is asked for.
-  const renderReport = collector ? (await import('./report/render.ts')).renderReport : null;
-  const html = collector && renderReport
-    ? renderReport(result, collector.series(), {
-        title: `Backtest: ${opts.config.name}`,
-        ySymbol: ySym,
-        xSymbol: xSym,
-        bar: params.bar,
-        entryZ: params.entryZ,
-        exitZ: params.exitZ,
-        stopZ: params.stopZ,
-        dataFile: opts.dataFile,
-        secTypes: [params.legs.y.secType, params.legs.x.secType],
-      })
-    : null;
-  return { result, html, alignedBars: n, warnings };
+  const { renderReport } = await import('./report/render.ts');
+  return renderReport(result, collector.series(), {
+    title: `Backtest: ${config.name}`,
+    ySymbol: params.legs.y.symbol,
+    xSymbol: params.legs.x.symbol,
+    bar: params.bar,
+    entryZ: params.entryZ,
+    exitZ: params.exitZ,
+    stopZ: params.stopZ,
+    dataFile,
+    secTypes: [params.legs.y.secType, params.legs.x.secType],
+  });
 }

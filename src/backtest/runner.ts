@@ -32,13 +32,16 @@ export interface FillRecord {
   commission: number;
 }
 
+/** Why a trade closed: the strategy's reason, or the daily-loss stop of a backtest on the live node. */
+export type ExitReason = CloseReason | 'daily-loss';
+
 export interface TradeRecord {
   side: TradeSide;
   entryTime: number;
   entryBar: number;
   exitTime: number | null;
   exitBar: number | null;
-  exitReason: CloseReason | null;
+  exitReason: ExitReason | null;
   qtyY: number;
   qtyX: number;
   /** Cash flows of the trade's fills (commissions included), plus, if open, its legs at the last close. */

@@ -10,6 +10,11 @@
  * The broker keeps its own books (positions, cash, executions with ids), so a restart or a lost
  * answer can be resolved against it exactly as against IBKR: by cOID.
  *
+ * Backtests know the next bar before the strategy decides on the current one: `nextBar(conid, bar)`
+ * announces it, and an order accepted afterwards fills at that bar's open as soon as it is accepted
+ * (the same price and time as `bar()` would give it, without the driver having to wait for the
+ * executor between two bars).
+ *
  * Faults a test can ask for: `rejectWhen` (refuse an order), `loseNextAnswer` (place the order but
  * throw `PlacementUncertainError`, as a timeout after sending would), `failNextPlacement` (throw
  * `PlacementUncertainError` without placing), `dropSession` / `restoreSession`.
@@ -39,6 +44,8 @@ import {
 export interface SimContract extends Instrument {
   qtyIncrement?: number;
   commission?: CommissionModel;
+  /** Slippage of this contract's fills (default: the broker's `slippageBps`). */
+  slippageBps?: number;
 }
 
 export interface SimBrokerOptions {
@@ -68,6 +75,10 @@ export class SimBroker implements Broker {
   readonly name = 'sim';
   private readonly contracts = new Map<number, SimContract>();
   private readonly orderBook = new Map<string, SimOrder>();
+  /** Orders not yet in a final state, per contract (a bar looks at these only, not at every order ever placed). */
+  private readonly workingByConid = new Map<number, Set<SimOrder>>();
+  /** Backtests: the next bar of a contract, at whose open orders fill when they are accepted. */
+  private readonly announced = new Map<number, HistoryBar>();
   private readonly byCoid = new Map<string, SimOrder>();
   private readonly executions: Fill[] = [];
   private readonly holdings = new Map<number, { qty: number; avgCost: number }>();
@@ -166,7 +177,10 @@ export class SimBroker implements Broker {
     this.byCoid.set(req.cOID, o);
     this.orderBook.set(o.brokerOrderId, o);
     if (reason) throw new OrderRejectedError(req.cOID, reason);
+    this.workingSet(req.instrument.conid).add(o);
     queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+    const next = this.announced.get(req.instrument.conid);
+    if (next) queueMicrotask(() => this.fillIfWorking(o, next));
     if (this.loseAnswer > 0) {
       this.loseAnswer--;
       throw new PlacementUncertainError(req.cOID, 'the answer was lost (simulated timeout after sending)');
@@ -188,6 +202,7 @@ export class SimBroker implements Broker {
     if (!o) throw new BrokerError(`no order ${brokerOrderId}`, 'BROKER_REQUEST_FAILED', false);
     if (TERMINAL.has(o.status)) return;
     o.status = 'Cancelled';
+    this.workingByConid.get(o.req.instrument.conid)?.delete(o);
     queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
   }
 
@@ -209,6 +224,12 @@ export class SimBroker implements Broker {
     return [...this.orderBook.values()].filter((o) => !TERMINAL.has(o.status)).map((o) => this.view(o));
   }
 
+  private workingSet(conid: number): Set<SimOrder> {
+    let set = this.workingByConid.get(conid);
+    if (!set) this.workingByConid.set(conid, (set = new Set()));
+    return set;
+  }
+
   // ---------------------------------------------------------------- market
 
   /** A price update: passed on as a tick. */
@@ -223,17 +244,31 @@ export class SimBroker implements Broker {
   bar(conid: number, b: HistoryBar): void {
     const c = this.contracts.get(conid);
     if (!c) throw new Error(`unknown contract ${conid}`);
-    for (const o of this.orderBook.values()) {
-      if (o.req.instrument.conid !== conid || TERMINAL.has(o.status)) continue;
-      this.fill(o, c, b);
-    }
+    const working = this.workingByConid.get(conid);
+    if (working?.size) for (const o of [...working]) this.fill(o, c, b);
     this.lastClose.set(conid, { time: b.time, price: b.close });
   }
 
+  /**
+   * Backtests: the contract's next bar. Orders of the contract accepted from now on fill at its open
+   * right away (as `bar()` would fill them when that bar comes); `null` stops it.
+   */
+  nextBar(conid: number, b: HistoryBar | null): void {
+    if (b) this.announced.set(conid, b);
+    else this.announced.delete(conid);
+  }
+
+  private fillIfWorking(o: SimOrder, b: HistoryBar): void {
+    const c = this.contracts.get(o.req.instrument.conid);
+    if (c && !TERMINAL.has(o.status)) this.fill(o, c, b);
+  }
+
   private fill(o: SimOrder, c: SimContract, b: HistoryBar): void {
-    const price = fillPrice(b.open, o.req.side, this.o.slippageBps ?? 0);
+    const price = fillPrice(b.open, o.req.side, c.slippageBps ?? this.o.slippageBps ?? 0);
     const inc = increment(c);
-    const qty = o.req.quantity ?? Math.floor((o.req.cashQty ?? 0) / price / inc + 1e-9) * inc;
+    // A cash quantity buys whole increments at the fill price (printed with 12 decimals, as the strategy sizes).
+    const qty = o.req.quantity ?? Number((Math.floor((o.req.cashQty ?? 0) / price / inc + 1e-9) * inc).toFixed(12));
+    this.workingByConid.get(c.conid)?.delete(o);
     if (!(qty > 0)) {
       o.status = 'Cancelled';
       o.text = 'cash quantity below one increment';

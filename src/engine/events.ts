@@ -36,7 +36,8 @@ export type NodeEvent =
   | { type: 'info'; message: string }
   | { type: 'warn'; message: string };
 
-export type StopReason = 'max-bars' | 'exit-after' | 'signal' | 'kill-switch' | 'daily-loss' | 'error';
+/** `end-of-data`: a backtest ran out of bars. */
+export type StopReason = 'max-bars' | 'exit-after' | 'signal' | 'kill-switch' | 'daily-loss' | 'end-of-data' | 'error';
 
 /** Percentiles over the recent window of a latency series (ms); n counts every sample of the run. */
 export interface LatencyFigures {

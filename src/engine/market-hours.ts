@@ -14,14 +14,12 @@ import type { SecType } from '../brokers/types.ts';
 const fmt = new Intl.DateTimeFormat('en-US', {
   timeZone: 'America/New_York',
   hourCycle: 'h23',
-  weekday: 'short',
   year: 'numeric',
   month: '2-digit',
   day: '2-digit',
   hour: '2-digit',
   minute: '2-digit',
 });
-const DAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
 export interface NyTime {
   /** 0 = Sunday. */
@@ -32,23 +30,61 @@ export interface NyTime {
   date: string;
 }
 
-// Formatting is the slow part; cache per minute (bars close many times a minute in fast sims).
-let cacheMinute = NaN;
-let cacheValue: NyTime = { weekday: 0, minutes: 0, date: '' };
+// Formatting is the slow part (microseconds; a backtest asks at every bar). New York's offset from
+// UTC changes at most once in a UTC day, so it is found by formatting twice a day (at 00:00 and
+// 23:00 UTC; on the two days a year they differ, hour by hour to find the switch), and the New York
+// time is then UTC plus that offset, by arithmetic.
+let offsetDay = NaN;
+let offsetBefore = 0;
+let offsetAfter = 0;
+let switchHour = 24;
+let dateDay = NaN;
+let dateText = '';
+
+/** New York's offset from UTC (ms, negative) at an instant on a whole minute. */
+function offsetAt(ms: number): number {
+  const parts: Record<string, string> = {};
+  for (const p of fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
+  return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute)) - ms;
+}
+
+function offsetMs(epochMs: number): number {
+  const day = Math.floor(epochMs / 86_400_000);
+  const dayStart = day * 86_400_000;
+  if (day !== offsetDay) {
+    offsetDay = day;
+    offsetBefore = offsetAt(dayStart);
+    offsetAfter = offsetAt(dayStart + 23 * 3_600_000);
+    switchHour = 24;
+    if (offsetBefore !== offsetAfter) {
+      for (let h = 1; h < 24; h++) {
+        if (offsetAt(dayStart + h * 3_600_000) !== offsetBefore) {
+          switchHour = h;
+          break;
+        }
+      }
+    }
+  }
+  return Math.floor((epochMs - dayStart) / 3_600_000) < switchHour ? offsetBefore : offsetAfter;
+}
 
 export function nyTime(epochMs: number): NyTime {
-  const minute = Math.floor(epochMs / 60_000);
-  if (minute === cacheMinute) return cacheValue;
-  const parts: Record<string, string> = {};
-  for (const p of fmt.formatToParts(new Date(epochMs))) parts[p.type] = p.value;
-  const value = {
-    weekday: DAYS[parts.weekday ?? 'Sun'] ?? 0,
-    minutes: Number(parts.hour) * 60 + Number(parts.minute),
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-  };
-  cacheMinute = minute;
-  cacheValue = value;
-  return value;
+  const ny = epochMs + offsetMs(epochMs);
+  const days = Math.floor(ny / 86_400_000);
+  return { weekday: (((days + 4) % 7) + 7) % 7, minutes: Math.floor((ny - days * 86_400_000) / 60_000), date: dateOf(days) };
+}
+
+/** The New York date (YYYY-MM-DD) of an instant: the trading day of the daily-loss guard, asked at every bar. */
+export function nyDate(epochMs: number): string {
+  return dateOf(Math.floor((epochMs + offsetMs(epochMs)) / 86_400_000));
+}
+
+function dateOf(days: number): string {
+  if (days !== dateDay) {
+    dateDay = days;
+    dateText = new Date(days * 86_400_000).toISOString().slice(0, 10);
+  }
+  return dateText;
 }
 
 const OPEN = 9 * 60 + 30;

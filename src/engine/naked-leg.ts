@@ -18,7 +18,7 @@
  * trade on a wrong picture). Long-only strategies hold one leg by design and are not checked.
  */
 import type { Logger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { NodeEvent } from './events.ts';
 import { isTradable } from './market-hours.ts';
 import { sleep } from './order-manager.ts';

@@ -30,7 +30,8 @@
  */
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import type { Journal, JournalOrder, JournalOrderState } from '../store/journal.ts';
+import type { JournalOrder, JournalOrderState } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import { BoundedMap, BoundedSet } from '../util/bounded.ts';
 import {
   OrderRejectedError,

@@ -11,7 +11,8 @@
  */
 import type { Logger } from '../log/logger.ts';
 import type { Instrument, Side } from '../brokers/types.ts';
-import type { Journal, JournalOrder } from '../store/journal.ts';
+import type { JournalOrder } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { NewOrder, OrderManager } from './order-manager.ts';
 import { roundQty } from './portfolio.ts';
 

@@ -20,7 +20,7 @@
  */
 import { BrokerError, type Position } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { NodeEvent } from './events.ts';
 import { sleep } from './order-manager.ts';
 import { roundQty } from './portfolio.ts';

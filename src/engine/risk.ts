@@ -14,7 +14,7 @@
  */
 import { UserError } from '../util/errors.ts';
 import type { SecType } from '../brokers/types.ts';
-import { isTradable, nyTime } from './market-hours.ts';
+import { isTradable, nyDate } from './market-hours.ts';
 
 export interface RiskLimits {
   /** Max sum over legs of |qty| x price after the trade, in account currency. */
@@ -81,7 +81,7 @@ export class DailyLossGuard {
 
   /** Returns the loss when the limit is breached, else undefined. */
   update(eventTime: number, equity: number): number | undefined {
-    const d = nyTime(eventTime).date;
+    const d = nyDate(eventTime);
     if (d !== this.day) {
       this.day = d;
       this.startEquity = equity;

@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { Decision, PairBar, Strategy, StrategyState } from '../strategies/types.ts';
 import { RecentSamples } from '../util/bounded.ts';
 import { alignBars, BarBuilder, type AlignedBar, type Bar } from './bar-builder.ts';
@@ -41,6 +41,8 @@ export interface RunnerDeps {
   pauseForMaintenance: boolean;
   /** Save the strategy state every N bars (always after a decision). */
   saveStateEveryBars: number;
+  /** Journal each bar close (its bars and equity point); default true. A backtest keeps its own curve. */
+  journalBars?: boolean;
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
@@ -181,6 +183,18 @@ export class StrategyRunner {
     this.builder?.onTick(t.conid, t.time, t.price, t.size ?? 0);
   }
 
+  /**
+   * A bar read from a file (backtests): the same decision path as a bar the builder closed from
+   * ticks. The bar counts as closed at its end, the market's newest time then (so never stale).
+   * Dropped once the node stops accepting bars, like a live bar.
+   */
+  async closeBar(time: number, legs: Bar[]): Promise<void> {
+    if (!this.accepting) return;
+    const end = time + this.spec.barMinutes * 60_000;
+    if (end > this.newestTickTime) this.newestTickTime = end;
+    await this.onBarClose({ time, legs, closedBy: end, wall: performance.now() });
+  }
+
   private enqueueBar(b: AlignedBar): void {
     if (!this.accepting) return;
     this.barQueue.push({ ...b, wall: this.lastTickWall });
@@ -212,6 +226,7 @@ export class StrategyRunner {
     const equity = this.equity();
     // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
     const recordBar = (): void => {
+      if (d.journalBars === false) return;
       d.journal.recordBarClose(this.id, this.barRows(b.time, b.legs), b.time, equity, this.book.cash);
       d.journal.checkpoint();
     };
@@ -241,9 +256,11 @@ export class StrategyRunner {
     }
     const z = step.diagnostics.z;
     const pos = strategy.position().side;
-    const { beta, gate } = step.diagnostics;
-    // kind 'bar': a terminal renders this record as one line (src/log/terminal.ts); piped, it is JSON with every field.
-    d.logger.info({ kind: 'bar', strategy: this.id, bar: iso(b.time), ySymbol: y.symbol, xSymbol: x.symbol, y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), beta: beta === null ? null : Number(beta.toFixed(4)), p: gate.pValue, pos, equity: round2(equity) }, 'bar');
+    if (d.logger.isLevelEnabled('info')) {
+      const { beta, gate } = step.diagnostics;
+      // kind 'bar': a terminal renders this record as one line (src/log/terminal.ts); piped, it is JSON with every field.
+      d.logger.info({ kind: 'bar', strategy: this.id, bar: iso(b.time), ySymbol: y.symbol, xSymbol: x.symbol, y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), beta: beta === null ? null : Number(beta.toFixed(4)), p: gate.pValue, pos, equity: round2(equity) }, 'bar');
+    }
     // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
     const latencyMs = this.latencies.latest;
     d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });

@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { isRetryable, type Broker, type ConnectionEvent, type Instrument, type Position, type Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import type { Journal } from '../store/journal.ts';
+import type { JournalApi as Journal } from '../store/journal-api.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
 import { isTradable, nextTradableTime } from './market-hours.ts';
@@ -68,6 +68,8 @@ export interface NodeOptions {
   pauseForMaintenance?: boolean;
   /** Save each strategy's state every N bars (always after a decision). */
   saveStateEveryBars?: number;
+  /** Journal each bar close (default true; a backtest keeps its own equity curve). */
+  journalBars?: boolean;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
@@ -142,6 +144,7 @@ export class TradingNode {
       },
       pauseForMaintenance: o.pauseForMaintenance !== false,
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
+      ...(o.journalBars === false ? { journalBars: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
       dailyLossBreached: (t) => this.checkDailyLoss(t),

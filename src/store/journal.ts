@@ -27,6 +27,7 @@
 import { dirname } from 'node:path';
 import type { Side } from '../brokers/types.ts';
 import { ensurePrivateDir, tightenFile } from '../util/private-files.ts';
+import { forwardState } from './order-states.ts';
 import { Database } from './sqlite.ts';
 import { storageError } from './storage-error.ts';
 
@@ -47,31 +48,8 @@ export type JournalOrderState =
 
 const OPEN_STATES: readonly JournalOrderState[] = ['new', 'unknown', 'working', 'partial'];
 
-// ---- forward-only order states (issue 12) ------------------------------------------------------
-// A junk answer once moved an order journalled as filled to "never placed". What the journal knows
-// only grows: a state change that would move an order back is refused (the order keeps its state,
-// and the refusal is journalled as an event), and the filled quantity never shrinks.
-
-const STATE_RANK: Record<JournalOrderState, number> = {
-  new: 0, unknown: 1, working: 2, partial: 3, filled: 4, cancelled: 4, rejected: 4,
-};
-
-/**
- * "Never placed" (the broker does not know the cOID) is the one provisional end: it can only be
- * said of an order the broker may never have seen, and the order may still turn up afterwards.
- */
-export const NEVER_PLACED = 'never placed';
-
-/** The state an update may move the order to: `next`, or `cur` when `next` would go backwards. */
-export function forwardState(cur: Pick<JournalOrder, 'state' | 'lastError' | 'brokerOrderId'>, next: JournalOrderState, error?: string): JournalOrderState {
-  if (next === cur.state) return next;
-  const provisional = cur.state === 'rejected' && (cur.lastError ?? '').includes(NEVER_PLACED);
-  if (provisional) return next; // seen at the broker after all: whatever it says is news
-  if (STATE_RANK[cur.state] === 4) return cur.state; // filled, cancelled, rejected are final
-  if (next === 'rejected' && (error ?? '').includes(NEVER_PLACED) && (STATE_RANK[cur.state] >= 2 || cur.brokerOrderId)) return cur.state;
-  return STATE_RANK[next] >= STATE_RANK[cur.state] ? next : cur.state;
-}
-// ---- end forward-only order states --------------------------------------------------------------
+// Forward-only order states (issue 12): src/store/order-states.ts, shared with the in-memory journal.
+export { forwardState, NEVER_PLACED } from './order-states.ts';
 
 export interface JournalOrder {
   cOID: string;

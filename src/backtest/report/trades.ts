@@ -4,7 +4,8 @@
  * traded leg) come before its exit fills, and trades never overlap (one position at a time), so
  * one walk over the fills pairs them up without the runner keeping anything more.
  */
-import type { CloseReason, TradeSide } from '../../strategies/types.ts';
+import type { TradeSide } from '../../strategies/types.ts';
+import type { ExitReason } from '../runner.ts';
 import type { BacktestResult, FillRecord } from '../runner.ts';
 
 export interface TradeRow {
@@ -26,7 +27,7 @@ export interface TradeRow {
   holdingBars: number | null;
   /** Exit fill minus entry fill, ms. */
   holdingMs: number | null;
-  exitReason: CloseReason | null;
+  exitReason: ExitReason | null;
 }
 
 function take(fills: FillRecord[], from: number, legs: number): { y: number | null; x: number | null; time: number | null; next: number } {

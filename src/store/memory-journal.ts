@@ -1,0 +1,284 @@
+/**
+ * The journal in memory: the same methods and the same rules as the SQLite journal (journal.ts:
+ * orders only move forward, a fill is booked once by execution id and attributed to its order's
+ * strategy, a run counts its own orders and fills), kept in maps and arrays instead of a file.
+ *
+ * Why: a backtest drives the live trading node (orders journalled before they are sent, fills
+ * journalled as they arrive), but it has nothing to recover after a crash, so it needs no file and
+ * must not pay a disk write per bar. `keepBars: false` (the backtester's choice) counts bar rows
+ * and equity points instead of keeping them: the backtest result holds its own equity curve, and a
+ * million-bar run must not hold a million journal rows too.
+ */
+import type { JournalApi } from './journal-api.ts';
+import { forwardState } from './order-states.ts';
+import type {
+  AttributedFill,
+  JournalBar,
+  JournalFill,
+  JournalOrder,
+  JournalOrderState,
+  JournalPosition,
+  NewJournalOrder,
+} from './journal.ts';
+
+const OPEN: ReadonlySet<JournalOrderState> = new Set(['new', 'unknown', 'working', 'partial']);
+
+interface StoredFill extends AttributedFill {
+  runId: number | null;
+}
+
+const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b.createdAt || (a.cOID < b.cOID ? -1 : a.cOID > b.cOID ? 1 : 0);
+
+export class MemoryJournal implements JournalApi {
+  readonly file = ':memory:';
+  private readonly ordersByCoid = new Map<string, JournalOrder>();
+  private readonly orderRun = new Map<string, number | null>();
+  private readonly openCoids = new Set<string>();
+  private readonly events: { coid: string; time: number; state: string; detail: string | null }[] = [];
+  private readonly fillsById = new Map<string, StoredFill>();
+  private readonly fillsByCoid = new Map<string, StoredFill[]>();
+  private readonly positionRows = new Map<string, JournalPosition>();
+  private readonly barRows = new Map<string, JournalBar & { warmup: boolean }>();
+  private readonly equityRows: { time: number; strategyId: string; equity: number; cash: number }[] = [];
+  private readonly decisionRows: { strategyId: string; barTime: number; action: string; detail: string | null }[] = [];
+  /** Saved states as given (a strategy's saveState() returns a fresh snapshot); copied on load, as a JSON round trip would. */
+  private readonly states = new Map<string, { barTime: number | null; state: unknown }>();
+  private readonly byIntent = new Map<string, string[]>();
+  private readonly incidentRows: { time: number; strategyId: string | null; kind: string; detail: string | null }[] = [];
+  private readonly meta = new Map<string, string>();
+  private readonly runs: { id: number; startedAt: number; strategies: string[] }[] = [];
+  private runId: number | null = null;
+  /** Bar closes recorded (kept or not). */
+  barCloses = 0;
+
+  constructor(private readonly opts: { keepBars?: boolean } = {}) {}
+
+  journalMode(): string {
+    return 'memory';
+  }
+
+  // ---------------------------------------------------------------- runs and strategies
+
+  startRun(strategyIds: string[], now = Date.now()): number {
+    this.runId = this.runs.length + 1;
+    this.runs.push({ id: this.runId, startedAt: now, strategies: [...strategyIds] });
+    return this.runId;
+  }
+
+  runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
+    const mine = (r: { runId: number | null; strategyId: string }): boolean => r.runId === runId && (strategyId === undefined || r.strategyId === strategyId);
+    let orders = 0;
+    for (const o of this.ordersByCoid.values()) if (mine({ runId: this.orderRun.get(o.cOID) ?? null, strategyId: o.strategyId })) orders++;
+    let fills = 0;
+    for (const f of this.fillsById.values()) if (mine(f)) fills++;
+    return { orders, fills };
+  }
+
+  /** A memory journal starts empty: it never holds rows of a version-1 file. */
+  hasLegacyRows(): boolean {
+    return false;
+  }
+
+  legacySymbols(): string[] {
+    return [];
+  }
+
+  claimLegacyRows(_strategyId: string): void {}
+
+  // ---------------------------------------------------------------- orders
+
+  recordNewOrder(o: NewJournalOrder, now = Date.now(), meta?: { key: string; value: string }): void {
+    if (this.ordersByCoid.has(o.cOID)) throw new Error(`journal: order ${o.cOID} already exists (a cOID is never reused)`);
+    if (meta) this.meta.set(meta.key, meta.value);
+    this.ordersByCoid.set(o.cOID, {
+      cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
+      quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null,
+    });
+    this.orderRun.set(o.cOID, this.runId);
+    this.openCoids.add(o.cOID);
+    const intent = `${o.strategyId}\u0000${o.intentId}`;
+    const list = this.byIntent.get(intent);
+    if (list) list.push(o.cOID);
+    else this.byIntent.set(intent, [o.cOID]);
+    this.events.push({ coid: o.cOID, time: now, state: 'new', detail: JSON.stringify({ side: o.side, quantity: o.quantity, cashQty: o.cashQty }) });
+  }
+
+  updateOrder(
+    cOID: string,
+    requested: JournalOrderState,
+    fields: { brokerOrderId?: string | null; filledQty?: number; avgPrice?: number; error?: string; detail?: unknown } = {},
+    now = Date.now(),
+  ): JournalOrderState {
+    const cur = this.ordersByCoid.get(cOID);
+    const state = cur ? forwardState(cur, requested, fields.error) : requested;
+    if (cur) {
+      cur.state = state;
+      if (fields.brokerOrderId) cur.brokerOrderId = fields.brokerOrderId;
+      // The filled quantity never shrinks; the average price follows a quantity that did not shrink.
+      const filled = fields.filledQty ?? cur.filledQty;
+      if (filled >= cur.filledQty && fields.avgPrice !== undefined) cur.avgPrice = fields.avgPrice;
+      cur.filledQty = Math.max(cur.filledQty, filled);
+      if (state === requested && fields.error) cur.lastError = fields.error;
+      cur.updatedAt = now;
+      if (OPEN.has(state)) this.openCoids.add(cOID);
+      else this.openCoids.delete(cOID);
+    }
+    const detail = { ...(fields.brokerOrderId ? { brokerOrderId: fields.brokerOrderId } : {}),
+      ...(fields.filledQty !== undefined ? { filledQty: fields.filledQty } : {}),
+      ...(fields.error ? { error: fields.error } : {}),
+      ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
+      ...(state !== requested ? { refused: requested } : {}) };
+    this.events.push({ coid: cOID, time: now, state, detail: JSON.stringify(detail) });
+    return state;
+  }
+
+  order(cOID: string): JournalOrder | undefined {
+    const o = this.ordersByCoid.get(cOID);
+    return o ? copyOrder(o) : undefined;
+  }
+
+  openOrders(): JournalOrder[] {
+    return [...this.openCoids].map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
+  }
+
+  orders(strategyId?: string): JournalOrder[] {
+    return [...this.ordersByCoid.values()].filter((o) => strategyId === undefined || o.strategyId === strategyId).map(copyOrder).sort(byCreation);
+  }
+
+  ordersOfIntent(strategyId: string, intentId: string): JournalOrder[] {
+    return (this.byIntent.get(`${strategyId}\u0000${intentId}`) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
+  }
+
+  orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
+    return this.events.filter((e) => cOID === undefined || e.coid === cOID).map((e) => ({ ...e }));
+  }
+
+  // ---------------------------------------------------------------- fills and positions
+
+  recordFill(f: JournalFill): boolean {
+    if (this.fillsById.has(f.execId)) return false;
+    const strategyId = (f.cOID ? this.ordersByCoid.get(f.cOID)?.strategyId : undefined) ?? '';
+    const row: StoredFill = { ...f, strategyId, runId: this.runId };
+    this.fillsById.set(f.execId, row);
+    if (f.cOID) {
+      const list = this.fillsByCoid.get(f.cOID) ?? [];
+      list.push(row);
+      this.fillsByCoid.set(f.cOID, list);
+    }
+    return true;
+  }
+
+  hasFill(execId: string): boolean {
+    return this.fillsById.has(execId);
+  }
+
+  filledQty(cOID: string): number {
+    let q = 0;
+    for (const f of this.fillsByCoid.get(cOID) ?? []) q += f.qty;
+    return q;
+  }
+
+  avgFillPrice(cOID: string): number | undefined {
+    let q = 0;
+    let v = 0;
+    for (const f of this.fillsByCoid.get(cOID) ?? []) {
+      q += f.qty;
+      v += f.qty * f.price;
+    }
+    return q > 0 ? v / q : undefined;
+  }
+
+  fills(strategyId?: string): AttributedFill[] {
+    return [...this.fillsById.values()]
+      .filter((f) => strategyId === undefined || f.strategyId === strategyId)
+      .sort((a, b) => a.time - b.time || (a.execId < b.execId ? -1 : a.execId > b.execId ? 1 : 0))
+      .map(({ runId: _r, ...f }) => f);
+  }
+
+  setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, _now = Date.now()): void {
+    this.positionRows.set(`${strategyId}\u0000${conid}`, { strategyId, conid, symbol, qty, avgCost });
+  }
+
+  positions(strategyId?: string): JournalPosition[] {
+    return [...this.positionRows.values()]
+      .filter((p) => p.qty !== 0 && (strategyId === undefined || p.strategyId === strategyId))
+      .sort((a, b) => (a.strategyId < b.strategyId ? -1 : a.strategyId > b.strategyId ? 1 : a.conid - b.conid))
+      .map((p) => ({ ...p }));
+  }
+
+  // ---------------------------------------------------------------- bars, equity, decisions, state
+
+  recordBars(bars: JournalBar[], warmup = false): void {
+    if (this.opts.keepBars === false) return;
+    for (const b of bars) this.barRows.set(`${b.time}\u0000${b.symbol}`, { ...b, warmup });
+  }
+
+  recordBarClose(strategyId: string, bars: JournalBar[], time: number, equity: number, cash: number): void {
+    this.barCloses++;
+    if (this.opts.keepBars === false) return;
+    for (const b of bars) this.barRows.set(`${b.time}\u0000${b.symbol}`, { ...b, warmup: false });
+    this.equityRows.push({ time, strategyId, equity, cash });
+  }
+
+  bars(includeWarmup = false): JournalBar[] {
+    return [...this.barRows.values()]
+      .filter((b) => includeWarmup || !b.warmup)
+      .sort((a, b) => a.time - b.time || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
+      .map(({ warmup: _w, ...b }) => b);
+  }
+
+  recordDecision(strategyId: string, barTime: number, action: string, detail: unknown): void {
+    this.decisionRows.push({ strategyId, barTime, action, detail: JSON.stringify(detail) });
+  }
+
+  decisions(strategyId?: string): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
+    return this.decisionRows.filter((d) => strategyId === undefined || d.strategyId === strategyId).map((d) => ({ ...d }));
+  }
+
+  /** Decisions recorded so far, and those after the first `from` (a backtest reads each bar's new rows). */
+  get decisionCount(): number {
+    return this.decisionRows.length;
+  }
+
+  decisionsSince(from: number): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
+    return this.decisionRows.slice(from);
+  }
+
+  saveStrategyState(strategyId: string, barTime: number | null, state: unknown, _now = Date.now()): void {
+    this.states.set(strategyId, { barTime, state });
+  }
+
+  loadStrategyState(strategyId: string): { barTime: number | null; state: unknown } | undefined {
+    const r = this.states.get(strategyId);
+    return r ? { barTime: r.barTime, state: JSON.parse(JSON.stringify(r.state)) as unknown } : undefined;
+  }
+
+  // ---------------------------------------------------------------- incidents and meta
+
+  recordIncident(kind: string, detail: unknown, strategyId: string | null = null, now = Date.now()): void {
+    this.incidentRows.push({ time: now, strategyId, kind, detail: JSON.stringify(detail) });
+  }
+
+  incidents(): { time: number; strategyId: string | null; kind: string; detail: string | null }[] {
+    return this.incidentRows.map((i) => ({ ...i }));
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.meta.get(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.meta.set(key, value);
+  }
+
+  /** Nothing to copy back: there is no write-ahead log in memory. */
+  checkpoint(_every = 100): void {}
+
+  close(): void {}
+}
+
+/** A copy, as each read of the SQLite journal returns a new row (callers may hold it across updates). */
+function copyOrder(o: JournalOrder): JournalOrder {
+  return { ...o };
+}
