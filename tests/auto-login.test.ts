@@ -360,10 +360,10 @@ describe('autoLoginChecks (doctor lines)', () => {
 
 describe('auto-login without a gateway', () => {
   it('says the gateway does not answer instead of failing obscurely', async () => {
-    const { freePort } = await import('./helpers/ports.ts');
+    const { fixedPort } = await import('./helpers/ports.ts');
     const dir = mkdtempSync(join(tmpdir(), 'tandem-nogw-'));
     try {
-      const login = new AutoLogin({ baseUrl: `https://127.0.0.1:${await freePort()}`, credentials: {}, mode: 'paper', browserPath: BROWSER, dataDir: dir });
+      const login = new AutoLogin({ baseUrl: `https://127.0.0.1:${await fixedPort()}`, credentials: {}, mode: 'paper', browserPath: BROWSER, dataDir: dir });
       const err = await failureOf(login.ensureAuthenticated());
       expect(err.kind).toBe('unreachable');
       expect(err.message).toMatch(/does not answer \(.*ECONNREFUSED.*\)\. Is it running\? Start it with "tandem gateway start/);
