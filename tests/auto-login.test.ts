@@ -154,7 +154,7 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, { t
     login.stop();
     const err = await pending;
     expect(err.kind).toBe('stopped');
-    expect(Date.now() - stopAt).toBeLessThan(5_000); // the backoff is 60 s
+    expect(Date.now() - stopAt).toBeLessThan(30_000); // the backoff is 60 s (the bound leaves a loaded machine room to close Chromium)
   });
 
   it('answers a TOTP second factor with a code from IBKR_TOTP_SECRET', async () => {
@@ -183,7 +183,7 @@ describe.skipIf(!browser.ok)(`auto-login in headless Chromium (${BROWSER})`, { t
     expect(err.kind).toBe('push-timeout');
     expect(err.message).toContain('not approved within 2 s');
     expect(err.message).toContain('IBKR Mobile');
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(60_000); // bounded (a Chromium start-up under load is most of it)
     expect(captured.join('')).toContain('approve the login notification in IBKR Mobile now');
   });
 

@@ -119,7 +119,7 @@ describe('order manager and pair executor through the simulated broker', () => {
       { name: 'y', instrument: Y, side: 'BUY', qty: 100, price: 20 },
       { name: 'x', instrument: X, side: 'SELL', qty: 50, price: 40 },
     ]);
-    await waitFor(() => ok.broker.working().length === 2, 2_000, 'two working orders');
+    await waitFor(() => ok.broker.working().length === 2, 30_000, 'two working orders');
     ok.broker.bar(Y.conid, bar(1, 20));
     ok.broker.bar(X.conid, bar(1, 40));
     const res = await run;
@@ -130,9 +130,9 @@ describe('order manager and pair executor through the simulated broker', () => {
       { name: 'y', instrument: Y, side: 'BUY', qty: 100, price: 20 },
       { name: 'x', instrument: X, side: 'SELL', qty: 50, price: 40 },
     ]);
-    await waitFor(() => bad.broker.working().length === 1, 2_000, 'the y leg working');
+    await waitFor(() => bad.broker.working().length === 1, 30_000, 'the y leg working');
     bad.broker.bar(Y.conid, bar(1, 20)); // y fills
-    await waitFor(() => bad.broker.working().some((o) => o.side === 'SELL' && o.conid === Y.conid), 2_000, 'the flatten order');
+    await waitFor(() => bad.broker.working().some((o) => o.side === 'SELL' && o.conid === Y.conid), 30_000, 'the flatten order');
     bad.broker.bar(Y.conid, bar(2, 21)); // the flatten fills
     const r2 = await run2;
     expect(r2.ok).toBe(false);
@@ -153,7 +153,7 @@ describe('order manager and pair executor through the simulated broker', () => {
     expect(broker.working()).toEqual([]);
 
     const run = executor.execute('enter-2', [{ name: 'b', instrument: BTC, side: 'BUY', qty: 0.1, price: 90_000 }]);
-    await waitFor(() => broker.working().length === 1, 2_000, 'the crypto order');
+    await waitFor(() => broker.working().length === 1, 30_000, 'the crypto order');
     expect(journal.orders('s1').at(-1)!.cashQty).toBe(9_000);
     broker.bar(BTC.conid, bar(1, 90_000));
     const r = await run;

@@ -166,7 +166,7 @@ describe('node heartbeat', () => {
     });
     try {
       const { waitFor } = await import('./helpers/engine-harness.ts');
-      await waitFor(() => lines.some((l) => l.includes('waiting for warm-up')), 10_000, 'a heartbeat line');
+      await waitFor(() => lines.some((l) => l.includes('waiting for warm-up')), 30_000, 'a heartbeat line');
       expect(lines.find((l) => l.includes('waiting for warm-up'))).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T {2}node {2}etha_ethv: waiting for warm-up: 37\/120 bars/);
       expect(readNodeStatus(journal.file)!.heartbeat).toContain('etha_ethv: waiting for warm-up: 37/120 bars');
     } finally {

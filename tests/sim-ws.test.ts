@@ -58,7 +58,7 @@ describe('sim websocket', () => {
   it('heartbeats, tic (4 frames) and ech+hb (raw echo)', async () => {
     const { token } = await start({ wsHeartbeatMs: 200 });
     const w = await open(token);
-    const hb = await w.waitFor((f) => f.topic === 'system' && typeof f.hb === 'number', 2_000);
+    const hb = await w.waitFor((f) => f.topic === 'system' && typeof f.hb === 'number');
     expect(hb.hb).toBeGreaterThan(0);
     w.send('tic');
     await w.waitFor((f) => f.topic === 'tic' && f.hmds);
@@ -81,7 +81,7 @@ describe('sim websocket', () => {
     expect(first).toMatchObject({ conid: 479624278, conidEx: '479624278', '6509': 'RpB' });
     expect(first['31']).toMatch(/^\d+\.\d{2}$/);
     expect(first['84']).toBeDefined();
-    const delta = await w.waitFor((f) => f.topic === 'smd+479624278' && f !== first, 3_000);
+    const delta = await w.waitFor((f) => f.topic === 'smd+479624278' && f !== first);
     expect(delta.conid).toBe(479624278);
     expect(delta['6509']).toBeUndefined(); // unchanged fields are not repeated
     // The streamed last price equals the model's quote at the frame's _updated time.
