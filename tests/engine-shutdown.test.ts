@@ -112,7 +112,10 @@ describe('trading node processes', () => {
     expect(code).toBe(130);
     expect(run.lines.some((l) => /cancelling the orders still working/.test(l))).toBe(true);
     expect(count(run.lines, /cancel sent for a working order/)).toBeGreaterThanOrEqual(working.length);
-    await until(async () => (await simHook<SimOrder[]>(info.url, '/sim/orders')).every((o) => ['Cancelled', 'Filled', 'Inactive'].includes(o.status)), 30_000, 'no order left working');
+    await until(async () => (await simHook<SimOrder[]>(info.url, '/sim/orders')).every((o) => ['Cancelled', 'Filled', 'Inactive'].includes(o.status)), 30_000, 'no order left working').catch(async (err: Error) => {
+      const left = (await simHook<SimOrder[]>(info.url, '/sim/orders')).filter((o) => !['Cancelled', 'Filled', 'Inactive'].includes(o.status));
+      throw new Error(`${err.message}: ${JSON.stringify(left)}\n${run.lines.filter((l) => /order|cancel|SIGINT|stopp/i.test(l)).slice(-40).join('\n')}`);
+    });
     const after = await simHook<SimOrder[]>(info.url, '/sim/orders');
     expect(after.filter((o) => o.status === 'Cancelled').length).toBeGreaterThanOrEqual(working.length);
   }, 240_000);
