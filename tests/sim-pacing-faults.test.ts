@@ -41,13 +41,14 @@ describe('sim pacing', () => {
   });
 
   it('puts repeated violators in the penalty box (every request 429 until it ends)', async () => {
-    const { api, hook } = await start({ pacing: { enabled: true, penaltyAfterViolations: 3, penaltyMs: 800 } });
+    // A penalty long enough that the state read right after the 429 is inside it on a busy machine.
+    const { api, hook } = await start({ pacing: { enabled: true, penaltyAfterViolations: 3, penaltyMs: 3_000 } });
     for (let i = 0; i < 4; i++) await api('POST', '/tickle');
     const st = await api('POST', '/iserver/auth/status');
     expect(st.status).toBe(429);
     expect(st.body.error).toMatch(/penalty/);
     expect((await hook('GET', '/state')).body.pacing.penaltyUntil).toBeGreaterThan(Date.now());
-    await sleep(850);
+    await sleep(3_050);
     expect((await api('POST', '/iserver/auth/status')).status).toBe(200);
   });
 
