@@ -101,5 +101,5 @@ describe('cli', () => {
     } finally {
       try { process.kill(-npm.pid!, 'SIGKILL'); } catch { /* already gone */ }
     }
-  }, 60_000);
+  }, 180_000);
 });

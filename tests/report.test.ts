@@ -143,7 +143,7 @@ async function open(html: string, name: string, screenshot?: string, interact?: 
     if (!req.url().startsWith('file:')) requests.push(req.url());
   });
   await page.goto(pathToFileURL(file).href);
-  await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 15_000 });
+  await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 30_000 });
   // The charts draw on animation frames: wait until every plot pane has been painted.
   await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
   // Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the background.
