@@ -161,4 +161,17 @@ describe('order manager and pair executor through the simulated broker', () => {
     // 9000 / (90000 x 1.001) = 0.0999000999 -> 0.0999 (increment 0.0001).
     expect(book.qty(BTC.conid)).toBe(0.0999);
   });
+
+  it('closed for new orders (second stop signal): a later placement is journalled as rejected and never reaches the broker', async () => {
+    const { broker, orders, journal } = setup();
+    const before = await orders.place('s1', 'enter-1', 'y', { instrument: Y, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(before.state).toBe('working');
+    orders.closeForNewOrders('the node is cancelling its working orders');
+    const after = await orders.place('s1', 'enter-1', 'y-retry1', { instrument: Y, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(after.state).toBe('rejected');
+    expect(after.lastError).toMatch(/not sent: the node is cancelling its working orders/);
+    expect(broker.placements).toEqual([before.cOID]);
+    expect(orders.inFlight().map((o) => o.cOID)).toEqual([before.cOID]);
+    expect(journal.order(after.cOID)!.state).toBe('rejected');
+  });
 });
