@@ -45,7 +45,7 @@ describe('engine cli guards', () => {
     expect(r3.stderr).toMatch(/live\.enabled: true/);
     rmSync(a.dir, { recursive: true, force: true });
     rmSync(b.dir, { recursive: true, force: true });
-  }, 60_000);
+  }, 180_000); // two or three CLI start-ups (tsx): tens of seconds each on a loaded machine
 
   it('engine wrong accounts: paper mode refuses a live account id and live mode a paper one', async () => {
     const a = configs(true);
@@ -56,7 +56,7 @@ describe('engine cli guards', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/paper account/);
     rmSync(a.dir, { recursive: true, force: true });
-  }, 60_000);
+  }, 180_000); // two or three CLI start-ups (tsx): tens of seconds each on a loaded machine
 
   it('engine durations for --exit-after', () => {
     expect(parseDuration('90s')).toBe(90_000);

@@ -99,7 +99,7 @@ describe('trading node', () => {
     }
     let pf: SimPortfolio = [];
     const held = (c: number) => pf.find((a) => a.id === h!.sim.accounts.paper)?.positions.find((p) => p.conid === c)?.qty ?? 0;
-    for (let i = 0; i < 200 && !(held(SPY) === 10 && held(ETHA) === 7); i++) {
+    for (const end = Date.now() + 60_000; Date.now() < end && !(held(SPY) === 10 && held(ETHA) === 7);) {
       pf = await simHook<SimPortfolio>(h.sim.url, '/sim/portfolio');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -119,7 +119,7 @@ describe('order manager and pair executor through the simulated broker', () => {
       { name: 'y', instrument: Y, side: 'BUY', qty: 100, price: 20 },
       { name: 'x', instrument: X, side: 'SELL', qty: 50, price: 40 },
     ]);
-    await waitFor(() => ok.broker.working().length === 2, 2_000, 'two working orders');
+    await waitFor(() => ok.broker.working().length === 2, 30_000, 'two working orders');
     ok.broker.bar(Y.conid, bar(1, 20));
     ok.broker.bar(X.conid, bar(1, 40));
     const res = await run;
@@ -130,9 +130,9 @@ describe('order manager and pair executor through the simulated broker', () => {
       { name: 'y', instrument: Y, side: 'BUY', qty: 100, price: 20 },
       { name: 'x', instrument: X, side: 'SELL', qty: 50, price: 40 },
     ]);
-    await waitFor(() => bad.broker.working().length === 1, 2_000, 'the y leg working');
+    await waitFor(() => bad.broker.working().length === 1, 30_000, 'the y leg working');
     bad.broker.bar(Y.conid, bar(1, 20)); // y fills
-    await waitFor(() => bad.broker.working().some((o) => o.side === 'SELL' && o.conid === Y.conid), 2_000, 'the flatten order');
+    await waitFor(() => bad.broker.working().some((o) => o.side === 'SELL' && o.conid === Y.conid), 30_000, 'the flatten order');
     bad.broker.bar(Y.conid, bar(2, 21)); // the flatten fills
     const r2 = await run2;
     expect(r2.ok).toBe(false);
@@ -153,12 +153,25 @@ describe('order manager and pair executor through the simulated broker', () => {
     expect(broker.working()).toEqual([]);
 
     const run = executor.execute('enter-2', [{ name: 'b', instrument: BTC, side: 'BUY', qty: 0.1, price: 90_000 }]);
-    await waitFor(() => broker.working().length === 1, 2_000, 'the crypto order');
+    await waitFor(() => broker.working().length === 1, 30_000, 'the crypto order');
     expect(journal.orders('s1').at(-1)!.cashQty).toBe(9_000);
     broker.bar(BTC.conid, bar(1, 90_000));
     const r = await run;
     expect(r.ok).toBe(true);
     // 9000 / (90000 x 1.001) = 0.0999000999 -> 0.0999 (increment 0.0001).
     expect(book.qty(BTC.conid)).toBe(0.0999);
+  });
+
+  it('closed for new orders (second stop signal): a later placement is journalled as rejected and never reaches the broker', async () => {
+    const { broker, orders, journal } = setup();
+    const before = await orders.place('s1', 'enter-1', 'y', { instrument: Y, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(before.state).toBe('working');
+    orders.closeForNewOrders('the node is cancelling its working orders');
+    const after = await orders.place('s1', 'enter-1', 'y-retry1', { instrument: Y, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(after.state).toBe('rejected');
+    expect(after.lastError).toMatch(/not sent: the node is cancelling its working orders/);
+    expect(broker.placements).toEqual([before.cOID]);
+    expect(orders.inFlight().map((o) => o.cOID)).toEqual([before.cOID]);
+    expect(journal.order(after.cOID)!.state).toBe('rejected');
   });
 });

@@ -112,7 +112,10 @@ describe('trading node processes', () => {
     expect(code).toBe(130);
     expect(run.lines.some((l) => /cancelling the orders still working/.test(l))).toBe(true);
     expect(count(run.lines, /cancel sent for a working order/)).toBeGreaterThanOrEqual(working.length);
-    await until(async () => (await simHook<SimOrder[]>(info.url, '/sim/orders')).every((o) => ['Cancelled', 'Filled', 'Inactive'].includes(o.status)), 30_000, 'no order left working');
+    await until(async () => (await simHook<SimOrder[]>(info.url, '/sim/orders')).every((o) => ['Cancelled', 'Filled', 'Inactive'].includes(o.status)), 30_000, 'no order left working').catch(async (err: Error) => {
+      const left = (await simHook<SimOrder[]>(info.url, '/sim/orders')).filter((o) => !['Cancelled', 'Filled', 'Inactive'].includes(o.status));
+      throw new Error(`${err.message}: ${JSON.stringify(left)}\n${run.lines.filter((l) => /order|cancel|SIGINT|stopp/i.test(l)).slice(-40).join('\n')}`);
+    });
     const after = await simHook<SimOrder[]>(info.url, '/sim/orders');
     expect(after.filter((o) => o.status === 'Cancelled').length).toBeGreaterThanOrEqual(working.length);
   }, 240_000);
@@ -130,9 +133,17 @@ strategies: [etf.yaml]
     await run.waitLine(/engine running/, 90_000);
     await simHook(info.url, '/sim/clock', 'POST', { speed: 600 });
     await until(() => count(run.lines, /"msg":"fill"/) >= 2, 120_000, 'both legs filled');
-    // 17:00 New York: the stock market is closed; give the node's market clock a few seconds past the last tick.
+    // 17:00 New York: the stock market is closed. The simulator's quotes freeze at the close (their
+    // time is the last 2 s step before 16:00, and field 31 gets the `C` prefix), so the node's market
+    // clock is that time moved on by the wall clock. Wait for the node to say it saw the frozen
+    // quote (its "not trading" line, logged as it notes the quote's time), then until the wall clock
+    // has carried that time past 16:00: a lower bound, which a busy machine only lengthens.
+    const linesBefore = run.lines.length;
     await simHook(info.url, '/sim/clock', 'POST', { speed: 1, set: Date.UTC(2026, 2, 3, 22, 0) });
-    await new Promise((r) => setTimeout(r, 3_000));
+    await until(() => run.lines.slice(linesBefore).some((l) => /instrument not trading \(last price is the previous close/.test(l)), 60_000, 'the node to see the close');
+    // Not a wait for something to happen in time: the node's clock is wall-clock driven from here,
+    // and at least 2 s must pass (more is as good).
+    await new Promise((r) => setTimeout(r, 2_500));
     const before = (await simHook<SimPortfolio>(info.url, '/sim/portfolio')).find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
     run.proc.kill('SIGTERM');
     const code = await run.exited;

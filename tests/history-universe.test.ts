@@ -68,7 +68,7 @@ describe('history --symbols', () => {
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/^error: .*127\.0\.0\.1:9/m);
     expect(r.err).not.toMatch(/\n\s+at /);
-  }, 60_000);
+  }, 180_000);
 
   it('needs a bar size and an output file', async () => {
     const a = await tandem(['history', '--symbols', 'SPY', '--start', '2024-03-13', '--end', '2024-03-14', '--out', 'x.csv', '--gateway', 'https://127.0.0.1:9']);
@@ -77,5 +77,5 @@ describe('history --symbols', () => {
     const b = await tandem(['history', '--start', '2024-03-13', '--end', '2024-03-14']);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/give --config STRATEGY\.yaml .* or --symbols/);
-  }, 60_000);
+  }, 180_000);
 });

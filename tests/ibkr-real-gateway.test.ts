@@ -298,8 +298,8 @@ describe('real gateway behaviour', () => {
     c.stream.subscribeMarketData(BTC, ['31', '84', '86']);
     c.stream.subscribeOrders();
     expect(c.stream.isReady).toBe(false); // the greeting has not come: nothing sent yet
-    await waitFor(() => quotes.length > 0, 15_000, 'a quote after the delayed greeting');
-    await waitFor(() => !c.stream.pendingSubscriptions.includes(`smd+${BTC}`) && !c.stream.pendingSubscriptions.includes('sor'), 15_000, 'confirmations');
+    await waitFor(() => quotes.length > 0, 30_000, 'a quote after the delayed greeting');
+    await waitFor(() => !c.stream.pendingSubscriptions.includes(`smd+${BTC}`) && !c.stream.pendingSubscriptions.includes('sor'), 30_000, 'confirmations');
     // After a reconnect the subscriptions wait for the new greeting again, then data flows.
     await simHook(s.url, '/sim/ws/drop', 'POST', {});
     const before = quotes.length;

@@ -153,7 +153,7 @@ strategies: [strategy.yaml]
     await waitFor(() => botCalls.length >= 4, 30_000, 'Telegram calls');
     expect(botCalls[0]!.path).toBe(`/bot${TOKEN}/sendMessage`);
     expect(botCalls.find((c) => c.body.text !== failText)!.body).toMatchObject({ chat_id: '4242', text: expect.stringMatching(/^Tandem fill: etha_ethv: (BUY|SELL) \d+ ETH[AV] @ /) });
-    await waitFor(() => logLines.some((l) => l.includes('alert not delivered')), 10_000, 'the undelivered alert warning');
+    await waitFor(() => logLines.some((l) => l.includes('alert not delivered')), 30_000, 'the undelivered alert warning');
     expect(logLines.join('')).not.toContain(TOKEN);
     expect(logLines.join('')).not.toContain(TOKEN.split(':')[1]!);
 

@@ -167,7 +167,7 @@ describe('node heartbeat', () => {
     obs.onEvent({ type: 'market', strategyId: 'etha_ethv', open: false, marketTime: Date.UTC(2026, 2, 1, 15, 0), nextOpen: Date.UTC(2026, 2, 2, 14, 30) });
     try {
       const { waitFor } = await import('./helpers/engine-harness.ts');
-      await waitFor(() => lines.some((l) => l.includes('waiting for warm-up')), 10_000, 'a heartbeat line');
+      await waitFor(() => lines.some((l) => l.includes('waiting for warm-up')), 30_000, 'a heartbeat line');
       expect(lines.find((l) => l.includes('waiting for warm-up'))).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T {2}node {2}etha_ethv: waiting for warm-up: 37\/120 bars/);
       expect(readNodeStatus(journal.file)!.heartbeat).toBe('etha_ethv: waiting for warm-up: 37/120 bars; etha_ethv: market closed until Mon 09:30 New York');
       obs.onEvent({ type: 'warmup', strategyId: 'etha_ethv', have: 120, need: 120 });

@@ -89,6 +89,46 @@ const VIEW_SCRIPT = `(() => {
   return { views, first: M.length ? check(M[0]) : null, last: M.length ? check(M[M.length - 1]) : null, dataFrom: R.time[0], dataTo: R.time[R.time.length - 1] };
 })()`;
 
+/**
+ * Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the
+ * background. (A string, evaluated in the page: the project's TypeScript has no DOM types.)
+ */
+const CHART_INK_SCRIPT = `
+  ['equity', 'drawdown', 'prices', 'zscore'].map((id) => {
+    const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
+    const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+    if (!c) return { id, width: 0, height: 0, inked: 0, differsFromBlank: false };
+    const blank = document.createElement('canvas');
+    blank.width = c.width;
+    blank.height = c.height;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let inked = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) inked++;
+    return { id, width: c.width, height: c.height, inked, differsFromBlank: c.toDataURL() !== blank.toDataURL() };
+  })
+`;
+
+/**
+ * Whether every chart's plot pane has been painted (opaque pixels in a non-background colour). Each
+ * check reads a fresh copy of the canvas: repeated reads of the chart's own canvas make Chromium
+ * warn on the console, which the tests count as an error.
+ */
+const CHARTS_PAINTED_SCRIPT = `
+  ['equity', 'drawdown', 'prices', 'zscore'].every((id) => {
+    const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
+    const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+    if (!c || c.width === 0 || c.height === 0) return false;
+    const copy = document.createElement('canvas');
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(c, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) return true;
+    return false;
+  })
+`;
+
 async function open(html: string, name: string, screenshot?: string, interact?: (page: Page) => Promise<unknown>) {
   const file = join(dir, `${name}.html`);
   writeFileSync(file, html);
@@ -103,24 +143,11 @@ async function open(html: string, name: string, screenshot?: string, interact?: 
     if (!req.url().startsWith('file:')) requests.push(req.url());
   });
   await page.goto(pathToFileURL(file).href);
-  await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 15_000 });
-  await page.waitForTimeout(300);
+  await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 30_000 });
+  // The charts draw on animation frames: wait until every plot pane has been painted.
+  await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
   // Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the background.
-  // (A string, evaluated in the page: the project's TypeScript has no DOM types.)
-  const charts = (await page.evaluate(`
-    ['equity', 'drawdown', 'prices', 'zscore'].map((id) => {
-      const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
-      const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
-      if (!c) return { id, width: 0, height: 0, inked: 0, differsFromBlank: false };
-      const blank = document.createElement('canvas');
-      blank.width = c.width;
-      blank.height = c.height;
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let inked = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) inked++;
-      return { id, width: c.width, height: c.height, inked, differsFromBlank: c.toDataURL() !== blank.toDataURL() };
-    })
-  `)) as { id: string; width: number; height: number; inked: number; differsFromBlank: boolean }[];
+  const charts = (await page.evaluate(CHART_INK_SCRIPT)) as { id: string; width: number; height: number; inked: number; differsFromBlank: boolean }[];
   const view = (await page.evaluate(VIEW_SCRIPT)) as { views: ChartView[]; first: MarkerCheck | null; last: MarkerCheck | null; dataFrom: number; dataTo: number };
   const interaction = interact ? await interact(page) : null;
   const text = await page.textContent('body');

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimOptions } from '../src/gateway-sim/index.ts';
-import { clientFor, sleep } from './support/sim-http.ts';
+import { clientFor, sleep, eventually } from './support/sim-http.ts';
 
 let sim: RunningSimulator | undefined;
 async function start(o: SimOptions = {}) {
@@ -30,11 +30,17 @@ describe('sim hooks', () => {
 
   it('runs the clock faster than real time; set and advance move it', async () => {
     const { hook } = await start({ speed: 60 });
+    // The simulated time moved 60 times the wall time between the two reads, give or take the time
+    // each read took (measured: on a busy machine a read and a 500 ms sleep can take seconds).
+    const t0 = Date.now();
     const a = (await hook('GET', '/clock')).body.simTime;
+    const t1 = Date.now();
     await sleep(500);
+    const t2 = Date.now();
     const b = (await hook('GET', '/clock')).body.simTime;
-    expect(b - a).toBeGreaterThan(20_000);
-    expect(b - a).toBeLessThan(120_000);
+    const t3 = Date.now();
+    expect(b - a).toBeGreaterThanOrEqual(60 * (t2 - t1) - 60 * 50);
+    expect(b - a).toBeLessThanOrEqual(60 * (t3 - t0) + 60 * 50);
     const set = (await hook('POST', '/clock', { set: '2026-04-01T14:00:00Z', speed: 1 })).body;
     expect(set.iso.startsWith('2026-04-01T14:00:0')).toBe(true);
     const adv = (await hook('POST', '/clock', { advance: 3_600_000 })).body;
@@ -50,8 +56,7 @@ describe('sim hooks', () => {
     expect(Number(snap.body[0]['31'])).toBe(500);
     const r = await api('POST', '/iserver/account/DU1234567/orders', { body: { orders: [{ conid: 265598, orderType: 'LMT', price: 499, side: 'SELL', tif: 'DAY', quantity: 1 }] } });
     expect(r.body[0].order_id).toBeDefined();
-    await sleep(200);
-    const ex = (await hook('GET', '/executions')).body;
+    const ex = (await eventually(() => hook('GET', '/executions'), (e) => e.body.length > 0)).body;
     expect(ex[0].price).toBeGreaterThanOrEqual(499.9);
     const h = await api('GET', '/iserver/marketdata/history?conid=265598&bar=1min&period=5min');
     expect(h.body.data.every((b: { c: number }) => b.c === 500)).toBe(true);

@@ -225,5 +225,6 @@ describe('sim market data', () => {
     expect(cointSd).toBeLessThan(0.03);
     expect(sd(etha)).toBeGreaterThan(0.1); // each leg wanders, the spread does not
     expect(freeSd).toBeGreaterThan(cointSd * 2);
-  });
+    // A year of history for four contracts is CPU work for the simulator: ~10 s idle, ~40 s beside a CPU hog.
+  }, 120_000);
 });

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../src/gateway-sim/index.ts';
-import { clientFor, sleep } from './support/sim-http.ts';
+import { clientFor, eventually } from './support/sim-http.ts';
 
 let sim: RunningSimulator | undefined;
 afterEach(async () => { await sim?.close(); sim = undefined; });
@@ -20,8 +20,7 @@ describe('sim misc endpoints', () => {
     expect((await api('POST', '/hmds/auth/init')).body).toEqual({ authenticated: true });
     const one = await api('POST', '/iserver/account/DU1234567/order', { body: { conid: 756733, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 2 } });
     expect(one.body[0].order_id).toMatch(/^\d+$/);
-    await sleep(200);
-    const pos = await api('GET', '/portfolio/positions/756733');
+    const pos = await eventually(() => api('GET', '/portfolio/positions/756733'), (r) => Boolean(r.body?.DU1234567?.length));
     expect(pos.body.DU1234567[0]).toMatchObject({ acctId: 'DU1234567', conid: 756733, position: 2 });
     expect((await api('GET', '/portfolio/positions/265598')).body).toEqual({});
     expect((await api('GET', '/portfolio/DU1234567/position/265598')).body).toEqual([]);

@@ -22,7 +22,7 @@ async function start(o: SimOptions = {}) {
 }
 afterEach(async () => { await sim?.close(); sim = undefined; });
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -172,7 +172,8 @@ describe('sim orders', () => {
     await api('POST', '/iserver/questions/suppress', { body: { messageIds: ['o354', 'o163', 'o10151'] } });
     const r = await place(api, { conid: AAPL, orderType: 'LMT', price: 150, side: 'BUY', tif: 'DAY', quantity: 5, cOID: 'lo-1' });
     const id = Number(r.body[0].order_id);
-    await sleep(300);
+    // The order moves on to Submitted by itself (the simulator's submit delay): wait for that.
+    await until(() => api('GET', `/iserver/account/order/status/${id}`), (s) => s.body.order_status === 'Submitted');
     expect((await api('GET', '/iserver/account/orders?force=true')).body).toEqual({}); // realistic: force answers {} (ibind #90)
     const list = await api('GET', '/iserver/account/orders');
     expect(list.body.snapshot).toBe(true);
@@ -265,8 +266,8 @@ describe('sim orders', () => {
     const { api, hook } = await start({ profile: 'ideal', slippageBpsPer100k: 10, accounts: { paper: { cash: 50_000_000 } } });
     const small = await place(api, { conid: AAPL, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1 });
     const big = await place(api, { conid: AAPL, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 20_000 });
-    await sleep(200);
-    const ex = (await hook('GET', '/executions')).body;
+    const ids = [small, big].map((o) => Number(o.body[0].order_id));
+    const ex = (await until(() => hook('GET', '/executions'), (r) => ids.every((id) => r.body.some((e: { orderId: number }) => e.orderId === id)))).body;
     const sm = ex.find((e: { orderId: number }) => e.orderId === Number(small.body[0].order_id));
     const bg = ex.find((e: { orderId: number }) => e.orderId === Number(big.body[0].order_id));
     const qs = (await hook('GET', `/quote?conid=${AAPL}&t=${sm.time}`)).body;

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseFaultSpec, startSimulator, type RunningSimulator, type SimOptions } from '../src/gateway-sim/index.ts';
-import { clientFor, sleep, WsRecorder } from './support/sim-http.ts';
+import { clientFor, sleep, WsRecorder, eventually } from './support/sim-http.ts';
 
 let sim: RunningSimulator | undefined;
 async function start(o: SimOptions = {}) {
@@ -41,13 +41,14 @@ describe('sim pacing', () => {
   });
 
   it('puts repeated violators in the penalty box (every request 429 until it ends)', async () => {
-    const { api, hook } = await start({ pacing: { enabled: true, penaltyAfterViolations: 3, penaltyMs: 800 } });
+    // A penalty long enough that the state read right after the 429 is inside it on a busy machine.
+    const { api, hook } = await start({ pacing: { enabled: true, penaltyAfterViolations: 3, penaltyMs: 3_000 } });
     for (let i = 0; i < 4; i++) await api('POST', '/tickle');
     const st = await api('POST', '/iserver/auth/status');
     expect(st.status).toBe(429);
     expect(st.body.error).toMatch(/penalty/);
     expect((await hook('GET', '/state')).body.pacing.penaltyUntil).toBeGreaterThan(Date.now());
-    await sleep(850);
+    await sleep(3_050);
     expect((await api('POST', '/iserver/auth/status')).status).toBe(200);
   });
 
@@ -173,16 +174,15 @@ describe('sim faults', () => {
   });
 
   it('drops websockets on demand (hook) and on schedule', async () => {
-    const { api, hook } = await start({ faults: 'wsDrop@400ms', tickMs: 20, realism: { wsGreetingDelayMs: 0 } });
+    // The scheduled drop comes late enough for the second socket to be open by then on a busy machine.
+    const { api, hook } = await start({ faults: 'wsDrop@5000ms', tickMs: 20, realism: { wsGreetingDelayMs: 0 } });
     const token = (await api('POST', '/tickle')).body.session;
     const a = await WsRecorder.open(sim!, token);
     await a.waitFor((f) => f.topic === 'system');
     await hook('POST', '/ws/drop');
-    await sleep(100);
-    expect(a.closed).toBe(true);
+    expect(await eventually(async () => a.closed, (closed) => closed)).toBe(true);
     const b = await WsRecorder.open(sim!, token);
     await b.waitFor((f) => f.topic === 'system');
-    await sleep(450);
-    expect(b.closed).toBe(true);
+    expect(await eventually(async () => b.closed, (closed) => closed)).toBe(true);
   });
 });

@@ -98,7 +98,7 @@ describe('sim process', () => {
       await page.click('.btn.btn-lg.xyz-button-login');
       await page.waitForSelector('.login-step-notification');
       await clientFor(sim).hook('POST', '/login/approve', {});
-      await page.waitForSelector('text=Client login succeeds', { timeout: 5_000 });
+      await page.waitForSelector('text=Client login succeeds', { timeout: 30_000 });
       // TOTP second factor.
       await page.goto(`${sim.url}/`);
       await page.fill('input[name="username"]', 'totp');

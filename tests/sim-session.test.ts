@@ -156,20 +156,25 @@ describe('sim session', () => {
   });
 
   it('the brokerage session times out without requests, then the SSO session', async () => {
-    const { api, hook } = await start({ authenticated: true, brokerageTimeoutMs: 300, ssoTimeoutMs: 700 });
+    // Idle times are wall-clock: each sleep is a lower bound (a busy machine only lengthens it), and
+    // the SSO limit is far enough beyond the brokerage one that the first sleep cannot reach it.
+    const { api, hook } = await start({ authenticated: true, brokerageTimeoutMs: 300, ssoTimeoutMs: 4_000 });
     expect((await api('POST', '/iserver/auth/status')).body.authenticated).toBe(true);
     await sleep(450);
     const st = await api('POST', '/iserver/auth/status');
     expect(st.body).toMatchObject({ authenticated: false, connected: true });
     expect((await api('GET', '/iserver/accounts')).status).toBe(401);
-    await sleep(800);
+    await sleep(4_100);
     expect((await api('POST', '/tickle')).status).toBe(401);
     expect((await hook('GET', '/state')).body.session.sso).toBe(false);
   });
 
   it('tickle keeps the session alive', async () => {
-    const { api } = await start({ authenticated: true, brokerageTimeoutMs: 400, pacing: false });
-    for (let i = 0; i < 5; i++) {
+    // Tickles 200 ms apart for twice the idle limit: alive throughout. (The limit leaves a busy machine
+    // 2 s between two tickles.)
+    const { api } = await start({ authenticated: true, brokerageTimeoutMs: 2_000, pacing: false });
+    const end = Date.now() + 4_000;
+    while (Date.now() < end) {
       await sleep(200);
       expect((await api('POST', '/tickle')).status).toBe(200);
     }

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimOptions } from '../src/gateway-sim/index.ts';
-import { clientFor, sleep, WsRecorder } from './support/sim-http.ts';
+import { clientFor, eventually, sleep, WsRecorder } from './support/sim-http.ts';
 
 let sim: RunningSimulator | undefined;
 const sockets: WsRecorder[] = [];
@@ -58,7 +58,7 @@ describe('sim websocket', () => {
   it('heartbeats, tic (4 frames) and ech+hb (raw echo)', async () => {
     const { token } = await start({ wsHeartbeatMs: 200 });
     const w = await open(token);
-    const hb = await w.waitFor((f) => f.topic === 'system' && typeof f.hb === 'number', 2_000);
+    const hb = await w.waitFor((f) => f.topic === 'system' && typeof f.hb === 'number');
     expect(hb.hb).toBeGreaterThan(0);
     w.send('tic');
     await w.waitFor((f) => f.topic === 'tic' && f.hmds);
@@ -73,7 +73,7 @@ describe('sim websocket', () => {
   });
 
   it('smd: a full first frame, then only changed fields; subscriptions expire', async () => {
-    const { token, hook } = await start({ speed: 20, realism: { smdExpiryMs: 1_500 } });
+    const { token, hook } = await start({ speed: 20, wsHeartbeatMs: 250, realism: { smdExpiryMs: 1_500 } });
     const w = await open(token);
     await w.waitFor((f) => f.topic === 'sts');
     w.send('smd+479624278+{"fields":["31","84","86","85","88","6509"]}');
@@ -81,15 +81,20 @@ describe('sim websocket', () => {
     expect(first).toMatchObject({ conid: 479624278, conidEx: '479624278', '6509': 'RpB' });
     expect(first['31']).toMatch(/^\d+\.\d{2}$/);
     expect(first['84']).toBeDefined();
-    const delta = await w.waitFor((f) => f.topic === 'smd+479624278' && f !== first, 3_000);
+    const delta = await w.waitFor((f) => f.topic === 'smd+479624278' && f !== first);
     expect(delta.conid).toBe(479624278);
     expect(delta['6509']).toBeUndefined(); // unchanged fields are not repeated
     // The streamed last price equals the model's quote at the frame's _updated time.
     const q = (await hook('GET', `/quote?conid=479624278&t=${delta._updated}`)).body;
     if (delta['31']) expect(Number(delta['31'])).toBe(q.last);
+    // Expired 1.5 s after the subscription (wall clock: a lower bound, which a busy machine only
+    // lengthens); the frames sent before it have all arrived after a round trip.
     await sleep(1_600);
+    await w.roundTrip();
     const n = w.frames.filter((f) => f.topic === 'smd+479624278').length;
-    await sleep(600);
+    // The simulator pushes on its pump, the heartbeat first: three more heartbeats are at least two
+    // whole pumps, each of which would have pushed this quote (it changes every 100 ms at speed 20).
+    await w.waitForMore((f) => f.topic === 'system' && typeof f.hb === 'number', 3);
     expect(w.frames.filter((f) => f.topic === 'smd+479624278').length).toBe(n); // expired: silent
   });
 
@@ -125,14 +130,15 @@ describe('sim websocket', () => {
   });
 
   it('umd stops the stream of a conid', async () => {
-    const { token } = await start({ speed: 20 });
+    const { token } = await start({ speed: 20, wsHeartbeatMs: 250 });
     const w = await open(token);
     w.send('smd+495759171+{"fields":["31","84","86"]}');
     await w.waitFor((f) => f.topic === 'smd+495759171');
     w.send('umd+495759171+{}');
-    await sleep(300);
+    await w.roundTrip(); // the simulator has handled umd; what it sent before has arrived
     const n = w.frames.filter((f) => f.topic === 'smd+495759171').length;
-    await sleep(800);
+    // Three more heartbeats: at least two whole pumps, each of which would have pushed this quote.
+    await w.waitForMore((f) => f.topic === 'system' && typeof f.hb === 'number', 3);
     expect(w.frames.filter((f) => f.topic === 'smd+495759171').length).toBe(n);
   });
 
@@ -157,19 +163,19 @@ describe('sim websocket', () => {
     const sts = await w.waitFor((f) => f.topic === 'sts' && f.args.competing === true);
     expect(sts.args.authenticated).toBe(false);
     await hook('POST', '/session/reset', {});
-    await sleep(200);
-    expect(w.closed).toBe(true);
+    expect(await eventually(async () => w.closed, (closed) => closed)).toBe(true);
   });
 
   it('a filtered live-orders read pauses sor until force=true (realistic); bulletins arrive as blt', async () => {
-    const { token, api, hook } = await start({ realism: { questions: false, liveOrdersPreflight: false } });
+    const { token, api, hook } = await start({ wsHeartbeatMs: 250, realism: { questions: false, liveOrdersPreflight: false } });
     const w = await open(token);
     w.send('sor+{}');
     await w.waitFor((f) => f.topic === 'sor');
     await api('GET', '/iserver/account/orders?filters=filled');
     const r = await api('POST', '/iserver/account/DU1234567/orders', { body: { orders: [{ conid: 265598, orderType: 'MKT', side: 'BUY', tif: 'DAY', quantity: 1 }] } });
     const id = Number(r.body[0].order_id);
-    await sleep(500);
+    // Three more heartbeats: at least two whole pumps of the simulator, which would have pushed the order.
+    await w.waitForMore((f) => f.topic === 'system' && typeof f.hb === 'number', 3);
     expect(w.frames.filter((f) => f.topic === 'sor' && f.args?.some((x: { orderId: number }) => x.orderId === id))).toHaveLength(0);
     await api('GET', '/iserver/account/orders?force=true');
     await api('DELETE', `/iserver/account/DU1234567/order/${id}`); // any later change is pushed again
@@ -189,8 +195,7 @@ describe('sim websocket', () => {
     let binary = false;
     w.ws.on('message', (_d, isBinary) => { if (isBinary) binary = true; });
     w.send('tic');
-    await w.waitFor((f) => f.topic === 'tic');
-    await sleep(50);
+    await w.waitFor((f) => f.topic === 'tic'); // (resolved after every listener of that frame ran)
     expect(binary).toBe(true);
   });
 });

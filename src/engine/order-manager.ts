@@ -111,6 +111,8 @@ export class OrderManager {
   private readonly comboUnits = new BoundedMap<string, number>(1_000);
   private seq: number;
   private readonly runTag: string;
+  /** Why new orders are refused (a last-resort stop is cancelling everything); null while open. */
+  private closedFor: string | null = null;
 
   constructor(private readonly opts: OrderManagerOptions) {
     this.broker = opts.broker;
@@ -124,6 +126,15 @@ export class OrderManager {
     // A run tag keeps cOIDs unique even if two journals share a prefix (IBKR: unique per account for 24 h).
     this.runTag = Date.now().toString(36);
     for (const o of this.journal.openOrders()) if (o.brokerOrderId) this.byBrokerId.set(o.brokerOrderId, o.cOID);
+  }
+
+  /**
+   * Refuses every later placement before it is sent (journalled as rejected, so the strategy sees a
+   * refusal): a stop that cancels the working orders must not race a leg retry that would place a
+   * new one behind its back.
+   */
+  closeForNewOrders(reason: string): void {
+    this.closedFor = reason;
   }
 
   registerInstrument(i: Instrument): void {
@@ -176,6 +187,7 @@ export class OrderManager {
 
   private async send(cOID: string, strategyId: string, call: () => Promise<{ brokerOrderId: string; status: BrokerOrderStatus }>): Promise<JournalOrder> {
     try {
+      if (this.closedFor !== null) throw new OrderRejectedError(cOID, `not sent: ${this.closedFor}`);
       this.opts.beforeSend?.({ cOID, strategyId });
       const res = await call();
       if (res.brokerOrderId) this.byBrokerId.set(res.brokerOrderId, cOID);

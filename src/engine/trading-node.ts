@@ -637,11 +637,18 @@ export class TradingNode {
    */
   async cancelWorkingOrders(): Promise<{ cOID: string; brokerOrderId: string | null; symbol: string; side: string; state: string }[]> {
     const failed: { cOID: string; brokerOrderId: string | null; symbol: string; side: string; state: string }[] = [];
-    for (const o of this.orders.inFlight()) {
-      const ok = await this.orders.cancel(o.cOID).catch(() => false);
-      const cur = this.journal.order(o.cOID) ?? o;
-      this.logger.warn({ cOID: o.cOID, brokerOrderId: cur.brokerOrderId, ok }, ok ? 'cancel sent for a working order' : 'could not cancel a working order');
-      if (!ok) failed.push({ cOID: o.cOID, brokerOrderId: cur.brokerOrderId, symbol: o.symbol, side: o.side, state: cur.state });
+    // Nothing new goes out from here (a decision in progress may retry a cancelled leg), and an
+    // order that became open during a pass (its placement was under way) gets the next pass.
+    this.orders.closeForNewOrders('the node is cancelling its working orders (second stop signal)');
+    const tried = new Set<string>();
+    for (let todo = this.orders.inFlight(); todo.length; todo = this.orders.inFlight().filter((o) => !tried.has(o.cOID))) {
+      for (const o of todo) {
+        tried.add(o.cOID);
+        const ok = await this.orders.cancel(o.cOID).catch(() => false);
+        const cur = this.journal.order(o.cOID) ?? o;
+        this.logger.warn({ cOID: o.cOID, brokerOrderId: cur.brokerOrderId, ok }, ok ? 'cancel sent for a working order' : 'could not cancel a working order');
+        if (!ok) failed.push({ cOID: o.cOID, brokerOrderId: cur.brokerOrderId, symbol: o.symbol, side: o.side, state: cur.state });
+      }
     }
     return failed;
   }

@@ -94,7 +94,8 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
     async close() {
       for (const o of open) {
         // A node a failed test left running is stopped before its journal closes.
-        await Promise.race([o.node.stop('error').catch(() => undefined), new Promise((r) => setTimeout(r, 5_000))]);
+        // (Bounded: the node's own shutdown bound is 10 s; a loaded machine may need more.)
+        await Promise.race([o.node.stop('error').catch(() => undefined), new Promise((r) => setTimeout(r, 30_000).unref())]);
         o.journal.close();
         await o.client.close().catch(() => undefined);
       }

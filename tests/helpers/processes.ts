@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** How long a `tandem sim` child may take to print its URL: a bound, generous for a loaded 2-core machine. */
+export const SIM_START_TIMEOUT_MS = 120_000;
+
 export interface Child {
   proc: ChildProcessWithoutNullStreams;
   lines: string[];
@@ -82,7 +85,8 @@ export class ProcessScope {
   /** A `tandem sim` child (ideal profile, logged in, seed 7) starting at `startTime`. */
   async sim(startTime: number): Promise<{ url: string; accounts: { paper: string } }> {
     const sim = this.tandem(['sim', '--port', '0', '--json', '--authenticated', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(startTime).toISOString()]);
-    return JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+    // A bound only (the wait ends at the line): a tsx start-up beside a CPU hog on 2 cores takes tens of seconds.
+    return JSON.parse(await sim.waitLine(/^\{"url"/, SIM_START_TIMEOUT_MS)) as { url: string; accounts: { paper: string } };
   }
 
   cleanup(): void {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_BROWSER_PATH } from '../../src/auth/chromium.ts';
 import { DAY_OPEN } from './engine-harness.ts';
-import { startTandem, type Child } from './processes.ts';
+import { SIM_START_TIMEOUT_MS, startTandem, type Child } from './processes.ts';
 import { pairStrategyYaml } from './strategy-yaml.ts';
 
 export const BROWSER = process.env.TANDEM_CHROMIUM ?? DEFAULT_BROWSER_PATH;
@@ -22,7 +22,7 @@ export class NodeProcesses {
 
   async startSim(authenticated: boolean): Promise<{ url: string; accounts: { paper: string } }> {
     const sim = this.start(['sim', '--port', '0', '--json', '--profile', 'ideal', '--seed', '7', '--start-time', new Date(DAY_OPEN).toISOString(), ...(authenticated ? ['--authenticated'] : [])]);
-    return JSON.parse(await sim.waitLine(/^\{"url"/, 30_000)) as { url: string; accounts: { paper: string } };
+    return JSON.parse(await sim.waitLine(/^\{"url"/, SIM_START_TIMEOUT_MS)) as { url: string; accounts: { paper: string } };
   }
 
   /** An engine config (ETHA/ETHV pair) in a new temp dir; returns the config file. */

@@ -57,6 +57,20 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Reads until `ok` holds for what was read, and returns it. The timeout is a bound for a loaded
+ * machine, not a duration: the wait ends at the first read that passes.
+ */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms; last read: ${JSON.stringify(v).slice(0, 500)}`);
+    await sleep(50);
+  }
+}
+
 /** An open websocket that records every frame (parsed when JSON). */
 export class WsRecorder {
   readonly frames: any[] = [];
@@ -85,13 +99,32 @@ export class WsRecorder {
   }
 
   /** Resolves with the first frame (already received or future) matching pred. */
-  waitFor(pred: (f: any) => boolean, timeoutMs = 5_000): Promise<any> {
+  waitFor(pred: (f: any) => boolean, timeoutMs = 30_000): Promise<any> {
     const seen = this.frames.find(pred);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames).slice(0, 2000)}`)), timeoutMs);
       this.waiters.push({ pred, resolve: (f) => { clearTimeout(t); resolve(f); } });
     });
+  }
+
+  /** Resolves once `count` more frames matching pred have arrived (counting from now). */
+  waitForMore(pred: (f: any) => boolean, count: number, timeoutMs = 30_000): Promise<void> {
+    let left = count;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`fewer than ${count} new matching frames within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ pred: (f) => pred(f) && --left === 0, resolve: () => { clearTimeout(t); resolve(); } });
+    });
+  }
+
+  /**
+   * A round trip through the server (ech+hb echoes in order on this socket): every frame the server
+   * sent before it handled the echo has been received when this resolves.
+   */
+  async roundTrip(): Promise<void> {
+    const got = this.waitForMore((f) => f === 'ech+hb', 1);
+    this.send('ech+hb');
+    await got;
   }
 
   send(text: string): void {
