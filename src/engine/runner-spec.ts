@@ -4,12 +4,12 @@
  * benchmark all build runners through `runnerSpec`, so they cannot disagree (they used to: four
  * places assembled engine options and two different warm-up lengths).
  *
- * Warm-up: max(lookback, gate.lookback) - 1 aligned history bars, so the first live bar is the first
- * at which the strategy can decide and the warm-up never opens a virtual position.
+ * Legs, bar size, warm-up length and short rules are not derived here: they come from the strategy
+ * type's own declaration (`requirements` in src/strategies/registry.ts), so a new strategy type states
+ * what it needs in one place and every driver honours it.
  */
 import type { InstrumentSpec } from '../brokers/types.ts';
-import { barMinutes, type CointegrationParams } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
+import { createStrategy, strategyRequirements, strategyTypes } from '../strategies/registry.ts';
 import type { Strategy, StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -43,16 +43,16 @@ export interface StrategyEntry {
 }
 
 export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSpec {
-  if (entry.strategy.type !== 'cointegration') {
-    throw new UserError(`${entry.file ?? entry.name}: the trading node runs pair strategies of type cointegration, not ${entry.strategy.type}.`);
+  if (!strategyTypes().includes(entry.strategy.type)) {
+    throw new UserError(`${entry.file ?? entry.name}: unknown strategy type ${entry.strategy.type} (known: ${strategyTypes().join(', ')}).`);
   }
-  const params = entry.strategy as unknown as CointegrationParams;
+  const declared = strategyRequirements(entry.strategy);
   return {
     id: entry.name,
-    legs: { y: params.legs.y, x: params.legs.x },
-    barMinutes: barMinutes(params.bar),
-    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
-    shortMode: params.shortMode,
+    legs: declared.legs,
+    barMinutes: declared.barMinutes,
+    warmupBars: declared.warmupBars,
+    shortMode: declared.shortMode,
     createStrategy: (state?: StrategyState) => createStrategy(entry.strategy, state),
     capitalShare,
     allowSharedContracts: entry.allowSharedContracts ?? false,
