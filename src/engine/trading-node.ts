@@ -26,6 +26,7 @@ import { silentLogger } from '../log/logger.ts';
 import type { Journal } from '../store/journal.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
+import { describeForeign, foreignPositions, type ForeignPosition } from './foreign-positions.ts';
 import { isTradable } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
 import { OrderManager, sleep, type CrashPoint } from './order-manager.ts';
@@ -511,29 +512,16 @@ export class TradingNode {
     for (const d of diff) {
       const traded = this.byConid.get(d.conid)?.map((r) => r.id) ?? [];
       this.logger.warn({ when, conid: d.conid, symbol: d.symbol, foreignQty: d.qty, brokerQty: d.brokerQty, booksQty: d.booksQty, tradedBy: traded },
-        traded.length
-          ? `FOREIGN POSITION: the broker holds ${d.brokerQty} ${d.symbol}, the strategies' books ${d.booksQty}; the difference (${d.qty}) is not adopted and not in any strategy's equity`
-          : `FOREIGN POSITION: ${d.qty} ${d.symbol} at the broker was not traded by any strategy of this journal; not adopted, not in any strategy's equity`);
+        `FOREIGN POSITION: ${describeForeign(d, traded)}`);
     }
     this.journal.recordIncident('foreign-positions', { when, positions: diff });
     this.emit({ type: 'warn', message: `foreign positions at the broker (not adopted): ${diff.map((d) => `${d.symbol} ${d.qty}`).join(', ')}` });
   }
 
-  /** Broker position minus the books' sum, per contract, where non-zero. */
-  private differences(positions: Position[]): { conid: number; symbol: string; qty: number; brokerQty: number; booksQty: number }[] {
-    const conids = new Set<number>(positions.map((p) => p.conid));
-    for (const b of this.portfolio.allBooks()) for (const h of b.all()) conids.add(h.conid);
-    const out: { conid: number; symbol: string; qty: number; brokerQty: number; booksQty: number }[] = [];
-    for (const c of [...conids].sort((a, b) => a - b)) {
-      const p = positions.find((q) => q.conid === c);
-      const brokerQty = roundQty(p?.qty ?? 0);
-      const booksQty = this.portfolio.accountQty(c);
-      const qty = roundQty(brokerQty - booksQty);
-      if (qty === 0) continue;
-      const symbol = this.instruments.find((i) => i.conid === c)?.symbol ?? p?.symbol ?? String(c);
-      out.push({ conid: c, symbol, qty, brokerQty, booksQty });
-    }
-    return out;
+  /** Broker position minus the books' sum, per contract, where non-zero (foreign-positions.ts). */
+  private differences(positions: Position[]): ForeignPosition[] {
+    const books = this.portfolio.allBooks().flatMap((b) => b.all());
+    return foreignPositions(positions, books, (c) => this.instruments.find((i) => i.conid === c)?.symbol);
   }
 
   // ---------------------------------------------------------------- stopping
