@@ -31,7 +31,6 @@ import {
   NotAuthenticatedError,
   OrderOutcomeUnknownError,
   OrderQuestionRefusedError,
-  OrderRejectedError as IbkrOrderRejectedError,
   RateLimitedError,
   ResponseShapeError,
 } from '../ibkr/errors.ts';
@@ -252,9 +251,9 @@ export class IbkrBroker implements Broker {
       const r = await call();
       return { brokerOrderId: String(r.orderId), status: toStatus(r.status) };
     } catch (err) {
-      if (err instanceof IbkrOrderRejectedError || err instanceof OrderQuestionRefusedError) {
-        throw new OrderRejectedError(cOID, err.message, false, { cause: err });
-      }
+      // The client throws the one rejection class already; it only gets this placement's cOID.
+      if (err instanceof OrderRejectedError) throw err.cOID === cOID ? err : new OrderRejectedError(cOID, err.reason, err.duplicate, { endpoint: err.endpoint, cause: err });
+      if (err instanceof OrderQuestionRefusedError) throw new OrderRejectedError(cOID, err.message, false, { endpoint: err.endpoint, cause: err });
       // Refused as "already registered" and not visible: it exists (the order manager's duplicate case).
       if (err instanceof OrderOutcomeUnknownError && err.exists) throw new OrderRejectedError(cOID, err.message, true, { cause: err });
       if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message, { cause: err });

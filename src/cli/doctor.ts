@@ -18,7 +18,6 @@ import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
-import { EXIT } from '../util/exit-codes.ts';
 import { configOption, gatewayUrl, modeOption } from './options.ts';
 import type { OAuthCredentials } from '../ibkr/oauth/signer.ts';
 
@@ -38,7 +37,7 @@ interface DoctorCliOptions {
 /** `SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`, e.g. `BTC:CRYPTO:PAXOS`, `ETHA`, `SPY:STK:ARCA:USD`. */
 export function parseInstrument(spec: string): ContractQuery {
   const [symbol, secType, exchange, currency] = spec.split(':');
-  if (!symbol) throw new UserError(`--instrument "${spec}": expected SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`);
+  if (!symbol) throw new UserError(`--instrument "${spec}": expected SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`, 'TANDEM_BAD_OPTION');
   return { symbol, secType: secType || undefined, exchange: exchange || undefined, currency: currency || undefined };
 }
 
@@ -137,7 +136,7 @@ export function registerDoctorCommand(program: Command): void {
         // The OAuth files or settings are wrong: nothing online can be checked.
         const lines = [...configLines, ...['live session token', 'brokerage session', 'accounts'].map((check): DoctorLine => ({ check, status: 'skip', detail: 'skipped: an earlier check failed' }))];
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
-        throw new UserError(`${lines.filter((l) => l.status === 'fail').length} check(s) failed`, 1);
+        throw new UserError(`${lines.filter((l) => l.status === 'fail').length} check(s) failed`, 'TANDEM_CHECKS_FAILED');
       }
       const client = new IbkrClient({
         baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1,
@@ -156,7 +155,7 @@ export function registerDoctorCommand(program: Command): void {
         const lines = [...configLines, ...online, ...(oauth ? [] : autoLoginChecksFor(auth))];
         process.stdout.write(scrubSecrets(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n'));
         const failed = lines.filter((l) => l.status === 'fail').length;
-        if (failed) throw new UserError(`${failed} check(s) failed`, EXIT.checksFailed);
+        if (failed) throw new UserError(`${failed} check(s) failed`, 'TANDEM_CHECKS_FAILED');
       } finally {
         await client.close();
       }

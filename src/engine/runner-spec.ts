@@ -44,7 +44,7 @@ export interface StrategyEntry {
 
 export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSpec {
   if (!strategyTypes().includes(entry.strategy.type)) {
-    throw new UserError(`${entry.file ?? entry.name}: unknown strategy type ${entry.strategy.type} (known: ${strategyTypes().join(', ')}).`);
+    throw new UserError(`${entry.file ?? entry.name}: unknown strategy type ${entry.strategy.type} (known: ${strategyTypes().join(', ')}).`, 'TANDEM_CONFIG_INVALID');
   }
   const declared = strategyRequirements(entry.strategy);
   return {
@@ -66,17 +66,17 @@ export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSp
 export function runnerSpecs(entries: StrategyEntry[]): RunnerSpec[] {
   const ids = new Set<string>();
   for (const e of entries) {
-    if (ids.has(e.name)) throw new UserError(`two strategies are named "${e.name}": each strategy of a node needs its own name (the journal keeps its positions and state by name). Set \`name:\` in one of the strategy files.`);
+    if (ids.has(e.name)) throw new UserError(`two strategies are named "${e.name}": each strategy of a node needs its own name (the journal keeps its positions and state by name). Set \`name:\` in one of the strategy files.`, 'TANDEM_CONFIG_INVALID');
     ids.add(e.name);
   }
   const fixed = entries.reduce((s, e) => s + (e.capitalShare ?? 0), 0);
   const open = entries.filter((e) => e.capitalShare === undefined).length;
   if (fixed > 1 + 1e-9) {
-    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`);
+    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`, 'TANDEM_CONFIG_INVALID');
   }
   const rest = open > 0 ? (1 - fixed) / open : 0;
   if (open > 0 && rest <= 0) {
-    throw new UserError(`the configured capitalShare values use all the capital, leaving nothing for ${open} strategy(ies) without one: give every strategy a capitalShare.`);
+    throw new UserError(`the configured capitalShare values use all the capital, leaving nothing for ${open} strategy(ies) without one: give every strategy a capitalShare.`, 'TANDEM_CONFIG_INVALID');
   }
   return entries.map((e) => runnerSpec(e, e.capitalShare ?? rest));
 }
@@ -97,6 +97,7 @@ export function checkSharedContracts(specs: RunnerSpec[]): void {
           `strategies "${other.id}" and "${s.id}" both trade ${l.symbol} (${l.secType}). IBKR holds one net position per contract, ` +
             'so their orders would net against each other. Run them in separate accounts, or set `allowSharedContracts: true` on both entries ' +
             'of the engine config\'s `strategies:` list to accept it.',
+          'TANDEM_CONFIG_INVALID',
         );
       }
       owner.set(k, s);

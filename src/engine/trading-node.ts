@@ -116,7 +116,7 @@ export class TradingNode {
     this.broker = o.broker;
     this.journal = o.journal;
     this.logger = o.logger ?? silentLogger;
-    if (o.strategies.length === 0) throw new UserError('the trading node has no strategy to run: list at least one strategy file.');
+    if (o.strategies.length === 0) throw new UserError('the trading node has no strategy to run: list at least one strategy file.', 'TANDEM_CONFIG_INVALID');
     this.risk = new RiskEngine(o.risk, (scope, state, reason) => {
       this.logger.warn({ scope: scope === ACCOUNT ? 'account' : scope, state, reason }, 'trading state changed');
     });
@@ -200,7 +200,7 @@ export class TradingNode {
     const { broker, o } = this;
     const journalAccount = this.journal.getMeta('account');
     if (journalAccount && journalAccount !== o.accountId) {
-      throw new UserError(`the journal ${this.journal.file} belongs to account ${journalAccount}, not ${o.accountId}: use another dataDir (or journal.path) per account.`);
+      throw new UserError(`the journal ${this.journal.file} belongs to account ${journalAccount}, not ${o.accountId}: use another dataDir (or journal.path) per account.`, 'TANDEM_CONFIG_INVALID');
     }
     for (const s of o.strategies) checkShortability([s.legs.y, s.legs.x], s.shortMode, `strategy ${s.id}`);
     checkSharedContracts(o.strategies);
@@ -208,10 +208,10 @@ export class TradingNode {
     const accounts = await broker.accounts();
     const acct = accounts.find((a) => a.id === o.accountId);
     if (!acct) {
-      throw new UserError(`account ${o.accountId} is not among the gateway session's accounts (${accounts.map((a) => a.id).join(', ') || 'none'}). Log in with the right user, or fix the account id in .env.`);
+      throw new UserError(`account ${o.accountId} is not among the gateway session's accounts (${accounts.map((a) => a.id).join(', ') || 'none'}). Log in with the right user, or fix the account id in .env.`, 'TANDEM_MODE_MISMATCH');
     }
     if (acct.isPaper !== (o.mode === 'paper')) {
-      throw new UserError(`${o.mode} mode refuses account ${o.accountId}: the gateway reports it as a ${acct.isPaper ? 'paper' : 'live'} account.`);
+      throw new UserError(`${o.mode} mode refuses account ${o.accountId}: the gateway reports it as a ${acct.isPaper ? 'paper' : 'live'} account.`, 'TANDEM_MODE_MISMATCH');
     }
     broker.useAccount(o.accountId);
     await this.resolveInstruments();
