@@ -130,7 +130,7 @@ function toFill(e: Execution): Fill {
 }
 
 /** Decodes the executions of a `str` frame; rows that do not decode are skipped (the poll catches them). */
-export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
+function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
   return toExecutions(args, 'ws str').filter((e) => !e.account || e.account === account).map(toFill);
 }
 
@@ -138,7 +138,7 @@ export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
  * The history period (in days of data) that holds `bars` bars of `barMinutes`: for stocks a day of
  * data is one regular session (390 minutes), for crypto 1440 minutes; 10 % margin.
  */
-export function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
+function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
   const minutes = bars * barMinutes * 1.1;
   return Math.max(1, Math.ceil(minutes / (secType === 'CRYPTO' ? 1440 : 390)));
 }
