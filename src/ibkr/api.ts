@@ -16,6 +16,7 @@ import { silentLogger } from '../log/logger.ts';
 import { isRetryable } from '../util/errors.ts';
 import { ApiError, IbkrError, NotAuthenticatedError, RateLimitedError } from './errors.ts';
 import { decode } from './decode.ts';
+import { OAuthError } from './oauth/errors.ts';
 import type { Pacer, Priority } from './pacing.ts';
 import type { HttpRequest, HttpResponse, HttpTransport } from './transport.ts';
 
@@ -135,7 +136,9 @@ export class GatewayApi {
         }
         // "no bridge": the brokerage session is not ready and the request was not processed, so even a POST may repeat.
         const noBridge = err instanceof ApiError && err.code === 'IBKR_NO_BRIDGE';
-        if (attempt >= (noBridge ? Math.max(maxRetries, this.retries) : maxRetries) || !isRetryable(err)) throw err;
+        // By the error's flag alone; an OAuth refusal was already signed anew and re-sent once by the
+        // transport (oauth/signer.ts): its flag is for the caller, not for another round here.
+        if (attempt >= (noBridge ? Math.max(maxRetries, this.retries) : maxRetries) || !isRetryable(err) || err instanceof OAuthError) throw err;
         const wait =
           err instanceof RateLimitedError
             ? 0 // the pacer itself holds every send until the penalty is over
