@@ -123,7 +123,7 @@ describe('tandem oauth init and doctor (connection: oauth)', () => {
     // The secret of another access token: its own line fails with the fix, nothing online is tried.
     const other = sim.oauth!.issued.encryptedSecretB64.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
     const bad = await tandem(['doctor', '--config', config], { ...env, IBKR_OAUTH_ACCESS_TOKEN_SECRET: other });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(5); // EXIT.checksFailed, as for any failing check (1 is for a bug in Tandem)
     expect(bad.stdout).toMatch(/\[FAIL\] OAuth access token secret: does not decrypt .*\n\s+fix: IBKR_OAUTH_ACCESS_TOKEN_SECRET must be the secret/);
     expect(bad.stdout).toMatch(/\[skip\] live session token/);
     // `config show` (for bug reports) masks the access token; the secret is never in the config.

@@ -80,6 +80,7 @@ describe('user-facing failures', () => {
     expect(sqliteErrorName(caught)).toBe('SQLITE_FULL');
     expect(storageError(caught, file)!.message).toMatch(/disk holding the journal .* is full \(SQLITE_FULL\)\. Everything journalled before it is kept\. Fix: free some space/);
     expect(storageError(caught, file)!.exitCode).toBe(2);
+    expect(storageError(caught, file)).toMatchObject({ code: 'TANDEM_STORAGE_FULL', retryable: false, sqliteCode: 'SQLITE_FULL' });
     j.close();
     const again = new Journal(file);
     expect(again.order('kept-1')?.state).toBe('new');
@@ -93,6 +94,7 @@ describe('user-facing failures', () => {
     }
     ro.close();
     expect(storageError(roErr, file)!.message).toMatch(/cannot be written \(SQLITE_READONLY.*Fix: make the file and its directory writable/);
+    expect(storageError(roErr, file)!.code).toBe('TANDEM_STORAGE_READONLY');
   });
 
   it('failure strategy state unreadable: the journal hands back a state no strategy restores, so the engine warms up instead of crashing', () => {
@@ -119,6 +121,19 @@ describe('user-facing failures', () => {
     expectOneLine(await tandem(['backtest', '--config', strategy, '--data', data, '--json', join(dir, 'far.json')]), 2,
       /far\.csv:2:1: column 'time': '8999999999000000' is not a valid epoch-milliseconds time \(beyond the range of dates\)/);
   }, 120_000);
+});
+
+describe('user errors through the CLI: one line, the code\'s exit status, no stack', () => {
+  it('failure missing data file, bad option, paper account in live mode: each one line, exit 2, no stack trace', async () => {
+    const strategy = join(dir, 's-codes.yaml');
+    writeFileSync(strategy, pairStrategyYaml());
+    // TANDEM_FILE_NOT_FOUND
+    expectOneLine(await tandem(['backtest', '--config', strategy, '--data', join(dir, 'nowhere.csv')]), 2, /nowhere\.csv: no such data file\. Fix: /);
+    // TANDEM_BAD_OPTION
+    expectOneLine(await tandem(['sim', '--port', '70000']), 2, /--port 70000: not a TCP port\. Fix: /);
+    // TANDEM_CONFIG_INVALID (the account variable names a paper account in live mode)
+    expectOneLine(await tandem(['run', '--config', engineConfig('codes'), '--mode', 'live'], { IBKR_LIVE_ACCOUNT_ID: 'DU1234567' }), 2, /IBKR_LIVE_ACCOUNT_ID is "DU1234567", which is a paper account/);
+  }, 180_000);
 });
 
 describe('absurd position quantities', () => {

@@ -2,7 +2,6 @@
  * Why a browser login failed, in a form the retry logic can act on and the user can read.
  */
 import { UserError } from '../util/errors.ts';
-import { EXIT } from '../util/exit-codes.ts';
 
 export type LoginFailureKind =
   /** The page refused the credentials (or another error box after submit): counts toward the lockout limit. */
@@ -24,8 +23,14 @@ export type LoginFailureKind =
   /** The gateway did not answer (not running, wrong URL). */
   | 'unreachable';
 
+/** Stable codes of the login failures (`LOGIN_` + the kind in capitals), e.g. LOGIN_CODE_NEEDED. */
+export type LoginErrorCode = `LOGIN_${Uppercase<string>}`;
+
+const PERMANENT: readonly LoginFailureKind[] = ['code-needed', 'browser', 'setup', 'stopped'];
+
 export class LoginError extends UserError {
   override name = 'LoginError';
+  override readonly brokerSide = true;
   constructor(
     message: string,
     readonly kind: LoginFailureKind,
@@ -34,7 +39,7 @@ export class LoginError extends UserError {
     /** Screenshot of the failed page (fields blanked), if one was saved. */
     readonly screenshot?: string,
   ) {
-    super(message, EXIT.broker);
+    super(message, { code: `LOGIN_${kind.toUpperCase().replace(/-/g, '_')}`, retryable: !PERMANENT.includes(kind) });
   }
 
   /** Failures that used up one of the attempts IBKR allows before it locks the account. */
@@ -44,6 +49,6 @@ export class LoginError extends UserError {
 
   /** Failures a later attempt can not fix without the user changing something. */
   get permanent(): boolean {
-    return this.kind === 'code-needed' || this.kind === 'browser' || this.kind === 'setup' || this.kind === 'stopped';
+    return PERMANENT.includes(this.kind);
   }
 }

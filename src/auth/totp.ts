@@ -28,14 +28,14 @@ const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
  */
 export function base32Decode(input: string): Buffer {
   const clean = input.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
-  if (clean.length === 0) throw new UserError('IBKR_TOTP_SECRET is empty: set it to the base32 secret of your authenticator enrolment, or unset it to use push approval.');
+  if (clean.length === 0) throw new UserError('IBKR_TOTP_SECRET is empty: set it to the base32 secret of your authenticator enrolment, or unset it to use push approval.', 'TANDEM_CONFIG_INVALID');
   const out: number[] = [];
   let bits = 0;
   let value = 0;
   for (let i = 0; i < clean.length; i++) {
     const idx = BASE32_ALPHABET.indexOf(clean.charAt(i));
     if (idx < 0) {
-      throw new UserError(`IBKR_TOTP_SECRET is not valid base32 (character ${i + 1} is not A-Z or 2-7): copy the secret again from the authenticator enrolment page.`);
+      throw new UserError(`IBKR_TOTP_SECRET is not valid base32 (character ${i + 1} is not A-Z or 2-7): copy the secret again from the authenticator enrolment page.`, 'TANDEM_CONFIG_INVALID');
     }
     value = (value << 5) | idx;
     bits += 5;

@@ -160,14 +160,14 @@ function sameBytes(bytes: Uint8Array, buf: Uint8Array, s: number, e: number): bo
 export async function openDataFile(file: string): Promise<{ fh: FileHandle; size: number }> {
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new UserError(`${file}: not a regular file`);
+    if (!st.isFile()) throw new UserError(`${file}: not a regular file`, 'TANDEM_FILE_INVALID');
     return { fh: await open(file, 'r'), size: st.size };
   } catch (err) {
     if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT'
       ? `${file}: no such data file. Fix: check the --data path (relative paths start from the current directory), or download bars with \`tandem history\`.`
-      : `${file}: cannot read the data file (${code ?? String(err)}). Fix: check that it is a readable file.`);
+      : `${file}: cannot read the data file (${code ?? String(err)}). Fix: check that it is a readable file.`, code === 'ENOENT' ? 'TANDEM_FILE_NOT_FOUND' : 'TANDEM_FILE_INVALID');
   }
 }
 
@@ -225,7 +225,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       for (const col of CSV_COLUMNS) {
         const i = names.indexOf(col);
         if (i < 0) {
-          throw new UserError(`${file}:${lineNo}:1: the header lacks column '${col}'; expected a header line '${CSV_COLUMNS.join(',')}'`);
+          throw new UserError(`${file}:${lineNo}:1: the header lacks column '${col}'; expected a header line '${CSV_COLUMNS.join(',')}'`, 'TANDEM_FILE_INVALID');
         }
         found[col] = i;
       }
@@ -238,16 +238,16 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       return;
     }
     if (fields.length !== nCols) {
-      throw new UserError(`${file}:${lineNo}:1: ${fields.length} fields where the header has ${nCols}`);
+      throw new UserError(`${file}:${lineNo}:1: ${fields.length} fields where the header has ${nCols}`, 'TANDEM_FILE_INVALID');
     }
     const symbol = fields[idx.symbol]!.trim();
-    if (symbol === '') throw new UserError(`${where(idx.symbol)}: column 'symbol' is empty`);
+    if (symbol === '') throw new UserError(`${where(idx.symbol)}: column 'symbol' is empty`, 'TANDEM_FILE_INVALID');
     const timeText = fields[idx.time]!.trim();
     let t: number;
     if (timeText === lastTimeText) t = lastTime;
     else {
       const parsed = parseTime(timeText);
-      if (typeof parsed === 'string') throw new UserError(`${where(idx.time)}: column 'time': ${parsed}`);
+      if (typeof parsed === 'string') throw new UserError(`${where(idx.time)}: column 'time': ${parsed}`, 'TANDEM_FILE_INVALID');
       t = parsed;
       lastTimeText = timeText;
       lastTime = t;
@@ -257,9 +257,9 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       const col = idx[NUMERIC[k]!];
       const text = fields[col]!.trim();
       const v = text === '' ? NaN : Number(text);
-      if (!Number.isFinite(v)) throw new UserError(`${where(col)}: column '${NUMERIC[k]}': '${text}' is not a number`);
+      if (!Number.isFinite(v)) throw new UserError(`${where(col)}: column '${NUMERIC[k]}': '${text}' is not a number`, 'TANDEM_FILE_INVALID');
       if (k === 4 ? v < 0 : v <= 0) {
-        throw new UserError(`${where(col)}: column '${NUMERIC[k]}': ${text} must be ${k === 4 ? 'zero or more' : 'positive'}`);
+        throw new UserError(`${where(col)}: column '${NUMERIC[k]}': ${text} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
       }
       nums[k] = v;
     }
@@ -448,7 +448,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   } finally {
     await fh.close();
   }
-  if (!idx) throw new UserError(`${file}: the file is empty; expected a header line '${CSV_COLUMNS.join(',')}' and rows`);
+  if (!idx) throw new UserError(`${file}: the file is empty; expected a header line '${CSV_COLUMNS.join(',')}' and rows`, 'TANDEM_FILE_INVALID');
 
   const out = new Map<string, BarSeries>();
   for (const [symbol, b] of builders) {
@@ -483,7 +483,7 @@ export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second
     if (t[i] === t[i - 1]) {
       const a = Math.min(line[i]!, line[i - 1]!);
       const z = Math.max(line[i]!, line[i - 1]!);
-      throw new UserError(duplicate(a, z, new Date(t[i]!).toISOString()));
+      throw new UserError(duplicate(a, z, new Date(t[i]!).toISOString()), 'TANDEM_FILE_INVALID');
     }
   }
   return { symbol: b.symbol, length: n, time: t, open, high, low, close, volume };

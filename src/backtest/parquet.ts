@@ -54,13 +54,13 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   try {
     metadata = parquetMetadata(buffer);
   } catch (err) {
-    throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`);
+    throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`, 'TANDEM_FILE_INVALID');
   }
   const names = metadata.schema.slice(1).map((s) => s.name);
   const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
   const missing = CSV_COLUMNS.filter((c) => !lower.has(c));
   if (missing.length) {
-    throw new UserError(`${file}: the Parquet file lacks column(s) ${missing.map((c) => `'${c}'`).join(', ')} (it has ${names.join(', ')}); expected columns ${CSV_COLUMNS.join(', ')}`);
+    throw new UserError(`${file}: the Parquet file lacks column(s) ${missing.map((c) => `'${c}'`).join(', ')} (it has ${names.join(', ')}); expected columns ${CSV_COLUMNS.join(', ')}`, 'TANDEM_FILE_INVALID');
   }
   const wanted = CSV_COLUMNS.map((c) => lower.get(c)!);
   const n = Number(metadata.num_rows);
@@ -108,7 +108,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
       },
     });
   } catch (err) {
-    throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`);
+    throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
   }
   const time = numbers.get(timeName)!;
   const nums = NUMERIC.map((c) => numbers.get(lower.get(c)!)!);
@@ -121,19 +121,19 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   for (let i = 0; i < n; i++) {
     const sym = symbol[i];
     if (sym !== lastSym) {
-      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`);
+      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
       const name = sym.trim();
       lastSym = sym;
       lastBuilder = keep && !keep.has(name) ? null : (builders.get(name) ?? null);
       if (!lastBuilder && (!keep || keep.has(name))) builders.set(name, (lastBuilder = new SeriesBuilder(name)));
     }
     const t = time[i]!;
-    if (timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`);
-    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`);
+    if (timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
+    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
     for (let k = 0; k < 5; k++) {
       const v = nums[k]![i]!;
-      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`);
-      if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`);
+      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
+      if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
     }
     lastBuilder?.add(t, nums[0]![i]!, nums[1]![i]!, nums[2]![i]!, nums[3]![i]!, nums[4]![i]!, i + 1);
   }

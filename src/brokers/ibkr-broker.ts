@@ -31,7 +31,6 @@ import {
   NotAuthenticatedError,
   OrderOutcomeUnknownError,
   OrderQuestionRefusedError,
-  OrderRejectedError as IbkrOrderRejectedError,
   RateLimitedError,
   ResponseShapeError,
 } from '../ibkr/errors.ts';
@@ -131,7 +130,7 @@ function toFill(e: Execution): Fill {
 }
 
 /** Decodes the executions of a `str` frame; rows that do not decode are skipped (the poll catches them). */
-export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
+function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
   return toExecutions(args, 'ws str').filter((e) => !e.account || e.account === account).map(toFill);
 }
 
@@ -139,7 +138,7 @@ export function fillsFromStrFrame(args: unknown[], account: string): Fill[] {
  * The history period (in days of data) that holds `bars` bars of `barMinutes`: for stocks a day of
  * data is one regular session (390 minutes), for crypto 1440 minutes; 10 % margin.
  */
-export function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
+function historyPeriodDays(secType: string, barMinutes: number, bars: number): number {
   const minutes = bars * barMinutes * 1.1;
   return Math.max(1, Math.ceil(minutes / (secType === 'CRYPTO' ? 1440 : 390)));
 }
@@ -252,9 +251,9 @@ export class IbkrBroker implements Broker {
       const r = await call();
       return { brokerOrderId: String(r.orderId), status: toStatus(r.status) };
     } catch (err) {
-      if (err instanceof IbkrOrderRejectedError || err instanceof OrderQuestionRefusedError) {
-        throw new OrderRejectedError(cOID, err.message, false, { cause: err });
-      }
+      // The client throws the one rejection class already; it only gets this placement's cOID.
+      if (err instanceof OrderRejectedError) throw err.cOID === cOID ? err : new OrderRejectedError(cOID, err.reason, err.duplicate, { endpoint: err.endpoint, cause: err });
+      if (err instanceof OrderQuestionRefusedError) throw new OrderRejectedError(cOID, err.message, false, { endpoint: err.endpoint, cause: err });
       // Refused as "already registered" and not visible: it exists (the order manager's duplicate case).
       if (err instanceof OrderOutcomeUnknownError && err.exists) throw new OrderRejectedError(cOID, err.message, true, { cause: err });
       if (err instanceof OrderOutcomeUnknownError) throw new PlacementUncertainError(cOID, err.message, { cause: err });

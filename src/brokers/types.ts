@@ -164,14 +164,10 @@ export interface BrokerListeners {
  */
 export class BrokerError extends UserError {
   override name = 'BrokerError';
-  constructor(
-    message: string,
-    readonly code: BrokerErrorCode,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, 3);
-    if (options?.cause !== undefined) this.cause = options.cause;
+  override readonly brokerSide = true;
+  declare readonly code: BrokerErrorCode;
+  constructor(message: string, code: BrokerErrorCode, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, { code, retryable, cause: options?.cause });
   }
 }
 
@@ -192,9 +188,7 @@ export type BrokerErrorCode =
   | 'PLACEMENT_UNCERTAIN';
 
 /** Whether an error says the same call may succeed later (by its `retryable` flag only). */
-export function isRetryable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
-}
+export { isRetryable } from '../util/errors.ts';
 
 /**
  * A placement whose outcome is unknown (timeout, 5xx, dropped connection after sending). The order
@@ -211,19 +205,12 @@ export class PlacementUncertainError extends BrokerError {
   }
 }
 
-/** The broker refused the order (rejection text, invalid order, duplicate cOID). The one rejection error. */
-export class OrderRejectedError extends BrokerError {
-  override name = 'OrderRejectedError';
-  constructor(
-    readonly cOID: string,
-    readonly reason: string,
-    /** True when the broker says this cOID is already registered: the first send went through. */
-    readonly duplicate = false,
-    options?: { cause?: unknown },
-  ) {
-    super(`order ${cOID} rejected: ${reason}`, duplicate ? 'DUPLICATE_COID' : 'ORDER_REJECTED', false, options);
-  }
-}
+/**
+ * The broker refused the order (rejection text, invalid order, duplicate cOID): the one rejection
+ * error of every layer (code ORDER_REJECTED or DUPLICATE_COID), defined in util/errors.ts so the
+ * IBKR client below this interface throws the same class.
+ */
+export { OrderRejectedError } from '../util/errors.ts';
 
 export interface Broker {
   readonly name: string;

@@ -10,7 +10,7 @@ import { UserError } from '../util/errors.ts';
 export function parsePort(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`${flag} "${text}" is not a port. Fix: use a number from 1 to 65535 (0 picks a free one).`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`${flag} "${text}" is not a port. Fix: use a number from 1 to 65535 (0 picks a free one).`, 'TANDEM_BAD_OPTION');
   return n;
 }
 

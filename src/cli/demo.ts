@@ -23,7 +23,6 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { NodeEvent, NodeSummary } from '../engine/events.ts';
 import { UserError } from '../util/errors.ts';
-import { EXIT } from '../util/exit-codes.ts';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The demo's own strategy file: the shipped ETHA/ETHV pair with short parameters (each explained in the file). */
@@ -169,11 +168,11 @@ export function registerDemoCommand(program: Command): void {
     .action(async (opts: { speed: string; seed: string; verbose?: boolean }) => {
       const speed = Number(opts.speed);
       const seed = Number(opts.seed);
-      if (!(speed >= 1 && speed <= 5_000)) throw new UserError(`--speed ${opts.speed}: expected a number from 1 to 5000`);
-      if (!Number.isInteger(seed)) throw new UserError(`--seed ${opts.seed}: expected an integer`);
+      if (!(speed >= 1 && speed <= 5_000)) throw new UserError(`--speed ${opts.speed}: expected a number from 1 to 5000`, 'TANDEM_BAD_OPTION');
+      if (!Number.isInteger(seed)) throw new UserError(`--seed ${opts.seed}: expected an integer`, 'TANDEM_BAD_OPTION');
       const summary = await runDemo({ speed, seed, verbose: Boolean(opts.verbose), out: (l) => process.stdout.write(`${l}\n`) });
       if (summary.stopReason !== 'max-bars' && summary.stopReason !== 'exit-after' && summary.stopReason !== 'signal') {
-        throw new UserError(`the demo stopped early (${summary.stopReason}); this is a bug, please report it`, EXIT.bug);
+        throw new UserError(`the demo stopped early (${summary.stopReason}); this is a bug, please report it`, 'TANDEM_INTERNAL');
       }
     });
 }

@@ -5,6 +5,8 @@
  * With --config, the gateway (URL, TLS pin, timeout), the pacing budget, the data directory, the
  * account of the mode (from .env / the environment) and the instruments of every strategy come from
  * the config; --gateway, --paper-account, --live-account and --instrument add to or override it.
+ * With --config, doctor also lists the account's foreign positions (held at the broker, traded by no
+ * strategy of the config's journal): the node's own classification, see doctor-foreign.ts.
  */
 import type { Command } from 'commander';
 import type { Mode } from '../config/env.ts';
@@ -16,7 +18,6 @@ import type { TlsOptions } from '../ibkr/tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { UserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
-import { EXIT } from '../util/exit-codes.ts';
 import { configOption, gatewayUrl, modeOption } from './options.ts';
 import type { OAuthCredentials } from '../ibkr/oauth/signer.ts';
 
@@ -36,7 +37,7 @@ interface DoctorCliOptions {
 /** `SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`, e.g. `BTC:CRYPTO:PAXOS`, `ETHA`, `SPY:STK:ARCA:USD`. */
 export function parseInstrument(spec: string): ContractQuery {
   const [symbol, secType, exchange, currency] = spec.split(':');
-  if (!symbol) throw new UserError(`--instrument "${spec}": expected SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`);
+  if (!symbol) throw new UserError(`--instrument "${spec}": expected SYMBOL[:SECTYPE[:EXCHANGE[:CURRENCY]]]`, 'TANDEM_BAD_OPTION');
   return { symbol, secType: secType || undefined, exchange: exchange || undefined, currency: currency || undefined };
 }
 
@@ -93,6 +94,8 @@ export function registerDoctorCommand(program: Command): void {
       let auth: AuthSettings | undefined;
       /** Problems found in the config itself, reported as checklist lines rather than aborting. */
       const configLines: DoctorLine[] = [];
+      /** With --config: the account of the mode and the journal, for the foreign-positions line. */
+      let foreignCheck: { accountId: string; journalFile: string } | undefined;
       /** connection: oauth — the credentials when the offline checks passed. */
       let oauth: { credentials: OAuthCredentials | undefined; ceiling: number } | undefined;
       const expectations: DoctorExpectations = {
@@ -120,6 +123,7 @@ export function registerDoctorCommand(program: Command): void {
         try {
           const account = accountForMode(config.mode, config.credentials);
           (config.mode === 'paper' ? expectations.paperAccounts! : expectations.liveAccounts!).push(account);
+          if (config.engine.journal.path) foreignCheck = { accountId: account, journalFile: config.engine.journal.path };
         } catch (e) {
           if (!isUserError(e)) throw e;
           const [detail, fix] = e.message.split(' Fix: ');
@@ -132,7 +136,7 @@ export function registerDoctorCommand(program: Command): void {
         // The OAuth files or settings are wrong: nothing online can be checked.
         const lines = [...configLines, ...['live session token', 'brokerage session', 'accounts'].map((check): DoctorLine => ({ check, status: 'skip', detail: 'skipped: an earlier check failed' }))];
         process.stdout.write(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n');
-        throw new UserError(`${lines.filter((l) => l.status === 'fail').length} check(s) failed`, 1);
+        throw new UserError(`${lines.filter((l) => l.status === 'fail').length} check(s) failed`, 'TANDEM_CHECKS_FAILED');
       }
       const client = new IbkrClient({
         baseUrl, tls, dataDir, timeoutMs, maxRequestsPerSecond, logger, retries: 1,
@@ -140,10 +144,18 @@ export function registerDoctorCommand(program: Command): void {
       });
       try {
         auth ??= resolveAuthSettings({ ...(opts.mode ? { mode: opts.mode } : {}), gateway: baseUrl, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
-        const lines = [...configLines, ...(await runDoctor(client, expectations)), ...(oauth ? [] : autoLoginChecksFor(auth))];
+        const online = await runDoctor(client, expectations);
+        if (foreignCheck) {
+          const accountsOk = online.some((l) => l.check === 'accounts' && l.status === 'ok');
+          const { foreignPositionsLine } = await import('./doctor-foreign.ts');
+          online.push(accountsOk
+            ? await foreignPositionsLine({ client, ...foreignCheck })
+            : { check: 'foreign positions', status: 'skip', detail: 'skipped: the account check did not pass' });
+        }
+        const lines = [...configLines, ...online, ...(oauth ? [] : autoLoginChecksFor(auth))];
         process.stdout.write(scrubSecrets(opts.json ? JSON.stringify(lines, null, 2) + '\n' : formatDoctor(lines) + '\n'));
         const failed = lines.filter((l) => l.status === 'fail').length;
-        if (failed) throw new UserError(`${failed} check(s) failed`, EXIT.checksFailed);
+        if (failed) throw new UserError(`${failed} check(s) failed`, 'TANDEM_CHECKS_FAILED');
       } finally {
         await client.close();
       }

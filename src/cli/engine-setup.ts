@@ -31,7 +31,7 @@ export interface EngineRunFlags {
 /** `90s`, `5m`, `2h`, `1d` or plain milliseconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h|d)?$/.exec(text.trim());
-  if (!m) throw new UserError(`--exit-after "${text}" is not a duration: use e.g. 90s, 30m, 2h or 1d.`);
+  if (!m) throw new UserError(`--exit-after "${text}" is not a duration: use e.g. 90s, 30m, 2h or 1d.`, 'TANDEM_BAD_OPTION');
   const n = Number(m[1]);
   const unit = m[2] ?? 'ms';
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' || unit === 'min' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;

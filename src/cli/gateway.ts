@@ -22,7 +22,7 @@ interface StartOptions {
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got "${value}".`);
+  if (!Number.isInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got "${value}".`, 'TANDEM_BAD_OPTION');
   return n;
 }
 

@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
 import { sqliteErrorName, storageError } from '../store/storage-error.ts';
-import { EXIT } from '../util/exit-codes.ts';
+import { EXIT, exitCodeFor } from '../util/exit-codes.ts';
 import { commands } from './commands.ts';
 
 /** The package's version, read from package.json (two levels up from src/cli/ and from dist/cli/). */
@@ -59,7 +59,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (storage) err = storage;
     if (isUserError(err)) {
       process.stderr.write(scrubSecrets(`error: ${err.message}\n`));
-      return err.exitCode;
+      return exitCodeFor(err);
     }
     process.stderr.write(scrubSecrets(`internal error (please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
     return EXIT.bug;

@@ -62,7 +62,7 @@ export function registerOAuthCommand(program: Command): void {
       let passphrase: string | undefined;
       if (o.encrypt) {
         passphrase = loadEnv()[OAUTH_ENV.keyPassphrase];
-        if (!passphrase) throw new UserError(`--encrypt needs a passphrase. Fix: set ${OAUTH_ENV.keyPassphrase} in .env (or the environment) and run again.`);
+        if (!passphrase) throw new UserError(`--encrypt needs a passphrase. Fix: set ${OAUTH_ENV.keyPassphrase} in .env (or the environment) and run again.`, 'TANDEM_CONFIG_INVALID');
       }
       const dir = resolve(o.dir);
       if (o.dh === 'generate') process.stderr.write('Generating a 2048-bit safe prime for the DH parameters (seconds to minutes; --dh rfc3526 is instant)...\n');

@@ -16,12 +16,12 @@ export function gatewayUrl(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new UserError(`--gateway ${text}: not a URL. Fix: give the gateway's address, e.g. --gateway https://localhost:5000`);
+    throw new UserError(`--gateway ${text}: not a URL. Fix: give the gateway's address, e.g. --gateway https://localhost:5000`, 'TANDEM_BAD_OPTION');
   }
   if (url.protocol === 'http:') {
     url.protocol = 'https:';
-    throw new UserError(`--gateway ${text}: the Client Portal Gateway speaks HTTPS only. Fix: use --gateway ${url.href.replace(/\/$/, '')}`);
+    throw new UserError(`--gateway ${text}: the Client Portal Gateway speaks HTTPS only. Fix: use --gateway ${url.href.replace(/\/$/, '')}`, 'TANDEM_BAD_OPTION');
   }
-  if (url.protocol !== 'https:') throw new UserError(`--gateway ${text}: expected an https:// URL, e.g. --gateway https://localhost:5000`);
+  if (url.protocol !== 'https:') throw new UserError(`--gateway ${text}: expected an https:// URL, e.g. --gateway https://localhost:5000`, 'TANDEM_BAD_OPTION');
   return text;
 }

@@ -52,7 +52,7 @@ export function registerRunCommand(program: Command): void {
       const { attachAutoLogin, sessionAuthApi } = await import('../auth/session-hook.ts');
       const { accountForMode } = await import('../config/env.ts');
       const maxBars = opts.maxBars === undefined ? undefined : Number(opts.maxBars);
-      if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`);
+      if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars > 0)) throw new UserError(`--max-bars "${opts.maxBars}" must be a positive whole number.`, 'TANDEM_BAD_OPTION');
       const exitAfterMs = opts.exitAfter === undefined ? undefined : parseDuration(opts.exitAfter);
       const { config, logger } = loadRuntime({ config: opts.config, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.gateway ? { gateway: opts.gateway } : {}) });
       // One node per journal (src/store/lock.ts): a second start exits 2 naming the holder's PID.
@@ -125,13 +125,13 @@ export function registerRunCommand(program: Command): void {
           if (summary.foreign.length) process.stdout.write(`  foreign positions at the broker (not adopted): ${summary.foreign.map((f) => `${f.symbol} ${f.qty}`).join(', ')}\n`);
         }
         if (summary.stopReason === 'kill-switch' || summary.stopReason === 'daily-loss') {
-          throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were ${summary.flatten === 'done' ? 'flattened' : 'NOT all flattened: check the account'}. See the journal's incidents.`, EXIT.riskStop);
+          throw new UserError(`the engine stopped on a risk limit (${summary.stopReason}); positions were ${summary.flatten === 'done' ? 'flattened' : 'NOT all flattened: check the account'}. See the journal's incidents.`, 'TANDEM_RISK_STOP');
         }
         if (summary.flatten === 'market-closed') {
-          throw new UserError('--flatten-on-exit: the market is closed, so the positions were left open (see the log for which). Flatten them when the market opens (start again with --flatten-on-exit and stop it), or close them in Client Portal.', EXIT.flattenIncomplete);
+          throw new UserError('--flatten-on-exit: the market is closed, so the positions were left open (see the log for which). Flatten them when the market opens (start again with --flatten-on-exit and stop it), or close them in Client Portal.', 'TANDEM_FLATTEN_INCOMPLETE');
         }
         if (summary.flatten === 'incomplete') {
-          throw new UserError('--flatten-on-exit did not close every position (see the log for what is left). Check the account in Client Portal.', EXIT.flattenIncomplete);
+          throw new UserError('--flatten-on-exit did not close every position (see the log for what is left). Check the account in Client Portal.', 'TANDEM_FLATTEN_INCOMPLETE');
         }
       } finally {
         detachAutoLogin();

@@ -10,27 +10,27 @@ import { UserError } from '../util/errors.ts';
 
 function int(name: string, v: string, min = 0): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} ${v}: expected an integer >= ${min}`);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} ${v}: expected an integer >= ${min}`, 'TANDEM_BAD_OPTION');
   return n;
 }
 
 function port(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port ${v}: not a TCP port. Fix: give a port from 1 to 65535 (0 = any free port), e.g. --port 5000`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port ${v}: not a TCP port. Fix: give a port from 1 to 65535 (0 = any free port), e.g. --port 5000`, 'TANDEM_BAD_OPTION');
   return n;
 }
 
 function parseUser(spec: string): SimUser {
   // user:password[:none|totp=SECRET|push[=hook|never|MS]]
   const [username, password, factor] = spec.split(':');
-  if (!username || !password) throw new UserError(`--user ${spec}: expected user:password[:totp=SECRET|push[=MS|never]]`);
+  if (!username || !password) throw new UserError(`--user ${spec}: expected user:password[:totp=SECRET|push[=MS|never]]`, 'TANDEM_BAD_OPTION');
   if (!factor || factor === 'none') return { username, password, secondFactor: 'none' };
   if (factor.startsWith('totp=')) return { username, password, secondFactor: 'totp', totpSecret: factor.slice(5) };
   if (factor.startsWith('push')) {
     const v = factor.split('=')[1];
     return { username, password, secondFactor: 'push', push: v === undefined || v === 'hook' ? 'hook' : v === 'never' ? 'never' : int('user', v) };
   }
-  throw new UserError(`--user ${spec}: unknown second factor ${factor}`);
+  throw new UserError(`--user ${spec}: unknown second factor ${factor}`, 'TANDEM_BAD_OPTION');
 }
 
 /** `--realism flag=value,...` → partial realism flags (booleans and numbers). */
@@ -39,15 +39,15 @@ function parseRealism(spec: string, defaults: RealismFlags): Partial<RealismFlag
   for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
     const [k, v] = item.split('=');
     if (!k || v === undefined || !(k in defaults)) {
-      throw new UserError(`--realism ${item}: expected flag=value with a flag among ${Object.keys(defaults).join(', ')}`);
+      throw new UserError(`--realism ${item}: expected flag=value with a flag among ${Object.keys(defaults).join(', ')}`, 'TANDEM_BAD_OPTION');
     }
     const kind = typeof defaults[k as keyof RealismFlags];
     if (kind === 'boolean') {
-      if (v !== 'true' && v !== 'false') throw new UserError(`--realism ${item}: ${k} takes true or false`);
+      if (v !== 'true' && v !== 'false') throw new UserError(`--realism ${item}: ${k} takes true or false`, 'TANDEM_BAD_OPTION');
       out[k] = v === 'true';
     } else {
       const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new UserError(`--realism ${item}: ${k} takes a number >= 0`);
+      if (!Number.isFinite(n) || n < 0) throw new UserError(`--realism ${item}: ${k} takes a number >= 0`, 'TANDEM_BAD_OPTION');
       out[k] = n;
     }
   }
@@ -61,7 +61,7 @@ async function simOAuthSetup(dir: string, consumerKey: unknown, lstTtl: unknown)
   try {
     keys = readUploadedKeys(dir);
   } catch (err) {
-    throw new UserError(`--oauth ${dir}: ${(err as Error).message}. Fix: point --oauth at the directory \`tandem oauth init --dir\` wrote.`);
+    throw new UserError(`--oauth ${dir}: ${(err as Error).message}. Fix: point --oauth at the directory \`tandem oauth init --dir\` wrote.`, 'TANDEM_BAD_OPTION');
   }
   return {
     ...keys,
@@ -101,17 +101,17 @@ export function registerSimCommand(program: Command): void {
       const { parseFaultSpec } = await import('../gateway-sim/faults.ts');
       const { createLogger } = await import('../log/logger.ts');
       const profile = String(o.profile);
-      if (profile !== 'realistic' && profile !== 'ideal') throw new UserError(`--profile ${profile}: expected realistic or ideal`);
+      if (profile !== 'realistic' && profile !== 'ideal') throw new UserError(`--profile ${profile}: expected realistic or ideal`, 'TANDEM_BAD_OPTION');
       const speed = Number(o.speed);
-      if (!(speed > 0)) throw new UserError(`--speed ${String(o.speed)}: expected a positive number`);
+      if (!(speed > 0)) throw new UserError(`--speed ${String(o.speed)}: expected a positive number`, 'TANDEM_BAD_OPTION');
       if (typeof o.faults === 'string') {
-        try { parseFaultSpec(o.faults); } catch (err) { throw new UserError(`--faults: ${(err as Error).message}`); }
+        try { parseFaultSpec(o.faults); } catch (err) { throw new UserError(`--faults: ${(err as Error).message}`, 'TANDEM_BAD_OPTION'); }
       }
-      if ((o.cert === undefined) !== (o.key === undefined)) throw new UserError('--cert and --key go together');
+      if ((o.cert === undefined) !== (o.key === undefined)) throw new UserError('--cert and --key go together', 'TANDEM_BAD_OPTION');
       let tls: { cert: string; key: string } | undefined;
       if (typeof o.cert === 'string' && typeof o.key === 'string') {
         try { tls = { cert: readFileSync(o.cert, 'utf8'), key: readFileSync(o.key, 'utf8') }; } catch (err) {
-          throw new UserError(`cannot read --cert/--key: ${(err as Error).message}`);
+          throw new UserError(`cannot read --cert/--key: ${(err as Error).message}`, 'TANDEM_BAD_OPTION');
         }
       }
       const opts: SimOptions = {
@@ -130,14 +130,14 @@ export function registerSimCommand(program: Command): void {
         ...(typeof o.oauth === 'string' ? { oauth: await simOAuthSetup(o.oauth, o.consumerKey, o.lstTtl) } : {}),
         logger: createLogger({ level: String(o.logLevel) }),
       };
-      if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`);
+      if (opts.startTime !== undefined && !Number.isFinite(Date.parse(String(opts.startTime)))) throw new UserError(`--start-time ${String(opts.startTime)}: not a date`, 'TANDEM_BAD_OPTION');
       let sim;
       try {
         sim = await startSimulator(opts);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use. Fix: pick another with --port (0 = any free port)`);
-        if (e.code === 'EACCES') throw new UserError(`port ${opts.port} needs privileges to listen on. Fix: use a port above 1023, e.g. --port 5000 (0 = any free port)`);
+        if (e.code === 'EADDRINUSE') throw new UserError(`port ${opts.port} is in use. Fix: pick another with --port (0 = any free port)`, 'TANDEM_PORT_UNAVAILABLE');
+        if (e.code === 'EACCES') throw new UserError(`port ${opts.port} needs privileges to listen on. Fix: use a port above 1023, e.g. --port 5000 (0 = any free port)`, 'TANDEM_PORT_UNAVAILABLE');
         throw err;
       }
       // The simulator plays IBKR's OAuth page too: it issues the access token and its encrypted secret.

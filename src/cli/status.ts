@@ -6,7 +6,6 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.ts';
-import { EXIT } from '../util/exit-codes.ts';
 
 export function registerStatusCommand(program: Command): void {
   program
@@ -21,7 +20,7 @@ export function registerStatusCommand(program: Command): void {
       try {
         const s = buildStatus(reader);
         process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatusText(s));
-        if (!s.healthy.ok) throw new UserError(`unhealthy: ${s.healthy.reasons.join('; ')}`, EXIT.unhealthy);
+        if (!s.healthy.ok) throw new UserError(`unhealthy: ${s.healthy.reasons.join('; ')}`, 'TANDEM_UNHEALTHY');
       } finally {
         reader.close();
       }

@@ -12,7 +12,7 @@ export function parseSince(text: string, now = Date.now()): number {
   const d = /^(\d+(?:\.\d+)?)(m|min|h|d)$/.exec(text.trim());
   if (d) return now - Number(d[1]) * (d[2] === 'd' ? 86_400_000 : d[2] === 'h' ? 3_600_000 : 60_000);
   const t = Date.parse(text);
-  if (!Number.isFinite(t)) throw new UserError(`--since "${text}" is neither a date/time nor a duration. Fix: use e.g. 2026-03-03, 2026-03-03T15:00Z, 90m, 6h or 2d.`);
+  if (!Number.isFinite(t)) throw new UserError(`--since "${text}" is neither a date/time nor a duration. Fix: use e.g. 2026-03-03, 2026-03-03T15:00Z, 90m, 6h or 2d.`, 'TANDEM_BAD_OPTION');
   return t;
 }
 
@@ -28,7 +28,7 @@ export function registerTradesCommand(program: Command): void {
     .option('--csv', 'print the round trips as CSV (with --fills: the fills)')
     .option('--fills', 'with --csv: the fills instead of the round trips')
     .action(async (opts: TradesOpts) => {
-      if (opts.json && opts.csv) throw new UserError('--json and --csv exclude each other. Fix: choose one.');
+      if (opts.json && opts.csv) throw new UserError('--json and --csv exclude each other. Fix: choose one.', 'TANDEM_BAD_OPTION');
       const since = opts.since === undefined ? 0 : parseSince(opts.since);
       const { JournalReader } = await import('../observe/journal-reader.ts');
       const { tradesReport, renderTradesText, tripsCsv, fillsCsv } = await import('../observe/trades.ts');

@@ -24,6 +24,6 @@ export function formatProblem(p: ConfigProblem): string {
 export class ConfigError extends UserError {
   override name = 'ConfigError';
   constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    super(problems.map(formatProblem).join('\n'), 'TANDEM_CONFIG_INVALID');
   }
 }

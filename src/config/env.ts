@@ -66,18 +66,21 @@ export function accountForMode(mode: Mode, creds: Credentials): string {
     throw new UserError(
       `${variable} is not set, and ${mode} mode trades the account it names. ` +
         `Fix: add ${variable}=<your ${mode} account id> to .env (see .env.example) or export it in the environment.`,
+      'TANDEM_CONFIG_INVALID',
     );
   }
   if (mode === 'paper' && !isPaperAccountId(id)) {
     throw new UserError(
       `${variable} is "${id}", which is not a paper account (paper account ids start with DU). ` +
         'Paper mode refuses to trade a live account. Fix: set the paper account id, or run with --mode live.',
+      'TANDEM_CONFIG_INVALID',
     );
   }
   if (mode === 'live' && isPaperAccountId(id)) {
     throw new UserError(
       `${variable} is "${id}", which is a paper account (it starts with DU). Live mode refuses a paper account. ` +
         'Fix: set your live account id (it starts with U), or run in paper mode.',
+      'TANDEM_CONFIG_INVALID',
     );
   }
   return id;

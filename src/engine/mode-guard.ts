@@ -19,12 +19,14 @@ export function checkAccountForMode(mode: Mode, accountId: string): void {
     throw new UserError(
       `paper mode refuses account ${accountId}: paper account ids start with DU (or DF). ` +
         'Set IBKR_PAPER_ACCOUNT_ID to your paper account, or run with --mode live on purpose.',
+      'TANDEM_MODE_MISMATCH',
     );
   }
   if (mode === 'live' && paper) {
     throw new UserError(
       `live mode refuses account ${accountId}: it is a paper account (DU/DF). ` +
         'Set IBKR_LIVE_ACCOUNT_ID to your live account id, or run with --mode paper.',
+      'TANDEM_MODE_MISMATCH',
     );
   }
 }
@@ -42,11 +44,12 @@ export async function confirmLive(accountId: string, c: LiveConfirmation): Promi
     throw new UserError(
       'live trading is disabled: set `live.enabled: true` in the engine config to trade real money ' +
         '(or run with --mode paper).',
+      'TANDEM_MODE_MISMATCH',
     );
   }
   if (c.yes) return;
   if (!c.interactive) {
-    throw new UserError(`live mode needs a confirmation: run at a terminal and type the account id, or pass --yes.`);
+    throw new UserError(`live mode needs a confirmation: run at a terminal and type the account id, or pass --yes.`, 'TANDEM_MODE_MISMATCH');
   }
   const ask =
     c.ask ??
@@ -60,6 +63,6 @@ export async function confirmLive(accountId: string, c: LiveConfirmation): Promi
     });
   const answer = (await ask(`LIVE TRADING with real money on account ${accountId}. Type the account id to confirm: `)).trim();
   if (answer !== accountId) {
-    throw new UserError(`live trading not confirmed (typed '${answer}', expected the account id). Nothing was sent.`);
+    throw new UserError(`live trading not confirmed (typed '${answer}', expected the account id). Nothing was sent.`, 'TANDEM_MODE_MISMATCH');
   }
 }

@@ -106,6 +106,7 @@ export function checkShortability(legs: { symbol: string; secType: SecType }[], 
     throw new UserError(
       `${where}: ${unshortable.map((l) => l.symbol).join(', ')} cannot be sold short at IBKR (crypto), but the ` +
         `strategy uses shortMode: hedge, which shorts one leg. Set \`shortMode: long-only\` in the strategy file.`,
+      'TANDEM_CONFIG_INVALID',
     );
   }
 }

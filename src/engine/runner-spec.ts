@@ -4,12 +4,12 @@
  * benchmark all build runners through `runnerSpec`, so they cannot disagree (they used to: four
  * places assembled engine options and two different warm-up lengths).
  *
- * Warm-up: max(lookback, gate.lookback) - 1 aligned history bars, so the first live bar is the first
- * at which the strategy can decide and the warm-up never opens a virtual position.
+ * Legs, bar size, warm-up length and short rules are not derived here: they come from the strategy
+ * type's own declaration (`requirements` in src/strategies/registry.ts), so a new strategy type states
+ * what it needs in one place and every driver honours it.
  */
 import type { InstrumentSpec } from '../brokers/types.ts';
-import { barMinutes, type CointegrationParams } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
+import { createStrategy, strategyRequirements, strategyTypes } from '../strategies/registry.ts';
 import type { Strategy, StrategyState } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -43,16 +43,16 @@ export interface StrategyEntry {
 }
 
 export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSpec {
-  if (entry.strategy.type !== 'cointegration') {
-    throw new UserError(`${entry.file ?? entry.name}: the trading node runs pair strategies of type cointegration, not ${entry.strategy.type}.`);
+  if (!strategyTypes().includes(entry.strategy.type)) {
+    throw new UserError(`${entry.file ?? entry.name}: unknown strategy type ${entry.strategy.type} (known: ${strategyTypes().join(', ')}).`, 'TANDEM_CONFIG_INVALID');
   }
-  const params = entry.strategy as unknown as CointegrationParams;
+  const declared = strategyRequirements(entry.strategy);
   return {
     id: entry.name,
-    legs: { y: params.legs.y, x: params.legs.x },
-    barMinutes: barMinutes(params.bar),
-    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
-    shortMode: params.shortMode,
+    legs: declared.legs,
+    barMinutes: declared.barMinutes,
+    warmupBars: declared.warmupBars,
+    shortMode: declared.shortMode,
     createStrategy: (state?: StrategyState) => createStrategy(entry.strategy, state),
     capitalShare,
     allowSharedContracts: entry.allowSharedContracts ?? false,
@@ -66,17 +66,17 @@ export function runnerSpec(entry: StrategyEntry, capitalShare: number): RunnerSp
 export function runnerSpecs(entries: StrategyEntry[]): RunnerSpec[] {
   const ids = new Set<string>();
   for (const e of entries) {
-    if (ids.has(e.name)) throw new UserError(`two strategies are named "${e.name}": each strategy of a node needs its own name (the journal keeps its positions and state by name). Set \`name:\` in one of the strategy files.`);
+    if (ids.has(e.name)) throw new UserError(`two strategies are named "${e.name}": each strategy of a node needs its own name (the journal keeps its positions and state by name). Set \`name:\` in one of the strategy files.`, 'TANDEM_CONFIG_INVALID');
     ids.add(e.name);
   }
   const fixed = entries.reduce((s, e) => s + (e.capitalShare ?? 0), 0);
   const open = entries.filter((e) => e.capitalShare === undefined).length;
   if (fixed > 1 + 1e-9) {
-    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`);
+    throw new UserError(`the strategies' capitalShare values add up to ${Number(fixed.toFixed(6))}, more than 1: lower them so that they share the capital.`, 'TANDEM_CONFIG_INVALID');
   }
   const rest = open > 0 ? (1 - fixed) / open : 0;
   if (open > 0 && rest <= 0) {
-    throw new UserError(`the configured capitalShare values use all the capital, leaving nothing for ${open} strategy(ies) without one: give every strategy a capitalShare.`);
+    throw new UserError(`the configured capitalShare values use all the capital, leaving nothing for ${open} strategy(ies) without one: give every strategy a capitalShare.`, 'TANDEM_CONFIG_INVALID');
   }
   return entries.map((e) => runnerSpec(e, e.capitalShare ?? rest));
 }
@@ -97,6 +97,7 @@ export function checkSharedContracts(specs: RunnerSpec[]): void {
           `strategies "${other.id}" and "${s.id}" both trade ${l.symbol} (${l.secType}). IBKR holds one net position per contract, ` +
             'so their orders would net against each other. Run them in separate accounts, or set `allowSharedContracts: true` on both entries ' +
             'of the engine config\'s `strategies:` list to accept it.',
+          'TANDEM_CONFIG_INVALID',
         );
       }
       owner.set(k, s);

@@ -26,6 +26,7 @@ import { silentLogger } from '../log/logger.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
+import { describeForeign, foreignPositions, type ForeignPosition } from './foreign-positions.ts';
 import { isTradable, nextTradableTime } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
 import { OrderManager, sleep, type CrashPoint } from './order-manager.ts';
@@ -121,7 +122,7 @@ export class TradingNode {
     this.broker = o.broker;
     this.journal = o.journal;
     this.logger = o.logger ?? silentLogger;
-    if (o.strategies.length === 0) throw new UserError('the trading node has no strategy to run: list at least one strategy file.');
+    if (o.strategies.length === 0) throw new UserError('the trading node has no strategy to run: list at least one strategy file.', 'TANDEM_CONFIG_INVALID');
     this.risk = new RiskEngine(o.risk, (scope, state, reason) => {
       this.logger.warn({ scope: scope === ACCOUNT ? 'account' : scope, state, reason }, 'trading state changed');
     }, (scope, state, reasons) => this.emit({ type: 'trading-state', strategyId: scope === ACCOUNT ? null : scope, state, reasons, time: Date.now() }));
@@ -206,7 +207,7 @@ export class TradingNode {
     const { broker, o } = this;
     const journalAccount = this.journal.getMeta('account');
     if (journalAccount && journalAccount !== o.accountId) {
-      throw new UserError(`the journal ${this.journal.file} belongs to account ${journalAccount}, not ${o.accountId}: use another dataDir (or journal.path) per account.`);
+      throw new UserError(`the journal ${this.journal.file} belongs to account ${journalAccount}, not ${o.accountId}: use another dataDir (or journal.path) per account.`, 'TANDEM_CONFIG_INVALID');
     }
     for (const s of o.strategies) checkShortability([s.legs.y, s.legs.x], s.shortMode, `strategy ${s.id}`);
     checkSharedContracts(o.strategies);
@@ -214,10 +215,10 @@ export class TradingNode {
     const accounts = await broker.accounts();
     const acct = accounts.find((a) => a.id === o.accountId);
     if (!acct) {
-      throw new UserError(`account ${o.accountId} is not among the gateway session's accounts (${accounts.map((a) => a.id).join(', ') || 'none'}). Log in with the right user, or fix the account id in .env.`);
+      throw new UserError(`account ${o.accountId} is not among the gateway session's accounts (${accounts.map((a) => a.id).join(', ') || 'none'}). Log in with the right user, or fix the account id in .env.`, 'TANDEM_MODE_MISMATCH');
     }
     if (acct.isPaper !== (o.mode === 'paper')) {
-      throw new UserError(`${o.mode} mode refuses account ${o.accountId}: the gateway reports it as a ${acct.isPaper ? 'paper' : 'live'} account.`);
+      throw new UserError(`${o.mode} mode refuses account ${o.accountId}: the gateway reports it as a ${acct.isPaper ? 'paper' : 'live'} account.`, 'TANDEM_MODE_MISMATCH');
     }
     broker.useAccount(o.accountId);
     this.emit({ type: 'session', state: 'up', what: 'start', reason: null, time: Date.now() });
@@ -538,29 +539,16 @@ export class TradingNode {
     for (const d of diff) {
       const traded = this.byConid.get(d.conid)?.map((r) => r.id) ?? [];
       this.logger.warn({ when, conid: d.conid, symbol: d.symbol, foreignQty: d.qty, brokerQty: d.brokerQty, booksQty: d.booksQty, tradedBy: traded },
-        traded.length
-          ? `FOREIGN POSITION: the broker holds ${d.brokerQty} ${d.symbol}, the strategies' books ${d.booksQty}; the difference (${d.qty}) is not adopted and not in any strategy's equity`
-          : `FOREIGN POSITION: ${d.qty} ${d.symbol} at the broker was not traded by any strategy of this journal; not adopted, not in any strategy's equity`);
+        `FOREIGN POSITION: ${describeForeign(d, traded)}`);
     }
     this.journal.recordIncident('foreign-positions', { when, positions: diff });
     this.emit({ type: 'warn', message: `foreign positions at the broker (not adopted): ${diff.map((d) => `${d.symbol} ${d.qty}`).join(', ')}` });
   }
 
-  /** Broker position minus the books' sum, per contract, where non-zero. */
-  private differences(positions: Position[]): { conid: number; symbol: string; qty: number; brokerQty: number; booksQty: number }[] {
-    const conids = new Set<number>(positions.map((p) => p.conid));
-    for (const b of this.portfolio.allBooks()) for (const h of b.all()) conids.add(h.conid);
-    const out: { conid: number; symbol: string; qty: number; brokerQty: number; booksQty: number }[] = [];
-    for (const c of [...conids].sort((a, b) => a - b)) {
-      const p = positions.find((q) => q.conid === c);
-      const brokerQty = roundQty(p?.qty ?? 0);
-      const booksQty = this.portfolio.accountQty(c);
-      const qty = roundQty(brokerQty - booksQty);
-      if (qty === 0) continue;
-      const symbol = this.instruments.find((i) => i.conid === c)?.symbol ?? p?.symbol ?? String(c);
-      out.push({ conid: c, symbol, qty, brokerQty, booksQty });
-    }
-    return out;
+  /** Broker position minus the books' sum, per contract, where non-zero (foreign-positions.ts). */
+  private differences(positions: Position[]): ForeignPosition[] {
+    const books = this.portfolio.allBooks().flatMap((b) => b.all());
+    return foreignPositions(positions, books, (c) => this.instruments.find((i) => i.conid === c)?.symbol);
   }
 
   // ---------------------------------------------------------------- stopping

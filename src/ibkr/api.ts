@@ -13,8 +13,10 @@
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import { ApiError, GatewayTimeoutError, GatewayUnreachableError, IbkrError, NotAuthenticatedError, RateLimitedError } from './errors.ts';
+import { isRetryable } from '../util/errors.ts';
+import { ApiError, IbkrError, NotAuthenticatedError, RateLimitedError } from './errors.ts';
 import { decode } from './decode.ts';
+import { OAuthError } from './oauth/errors.ts';
 import type { Pacer, Priority } from './pacing.ts';
 import type { HttpRequest, HttpResponse, HttpTransport } from './transport.ts';
 
@@ -61,9 +63,6 @@ export interface ApiOptions {
 /** Reads are repeated after this many 429s at most (each waits out the penalty first). */
 const MAX_RATE_LIMIT_RETRIES = 6;
 
-/** "no bridge" / "Init session first": the brokerage session is not ready; the request was not processed. */
-export const NO_BRIDGE = /no bridge|init session first/i;
-const QUERY_ACCOUNTS_FIRST = /query \/?accounts first/i;
 
 export class GatewayApi {
   readonly log: Logger;
@@ -121,7 +120,7 @@ export class GatewayApi {
         return res;
       } catch (err) {
         // "Please query /accounts first": prime again and repeat once; the call was not processed.
-        if (err instanceof ApiError && QUERY_ACCOUNTS_FIRST.test(err.gatewayMessage) && !primingRetried && this.hooks) {
+        if (err instanceof ApiError && err.code === 'IBKR_QUERY_ACCOUNTS_FIRST' && !primingRetried && this.hooks) {
           primingRetried = true;
           const kind = req.path.startsWith('/portfolio') ? 'portfolio' : 'iserver';
           this.hooks.resetPriming(kind);
@@ -135,26 +134,21 @@ export class GatewayApi {
           attempt--;
           continue;
         }
-        const noBridge = err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage);
-        if (attempt >= (noBridge ? Math.max(maxRetries, this.retries) : maxRetries) || !this.retryable(err)) throw err;
+        // "no bridge": the brokerage session is not ready and the request was not processed, so even a POST may repeat.
+        const noBridge = err instanceof ApiError && err.code === 'IBKR_NO_BRIDGE';
+        // By the error's flag alone; an OAuth refusal was already signed anew and re-sent once by the
+        // transport (oauth/signer.ts): its flag is for the caller, not for another round here.
+        if (attempt >= (noBridge ? Math.max(maxRetries, this.retries) : maxRetries) || !isRetryable(err) || err instanceof OAuthError) throw err;
         const wait =
           err instanceof RateLimitedError
             ? 0 // the pacer itself holds every send until the penalty is over
-            : err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage)
+            : noBridge
               ? 1000 * (attempt + 1)
               : this.retryBaseMs * 2 ** attempt;
         this.log.debug({ endpoint, attempt: attempt + 1, wait, err: (err as Error).message }, 'retrying gateway read');
         if (wait) await sleep(wait);
       }
     }
-  }
-
-  private retryable(err: unknown): boolean {
-    if (err instanceof RateLimitedError) return true;
-    if (err instanceof GatewayTimeoutError) return true;
-    if (err instanceof GatewayUnreachableError) return /reset/.test(err.reason);
-    if (err instanceof ApiError) return err.status >= 500 || NO_BRIDGE.test(err.gatewayMessage);
-    return false;
   }
 
   /** Throws the typed error for a failed answer. */

@@ -83,7 +83,7 @@ export class IbkrClient {
       this.oauth.attach(this.transport);
     }
     if (!opts.oauth && (opts.maxRequestsCeiling ?? MAX_REQUESTS_PER_SECOND) > MAX_REQUESTS_PER_SECOND) {
-      throw new UserError(`a pacing ceiling above ${MAX_REQUESTS_PER_SECOND}/s is for OAuth connections only (IBKR allows ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s there, 10/s through the gateway).`);
+      throw new UserError(`a pacing ceiling above ${MAX_REQUESTS_PER_SECOND}/s is for OAuth connections only (IBKR allows ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s there, 10/s through the gateway).`, 'TANDEM_CONFIG_INVALID');
     }
     this.pacer = new Pacer({
       ...opts.pacing,

@@ -3,20 +3,25 @@
  *
  * Every error names the endpoint it came from, so a log line or a CLI message says where things went
  * wrong. They extend `UserError` because the usual causes (gateway not running, not logged in, pacing)
- * are things the user fixes; the CLI prints them without a stack trace.
+ * are things the user fixes; the CLI prints them without a stack trace. Each class has a stable
+ * `code` (`IBKR_*`) and `retryable` flag; the client's retry loop decides by those alone. What the
+ * gateway says in words (e.g. "no bridge", "already registered") is classified into a code once,
+ * where the error is made (`apiErrorCode`), and never read again.
  */
 import { UserError } from '../util/errors.ts';
-import { EXIT } from '../util/exit-codes.ts';
 
 export class IbkrError extends UserError {
   override name = 'IbkrError';
+  override readonly brokerSide = true;
   constructor(
     message: string,
     /** Endpoint as "METHOD /path" (without the query string), or '' when not tied to one. */
     readonly endpoint: string,
-    exitCode: number = EXIT.broker,
+    code = 'IBKR_ERROR',
+    retryable = false,
+    cause?: unknown,
   ) {
-    super(message, exitCode);
+    super(message, { code, retryable, cause });
   }
 }
 
@@ -27,6 +32,8 @@ export class GatewayUnreachableError extends IbkrError {
     readonly baseUrl: string,
     endpoint: string,
     readonly reason: string,
+    /** Decided by the transport from the socket error's code: a reset connection may work again; a refused one will not soon. */
+    retryable = false,
   ) {
     super(
       `Cannot reach the IBKR Client Portal Gateway at ${baseUrl} (${endpoint}): ${reason}.\n` +
@@ -37,6 +44,8 @@ export class GatewayUnreachableError extends IbkrError {
         '(4) the gateway certificate is trusted: loopback hosts accept its self-signed certificate, ' +
         'other hosts need `tls.caFile` or `tls.fingerprint` in the config.',
       endpoint,
+      'IBKR_GATEWAY_UNREACHABLE',
+      retryable,
     );
   }
 }
@@ -53,6 +62,7 @@ export class GatewayCertificateError extends IbkrError {
         'If you replaced the gateway certificate, update `tls.fingerprint` (SHA-256, e.g. from ' +
         '`openssl x509 -noout -fingerprint -sha256 -in cert.pem`) or `tls.caFile` in the config.',
       '',
+      'IBKR_TLS_UNTRUSTED',
     );
   }
 }
@@ -64,7 +74,7 @@ export class GatewayTimeoutError extends IbkrError {
     endpoint: string,
     readonly timeoutMs: number,
   ) {
-    super(`The gateway did not answer ${endpoint} within ${timeoutMs} ms.`, endpoint);
+    super(`The gateway did not answer ${endpoint} within ${timeoutMs} ms.`, endpoint, 'IBKR_TIMEOUT', true);
   }
 }
 
@@ -81,6 +91,7 @@ export class NotAuthenticatedError extends IbkrError {
         `Log in by opening ${baseUrl.replace(/\/v1\/api\/?$/, '')} in a browser (use the paper ` +
         'username for a paper account), or enable automatic login in the Tandem config.',
       endpoint,
+      'IBKR_NOT_AUTHENTICATED',
     );
   }
 }
@@ -96,19 +107,50 @@ export class RateLimitedError extends IbkrError {
       `The gateway rate-limited ${endpoint} (HTTP 429); backing off for ${Math.round(retryAfterMs / 1000)} s. ` +
         'Another program using the same gateway may be sending too many requests.',
       endpoint,
+      'IBKR_RATE_LIMITED',
+      true,
     );
   }
+}
+
+/** Codes of an `ApiError`, from the HTTP status and the gateway's words (classified once, here). */
+export type ApiErrorCode =
+  /** Any other error answer; retryable when the status is 5xx. */
+  | 'IBKR_API_ERROR'
+  /** "no bridge" / "init session first": the brokerage session is (re)starting; retry shortly. */
+  | 'IBKR_NO_BRIDGE'
+  /** "Please query /accounts first": the session must be primed, then the call repeated. */
+  | 'IBKR_QUERY_ACCOUNTS_FIRST'
+  /** The gateway already has an order with this cOID (the first send went through). */
+  | 'IBKR_DUPLICATE_COID'
+  /** A reply id (order question) expired before it was answered. */
+  | 'IBKR_REPLY_EXPIRED';
+
+const NO_BRIDGE = /no bridge|init session first/i;
+const QUERY_ACCOUNTS_FIRST = /query \/?accounts first/i;
+const DUPLICATE_COID = /already registered|duplicate|local order id/i;
+const REPLY_EXPIRED = /reply id not found|reply.*(expired|invalid)/i;
+
+/** The one place that reads the gateway's error text, to give the error its code. */
+export function apiErrorCode(gatewayMessage: string): ApiErrorCode {
+  if (NO_BRIDGE.test(gatewayMessage)) return 'IBKR_NO_BRIDGE';
+  if (QUERY_ACCOUNTS_FIRST.test(gatewayMessage)) return 'IBKR_QUERY_ACCOUNTS_FIRST';
+  if (DUPLICATE_COID.test(gatewayMessage)) return 'IBKR_DUPLICATE_COID';
+  if (REPLY_EXPIRED.test(gatewayMessage)) return 'IBKR_REPLY_EXPIRED';
+  return 'IBKR_API_ERROR';
 }
 
 /** Any other error answer of the gateway: non-2xx, or a 2xx body with an `error` key. */
 export class ApiError extends IbkrError {
   override name = 'ApiError';
+  declare readonly code: ApiErrorCode;
   constructor(
     endpoint: string,
     readonly status: number,
     readonly gatewayMessage: string,
   ) {
-    super(`IBKR gateway error on ${endpoint} (HTTP ${status}): ${gatewayMessage || '(no message)'}`, endpoint);
+    const code = apiErrorCode(gatewayMessage);
+    super(`IBKR gateway error on ${endpoint} (HTTP ${status}): ${gatewayMessage || '(no message)'}`, endpoint, code, status >= 500 || code === 'IBKR_NO_BRIDGE');
   }
 }
 
@@ -125,6 +167,8 @@ export class ResponseShapeError extends IbkrError {
       `Unexpected response shape from ${endpoint}: field \`${field || '(root)'}\` ${detail}. ` +
         'The gateway version may have changed its API; please report this.',
       endpoint,
+      'IBKR_BAD_RESPONSE',
+      true,
     );
   }
 }
@@ -151,21 +195,12 @@ export class ContractNotFoundError extends IbkrError {
           .join('; ') +
         '.'
       : ' The gateway returned no candidates.';
-    super(`No IBKR contract matches ${query}.${list} Check the symbol, secType, exchange and currency.`, '');
+    super(`No IBKR contract matches ${query}.${list} Check the symbol, secType, exchange and currency.`, '', 'IBKR_CONTRACT_NOT_FOUND');
   }
 }
 
-/** The gateway (or IBKR) rejected an order; it was not placed. */
-export class OrderRejectedError extends IbkrError {
-  override name = 'OrderRejectedError';
-  constructor(
-    endpoint: string,
-    readonly cOID: string | undefined,
-    readonly gatewayMessage: string,
-  ) {
-    super(`Order ${cOID ?? ''} rejected by IBKR: ${gatewayMessage}`.replace('  ', ' '), endpoint);
-  }
-}
+/** The one rejection error lives in util/errors.ts (every layer throws and catches the same class). */
+export { OrderRejectedError } from '../util/errors.ts';
 
 /** The reply policy refused to confirm a question, or the chain was too long; the order was not placed. */
 export class OrderQuestionRefusedError extends IbkrError {
@@ -177,7 +212,7 @@ export class OrderQuestionRefusedError extends IbkrError {
     readonly messages: string[],
     reason: string,
   ) {
-    super(`Order ${cOID ?? ''} not placed: ${reason} (questions ${messageIds.join(', ') || '?'}: ${messages.join(' / ')})`, endpoint);
+    super(`Order ${cOID ?? ''} not placed: ${reason} (questions ${messageIds.join(', ') || '?'}: ${messages.join(' / ')})`, endpoint, 'IBKR_ORDER_QUESTION_REFUSED');
   }
 }
 
@@ -199,6 +234,9 @@ export class OrderOutcomeUnknownError extends IbkrError {
         'and the order was not found in live orders. It was not re-sent. Check the account in Client Portal ' +
         'before placing it again.',
       endpoint,
+      'IBKR_ORDER_OUTCOME_UNKNOWN',
+      false,
+      cause0,
     );
   }
 }

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { GatewayApi } from './api.ts';
-import { isErrorBody, NO_BRIDGE } from './api.ts';
+import { isErrorBody } from './api.ts';
 import {
   ApiError,
   GatewayTimeoutError,
@@ -193,8 +193,6 @@ const promptSchema = z.looseObject({
   text: lenientString.optional(), message: lenientString.optional(), prompt: z.unknown().optional(),
 });
 
-const DUPLICATE_COID = /already registered|duplicate|local order id/i;
-const REPLY_EXPIRED = /reply id not found|reply.*(expired|invalid)/i;
 const USD_SPREAD_CONID = 28812380;
 
 export function newClientOrderId(prefix = 'tdm'): string {
@@ -214,26 +212,26 @@ export function buildTicket(o: OrderRequest & { cOID: string }): Record<string, 
   else t.conid = o.conid;
   if (crypto) t.secType = `${o.conid}:CRYPTO`;
   if (o.type === 'LMT') {
-    if (o.price === undefined || !(o.price > 0)) throw new OrderRejectedError('', o.cOID, 'a limit order needs a positive price');
+    if (o.price === undefined || !(o.price > 0)) throw new OrderRejectedError(o.cOID ?? '', 'a limit order needs a positive price');
     t.price = o.price;
   }
   if (crypto && o.type === 'MKT' && o.side === 'BUY') {
     // §6.12: crypto market buys are notional (cashQty) and IOC.
     if (o.cashQty === undefined || !(o.cashQty > 0)) {
-      throw new OrderRejectedError('', o.cOID, 'a crypto market BUY needs cashQty (the USD amount to spend)');
+      throw new OrderRejectedError(o.cOID ?? '', 'a crypto market BUY needs cashQty (the USD amount to spend)');
     }
     t.cashQty = o.cashQty;
     t.tif = 'IOC';
   } else {
     if (o.cashQty !== undefined && o.quantity === undefined) t.cashQty = o.cashQty;
     else {
-      if (o.quantity === undefined || !(o.quantity > 0)) throw new OrderRejectedError('', o.cOID, 'the order needs a positive quantity');
+      if (o.quantity === undefined || !(o.quantity > 0)) throw new OrderRejectedError(o.cOID ?? '', 'the order needs a positive quantity');
       t.quantity = o.quantity;
     }
     t.tif = o.tif ?? (crypto ? 'IOC' : 'DAY');
   }
   if (crypto && t.tif !== 'IOC' && t.tif !== 'PAX') {
-    throw new OrderRejectedError('', o.cOID, `crypto orders must be IOC (or PAX), not ${String(t.tif)}`);
+    throw new OrderRejectedError(o.cOID ?? '', `crypto orders must be IOC (or PAX), not ${String(t.tif)}`);
   }
   if (o.outsideRth !== undefined) t.outsideRTH = o.outsideRth;
   return t;
@@ -277,7 +275,7 @@ export class OrdersApi {
 
   /** A combo (spread) order on US stocks: `conidex = 28812380;;;c1/r1,c2/r2` (§6.11). */
   placeCombo(o: ComboOrderRequest): Promise<PlacedOrder> {
-    if (o.legs.length < 2) throw new OrderRejectedError('', o.cOID, 'a combo needs at least two legs');
+    if (o.legs.length < 2) throw new OrderRejectedError(o.cOID ?? '', 'a combo needs at least two legs');
     const conidex = `${o.spreadConid ?? USD_SPREAD_CONID};;;${o.legs.map((l) => `${l.conid}/${l.ratio}`).join(',')}`;
     return this.place({
       accountId: o.accountId,
@@ -488,9 +486,9 @@ export class OrdersApi {
       const body = Array.isArray(json) ? json[0] : json;
       if (isErrorBody(body)) {
         const msg = String(body.error);
-        if (DUPLICATE_COID.test(msg)) return this.lookupOrThrow(cOID, endpoint, new OrderRejectedError(endpoint, cOID, msg), confirmed);
-        if (NO_BRIDGE.test(msg)) return this.lookupOrThrow(cOID, endpoint, new ApiError(endpoint, 200, msg), confirmed);
-        throw new OrderRejectedError(endpoint, cOID, msg);
+        const refusal = new ApiError(endpoint, 200, msg);
+        if (refusal.code === 'IBKR_DUPLICATE_COID' || refusal.code === 'IBKR_NO_BRIDGE') return this.lookupOrThrow(cOID, endpoint, refusal, confirmed);
+        throw new OrderRejectedError(cOID, msg, false, { endpoint });
       }
       if (body && typeof body === 'object' && 'order_id' in body) {
         const a = decode(acceptedSchema, body, endpoint);
@@ -514,13 +512,13 @@ export class OrdersApi {
         try {
           json = await this.post(`/iserver/reply/${encodeURIComponent(q.id ?? '')}`, { confirmed: true });
         } catch (err) {
-          if (err instanceof ApiError && REPLY_EXPIRED.test(err.gatewayMessage)) {
+          if (err instanceof ApiError && err.code === 'IBKR_REPLY_EXPIRED') {
             // The question expired (or another order call invalidated it): not placed unless the
             // lookup finds it; then the same ticket, same cOID, goes once more.
             const found = await this.findByClientOrderId(cOID);
             if (found) return this.fromLookup(found, cOID, confirmed);
             if (!resent) return this.submit(accountId, cOID, ticket, true);
-            throw new OrderRejectedError(endpoint, cOID, `${err.gatewayMessage} (twice; the order was not placed)`);
+            throw new OrderRejectedError(cOID, `${err.gatewayMessage} (twice; the order was not placed)`, false, { endpoint, cause: err });
           }
           return this.afterFailure(err, cOID, endpoint, confirmed);
         }
@@ -533,7 +531,7 @@ export class OrdersApi {
         const options = p.options ?? [];
         const allowed = options.find((o) => this.policy.allowPromptOptions.includes(o));
         const what = `advanced order reject${p.messageId ? ` ${p.messageId}` : ''}: ${text || '(no text)'}${options.length ? ` [options: ${options.join(' | ')}]` : ''}`;
-        if (!allowed) throw new OrderRejectedError(endpoint, cOID, what);
+        if (!allowed) throw new OrderRejectedError(cOID, what, false, { endpoint });
         return this.answerPrompt(p.orderId, p.reqId ?? '', allowed, cOID, what, confirmed);
       }
       // An answer we cannot read: the order may or may not exist — find out.
@@ -559,7 +557,7 @@ export class OrdersApi {
     }
     const r = await this.lookup(cOID, { orderId });
     if (r.kind === 'found') {
-      if (r.order.status === 'Inactive' || r.order.status === 'Cancelled') throw new OrderRejectedError(endpoint, cOID, `${what} (answered "${option}"; the order is ${r.order.status})`);
+      if (r.order.status === 'Inactive' || r.order.status === 'Cancelled') throw new OrderRejectedError(cOID, `${what} (answered "${option}"; the order is ${r.order.status})`, false, { endpoint });
       return { ...this.fromLookup(r.order, cOID, confirmed), resolvedBy: 'placement' };
     }
     throw new OrderOutcomeUnknownError(endpoint, cOID, new Error(`${what}; answered "${option}" and the order could not be read back (${r.reason})`));
@@ -580,16 +578,14 @@ export class OrdersApi {
   }
 
   private async afterFailure(err: unknown, cOID: string, endpoint: string, confirmed: PlacedOrder['confirmed']): Promise<PlacedOrder> {
-    const uncertain =
-      err instanceof GatewayTimeoutError ||
-      (err instanceof ApiError && err.status >= 500) ||
-      (err instanceof GatewayUnreachableError && /reset/.test(err.reason));
-    if (err instanceof ApiError && DUPLICATE_COID.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
+    // Retryable (a timeout, a 5xx, a reset connection): the order may have gone through. By code only.
+    const uncertain = err instanceof GatewayTimeoutError || (err instanceof ApiError && err.status >= 500) || (err instanceof GatewayUnreachableError && err.retryable);
+    if (err instanceof ApiError && err.code === 'IBKR_DUPLICATE_COID') return this.lookupOrThrow(cOID, endpoint, err, confirmed);
     // "no bridge" (HTTP 400 on real gateways) is a session that is not ready, never a rejection.
-    if (err instanceof ApiError && NO_BRIDGE.test(err.gatewayMessage)) return this.lookupOrThrow(cOID, endpoint, err, confirmed);
+    if (err instanceof ApiError && err.code === 'IBKR_NO_BRIDGE') return this.lookupOrThrow(cOID, endpoint, err, confirmed);
     if (!uncertain) {
       if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) {
-        throw new OrderRejectedError(endpoint, cOID, err.gatewayMessage);
+        throw new OrderRejectedError(cOID, err.gatewayMessage, false, { endpoint, cause: err });
       }
       throw err;
     }
@@ -601,7 +597,7 @@ export class OrdersApi {
     // Right after a failed placement the order may take seconds to show: several reads here.
     const r = await this.lookup(cOID, { ...(orderId ? { orderId } : {}), reads: this.lookupReads });
     if (r.kind === 'found') return this.fromLookup(r.order, cOID, confirmed);
-    const exists = (cause instanceof OrderRejectedError || cause instanceof ApiError) && DUPLICATE_COID.test(cause.gatewayMessage);
+    const exists = cause instanceof ApiError && cause.code === 'IBKR_DUPLICATE_COID';
     throw new OrderOutcomeUnknownError(endpoint, cOID, cause, exists);
   }
 

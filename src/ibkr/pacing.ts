@@ -69,15 +69,16 @@ export const DEFAULT_CONCURRENCY_RULES: ConcurrencyRule[] = [
 export function validateBudget(perSecond: number | undefined, ceiling = MAX_REQUESTS_PER_SECOND): number {
   const v = perSecond ?? DEFAULT_REQUESTS_PER_SECOND;
   if (!Number.isFinite(v) || v <= 0) {
-    throw new UserError(`maxRequestsPerSecond must be a positive number (got ${String(perSecond)}).`);
+    throw new UserError(`maxRequestsPerSecond must be a positive number (got ${String(perSecond)}).`, 'TANDEM_CONFIG_INVALID');
   }
   if (ceiling > DIRECT_ACCESS_REQUESTS_PER_SECOND) {
-    throw new UserError(`the pacing ceiling ${ceiling}/s is above IBKR's documented ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s for direct access.`);
+    throw new UserError(`the pacing ceiling ${ceiling}/s is above IBKR's documented ${DIRECT_ACCESS_REQUESTS_PER_SECOND}/s for direct access.`, 'TANDEM_CONFIG_INVALID');
   }
   if (v > ceiling) {
     throw new UserError(
       `maxRequestsPerSecond ${v} is above the ceiling of ${ceiling}; the Client Portal Gateway ` +
         `allows ${DEFAULT_REQUESTS_PER_SECOND}/s and exceeding it lands the IP in IBKR's penalty box.`,
+      'TANDEM_CONFIG_INVALID',
     );
   }
   return v;

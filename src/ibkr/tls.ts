@@ -33,6 +33,7 @@ export function normalizeFingerprint(fp: string): string {
   if (!/^[0-9A-F]{64}$/.test(hex)) {
     throw new UserError(
       `tls.fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), got "${fp}".`,
+      'TANDEM_CONFIG_INVALID',
     );
   }
   return hex.match(/../g)!.join(':');
@@ -51,7 +52,7 @@ export function resolveTls(baseUrl: URL, opts: TlsOptions | undefined): Resolved
     try {
       ca = readFileSync(opts.caFile, 'utf8');
     } catch (err) {
-      throw new UserError(`Cannot read tls.caFile ${opts.caFile}: ${(err as Error).message}`);
+      throw new UserError(`Cannot read tls.caFile ${opts.caFile}: ${(err as Error).message}`, 'TANDEM_CONFIG_INVALID');
     }
     return { mode: 'ca', rejectUnauthorized: true, ca };
   }

@@ -18,9 +18,8 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** The gateway sent more than the body cap: the body is dropped unread; not retried (it would again). */
 export class ResponseTooLargeError extends IbkrError {
   override name = 'ResponseTooLargeError';
-  readonly retryable = false;
   constructor(endpoint: string, readonly limitBytes: number) {
-    super(`the gateway's answer to ${endpoint} is larger than ${Math.round(limitBytes / 1048576)} MiB; it was dropped unread. A gateway does not send that much: check gateway.url points at the Client Portal Gateway.`, endpoint);
+    super(`the gateway's answer to ${endpoint} is larger than ${Math.round(limitBytes / 1048576)} MiB; it was dropped unread. A gateway does not send that much: check gateway.url points at the Client Portal Gateway.`, endpoint, 'IBKR_RESPONSE_TOO_LARGE');
   }
 }
 
@@ -221,7 +220,8 @@ export class HttpTransport {
     else if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(code)) {
       return new GatewayCertificateError(this.baseUrl, `${code}: ${reason}`);
     }
-    return new GatewayUnreachableError(this.baseUrl, endpoint, reason);
+    // A reset connection may work on the next try; refused or unknown hosts will not soon.
+    return new GatewayUnreachableError(this.baseUrl, endpoint, reason, code === 'ECONNRESET' || code === 'UND_ERR_SOCKET');
   }
 
   private storeCookies(setCookie: string | string[] | undefined): void {

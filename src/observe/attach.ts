@@ -8,6 +8,7 @@ import type { TandemConfig } from '../config/load.ts';
 import { loadEnv, type Env } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
+import { strategyRequirements } from '../strategies/registry.ts';
 import { renderOptionsFor } from './log-lines.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Notifier } from './notify.ts';
@@ -41,7 +42,8 @@ export function observedStrategies(config: TandemConfig): ObservedStrategy[] {
     const p = sc.strategy as unknown as CointegrationParams;
     return {
       id: sc.name, y: p.legs.y.symbol, x: p.legs.x.symbol, bar: p.bar, entryZ: p.entryZ, exitZ: p.exitZ, stopZ: p.stopZ,
-      warmupBars: Math.max(p.lookback, p.gate?.lookback ?? 0) - 1,
+      warmupBars: strategyRequirements(sc.strategy).warmupBars,
+      market: p.legs.y.secType === 'CRYPTO' && p.legs.x.secType === 'CRYPTO' ? 'crypto' : 'stock',
       params: sc.strategy as unknown as Record<string, unknown>,
     };
   });

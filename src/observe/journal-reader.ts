@@ -94,7 +94,7 @@ export class JournalReader {
     const named = Object.keys(readNodeStatus(file)?.strategies ?? {});
     this.defaultStrategyId = defaultStrategyId ?? (named.length === 1 ? named[0]! : SINGLE_STRATEGY);
     if (!existsSync(file)) {
-      throw new UserError(`no journal at ${file}. Fix: pass --journal with the journal of a node (default <dataDir>/journal.sqlite), or start one with \`tandem run\`.`);
+      throw new UserError(`no journal at ${file}. Fix: pass --journal with the journal of a node (default <dataDir>/journal.sqlite), or start one with \`tandem run\`.`, 'TANDEM_FILE_NOT_FOUND');
     }
     try {
       this.db = new Database(file, { readOnly: true, busyTimeoutMs: 5000 });
@@ -105,11 +105,11 @@ export class JournalReader {
       this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'").get();
     } catch (err) {
       this.db.close();
-      throw new UserError(`cannot read the journal ${file}: ${(err as Error).message}. Fix: check the path and that the file is a Tandem journal.`);
+      throw new UserError(`cannot read the journal ${file}: ${(err as Error).message}. Fix: check the path and that the file is a Tandem journal.`, 'TANDEM_FILE_INVALID');
     }
     if (!this.hasTable('orders') || !this.hasTable('fills')) {
       this.db.close();
-      throw new UserError(`${file} is not a Tandem journal (no orders/fills tables). Fix: pass the journal of a node, e.g. data/journal.sqlite.`);
+      throw new UserError(`${file} is not a Tandem journal (no orders/fills tables). Fix: pass the journal of a node, e.g. data/journal.sqlite.`, 'TANDEM_FILE_INVALID');
     }
   }
 

@@ -78,7 +78,7 @@ export class Notifier {
     if (cfg.telegram) {
       const t = cfg.telegram;
       const token = env[t.tokenEnv]?.trim();
-      if (!token) throw new UserError(`notify.telegram is set but ${t.tokenEnv} is not. Fix: add ${t.tokenEnv}=<bot token from @BotFather> to .env (never to a config file).`);
+      if (!token) throw new UserError(`notify.telegram is set but ${t.tokenEnv} is not. Fix: add ${t.tokenEnv}=<bot token from @BotFather> to .env (never to a config file).`, 'TANDEM_CONFIG_INVALID');
       registerSecret(token);
       const url = `${t.apiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`;
       this.targets.push({

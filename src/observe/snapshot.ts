@@ -42,6 +42,7 @@ export interface StatusSnapshot {
   counts: { orders: number; fills: number; decisions: number };
 }
 
+// 'sending' is no state of the node any more; journals written before the node (issue 13) may hold it.
 const OPEN = new Set(['new', 'sending', 'unknown', 'working', 'partial']);
 
 /** Which symbols each strategy trades: the node's record, else the orders' y/x legs, else the bars' two symbols. */

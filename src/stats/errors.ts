@@ -18,10 +18,8 @@ export type StatsErrorCode =
 
 export class StatsError extends UserError {
   override name = 'StatsError';
-  constructor(
-    readonly code: StatsErrorCode,
-    message: string,
-  ) {
-    super(message);
+  declare readonly code: StatsErrorCode;
+  constructor(code: StatsErrorCode, message: string) {
+    super(message, { code });
   }
 }

@@ -54,7 +54,7 @@ export class JournalLock {
     } catch (err) {
       db?.close();
       const code = sqliteErrorName(err);
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new UserError(heldMessage(journalFile, readOwner(ownerFile)), 2);
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new UserError(heldMessage(journalFile, readOwner(ownerFile)), 'TANDEM_JOURNAL_LOCKED');
       throw err;
     }
     const owner: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };

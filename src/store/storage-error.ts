@@ -6,7 +6,9 @@
  *
  * node:sqlite reports every SQLite failure as `code: 'ERR_SQLITE_ERROR'` with SQLite's extended
  * result code in `errcode`; the failure is told from that number (its low byte is the primary
- * code), never from the message text, and named as SQLite names it (SQLITE_FULL...).
+ * code), never from the message text, and named as SQLite names it (SQLITE_FULL...). That name (or
+ * a filesystem code) is classified here, once, into a `StorageError` code; nobody reads the message
+ * to decide anything.
  */
 import { UserError } from '../util/errors.ts';
 
@@ -25,30 +27,54 @@ export function sqliteErrorName(err: unknown): string | undefined {
   return `SQLITE_${PRIMARY_CODES[primary] ?? String(e.errcode)}`;
 }
 
-/** Exit code of a storage failure: the user must fix the disk or the file before a restart. */
-export const STORAGE_EXIT_CODE = 2;
+export type StorageErrorCode =
+  /** Not a database, or a damaged one: move it aside. */
+  | 'TANDEM_STORAGE_CORRUPT'
+  /** Read-only file, directory or file system. */
+  | 'TANDEM_STORAGE_READONLY'
+  /** The disk (or the quota) is full. */
+  | 'TANDEM_STORAGE_FULL'
+  /** The file cannot be opened (missing directory, permissions). */
+  | 'TANDEM_STORAGE_CANTOPEN'
+  /** An I/O error of the disk. */
+  | 'TANDEM_STORAGE_IO';
 
-/** A UserError for a SQLite/filesystem error on `file`, or undefined when `err` is not one. */
-export function storageError(err: unknown, file?: string): UserError | undefined {
+/** A journal that cannot be read or written. Not retryable: the user fixes the disk or the file first. */
+export class StorageError extends UserError {
+  override name = 'StorageError';
+  constructor(
+    code: StorageErrorCode,
+    message: string,
+    /** The SQLite or system code it came from (SQLITE_FULL, EACCES...). */
+    readonly sqliteCode: string,
+    cause?: unknown,
+  ) {
+    super(message, { code, retryable: false, cause });
+  }
+}
+
+/** A StorageError for a SQLite/filesystem error on `file`, or undefined when `err` is not one. */
+export function storageError(err: unknown, file?: string): StorageError | undefined {
   const name = file ? `the journal ${file}` : 'the journal (in dataDir)';
   const code = sqliteErrorName(err) ?? String((err as { code?: unknown })?.code ?? '');
   const kept = 'Everything journalled before it is kept.';
+  const detail = err instanceof Error ? err.message : String(err);
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    return new UserError(`${name} is damaged (${code}: ${(err as Error).message}). ` +
-      `Fix: move it aside (${file ? `mv "${file}" "${file}.damaged"` : 'rename it'}) and start again: the broker's orders and positions are reconciled at start; keep the damaged file for a recovery.`, STORAGE_EXIT_CODE);
+    return new StorageError('TANDEM_STORAGE_CORRUPT', `${name} is damaged (${code}: ${detail}). ` +
+      `Fix: move it aside (${file ? `mv "${file}" "${file}.damaged"` : 'rename it'}) and start again: the broker's orders and positions are reconciled at start; keep the damaged file for a recovery.`, code, err);
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
-    return new UserError(`${name} cannot be written (${code}: read-only file, directory or file system). ${kept} ` +
-      'Fix: make the file and its directory writable by this user, or set dataDir to a writable place.', STORAGE_EXIT_CODE);
+    return new StorageError('TANDEM_STORAGE_READONLY', `${name} cannot be written (${code}: read-only file, directory or file system). ${kept} ` +
+      'Fix: make the file and its directory writable by this user, or set dataDir to a writable place.', code, err);
   }
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
-    return new UserError(`the disk holding ${name} is full (${code}). ${kept} Fix: free some space, then start again.`, STORAGE_EXIT_CODE);
+    return new StorageError('TANDEM_STORAGE_FULL', `the disk holding ${name} is full (${code}). ${kept} Fix: free some space, then start again.`, code, err);
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new UserError(`${name} cannot be opened (${code}). Fix: check that its directory exists and is writable.`, STORAGE_EXIT_CODE);
+    return new StorageError('TANDEM_STORAGE_CANTOPEN', `${name} cannot be opened (${code}). Fix: check that its directory exists and is writable.`, code, err);
   }
   if (code.startsWith('SQLITE_IOERR')) {
-    return new UserError(`reading or writing ${name} failed (${code}: ${(err as Error).message}). ${kept} Fix: check the disk (dmesg), then start again.`, STORAGE_EXIT_CODE);
+    return new StorageError('TANDEM_STORAGE_IO', `reading or writing ${name} failed (${code}: ${detail}). ${kept} Fix: check the disk (dmesg), then start again.`, code, err);
   }
   return undefined;
 }

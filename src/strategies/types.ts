@@ -107,6 +107,33 @@ export interface StrategyState {
   [key: string]: unknown;
 }
 
+/** One leg as a strategy declares it: enough for a driver to resolve the contract and round orders. */
+export interface DeclaredLeg {
+  symbol: string;
+  secType: 'STK' | 'CRYPTO';
+  exchange: string;
+  currency: string;
+  conid?: number | undefined;
+  /** Smallest order-quantity step (1 share; 0.0001 coin). */
+  qtyIncrement: number;
+}
+
+/**
+ * What a strategy needs from whatever drives it, declared by its type (the registry's
+ * `requirements`): the instruments, the bar size, how many history bars it must see before it can
+ * decide (its warm-up), and its short rules. Drivers (the live node through
+ * `engine/runner-spec.ts`, the observers) read these and never derive them from params themselves.
+ */
+export interface StrategyRequirements {
+  legs: { y: DeclaredLeg; x: DeclaredLeg };
+  /** Bar size in minutes. */
+  barMinutes: number;
+  /** Aligned bars fed with `warmup: true` before the first bar the strategy can decide on. */
+  warmupBars: number;
+  /** `hedge` shorts a leg; `long-only` holds only the leg it would buy (crypto). */
+  shortMode: 'hedge' | 'long-only';
+}
+
 export interface Strategy {
   readonly type: string;
   /** Feed the next aligned bar (at its close) and get the decision; O(1) amortised per bar. */

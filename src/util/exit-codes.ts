@@ -25,3 +25,22 @@ export const EXIT = {
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Error codes (src/util/errors.ts) that are outcomes with an exit code of their own. */
+const EXIT_OF_CODE: Readonly<Record<string, ExitCode>> = {
+  TANDEM_CHECKS_FAILED: EXIT.checksFailed,
+  TANDEM_RISK_STOP: EXIT.riskStop,
+  TANDEM_FLATTEN_INCOMPLETE: EXIT.flattenIncomplete,
+  TANDEM_UNHEALTHY: EXIT.unhealthy,
+  TANDEM_INTERNAL: EXIT.bug,
+};
+
+/**
+ * The exit code for an error that reached the CLI, by its class and code only (never its message):
+ * an outcome code with its own exit code (above); else a broker-side error (gateway, session, login,
+ * refused order: `brokerSide`) exits EXIT.broker; else a user error (anything with a `code`) exits
+ * EXIT.userError. The CLI calls this for UserErrors only; anything else is a bug (EXIT.bug).
+ */
+export function exitCodeFor(err: { code: string; brokerSide: boolean }): ExitCode {
+  return EXIT_OF_CODE[err.code] ?? (err.brokerSide ? EXIT.broker : EXIT.userError);
+}

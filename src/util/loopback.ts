@@ -41,5 +41,5 @@ export function insecureGatewayReason(url: string | URL): string | undefined {
 /** Throws a UserError (exit 2) for a plain-http gateway URL off loopback. */
 export function assertSecureGatewayUrl(url: string | URL): void {
   const reason = insecureGatewayReason(url);
-  if (reason) throw new UserError(`gateway URL refused: ${reason}.`);
+  if (reason) throw new UserError(`gateway URL refused: ${reason}.`, 'TANDEM_CONFIG_INVALID');
 }

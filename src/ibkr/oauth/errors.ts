@@ -15,14 +15,15 @@ export type OAuthErrorCode =
 
 export class OAuthError extends IbkrError {
   override name = 'OAuthError';
+  declare readonly code: OAuthErrorCode;
   constructor(
-    readonly code: OAuthErrorCode,
+    code: OAuthErrorCode,
     message: string,
     endpoint = '',
-    readonly retryable = false,
+    retryable = false,
     /** What IBKR answered, when the error comes from an answer. */
     readonly serverMessage?: string,
   ) {
-    super(message, endpoint);
+    super(message, endpoint, code, retryable);
   }
 }

@@ -36,7 +36,7 @@ export function generateOAuthKeys(dir: string, opts: KeygenOptions = {}): Record
   const paths = Object.fromEntries(Object.entries(OAUTH_FILES).map(([k, f]) => [k, join(dir, f)])) as Record<keyof typeof OAUTH_FILES, string>;
   const existing = Object.values(paths).filter((p) => existsSync(p));
   if (existing.length && !opts.force) {
-    throw new UserError(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; IBKR only knows the keys you uploaded. Fix: pick another --dir, or pass --force to replace them (then upload the new public files to IBKR).`);
+    throw new UserError(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; IBKR only knows the keys you uploaded. Fix: pick another --dir, or pass --force to replace them (then upload the new public files to IBKR).`, 'TANDEM_BAD_OPTION');
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);

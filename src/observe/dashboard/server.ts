@@ -64,7 +64,7 @@ function sameToken(a: string, b: string): boolean {
 export async function startDashboard(o: DashboardOptions): Promise<RunningDashboard> {
   const host = o.host ?? '127.0.0.1';
   if (!isLoopback(host) && !o.allowRemote) {
-    throw new UserError(`the dashboard binds to loopback only; ${host} would expose it to the network. Fix: leave --host out, or add --allow-remote (the token is still required; put TLS in front of it).`);
+    throw new UserError(`the dashboard binds to loopback only; ${host} would expose it to the network. Fix: leave --host out, or add --allow-remote (the token is still required; put TLS in front of it).`, 'TANDEM_BAD_OPTION');
   }
   const token = o.token ?? randomBytes(18).toString('base64url');
   const ownReader = o.watcher ? null : new JournalReader(o.journalFile);

@@ -14,12 +14,13 @@ import type {
   StepResult,
   Strategy,
   StrategyPosition,
+  StrategyRequirements,
   StrategyState,
   SyncResult,
   TradeSide,
 } from '../types.ts';
 import { CointegrationGate, type GateState } from './gate.ts';
-import type { CointegrationParams } from './params.ts';
+import { barMinutes, type CointegrationParams } from './params.ts';
 import { PriceHistory } from './price-history.ts';
 import { sizeEntry } from './sizing.ts';
 import { createSpreadModel, type SpreadEstimate, type SpreadModel } from './spread-model.ts';
@@ -237,4 +238,19 @@ function describe(p: StrategyPosition): string {
 
 export function createCointegrationStrategy(params: CointegrationParams, state?: StrategyState): CointegrationStrategy {
   return new CointegrationStrategy(params, state);
+}
+
+/**
+ * What the cointegration strategy needs from its driver. Warm-up: max(lookback, gate.lookback) - 1
+ * aligned bars, so the first live bar is the first at which it can decide (the hedge and the gate
+ * both have a full window) and the warm-up never opens a virtual position.
+ */
+export function cointegrationRequirements(params: CointegrationParams): StrategyRequirements {
+  const leg = (l: CointegrationParams['legs']['y']) => ({ symbol: l.symbol, secType: l.secType, exchange: l.exchange, currency: l.currency, conid: l.conid, qtyIncrement: l.qtyIncrement });
+  return {
+    legs: { y: leg(params.legs.y), x: leg(params.legs.x) },
+    barMinutes: barMinutes(params.bar),
+    warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
+    shortMode: params.shortMode,
+  };
 }
