@@ -184,13 +184,11 @@ function child(n: number, gate: boolean, streamed: boolean): Measure {
 /**
  * Child: CSV parsing and alignment throughput, MB/s of the file on one core. The first read is
  * cold (a new process: the columns' memory is faulted in, as for `tandem backtest`); the second
- * reuses freed memory. Wall time and CPU time (user + system) of each are reported: on a busy
+ * reuses freed memory. The file is written by the parent, so that this process holds nothing else.
+ * Wall time and CPU time (user + system) of each are reported: on a busy
  * machine wall time includes waiting for a core.
  */
-async function childCsv(n: number): Promise<Measure> {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
-  const file = join(dir, 'bars.csv');
-  writeFileSync(file, pairCsv(data(n), 'ETHA', 'ETHV'));
+async function childCsv(file: string): Promise<Measure> {
   const mb = statSync(file).size / 2 ** 20;
   const timed = async () => {
     const c0 = process.cpuUsage();
@@ -208,7 +206,6 @@ async function childCsv(n: number): Promise<Measure> {
   let k = 0;
   for (const _ of alignBars(m.get('ETHA')!, m.get('ETHV')!)) k++;
   const seconds = warm.wall + (performance.now() - t0) / 1000;
-  rmSync(dir, { recursive: true });
   if (k !== aligned) throw new Error('alignment count mismatch');
   return {
     bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024, fileMB: mb,
@@ -231,7 +228,7 @@ function spawnJson(cmd: string, args: string[]): Measure {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measure;
 }
 const self = fileURLToPath(import.meta.url);
-const tsChild = (mode: string, n: number) => spawnJson(process.execPath, ['--expose-gc', '--import', import.meta.resolve('tsx'), self, '--child', mode, String(n)]);
+const tsChild = (mode: string, n: number, ...rest: string[]) => spawnJson(process.execPath, ['--expose-gc', '--import', import.meta.resolve('tsx'), self, '--child', mode, String(n), ...rest]);
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
@@ -243,7 +240,7 @@ async function main(): Promise<void> {
   if (ci >= 0) {
     const mode = process.argv[ci + 1]!;
     const n = Number(process.argv[ci + 2]);
-    const m = mode === 'csv' ? await childCsv(n) : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
+    const m = mode === 'csv' ? await childCsv(process.argv[ci + 3]!) : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
     process.stdout.write(JSON.stringify(m) + '\n');
     return;
   }
@@ -262,7 +259,11 @@ async function main(): Promise<void> {
   console.log(row('tandem, gate every 78 over 390', gate));
   const gateSmall = tsChild('gate', NG);
   console.log(row('tandem, gate every 78 over 390', gateSmall));
-  const csvLoad = tsChild('csv', NC);
+  const csvDir = mkdtempSync(join(tmpdir(), 'tandem-bench-csv-'));
+  const csvFile = join(csvDir, 'bars.csv');
+  writeFileSync(csvFile, pairCsv(data(NC), 'ETHA', 'ETHV'));
+  const csvLoad = tsChild('csv', NC, csvFile);
+  rmSync(csvDir, { recursive: true, force: true });
   console.log(row('tandem CSV load + align (no strategy)', csvLoad));
   const rates = csvLoad.csvRates!;
   console.log(`  CSV parse rate, one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC.toLocaleString('en-US')} bars a leg): first read ${rates.coldWall.toFixed(0)} MB/s wall, ${rates.coldCpu.toFixed(0)} MB/s of CPU time; second read ${rates.warmWall.toFixed(0)} MB/s wall, ${rates.warmCpu.toFixed(0)} MB/s of CPU time`);
