@@ -2,9 +2,11 @@
  * Backtest benchmark: aligned bars per second and peak memory of Tandem's runner on a synthetic
  * cointegrated pair (default 1,000,000 bars, the spec example's strategy), side by side with a
  * vectorised numpy/pandas implementation of the same rules (bench/backtest_vectorised.py, run with
- * /usr/bin/python3 when present). Each measurement runs in its own process so peak RSS is its own.
+ * the first of /usr/bin/python3, python3, python that imports numpy and pandas; Debian:
+ * `apt-get install python3-pandas python3-statsmodels`). Each measurement runs in its own process
+ * so peak RSS is its own.
  *
- *   npx tsx bench/backtest.ts [--bars 1000000] [--gate-bars 100000] [--csv-bars 200000] [--no-python]
+ *   npx tsx bench/backtest.ts [--bars 1000000] [--gate-bars 100000] [--csv-bars 1000000] [--no-python]
  *
  * Speed runs read the pair from columns generated before the clock starts (as the Python side reads
  * a file). Memory runs feed the runner straight from a generator (no input arrays) and measure what
@@ -27,14 +29,30 @@ import { pairCsv, syntheticPair } from '../tests/helpers/pair-data.ts';
 
 const SEED = 42;
 const GATE = { every: 78, lookback: 390, maxPValue: 0.05 };
-const PYTHON = '/usr/bin/python3';
+
+/** A Python that imports numpy and pandas (Debian's first), its versions, and whether it has statsmodels. */
+interface Python {
+  cmd: string;
+  versions: string;
+  statsmodels: boolean;
+}
+function findPython(): Python | null {
+  for (const cmd of ['/usr/bin/python3', 'python3', 'python']) {
+    const r = spawnSync(cmd, ['-c', 'import sys, numpy, pandas; print(sys.version.split()[0], numpy.__version__, pandas.__version__)'], { encoding: 'utf8' });
+    if (r.status !== 0) continue;
+    const [py, np, pd] = r.stdout.trim().split(' ');
+    const statsmodels = spawnSync(cmd, ['-c', 'import statsmodels'], { encoding: 'utf8' }).status === 0;
+    return { cmd, versions: `Python ${py}, numpy ${np}, pandas ${pd}${statsmodels ? '' : ', no statsmodels'}`, statsmodels };
+  }
+  return null;
+}
 
 /**
  * End to end, as a user runs it: \`tandem backtest --data FILE --json OUT\` as a new process (the
  * compiled CLI, bin/tandem.js), on N bars a leg from CSV and from Parquet, and the pandas version
  * reading the same CSV in the same run. Wall time includes start-up, reading and writing the JSON.
  */
-async function endToEnd(n: number, python: boolean): Promise<void> {
+async function endToEnd(n: number, python: Python | null): Promise<void> {
   const bin = join(import.meta.dirname, '..', 'bin', 'tandem.js');
   if (!existsSync(join(import.meta.dirname, '..', 'dist', 'main.js'))) {
     console.log('\nend-to-end runs skipped: dist/ is missing (npm run build)');
@@ -64,7 +82,7 @@ async function endToEnd(n: number, python: boolean): Promise<void> {
     const fromPq = wall(process.execPath, [bin, 'backtest', '--config', 'strategy.yaml', '--data', 'bars.parquet', '--json', 'out-pq.json']);
     console.log(`  tandem backtest from Parquet (${mb(pq)} MB)       ${fromPq.seconds.toFixed(2).padStart(7)} s   final equity ${/final equity\s+(\S+)/.exec(fromPq.out)?.[1]}`);
     if (python) {
-      const py = wall(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), csv]);
+      const py = wall(python.cmd, [join(import.meta.dirname, 'backtest_vectorised.py'), csv]);
       const m = JSON.parse(py.out.trim().split('\n').pop()!) as Measure;
       console.log(`  numpy/pandas from the same CSV (read_csv)      ${py.seconds.toFixed(2).padStart(7)} s   final equity ${m.finalEquity.toFixed(2)}`);
       console.log(`  tandem vs pandas end to end: CSV ${(py.seconds / fromCsv.seconds).toFixed(2)}× faster, Parquet ${(py.seconds / fromPq.seconds).toFixed(2)}× faster`);
@@ -158,6 +176,8 @@ interface Measure {
   /** CSV runs: the file's size and the parse rate (best of two reads). */
   fileMB?: number;
   mbPerSecond?: number;
+  /** CSV runs: MB/s of the first (cold) and second read, by wall and by CPU time. */
+  csvRates?: { coldWall: number; coldCpu: number; warmWall: number; warmCpu: number };
 }
 
 /**
@@ -211,24 +231,37 @@ async function childLive(n: number, gate: boolean): Promise<Measure> {
   return { cpuSeconds: (cpu.user + cpu.system) / 1e6, bars: a.bars, seconds, barsPerSecond: a.bars / seconds, finalEquity: a.finalEquity, trades: a.trades.length, commissions: a.metrics.commissions, maxRssMB: process.resourceUsage().maxRSS / 1024 };
 }
 
-/** Child: CSV parsing and alignment throughput (MB/s of the file, on one core). */
-async function childCsv(n: number): Promise<Measure> {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
-  const file = join(dir, 'bars.csv');
-  writeFileSync(file, pairCsv(data(n), 'ETHA', 'ETHV'));
+/**
+ * Child: CSV parsing and alignment throughput, MB/s of the file on one core. The first read is
+ * cold (a new process: the columns' memory is faulted in, as for `tandem backtest`); the second
+ * reuses freed memory. The file is written by the parent, so that this process holds nothing else.
+ * Wall time and CPU time (user + system) of each are reported: on a busy
+ * machine wall time includes waiting for a core.
+ */
+async function childCsv(file: string): Promise<Measure> {
   const mb = statSync(file).size / 2 ** 20;
-  const tp = performance.now();
-  await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
-  const parseSeconds = (performance.now() - tp) / 1000;
+  const timed = async () => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const m = await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
+    const wall = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    return { m, wall, cpu: (c.user + c.system) / 1e6 };
+  };
+  const cold = await timed();
+  const warm = await timed();
   const t0 = performance.now();
-  const m = await loadBarsCsv(file, { symbols: ['ETHA', 'ETHV'] });
+  const m = warm.m;
   const aligned = countAligned(m.get('ETHA')!, m.get('ETHV')!);
   let k = 0;
   for (const _ of alignBars(m.get('ETHA')!, m.get('ETHV')!)) k++;
-  const seconds = (performance.now() - t0) / 1000;
-  rmSync(dir, { recursive: true });
+  const seconds = warm.wall + (performance.now() - t0) / 1000;
   if (k !== aligned) throw new Error('alignment count mismatch');
-  return { bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024, mbPerSecond: mb / Math.min(parseSeconds, seconds), fileMB: mb };
+  return {
+    bars: aligned, seconds, barsPerSecond: aligned / seconds, finalEquity: 0, trades: 0, commissions: 0, maxRssMB: process.resourceUsage().maxRSS / 1024, fileMB: mb,
+    mbPerSecond: mb / Math.min(cold.wall, warm.wall),
+    csvRates: { coldWall: mb / cold.wall, coldCpu: mb / cold.cpu, warmWall: mb / warm.wall, warmCpu: mb / warm.cpu },
+  };
 }
 
 /** The pair as 5 float64 columns (time, open y, close y, open x, close x) for the Python side. */
@@ -245,7 +278,7 @@ function spawnJson(cmd: string, args: string[]): Measure {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measure;
 }
 const self = fileURLToPath(import.meta.url);
-const tsChild = (mode: string, n: number) => spawnJson(process.execPath, ['--expose-gc', '--import', import.meta.resolve('tsx'), self, '--child', mode, String(n)]);
+const tsChild = (mode: string, n: number, ...rest: string[]) => spawnJson(process.execPath, ['--expose-gc', '--import', import.meta.resolve('tsx'), self, '--child', mode, String(n), ...rest]);
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
@@ -257,14 +290,15 @@ async function main(): Promise<void> {
   if (ci >= 0) {
     const mode = process.argv[ci + 1]!;
     const n = Number(process.argv[ci + 2]);
-    const m = mode === 'csv' ? await childCsv(n) : mode.startsWith('live') ? await childLive(n, mode === 'live-gate') : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
+    const m = mode === 'csv' ? await childCsv(process.argv[ci + 3]!) : mode.startsWith('live') ? await childLive(n, mode === 'live-gate') : child(n, mode.startsWith('gate'), mode.endsWith('-streamed'));
     process.stdout.write(JSON.stringify(m) + '\n');
     return;
   }
   const N = arg('--bars', 1_000_000);
   const NG = arg('--gate-bars', 100_000);
-  const NC = arg('--csv-bars', 200_000);
-  const python = !process.argv.includes('--no-python') && existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import numpy, pandas']).status === 0;
+  const NC = arg('--csv-bars', N);
+  const python = process.argv.includes('--no-python') ? null : findPython();
+  console.log(python ? `pandas reference: ${python.cmd} (${python.versions})` : `pandas reference: ${process.argv.includes('--no-python') ? 'skipped (--no-python)' : 'no Python with numpy and pandas found (tried /usr/bin/python3, python3, python; Debian: apt-get install python3-pandas python3-statsmodels): comparisons skipped'}`);
   const row = (label: string, m: Measure) =>
     `${label.padEnd(46)} ${String(m.bars).padStart(9)} ${m.seconds.toFixed(2).padStart(8)} ${Math.round(m.barsPerSecond).toLocaleString('en-US').padStart(11)} ${m.maxRssMB.toFixed(0).padStart(8)}   ${m.finalEquity ? m.finalEquity.toFixed(2) : ''}${m.trades ? ` (${m.trades} trades)` : ''}`;
   console.log(`${'run'.padEnd(46)} ${'bars'.padStart(9)} ${'seconds'.padStart(8)} ${'bars/s'.padStart(11)} ${'maxRSS MB'.padStart(8)}   final equity`);
@@ -283,9 +317,14 @@ async function main(): Promise<void> {
   const liveGate = tsChild('live-gate', NG);
   console.log(row('tandem on the live node, gate', liveGate));
   console.log(`  with the gate: live node / in-process runner ${((liveGate.cpuSeconds ?? 0) / (gateSmall.cpuSeconds ?? 1)).toFixed(2)}× the CPU time`);
-  const csvLoad = tsChild('csv', NC);
+  const csvDir = mkdtempSync(join(tmpdir(), 'tandem-bench-csv-'));
+  const csvFile = join(csvDir, 'bars.csv');
+  writeFileSync(csvFile, pairCsv(data(NC), 'ETHA', 'ETHV'));
+  const csvLoad = tsChild('csv', NC, csvFile);
+  rmSync(csvDir, { recursive: true, force: true });
   console.log(row('tandem CSV load + align (no strategy)', csvLoad));
-  console.log(`  CSV parse rate: ${csvLoad.mbPerSecond!.toFixed(0)} MB/s on one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC} bars a leg)`);
+  const rates = csvLoad.csvRates!;
+  console.log(`  CSV parse rate, one core (${csvLoad.fileMB!.toFixed(0)} MB file, ${NC.toLocaleString('en-US')} bars a leg): first read ${rates.coldWall.toFixed(0)} MB/s wall, ${rates.coldCpu.toFixed(0)} MB/s of CPU time; second read ${rates.warmWall.toFixed(0)} MB/s wall, ${rates.warmCpu.toFixed(0)} MB/s of CPU time`);
 
 
   // Memory: the same run streamed from the generator at N/10 and N bars.
@@ -300,22 +339,24 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ${m1.maxRssMB.toFixed(0)} MB → ${m2.maxRssMB.toFixed(0)} MB: ${rss.toFixed(1)} bytes per extra bar (includes garbage V8 had not collected yet)`);
 
   await endToEnd(N, python);
-  if (!python) {
-    console.log(`\nvectorised numpy/pandas comparison skipped: ${process.argv.includes('--no-python') ? '--no-python given' : `${PYTHON} with numpy and pandas not found (Debian: apt-get install python3-pandas)`}`);
-    return;
-  }
+  if (!python) return;
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
   try {
     const f = join(dir, 'pair.f64');
     writeBinary(N, f);
-    const py = spawnJson(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), f]);
+    const py = spawnJson(python.cmd, [join(import.meta.dirname, 'backtest_vectorised.py'), f]);
     console.log(row('numpy/pandas vectorised, no gate', py));
     const fg = join(dir, 'pair-gate.f64');
     writeBinary(NG, fg);
-    const pyg = spawnJson(PYTHON, [join(import.meta.dirname, 'backtest_vectorised.py'), fg, '--gate', `${GATE.every},${GATE.lookback},${GATE.maxPValue}`]);
+    const same = (a: Measure, b: Measure) => `${a.trades === b.trades ? 'same trades' : `trades ${a.trades} vs ${b.trades}`}, Δ final equity ${(a.finalEquity - b.finalEquity).toFixed(6)}`;
+    if (!python.statsmodels) {
+      console.log(`\nspeed ratio tandem / vectorised: no gate ${(big.barsPerSecond / py.barsPerSecond).toFixed(2)}× (gate comparison skipped: ${python.cmd} lacks statsmodels)`);
+      console.log(`results: no gate: ${same(big, py)}`);
+      return;
+    }
+    const pyg = spawnJson(python.cmd, [join(import.meta.dirname, 'backtest_vectorised.py'), fg, '--gate', `${GATE.every},${GATE.lookback},${GATE.maxPValue}`]);
     console.log(row('numpy/pandas + statsmodels coint gate', pyg));
     console.log(`\nspeed ratio tandem / vectorised: no gate ${(big.barsPerSecond / py.barsPerSecond).toFixed(2)}×, with gate ${(gateSmall.barsPerSecond / pyg.barsPerSecond).toFixed(2)}×`);
-    const same = (a: Measure, b: Measure) => `${a.trades === b.trades ? 'same trades' : `trades ${a.trades} vs ${b.trades}`}, Δ final equity ${(a.finalEquity - b.finalEquity).toFixed(6)}`;
     console.log(`results: no gate: ${same(big, py)}; gate: ${same(gateSmall, pyg)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

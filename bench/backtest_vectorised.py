@@ -30,7 +30,9 @@ def read_bar_csv(path, y="ETHA", x="ETHV"):
     """A bar file (time,symbol,open,high,low,close,volume) with pandas: both legs' opens and closes on
     their common times, ascending."""
     df = pd.read_csv(path, usecols=["time", "symbol", "open", "close"])
-    df["time"] = pd.to_datetime(df["time"], utc=True, format="ISO8601")
+    # pandas 2 takes format="ISO8601"; pandas 1.x (Debian 12's 1.5) infers ISO 8601 on its own.
+    iso = {"format": "ISO8601"} if int(pd.__version__.split(".")[0]) >= 2 else {}
+    df["time"] = pd.to_datetime(df["time"], utc=True, **iso)
     legs = [df[df["symbol"] == s].set_index("time")[["open", "close"]].sort_index() for s in (y, x)]
     both = legs[0].join(legs[1], how="inner", lsuffix="_y", rsuffix="_x")
     t = both.index.asi8 // 1_000_000

@@ -10,26 +10,17 @@
 import { statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
+import { readTime } from './csv-bytes.ts';
+import { decimalToDouble, POW10 } from './csv-decimal.ts';
+import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 /** The largest time a JavaScript Date holds (±100,000,000 days from 1970). */
 const MAX_DATE_MS = 8.64e15;
-import { GrowableF64 } from './columns.ts';
-import { readTime } from './csv-bytes.ts';
 
 export const CSV_COLUMNS = ['time', 'symbol', 'open', 'high', 'low', 'close', 'volume'] as const;
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 
-/** One symbol's bars, ascending by time, no duplicate times. */
-export interface BarSeries {
-  symbol: string;
-  length: number;
-  time: Float64Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
-}
+export type { BarSeries } from './series-builder.ts';
 
 export interface LoadCsvOptions {
   /** Keep only these symbols (others are still validated). Default: all. */
@@ -75,31 +66,6 @@ export function parseTime(text: string): number | string {
   return ms;
 }
 
-/** One symbol's bars as they are read (any order), with the line or row each came from. */
-export class SeriesBuilder {
-  readonly time = new GrowableF64();
-  readonly open = new GrowableF64();
-  readonly high = new GrowableF64();
-  readonly low = new GrowableF64();
-  readonly close = new GrowableF64();
-  readonly volume = new GrowableF64();
-  readonly line = new GrowableF64();
-  sorted = true;
-  constructor(readonly symbol: string) {}
-
-  /** One bar, from `line` (the file's line or row, for the duplicate error). */
-  add(t: number, open: number, high: number, low: number, close: number, volume: number, line: number): void {
-    if (this.time.length > 0 && t <= this.time.get(this.time.length - 1)) this.sorted = false;
-    this.time.push(t);
-    this.open.push(open);
-    this.high.push(high);
-    this.low.push(low);
-    this.close.push(close);
-    this.volume.push(volume);
-    this.line.push(line);
-  }
-}
-
 function splitCsvLine(line: string): string[] {
   if (!line.includes('"')) return line.split(',');
   // Minimal quoting: "a,b" and "" inside quotes.
@@ -135,19 +101,33 @@ const NL = 10;
 const CR = 13;
 const COMMA = 44;
 const QUOTE = 34;
-const SPACE = 32;
-const TAB = 9;
 /** fastRow's answers besides the next line's start. */
 const FAIL = -1;
 const MORE = -2;
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const DOT = 46;
+const PLUS = 43;
+const MINUS = 45;
+const LOWER_E = 101;
+const UPPER_E = 69;
 /** Bytes read at a time. */
 const CHUNK = 1 << 22;
+
+/** Room reserved beyond a symbol's projected bar count (see reserveAhead; unused room costs address space only). */
+const RESERVE_MARGIN = 1.1;
 
 /** A symbol seen in the file: its bytes (to recognise it without decoding), and its builder if kept. */
 interface SymbolEntry {
   bytes: Uint8Array;
   builder: SeriesBuilder | null;
+  /** False when the cell has space around the name: such rows are left to the slow path, which trims. */
+  trimmed: boolean;
+  /** The symbol of the row after this one's last row: usually the next row's. */
+  next: SymbolEntry | null;
+}
+
+/** A number cell with an exponent or over 20 significant digits: what `Number` makes of its text, as the slow path reads it. */
+function numberOf(buf: Buffer, s: number, e: number): number {
+  return Number(buf.toString('latin1', s, e));
 }
 
 function sameBytes(bytes: Uint8Array, buf: Uint8Array, s: number, e: number): boolean {
@@ -174,10 +154,13 @@ export async function openDataFile(file: string): Promise<{ fh: FileHandle; size
 /**
  * Loads a bar file. Throws UserError on a missing file, a bad header or any malformed row.
  *
- * The file is read in 4 MB chunks of bytes and each row is parsed in place (see csv-bytes.ts): no
- * string per line or per cell. A row the fast path does not take (quotes, spaces around cells,
- * offsets in times, exponents, or an error) is decoded and read by `slowRow`, the reference
- * reading, which reports errors as file:line:col.
+ * The file is read in 4 MB chunks of bytes and each row is parsed in place, in one pass over its
+ * bytes: no string per line or per cell. Numbers are read digit by digit (csv-decimal.ts for 16–18
+ * significant digits, `Number` on the cell's text for exponents and longer ones), times by
+ * csv-bytes.ts (each distinct time once), and symbols are told by their bytes. A row the fast path
+ * does not take (quotes, spaces around cells, offsets in times, or an error) is decoded and read by
+ * `slowRow`, the reference reading, which reports errors as file:line:col; the fast path reads
+ * every value exactly as slowRow would (tests/backtest-csv-identity.test.ts).
  */
 export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
   const { fh, size } = await openDataFile(file);
@@ -191,7 +174,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   let roles = new Uint8Array(0);
   let nCols = 0;
   // Both legs' rows usually share a time: parse each distinct time text once.
-  let lastTimeText = '';
+  let lastTimeText: string | null = null;
   let lastTime = 0;
   let lastTimeBytes = new Uint8Array(64);
   let lastTimeLen = -1;
@@ -268,8 +251,14 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   };
 
   /** The symbol entry for buf[s, e), added on first sight. */
-  const symbolAt = (buf: Uint8Array, s: number, e: number): SymbolEntry => {
-    if (lastEntry !== null && sameBytes(lastEntry.bytes, buf, s, e)) return lastEntry;
+  const symbolAt = (buf: Buffer, s: number, e: number): SymbolEntry => {
+    const last = lastEntry;
+    // Rows usually cycle through the symbols in the same order: try the one that came next last time.
+    if (last !== null) {
+      const guess = last.next;
+      if (guess !== null && sameBytes(guess.bytes, buf, s, e)) return (lastEntry = guess);
+      if (sameBytes(last.bytes, buf, s, e)) return last;
+    }
     let found: SymbolEntry | undefined;
     if (symbolEntries.length <= 8) {
       for (const x of symbolEntries) {
@@ -278,28 +267,19 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
           break;
         }
       }
-    } else found = symbolsByKey.get(Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('latin1'));
+    } else found = symbolsByKey.get(buf.toString('latin1', s, e));
     if (!found) {
       const bytes = Uint8Array.prototype.slice.call(buf, s, e);
-      found = { bytes, builder: builderFor(Buffer.from(bytes).toString('utf8')) };
+      const name = buf.toString('utf8', s, e);
+      // Space around the name (as String.trim sees it): the slow path trims it and finds the builder.
+      const trimmed = name === name.trim();
+      found = { bytes, builder: trimmed ? builderFor(name) : null, trimmed, next: null };
       symbolEntries.push(found);
-      symbolsByKey.set(Buffer.from(bytes).toString('latin1'), found);
+      symbolsByKey.set(buf.toString('latin1', s, e), found);
     }
-    lastEntry = found;
-    return found;
+    if (last !== null) last.next = found;
+    return (lastEntry = found);
   };
-
-  /**
-   * The current chunk as latin1 text (one character a byte, so offsets match), made only when a
-   * number has more than 15 significant digits: `Number` of a substring is then the exact reading.
-   */
-  let chunkText: string | null = null;
-  let chunk: Buffer | null = null;
-  const longNumber = (s: number, e: number): number => {
-    chunkText ??= chunk!.toString('latin1', 0, chunkEnd);
-    return Number(chunkText.substring(s, e));
-  };
-  let chunkEnd = 0;
 
   /**
    * Reads the row that starts at buf[s] without making strings, in one pass over its bytes.
@@ -307,7 +287,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
    * past `end` without its `\n` (read more of the file first). At the file's end (`final`) the
    * last row may lack its `\n`.
    */
-  const fastRow = (buf: Uint8Array, s: number, end: number, final: boolean): number => {
+  const fastRow = (buf: Buffer, s: number, end: number, final: boolean): number => {
     let p = s;
     let entry: SymbolEntry | null = null;
     let t = NaN;
@@ -316,58 +296,81 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       const fs = p;
       let c = 0;
       if (role >= NUM) {
-        // digits[.digits], read as it is scanned (see readDecimal, the same reading).
-        let m = 0;
+        // digits[.digits][e[+-]digits], read as it is scanned: the significant digits in two
+        // integers of up to 9 digits each (hi, then lo), the rest left to Number.
+        let hi = 0;
+        let lo = 0;
+        let nSig = 0;
         let dot = -1;
+        let exponent = false;
         for (; p < end; p++) {
           c = buf[p]!;
           const d = c - 48;
-          if (d >= 0 && d <= 9) m = m * 10 + d;
-          else if (c === COMMA || c === NL || c === CR) break;
-          else if (c === 46 && dot < 0) dot = p;
+          if (d >= 0 && d <= 9) {
+            if (nSig < 9) {
+              hi = hi * 10 + d;
+              if (hi !== 0) nSig++; // leading zeros are not significant
+            } else {
+              if (nSig < 18) lo = lo * 10 + d;
+              nSig++;
+            }
+          } else if (c === COMMA || c === NL || c === CR) break;
+          else if (c === DOT && dot < 0 && !exponent) dot = p;
+          else if (c === LOWER_E || c === UPPER_E || ((c === PLUS || c === MINUS) && exponent)) exponent = true;
           else return FAIL;
         }
         if (p === end && !final) return MORE;
-        const nDigits = p - fs - (dot >= 0 ? 1 : 0);
-        if (nDigits <= 0) return FAIL;
+        if (p - fs - (dot >= 0 ? 1 : 0) <= 0) return FAIL; // no digits
         const frac = dot >= 0 ? p - dot - 1 : 0;
         let v: number;
-        if (m < 1e15) v = frac > 0 ? (frac <= 22 ? m / POW10[frac]! : NaN) : m;
-        // More than 15 significant digits: m is no longer exact; Number reads the text exactly.
-        else v = longNumber(fs, p);
-        // Zero where the column wants a positive number: the slow path words the error.
-        if (!(v > 0 || (v === 0 && role === NUM + 4))) return FAIL;
+        if (exponent || nSig > 18 || frac > 22) v = numberOf(buf, fs, p);
+        // Up to 15 digits: the integer and 10^frac are exact doubles, so one division rounds correctly.
+        else if (nSig <= 15) {
+          const m = nSig > 9 ? hi * POW10[nSig - 9]! + lo : hi;
+          v = frac > 0 ? m / POW10[frac]! : m;
+        } else {
+          v = decimalToDouble(hi, POW10[nSig - 9]!, lo, frac);
+          if (v !== v) v = numberOf(buf, fs, p);
+        }
+        // Zero where the column wants a positive number, or not a finite number: the slow path words the error.
+        if (!((v > 0 && v < Infinity) || (v === 0 && role === NUM + 4))) return FAIL;
         nums[role - NUM] = v;
       } else {
-        for (; p < end; p++) {
-          c = buf[p]!;
-          if (c === COMMA || c === NL || c === CR) break;
-          if (c === QUOTE) return FAIL;
-        }
-        if (p === end && !final) return MORE;
-        if (role !== IGNORED) {
-          const fe = p;
-          if (fe === fs) return FAIL;
-          const c0 = buf[fs]!;
-          const c1 = buf[fe - 1]!;
-          if (c0 === SPACE || c0 === TAB || c1 === SPACE || c1 === TAB) return FAIL;
-          if (role === TIME) {
-            const n = fe - fs;
+        // The same time as the last row's (both legs' rows usually share it): its bytes, then a delimiter.
+        if (role === TIME && lastTimeLen > 0 && fs + lastTimeLen < end) {
+          const e = fs + lastTimeLen;
+          c = buf[e]!;
+          if (c === COMMA || c === NL || c === CR) {
             // From the end: two different times usually differ in their last digits.
-            let same = n === lastTimeLen;
-            for (let k = n - 1; same && k >= 0; k--) same = lastTimeBytes[k] === buf[fs + k];
-            if (same) t = lastTime;
-            else {
-              t = readTime(buf, fs, fe);
-              if (Number.isNaN(t)) return FAIL;
-              if (n > lastTimeBytes.length) lastTimeBytes = new Uint8Array(n * 2);
-              for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[fs + k]!;
-              lastTimeLen = n;
-              lastTime = t;
-              lastTimeText = '';
+            let k = lastTimeLen - 1;
+            while (k >= 0 && lastTimeBytes[k] === buf[fs + k]) k--;
+            if (k < 0) {
+              t = lastTime;
+              p = e;
             }
-          } else {
-            entry = symbolAt(buf, fs, fe);
+          }
+        }
+        if (p === fs) {
+          for (; p < end; p++) {
+            c = buf[p]!;
+            if (c === COMMA || c === NL || c === CR) break;
+            if (c === QUOTE) return FAIL;
+          }
+          if (p === end && !final) return MORE;
+          if (role === TIME) {
+            // Only digits, '-', 'T', ':', '.' and 'Z' pass, so no space to trim.
+            t = readTime(buf, fs, p);
+            if (t !== t) return FAIL;
+            const n = p - fs;
+            if (n > lastTimeBytes.length) lastTimeBytes = new Uint8Array(n * 2);
+            for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[fs + k]!;
+            lastTimeLen = n;
+            lastTime = t;
+            lastTimeText = null;
+          } else if (role === SYMBOL) {
+            if (p === fs) return FAIL;
+            entry = symbolAt(buf, fs, p);
+            if (!entry.trimmed) return FAIL;
           }
         }
       }
@@ -388,16 +391,13 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       p++;
       break;
     }
-    if (entry!.builder) push(entry!.builder, t);
+    if (entry!.builder !== null) push(entry!.builder, t);
     return p;
   };
 
   /** Every complete line of buf[0, end); returns where the unfinished last line starts. */
   const lines = (buf: Buffer, end: number, final: boolean): number => {
     let s = 0;
-    chunk = buf;
-    chunkEnd = end;
-    chunkText = null;
     while (s < end) {
       lineNo++;
       if (idx !== null && buf[s] !== NL && buf[s] !== CR) {
@@ -425,6 +425,20 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     return end;
   };
 
+  /**
+   * Reserves each kept symbol's columns for the bars it will likely have, projected from its share
+   * of the lines so far and the file's size, so that they are not copied at every doubling.
+   */
+  const reserveAhead = (consumed: number): void => {
+    if (lineNo < 1000 || consumed <= 0) return;
+    const linesInFile = (lineNo * size) / consumed;
+    for (const b of builders.values()) {
+      // Reserved with a margin once; again only when the projection outgrows it.
+      const projected = (b.length * linesInFile) / lineNo;
+      if (projected > b.capacity) b.reserve(projected * RESERVE_MARGIN + 256);
+    }
+  };
+
   try {
     let buf = Buffer.allocUnsafe(opts.readChunkBytes ?? CHUNK);
     let filled = 0;
@@ -442,6 +456,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       const rest = lines(buf, filled, got === 0);
       buf.copy(buf, 0, rest, filled);
       filled -= rest;
+      reserveAhead(bytesRead - filled);
       opts.onProgress?.(Math.min(bytesRead, size), size);
       if (got === 0) break;
     }
@@ -455,36 +470,4 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     out.set(symbol, finishSeries(b, (first, second, t) => `${file}:${second}:1: a second bar for ${symbol} at ${t} (the first is on line ${first})`));
   }
   return out;
-}
-
-/**
- * A builder's bars sorted by time; a second bar at the same time is a UserError worded by
- * `duplicate` (the lines or rows of both, the time in ISO 8601).
- */
-export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second: number, iso: string) => string): BarSeries {
-  const n = b.time.length;
-  const time = b.time.view();
-  const cols = [b.time, b.open, b.high, b.low, b.close, b.volume, b.line].map((c) => c.view());
-  // Already in order (the usual case): the builders' buffers themselves, no copy.
-  let ordered = cols;
-  if (!b.sorted) {
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    // Stable sort by time so a duplicate is reported with its first line.
-    order.sort((i, j) => time[i]! - time[j]! || i - j);
-    ordered = cols.map((c) => {
-      const o = new Float64Array(n);
-      for (let i = 0; i < n; i++) o[i] = c[order[i]!]!;
-      return o;
-    });
-  }
-  const [t, open, high, low, close, volume, line] = ordered as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let i = 1; i < n; i++) {
-    if (t[i] === t[i - 1]) {
-      const a = Math.min(line[i]!, line[i - 1]!);
-      const z = Math.max(line[i]!, line[i - 1]!);
-      throw new UserError(duplicate(a, z, new Date(t[i]!).toISOString()), 'TANDEM_FILE_INVALID');
-    }
-  }
-  return { symbol: b.symbol, length: n, time: t, open, high, low, close, volume };
 }

@@ -15,7 +15,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
-import { CSV_COLUMNS, finishSeries, openDataFile, parseTime, SeriesBuilder, type BarSeries, type LoadCsvOptions } from './csv.ts';
+import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
+import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 const MAGIC = 'PAR1';
 const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;

@@ -1,0 +1,124 @@
+/**
+ * One symbol's bars as a bar file is read (CSV or Parquet), in float64 columns, and the finished,
+ * time-sorted series the backtester takes.
+ *
+ * Why its own module: both readers fill it, and for a large file the columns are most of the
+ * reading's cost in memory. They grow by doubling, but a reader that can estimate the final count
+ * (the CSV reader does, from the file's size) reserves it once, so each column's pages are touched
+ * once instead of by every doubling's copy; reserving more than is used costs address space only,
+ * and finishSeries gives back a large excess.
+ */
+import { UserError } from '../util/errors.ts';
+
+/** One symbol's bars, ascending by time, no duplicate times. */
+export interface BarSeries {
+  symbol: string;
+  length: number;
+  time: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+}
+
+const INITIAL_CAPACITY = 1024;
+
+/** One symbol's bars as they are read (any order), with the line or row each came from. */
+export class SeriesBuilder {
+  length = 0;
+  time = new Float64Array(INITIAL_CAPACITY);
+  open = new Float64Array(INITIAL_CAPACITY);
+  high = new Float64Array(INITIAL_CAPACITY);
+  low = new Float64Array(INITIAL_CAPACITY);
+  close = new Float64Array(INITIAL_CAPACITY);
+  volume = new Float64Array(INITIAL_CAPACITY);
+  /** The file's line (CSV) or row (Parquet) of each bar, for the duplicate error. */
+  line = new Uint32Array(INITIAL_CAPACITY);
+  /** Whether the bars came in ascending time order so far (then no sort is needed). */
+  sorted = true;
+  private lastTime = -Infinity;
+  constructor(readonly symbol: string) {}
+
+  get capacity(): number {
+    return this.time.length;
+  }
+
+  /** One bar, from `line` (the file's line or row). */
+  add(t: number, open: number, high: number, low: number, close: number, volume: number, line: number): void {
+    const i = this.length;
+    if (i === this.time.length) this.resize(i * 2);
+    if (t <= this.lastTime) this.sorted = false;
+    this.lastTime = t;
+    this.time[i] = t;
+    this.open[i] = open;
+    this.high[i] = high;
+    this.low[i] = low;
+    this.close[i] = close;
+    this.volume[i] = volume;
+    this.line[i] = line;
+    this.length = i + 1;
+  }
+
+  /** Room for `bars` bars in all, made now in one step. */
+  reserve(bars: number): void {
+    if (bars > this.time.length) this.resize(Math.ceil(bars));
+  }
+
+  /** Columns of `capacity` bars holding the bars so far. */
+  resize(capacity: number): void {
+    const n = this.length;
+    const f64 = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(capacity);
+      b.set(a.subarray(0, n));
+      return b;
+    };
+    this.time = f64(this.time);
+    this.open = f64(this.open);
+    this.high = f64(this.high);
+    this.low = f64(this.low);
+    this.close = f64(this.close);
+    this.volume = f64(this.volume);
+    const line = new Uint32Array(capacity);
+    line.set(this.line.subarray(0, n));
+    this.line = line;
+  }
+}
+
+/**
+ * A builder's bars sorted by time; a second bar at the same time is a UserError worded by
+ * `duplicate` (the lines or rows of both, the time in ISO 8601).
+ */
+export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second: number, iso: string) => string): BarSeries {
+  const n = b.length;
+  // Reserved well beyond what came: give the excess back (a copy of the bars).
+  if (b.capacity > 1024 && b.capacity > n * 1.5) b.resize(n);
+  const cols = [b.time, b.open, b.high, b.low, b.close, b.volume].map((c) => c.subarray(0, n));
+  let line = b.line.subarray(0, n);
+  // Already in order (the usual case): the builder's columns themselves, no copy.
+  let ordered = cols;
+  if (!b.sorted) {
+    const time = cols[0]!;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    // Stable sort by time so a duplicate is reported with its first line.
+    order.sort((i, j) => time[i]! - time[j]! || i - j);
+    ordered = cols.map((c) => {
+      const o = new Float64Array(n);
+      for (let i = 0; i < n; i++) o[i] = c[order[i]!]!;
+      return o;
+    });
+    const byOrder = new Uint32Array(n);
+    for (let i = 0; i < n; i++) byOrder[i] = line[order[i]!]!;
+    line = byOrder;
+  }
+  const [t, open, high, low, close, volume] = ordered as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let i = 1; i < n; i++) {
+    if (t[i] === t[i - 1]) {
+      const a = Math.min(line[i]!, line[i - 1]!);
+      const z = Math.max(line[i]!, line[i - 1]!);
+      throw new UserError(duplicate(a, z, new Date(t[i]!).toISOString()), 'TANDEM_FILE_INVALID');
+    }
+  }
+  return { symbol: b.symbol, length: n, time: t, open, high, low, close, volume };
+}
