@@ -247,6 +247,8 @@ export class TradingNode {
   private checkMarkets(): void {
     if (this.stopping) return;
     const now = this.marketNow();
+    // A backtest's clock starts with its first bar: before it there is no market time to judge.
+    if (!Number.isFinite(now)) return;
     const outsideRth = this.o.risk.allowOutsideRth;
     for (const r of this.runners) {
       const secTypes = [r.legs.y.secType, r.legs.x.secType];
