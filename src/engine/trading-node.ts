@@ -246,6 +246,8 @@ export class TradingNode {
   private checkMarkets(): void {
     if (this.stopping) return;
     const now = this.marketNow();
+    // A market clock that has seen no time yet (a backtest before its first bar) says nothing.
+    if (!Number.isFinite(now)) return;
     const outsideRth = this.o.risk.allowOutsideRth;
     for (const r of this.runners) {
       const secTypes = [r.legs.y.secType, r.legs.x.secType];
