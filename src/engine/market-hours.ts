@@ -48,8 +48,23 @@ function offsetAt(ms: number): number {
   return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute)) - ms;
 }
 
+// Coarser first: New York switches twice a year, at least 120 days apart, so when a block of
+// BLOCK_DAYS UTC days starts and ends on the same offset, the offset holds throughout it (two
+// formats cover a month of bars instead of two a day).
+const BLOCK_DAYS = 32;
+let block = NaN;
+let blockOffset: number | null = null;
+
 function offsetMs(epochMs: number): number {
   const day = Math.floor(epochMs / 86_400_000);
+  const b = Math.floor(day / BLOCK_DAYS);
+  if (b !== block) {
+    block = b;
+    const first = offsetAt(b * BLOCK_DAYS * 86_400_000);
+    const last = offsetAt(((b + 1) * BLOCK_DAYS * 86_400_000) - 3_600_000);
+    blockOffset = first === last ? first : null;
+  }
+  if (blockOffset !== null) return blockOffset;
   const dayStart = day * 86_400_000;
   if (day !== offsetDay) {
     offsetDay = day;

@@ -387,7 +387,9 @@ export class TradingNode {
   /** The account's equity as the node sizes it: paper, the sum of the books; live, the net liquidation. */
   private accountEquity(): number {
     if (this.o.mode === 'live' && this.portfolio.accountEquity !== null) return this.portfolio.accountEquity;
-    return this.runners.reduce((s, r) => s + this.portfolio.paperEquity(r.id), 0);
+    let sum = 0;
+    for (const r of this.runners) sum += this.portfolio.paperEquity(r.id);
+    return sum;
   }
 
   private checkDailyLoss(eventTime: number): boolean {
