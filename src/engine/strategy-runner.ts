@@ -260,7 +260,7 @@ export class StrategyRunner {
     const dec = step.decision;
     if (dec.action === 'none') {
       this.latencies.push(performance.now() - wall);
-      this.finishBar(time, by, bx, step, equity, false);
+      this.finishBar(time, legs, step, equity, false);
       return undefined;
     }
     return this.decide(time, legs, step, dec, equity, wall);
@@ -276,7 +276,7 @@ export class StrategyRunner {
     if (this.emits.decision) d.emit({ type: 'decision', strategyId: this.id, time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
     // The orders carry the decision in their intent id; the decision row follows (off the latency path).
     const traded = await this.act(time, dec, wall, record);
-    this.finishBar(time, by, bx, step, equity, traded);
+    this.finishBar(time, legs, step, equity, traded);
   }
 
   /** Journal writes of the bar come after the decision and its orders: they are not on the latency path. */
@@ -287,9 +287,9 @@ export class StrategyRunner {
   }
 
   /** After the decision (if any): the bar's journal rows, the state, warm-up progress, the log line and the bar event. */
-  private finishBar(time: number, by: Bar, bx: Bar, step: StepResult, equity: number, traded: boolean): void {
+  private finishBar(time: number, legs: Bar[], step: StepResult, equity: number, traded: boolean): void {
     const { d } = this;
-    this.recordBar(time, [by, bx], equity);
+    this.recordBar(time, legs, equity);
     const decided = step.decision.action !== 'none';
     if (traded || decided || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
 
@@ -302,6 +302,8 @@ export class StrategyRunner {
       d.onBarDone();
       return;
     }
+    const by = legs[0]!;
+    const bx = legs[1]!;
     const z = step.diagnostics.z;
     const pos = this.strategy!.position().side;
     if (logs) {

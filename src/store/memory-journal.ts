@@ -31,8 +31,8 @@ const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b
 
 export class MemoryJournal implements JournalApi {
   readonly file = ':memory:';
-  private readonly ordersByCoid = new Map<string, JournalOrder>();
-  private readonly orderRun = new Map<string, number | null>();
+  /** Orders, each with the run that placed it (copies handed out leave the run out). */
+  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null }>();
   private readonly openCoids = new Set<string>();
   /** Order events; the detail is kept as built here (fresh each time) and written as JSON when read. */
   private readonly events: { coid: string; time: number; state: string; detail: unknown }[] = [];
@@ -69,7 +69,7 @@ export class MemoryJournal implements JournalApi {
   runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
     const mine = (r: { runId: number | null; strategyId: string }): boolean => r.runId === runId && (strategyId === undefined || r.strategyId === strategyId);
     let orders = 0;
-    for (const o of this.ordersByCoid.values()) if (mine({ runId: this.orderRun.get(o.cOID) ?? null, strategyId: o.strategyId })) orders++;
+    for (const o of this.ordersByCoid.values()) if (mine(o)) orders++;
     let fills = 0;
     for (const f of this.fillsById.values()) if (mine(f)) fills++;
     return { orders, fills };
@@ -94,9 +94,8 @@ export class MemoryJournal implements JournalApi {
     this.ordersByCoid.set(o.cOID, {
       cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
       quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
-      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
     });
-    this.orderRun.set(o.cOID, this.runId);
     this.openCoids.add(o.cOID);
     const intent = `${o.strategyId}\u0000${o.intentId}`;
     const list = this.byIntent.get(intent);
