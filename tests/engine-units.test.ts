@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alignBars, BarBuilder, type AlignedBar } from '../src/engine/bar-builder.ts';
-import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable } from '../src/engine/market-hours.ts';
+import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable, nyTime } from '../src/engine/market-hours.ts';
+import { BoundedMap, BoundedSet } from '../src/util/bounded.ts';
 import { ACCOUNT, checkOrders, checkShortability, DailyLossGuard, RiskEngine } from '../src/engine/risk.ts';
 import { checkSharedContracts, runnerSpecs } from '../src/engine/runner-spec.ts';
 import { testParams } from './helpers/params.ts';
@@ -68,6 +69,56 @@ describe('engine market hours', () => {
     expect(isTradable('STK', Date.UTC(2026, 10, 24, 12, 0), true)).toBe(true); // 07:00 NY pre-market
     expect(isSessionMaintenance(Date.UTC(2026, 10, 25, 5, 30))).toBe(true); // 00:30 NY
     expect(isSessionMaintenance(OPEN)).toBe(false);
+  });
+
+  it('New York time by arithmetic agrees with Intl minute by minute around the clock changes, in any order of asking', () => {
+    const intl = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    const times: number[] = [];
+    for (const year of [2006, 2007, 2026, 2037]) {
+      for (const [month, day] of [[2, 1], [9, 25]] as const) {
+        // 15 days either side of the spring and autumn changes, every 7 minutes.
+        for (let t = Date.UTC(year, month, day); t < Date.UTC(year, month, day) + 45 * 86_400_000; t += 7 * MIN) times.push(t);
+      }
+    }
+    // Jumps between years and seasons as well as steps (the offset is cached per block of days).
+    const order = [...times.keys()].sort((a, b) => ((a * 7919) % times.length) - ((b * 7919) % times.length));
+    let wrong = 0;
+    for (const i of [...times.keys(), ...order]) {
+      const t = times[i]!;
+      const p: Record<string, string> = {};
+      for (const x of intl.formatToParts(new Date(t))) p[x.type] = x.value;
+      const ny = nyTime(t);
+      if (ny.minutes !== Number(p.hour) * 60 + Number(p.minute) || ny.date !== `${p.year}-${p.month}-${p.day}`) wrong++;
+    }
+    expect(times.length).toBeGreaterThan(50_000);
+    expect(wrong).toBe(0);
+  });
+});
+
+describe('bounded collections', () => {
+  it('forget their oldest entries first, a deleted and re-added member counting as new, past many evictions', () => {
+    const set = new BoundedSet<number>(3);
+    const map = new BoundedMap<string, number>(3);
+    for (let i = 0; i < 20_000; i++) {
+      set.add(i);
+      map.set(`k${i}`, i);
+    }
+    expect([19_997, 19_998, 19_999].every((i) => set.has(i))).toBe(true);
+    expect(set.has(19_996)).toBe(false);
+    expect(map.get('k19997')).toBe(19_997);
+    expect(map.get('k19996')).toBeUndefined();
+    // 19997 leaves and comes back: it is now the newest, so 19998 goes first.
+    set.delete(19_997);
+    set.add(19_997);
+    set.add(20_000);
+    expect(set.has(19_998)).toBe(false);
+    expect([19_999, 19_997, 20_000].every((i) => set.has(i))).toBe(true);
+    // Setting a present key again keeps its place.
+    map.set('k19997', -1);
+    map.set('k20000', 20_000);
+    expect(map.get('k19997')).toBeUndefined();
+    expect(map.get('k19998')).toBe(19_998);
+    expect(set.size).toBe(3);
   });
 });
 

@@ -111,6 +111,8 @@ interface Track {
   due: boolean;
   /** The current bar as the broker's per-contract bars (y, x). */
   legBars: HistoryBar[];
+  /** The next bar as the broker's per-contract bars, announced to it (they become `legBars` at that bar). */
+  announced: [HistoryBar, HistoryBar] | null;
   next: PairBar | null;
   index: number;
   observer: ObservedStrategy | null;
@@ -153,7 +155,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const t: Track = {
       spec, params,
       conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) },
-      it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], next: null, index: -1, observer: null,
+      it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], announced: null, next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null,
@@ -198,11 +200,11 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     // A combo fills like its two legs at the next open; the simulated broker takes legs.
     execution: { combo: false, maxLegRetries: o.maxLegRetries ?? 2, settleTimeoutMs: 60_000 },
     pauseForMaintenance: o.pauseForMaintenance !== false,
-    // State is journalled after decisions only (a backtest never restarts).
-    saveStateEveryBars: Number.MAX_SAFE_INTEGER, journalBars: false,
+    // A backtest never restarts: no strategy state is journalled (a snapshot copies the price history).
+    saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
     marketClock: () => clock,
-    onEvent,
+    onEvent, eventTypes: ['started', 'fill'],
   });
   let failed: unknown;
   const running = node.run();
@@ -240,6 +242,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   };
 
   const runners = new Map(node.runners.map((r) => [r.id, r]));
+  let afterOrders = false;
   for (;;) {
     // The next time any strategy has a bar.
     let now = Infinity;
@@ -255,16 +258,17 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.bar = bar;
       t.index++;
       // Orders decided at the previous close filled at this open already; marks at this close.
-      const yBar: HistoryBar = { time: bar.time, ...bar.y };
-      const xBar: HistoryBar = { time: bar.time, ...bar.x };
-      t.legBars = [yBar, xBar];
-      broker.bar(t.conids.y, yBar);
-      broker.bar(t.conids.x, xBar);
+      // The legs' bars were built when this bar was announced as the next one (one object a leg a bar).
+      const legBars = t.announced ?? [historyBar(bar.time, bar.y), historyBar(bar.time, bar.x)];
+      t.legBars = legBars;
+      broker.bar(t.conids.y, legBars[0]);
+      broker.bar(t.conids.x, legBars[1]);
       const next = t.next;
       fillTime.set(t.conids.y, next?.time ?? bar.time);
       fillTime.set(t.conids.x, next?.time ?? bar.time);
-      broker.nextBar(t.conids.y, next ? { time: next.time, ...next.y } : null);
-      broker.nextBar(t.conids.x, next ? { time: next.time, ...next.x } : null);
+      t.announced = next ? [historyBar(next.time, next.y), historyBar(next.time, next.x)] : null;
+      broker.nextBar(t.conids.y, t.announced?.[0] ?? null);
+      broker.nextBar(t.conids.x, t.announced?.[1] ?? null);
       const book = books.get(t.spec.id)!;
       t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
       t.eqTime.push(bar.time);
@@ -279,7 +283,16 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       if (t.next && stopReason === null) {
         const runner = runners.get(t.spec.id)!;
         if (t.observer) t.observer.last = null;
-        await runner.closeBar(bar.time, t.legBars);
+        // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
+        // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
+        const pending = runner.closeBar(bar.time, t.legBars);
+        if (pending) {
+          await pending;
+          afterOrders = true;
+        } else if (afterOrders) {
+          afterOrders = false;
+          await undefined;
+        }
         step = t.observer?.last ?? null;
         if (step) t.why.observe(step.diagnostics, step.decision);
         if (journal.decisionCount !== seenDecisions) {
@@ -309,6 +322,11 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     return { id: t.spec.id, result: finish(t, startingCash * t.spec.capitalShare, book.qty(t.conids.y), book.qty(t.conids.x)) };
   });
   return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };
+}
+
+/** A leg of a pair bar as the broker's bar of its contract. */
+function historyBar(time: number, b: PairBar['y']): HistoryBar {
+  return { time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume };
 }
 
 function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, detail: string | null, rules: { allowOutsideRth: boolean; pauseForMaintenance: boolean }, into: Map<string, Refusal>): void {

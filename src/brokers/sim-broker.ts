@@ -246,7 +246,11 @@ export class SimBroker implements Broker {
     if (!c) throw new Error(`unknown contract ${conid}`);
     const working = this.workingByConid.get(conid);
     if (working?.size) for (const o of [...working]) this.fill(o, c, b);
-    this.lastClose.set(conid, { time: b.time, price: b.close });
+    const last = this.lastClose.get(conid);
+    if (last) {
+      last.time = b.time;
+      last.price = b.close;
+    } else this.lastClose.set(conid, { time: b.time, price: b.close });
   }
 
   /**

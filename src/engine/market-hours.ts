@@ -31,13 +31,17 @@ export interface NyTime {
 }
 
 // Formatting is the slow part (microseconds; a backtest asks at every bar). New York's offset from
-// UTC changes at most once in a UTC day, so it is found by formatting twice a day (at 00:00 and
-// 23:00 UTC; on the two days a year they differ, hour by hour to find the switch), and the New York
-// time is then UTC plus that offset, by arithmetic.
-let offsetDay = NaN;
-let offsetBefore = 0;
-let offsetAfter = 0;
-let switchHour = 24;
+// UTC switches twice a year, on a whole UTC hour, the two switches at least 120 days apart. So the
+// offset is found per block of BLOCK_DAYS UTC days: formatted at the block's first and last hour;
+// when they differ, the block holds exactly one switch, found by bisecting its hours. The New York
+// time is then UTC plus that offset, by arithmetic (a handful of formats a month of bars).
+const BLOCK_DAYS = 32;
+const HOUR = 3_600_000;
+let block = NaN;
+let blockBefore = 0;
+let blockAfter = 0;
+/** The instant of the block's switch (Infinity when it has none). */
+let blockSwitch = Infinity;
 let dateDay = NaN;
 let dateText = '';
 
@@ -49,23 +53,27 @@ function offsetAt(ms: number): number {
 }
 
 function offsetMs(epochMs: number): number {
-  const day = Math.floor(epochMs / 86_400_000);
-  const dayStart = day * 86_400_000;
-  if (day !== offsetDay) {
-    offsetDay = day;
-    offsetBefore = offsetAt(dayStart);
-    offsetAfter = offsetAt(dayStart + 23 * 3_600_000);
-    switchHour = 24;
-    if (offsetBefore !== offsetAfter) {
-      for (let h = 1; h < 24; h++) {
-        if (offsetAt(dayStart + h * 3_600_000) !== offsetBefore) {
-          switchHour = h;
-          break;
-        }
+  const b = Math.floor(epochMs / (BLOCK_DAYS * 86_400_000));
+  if (b !== block) {
+    block = b;
+    const start = b * BLOCK_DAYS * 86_400_000;
+    const hours = BLOCK_DAYS * 24;
+    blockBefore = offsetAt(start);
+    blockAfter = offsetAt(start + (hours - 1) * HOUR);
+    blockSwitch = Infinity;
+    if (blockBefore !== blockAfter) {
+      // The first hour on the new offset: hour `lo` is on the old one, hour `hi` on the new one.
+      let lo = 0;
+      let hi = hours - 1;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (offsetAt(start + mid * HOUR) === blockBefore) lo = mid;
+        else hi = mid;
       }
+      blockSwitch = start + hi * HOUR;
     }
   }
-  return Math.floor((epochMs - dayStart) / 3_600_000) < switchHour ? offsetBefore : offsetAfter;
+  return epochMs < blockSwitch ? blockBefore : blockAfter;
 }
 
 export function nyTime(epochMs: number): NyTime {

@@ -202,7 +202,7 @@ export class OrderManager {
       }
       this.wake(cOID);
       const sent = this.journal.order(cOID)!;
-      this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
+      if (this.logger.isLevelEnabled('info')) this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
       return sent;
     } catch (err) {
       if (err instanceof OrderRejectedError && !err.duplicate) {
@@ -382,7 +382,7 @@ export class OrderManager {
         this.journal.updateOrder(cOID, order.state, { avgPrice, detail: { execId: f.execId, qty: f.qty, price: f.price } }, this.now());
       }
     }
-    this.logger.info({ cOID, strategy: order.strategyId, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
+    if (this.logger.isLevelEnabled('info')) this.logger.info({ cOID, strategy: order.strategyId, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
     this.opts.onFill?.(f, this.journal.order(cOID)!);
     this.wake(cOID);
   }

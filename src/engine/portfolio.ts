@@ -60,9 +60,9 @@ export class Book {
   }
 
   /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
-  markedEquity(price: (conid: number) => number | undefined): number {
+  markedEquity(prices: ReadonlyMap<number, number>): number {
     let e = this.cash;
-    for (const h of this.holdings.values()) e += h.qty * (price(h.conid) ?? h.avgCost);
+    for (const h of this.holdings.values()) e += h.qty * (prices.get(h.conid) ?? h.avgCost);
     return e;
   }
 }
@@ -105,7 +105,7 @@ export class Portfolio {
 
   /** Paper equity of one strategy: its cash plus its positions marked at the latest prices. */
   paperEquity(strategyId: string): number {
-    return this.books.get(strategyId)?.markedEquity((c) => this.prices.get(c)) ?? 0;
+    return this.books.get(strategyId)?.markedEquity(this.prices) ?? 0;
   }
 
   /** Sum over the books of |qty| x price per contract, after an optional change. */

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
-import type { Decision, PairBar, Strategy, StrategyState } from '../strategies/types.ts';
+import type { Decision, PairBar, StepResult, Strategy, StrategyState } from '../strategies/types.ts';
 import { RecentSamples } from '../util/bounded.ts';
 import { alignBars, BarBuilder, type AlignedBar, type Bar } from './bar-builder.ts';
 import type { NodeEvent, StrategySummary } from './events.ts';
@@ -36,11 +36,15 @@ export interface RunnerDeps {
   logger: Logger;
   mode: Mode;
   emit: (e: NodeEvent) => void;
+  /** Whether anyone listens to events of a type (default: yes); a per-bar event nobody hears is not built. */
+  listens?: (type: NodeEvent['type']) => boolean;
   execution: { combo: boolean; maxLegRetries: number; settleTimeoutMs: number; outsideRth: boolean };
   /** Pause decisions in the nightly reset / weekend maintenance windows (by event time). */
   pauseForMaintenance: boolean;
   /** Save the strategy state every N bars (always after a decision). */
   saveStateEveryBars: number;
+  /** Journal the strategy's state at all (default true; a backtest never restarts and saves none). */
+  saveStates?: boolean;
   /** Journal each bar close (its bars and equity point); default true. A backtest keeps its own curve. */
   journalBars?: boolean;
   graceMs: number;
@@ -64,6 +68,10 @@ export class StrategyRunner {
   private builder: BarBuilder | undefined;
   private barQueue: (AlignedBar & { wall: number })[] = [];
   private processing: Promise<void> | null = null;
+  /** A file bar (closeBar) whose decision is still in flight. */
+  private closing: Promise<void> | null = null;
+  /** The per-bar and per-decision events someone listens to. */
+  private readonly emits: { bar: boolean; decision: boolean; order: boolean };
   /** False once the node stops: bars arriving afterwards are dropped. */
   private accepting = true;
   private barsSeen = 0;
@@ -87,6 +95,8 @@ export class StrategyRunner {
   ) {
     this.id = spec.id;
     this.book = d.portfolio.addBook(spec.id, startingCash);
+    const listens = d.listens ?? ((): boolean => true);
+    this.emits = { bar: listens('bar'), decision: listens('decision'), order: listens('order') };
     this.executor = new PairExecutor({
       strategyId: spec.id, orders: d.orders, journal: d.journal, logger: d.logger,
       maxLegRetries: d.execution.maxLegRetries, settleTimeoutMs: d.execution.settleTimeoutMs,
@@ -187,12 +197,24 @@ export class StrategyRunner {
    * A bar read from a file (backtests): the same decision path as a bar the builder closed from
    * ticks. The bar counts as closed at its end, the market's newest time then (so never stale).
    * Dropped once the node stops accepting bars, like a live bar.
+   *
+   * Synchronous when the bar places nothing (no decision, or a daily-loss check that passed): it
+   * returns undefined and the caller goes on without a promise, a microtask turn or an allocation
+   * per bar. A bar that decides (or breaches the daily loss) returns the promise of its orders; a
+   * bar that comes while one is still in flight waits for it (bars stay one at a time, in order).
    */
-  async closeBar(time: number, legs: Bar[]): Promise<void> {
-    if (!this.accepting) return;
+  closeBar(time: number, legs: Bar[]): Promise<void> | undefined {
+    if (this.closing) return this.closing.then(() => this.closeBar(time, legs));
+    if (!this.accepting) return undefined;
     const end = time + this.spec.barMinutes * 60_000;
     if (end > this.newestTickTime) this.newestTickTime = end;
-    await this.onBarClose({ time, legs, closedBy: end, wall: performance.now() });
+    const pending = this.processBar(time, legs, performance.now());
+    if (!pending) return undefined;
+    const closing: Promise<void> = pending.finally(() => {
+      if (this.closing === closing) this.closing = null;
+    });
+    this.closing = closing;
+    return closing;
   }
 
   private enqueueBar(b: AlignedBar): void {
@@ -205,7 +227,7 @@ export class StrategyRunner {
     while (this.barQueue.length > 0 && this.accepting) {
       const b = this.barQueue.shift()!;
       try {
-        await this.onBarClose(b);
+        await this.processBar(b.time, b.legs, b.wall);
       } catch (err) {
         this.d.logger.error({ strategy: this.id, err: msg(err), bar: iso(b.time) }, 'bar processing failed');
         this.d.journal.recordIncident('bar-error', { bar: b.time, error: msg(err) }, this.id);
@@ -213,76 +235,107 @@ export class StrategyRunner {
     }
   }
 
-  /** The decision at a bar close. */
-  private async onBarClose(b: AlignedBar & { wall: number }): Promise<void> {
+  /**
+   * The decision at a bar close. Returns undefined when the bar is done (no decision: nothing was
+   * awaited), else the promise of its risk check, orders and bookkeeping.
+   */
+  private processBar(time: number, legs: Bar[], wall: number): Promise<void> | undefined {
     const { d } = this;
     const strategy = this.strategy!;
     const { y, x } = this.mustInstruments();
     this.barsSeen++;
-    this.lastBarTime = b.time;
-    const [by, bx] = b.legs as [Bar, Bar];
+    this.lastBarTime = time;
+    const by = legs[0]!;
+    const bx = legs[1]!;
     d.portfolio.setPrice(y.conid, by.close);
     d.portfolio.setPrice(x.conid, bx.close);
     const equity = this.equity();
-    // Journal writes of the bar come after the decision and its orders: they are not on the latency path.
-    const recordBar = (): void => {
-      if (d.journalBars === false) return;
-      d.journal.recordBarClose(this.id, this.barRows(b.time, b.legs), b.time, equity, this.book.cash);
-      d.journal.checkpoint();
-    };
-    if (d.dailyLossBreached(b.time + this.spec.barMinutes * 60_000)) {
-      recordBar();
-      return; // the node halts, flattens and stops
+    if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000)) {
+      this.recordBar(time, legs, equity);
+      // The node halts, flattens and stops: the caller waits a turn as for a decision (the rare path).
+      return Promise.resolve();
     }
 
-    const step = strategy.onBar(pairBar(b.time, b.legs), { equity });
+    const step = strategy.onBar(pairBar(time, legs), { equity });
     const dec = step.decision;
-    let traded = false;
-    if (dec.action !== 'none') {
-      this.decisionsMade++;
-      const record = (): void => d.journal.recordDecision(this.id, b.time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
-      d.emit({ type: 'decision', strategyId: this.id, time: b.time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
-      // The orders carry the decision in their intent id; the decision row follows (off the latency path).
-      traded = await this.act(b, dec, b.wall, record);
-    } else {
-      this.latencies.push(performance.now() - b.wall);
+    if (dec.action === 'none') {
+      this.latencies.push(performance.now() - wall);
+      this.finishBar(time, legs, step, equity, false);
+      return undefined;
     }
-    recordBar();
-    if (traded || dec.action !== 'none' || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
+    return this.decide(time, legs, step, dec, equity, wall);
+  }
+
+  /** A decision: journalled after its orders went out (off the latency path), then the bar's bookkeeping. */
+  private async decide(time: number, legs: Bar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number): Promise<void> {
+    const { d } = this;
+    const by = legs[0]!;
+    const bx = legs[1]!;
+    this.decisionsMade++;
+    const record = (): void => d.journal.recordDecision(this.id, time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
+    if (this.emits.decision) d.emit({ type: 'decision', strategyId: this.id, time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
+    // The orders carry the decision in their intent id; the decision row follows (off the latency path).
+    const traded = await this.act(time, dec, wall, record);
+    this.finishBar(time, legs, step, equity, traded);
+  }
+
+  /** Journal writes of the bar come after the decision and its orders: they are not on the latency path. */
+  private recordBar(time: number, legs: Bar[], equity: number): void {
+    if (this.d.journalBars === false) return;
+    this.d.journal.recordBarClose(this.id, this.barRows(time, legs), time, equity, this.book.cash);
+    this.d.journal.checkpoint();
+  }
+
+  /** After the decision (if any): the bar's journal rows, the state, warm-up progress, the log line and the bar event. */
+  private finishBar(time: number, legs: Bar[], step: StepResult, equity: number, traded: boolean): void {
+    const { d } = this;
+    this.recordBar(time, legs, equity);
+    const decided = step.decision.action !== 'none';
+    if (traded || decided || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
 
     if (this.warmHave < this.spec.warmupBars) {
       this.warmHave++;
       d.emit({ type: 'warmup', strategyId: this.id, have: this.warmHave, need: this.spec.warmupBars });
     }
+    const logs = d.logger.isLevelEnabled('info');
+    if (!logs && !this.emits.bar) {
+      d.onBarDone();
+      return;
+    }
+    const by = legs[0]!;
+    const bx = legs[1]!;
     const z = step.diagnostics.z;
-    const pos = strategy.position().side;
-    if (d.logger.isLevelEnabled('info')) {
+    const pos = this.strategy!.position().side;
+    if (logs) {
+      const { y, x } = this.mustInstruments();
       const { beta, gate } = step.diagnostics;
       // kind 'bar': a terminal renders this record as one line (src/log/terminal.ts); piped, it is JSON with every field.
-      d.logger.info({ kind: 'bar', strategy: this.id, bar: iso(b.time), ySymbol: y.symbol, xSymbol: x.symbol, y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), beta: beta === null ? null : Number(beta.toFixed(4)), p: gate.pValue, pos, equity: round2(equity) }, 'bar');
+      d.logger.info({ kind: 'bar', strategy: this.id, bar: iso(time), ySymbol: y.symbol, xSymbol: x.symbol, y: by.close, x: bx.close, z: z === null ? null : Number(z.toFixed(3)), beta: beta === null ? null : Number(beta.toFixed(4)), p: gate.pValue, pos, equity: round2(equity) }, 'bar');
     }
-    // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
-    const latencyMs = this.latencies.latest;
-    d.emit({ type: 'bar', strategyId: this.id, time: b.time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });
+    if (this.emits.bar) {
+      // The bar's decision latency (closing tick to decision, or to the first order handed over), for metrics.
+      const latencyMs = this.latencies.latest;
+      d.emit({ type: 'bar', strategyId: this.id, time, closes: [by.close, bx.close], z, position: pos, equity, ...(Number.isFinite(latencyMs) ? { decisionLatencyMs: latencyMs } : {}) });
+    }
     d.onBarDone();
   }
 
   /** Risk checks, then orders. Returns true when orders went out. */
-  private async act(b: AlignedBar, dec: Exclude<Decision, { action: 'none' }>, wall: number, record: () => void): Promise<boolean> {
+  private async act(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, record: () => void): Promise<boolean> {
     const { d } = this;
     const { y, x } = this.mustInstruments();
-    const barEnd = b.time + this.spec.barMinutes * 60_000;
+    const barEnd = time + this.spec.barMinutes * 60_000;
     const refuse = (reason: string): false => {
       this.latencies.push(performance.now() - wall);
       record();
-      d.logger.warn({ strategy: this.id, bar: iso(b.time), decision: dec.action, reason }, 'decision not executed');
-      d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(b.time)} not executed: ${reason}` });
-      d.journal.recordDecision(this.id, b.time, 'refused', { reason });
+      d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
+      d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
+      d.journal.recordDecision(this.id, time, 'refused', { reason });
       this.syncStrategy('refused decision');
       return false;
     };
     if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return refuse('inside the brokerage session maintenance window');
-    const stale = staleBarReason(b.time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
+    const stale = staleBarReason(time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
     if (stale) {
       this.staleSkipped++;
       return refuse(stale);
@@ -300,7 +353,7 @@ export class StrategyRunner {
     }), barEnd, Math.max(0, others));
     if (!verdict.ok) return refuse(verdict.reason);
 
-    const intentId = `${dec.action}-${b.time}`;
+    const intentId = `${dec.action}-${time}`;
     this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
     let res: ExecResult;
     try {
@@ -309,7 +362,7 @@ export class StrategyRunner {
       this.latencyStart = null;
       record();
     }
-    for (const o of d.journal.ordersOfIntent(this.id, intentId)) {
+    if (this.emits.order) for (const o of d.journal.ordersOfIntent(this.id, intentId)) {
       d.emit({ type: 'order', strategyId: this.id, cOID: o.cOID, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, state: o.state });
     }
     if (!res.ok) {
@@ -345,7 +398,7 @@ export class StrategyRunner {
   }
 
   saveState(): void {
-    if (this.strategy) this.d.journal.saveStrategyState(this.id, this.lastBarTime, this.strategy.saveState());
+    if (this.strategy && this.d.saveStates !== false) this.d.journal.saveStrategyState(this.id, this.lastBarTime, this.strategy.saveState());
   }
 
   /** The legs to trade to close this strategy's positions. */

@@ -69,12 +69,16 @@ export interface NodeOptions {
   pauseForMaintenance?: boolean;
   /** Save each strategy's state every N bars (always after a decision). */
   saveStateEveryBars?: number;
+  /** Journal the strategies' states at all (default true; a backtest never restarts, so it has none to save). */
+  saveStates?: boolean;
   /** Journal each bar close (default true; a backtest keeps its own equity curve). */
   journalBars?: boolean;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
   onEvent?: (e: NodeEvent) => void;
+  /** The event types `onEvent` wants (default: all); events of other types are not even built per bar. */
+  eventTypes?: readonly NodeEvent['type'][];
   /**
    * The market's clock for shutdown decisions (is the market open to flatten?). Default: the newest
    * event time seen (ticks, any market-data update, bars), moved on by the wall clock since it was
@@ -139,12 +143,14 @@ export class TradingNode {
     this.runners = o.strategies.map((spec) => new StrategyRunner(spec, {
       journal: o.journal, portfolio: this.portfolio, risk: this.risk, orders: this.orders, logger: this.logger, mode: o.mode,
       emit: (e) => this.emit(e),
+      listens: (type) => this.listens(type),
       execution: {
         combo: o.execution?.combo ?? false, maxLegRetries: o.execution?.maxLegRetries ?? 2,
         settleTimeoutMs: o.execution?.settleTimeoutMs ?? 30_000, outsideRth: o.risk.allowOutsideRth,
       },
       pauseForMaintenance: o.pauseForMaintenance !== false,
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
+      ...(o.saveStates === false ? { saveStates: false } : {}),
       ...(o.journalBars === false ? { journalBars: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
@@ -186,7 +192,12 @@ export class TradingNode {
   }
 
   private emit(e: NodeEvent): void {
+    if (this.o.eventTypes && !this.o.eventTypes.includes(e.type)) return;
     this.o.onEvent?.(e);
+  }
+
+  private listens(type: NodeEvent['type']): boolean {
+    return this.o.onEvent !== undefined && (this.o.eventTypes === undefined || this.o.eventTypes.includes(type));
   }
 
   runner(strategyId: string): StrategyRunner | undefined {
@@ -377,7 +388,9 @@ export class TradingNode {
   /** The account's equity as the node sizes it: paper, the sum of the books; live, the net liquidation. */
   private accountEquity(): number {
     if (this.o.mode === 'live' && this.portfolio.accountEquity !== null) return this.portfolio.accountEquity;
-    return this.runners.reduce((s, r) => s + this.portfolio.paperEquity(r.id), 0);
+    let sum = 0;
+    for (const r of this.runners) sum += this.portfolio.paperEquity(r.id);
+    return sum;
   }
 
   private checkDailyLoss(eventTime: number): boolean {

@@ -31,10 +31,11 @@ const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b
 
 export class MemoryJournal implements JournalApi {
   readonly file = ':memory:';
-  private readonly ordersByCoid = new Map<string, JournalOrder>();
-  private readonly orderRun = new Map<string, number | null>();
+  /** Orders, each with the run that placed it (copies handed out leave the run out). */
+  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null }>();
   private readonly openCoids = new Set<string>();
-  private readonly events: { coid: string; time: number; state: string; detail: string | null }[] = [];
+  /** Order events; the detail is kept as built here (fresh each time) and written as JSON when read. */
+  private readonly events: { coid: string; time: number; state: string; detail: unknown }[] = [];
   private readonly fillsById = new Map<string, StoredFill>();
   private readonly fillsByCoid = new Map<string, StoredFill[]>();
   private readonly positionRows = new Map<string, JournalPosition>();
@@ -68,7 +69,7 @@ export class MemoryJournal implements JournalApi {
   runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
     const mine = (r: { runId: number | null; strategyId: string }): boolean => r.runId === runId && (strategyId === undefined || r.strategyId === strategyId);
     let orders = 0;
-    for (const o of this.ordersByCoid.values()) if (mine({ runId: this.orderRun.get(o.cOID) ?? null, strategyId: o.strategyId })) orders++;
+    for (const o of this.ordersByCoid.values()) if (mine(o)) orders++;
     let fills = 0;
     for (const f of this.fillsById.values()) if (mine(f)) fills++;
     return { orders, fills };
@@ -93,15 +94,14 @@ export class MemoryJournal implements JournalApi {
     this.ordersByCoid.set(o.cOID, {
       cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
       quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
-      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
     });
-    this.orderRun.set(o.cOID, this.runId);
     this.openCoids.add(o.cOID);
     const intent = `${o.strategyId}\u0000${o.intentId}`;
     const list = this.byIntent.get(intent);
     if (list) list.push(o.cOID);
     else this.byIntent.set(intent, [o.cOID]);
-    this.events.push({ coid: o.cOID, time: now, state: 'new', detail: JSON.stringify({ side: o.side, quantity: o.quantity, cashQty: o.cashQty }) });
+    this.events.push({ coid: o.cOID, time: now, state: 'new', detail: { side: o.side, quantity: o.quantity, cashQty: o.cashQty } });
   }
 
   updateOrder(
@@ -124,12 +124,15 @@ export class MemoryJournal implements JournalApi {
       if (OPEN.has(state)) this.openCoids.add(cOID);
       else this.openCoids.delete(cOID);
     }
-    const detail = { ...(fields.brokerOrderId ? { brokerOrderId: fields.brokerOrderId } : {}),
-      ...(fields.filledQty !== undefined ? { filledQty: fields.filledQty } : {}),
-      ...(fields.error ? { error: fields.error } : {}),
-      ...(fields.detail !== undefined ? { detail: fields.detail } : {}),
-      ...(state !== requested ? { refused: requested } : {}) };
-    this.events.push({ coid: cOID, time: now, state, detail: JSON.stringify(detail) });
+    // The same keys in the same order as the SQLite journal's detail; its JSON is written when read
+    // (a nested detail is copied now: a caller may change its object later).
+    const detail: Record<string, unknown> = {};
+    if (fields.brokerOrderId) detail.brokerOrderId = fields.brokerOrderId;
+    if (fields.filledQty !== undefined) detail.filledQty = fields.filledQty;
+    if (fields.error) detail.error = fields.error;
+    if (fields.detail !== undefined) detail.detail = snapshot(fields.detail);
+    if (state !== requested) detail.refused = requested;
+    this.events.push({ coid: cOID, time: now, state, detail });
     return state;
   }
 
@@ -151,7 +154,7 @@ export class MemoryJournal implements JournalApi {
   }
 
   orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
-    return this.events.filter((e) => cOID === undefined || e.coid === cOID).map((e) => ({ ...e }));
+    return this.events.filter((e) => cOID === undefined || e.coid === cOID).map((e) => ({ coid: e.coid, time: e.time, state: e.state, detail: JSON.stringify(e.detail) }));
   }
 
   // ---------------------------------------------------------------- fills and positions
@@ -280,5 +283,15 @@ export class MemoryJournal implements JournalApi {
 
 /** A copy, as each read of the SQLite journal returns a new row (callers may hold it across updates). */
 function copyOrder(o: JournalOrder): JournalOrder {
-  return { ...o };
+  return {
+    cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
+    quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
+    state: o.state, brokerOrderId: o.brokerOrderId, filledQty: o.filledQty, avgPrice: o.avgPrice, createdAt: o.createdAt, updatedAt: o.updatedAt, lastError: o.lastError,
+  };
+}
+
+/** A nested event detail kept as it is now: plain values as they are, an object or array copied (callers pass flat ones). */
+function snapshot(v: unknown): unknown {
+  if (Array.isArray(v)) return [...(v as unknown[])];
+  return v !== null && typeof v === 'object' ? { ...v } : v;
 }

@@ -6,6 +6,12 @@
 /** A set that forgets its oldest members beyond `capacity` (insertion order). */
 export class BoundedSet<T> {
   private readonly items = new Set<T>();
+  /**
+   * A live iterator at the oldest member: everything before it was evicted, a member deleted and
+   * added again comes after it. Asking a fresh iterator each time would walk the holes that
+   * deletions leave at the front of the table (quadratic once the set is full).
+   */
+  private readonly oldest = this.items.values();
   constructor(private readonly capacity: number) {}
 
   has(v: T): boolean {
@@ -15,7 +21,7 @@ export class BoundedSet<T> {
   add(v: T): void {
     if (this.items.has(v)) return;
     this.items.add(v);
-    if (this.items.size > this.capacity) this.items.delete(this.items.values().next().value as T);
+    if (this.items.size > this.capacity) this.items.delete(this.oldest.next().value as T);
   }
 
   delete(v: T): boolean {
@@ -60,6 +66,8 @@ export class RecentSamples {
 /** A map that forgets its oldest keys beyond `capacity` (insertion order). */
 export class BoundedMap<K, V> {
   private readonly items = new Map<K, V>();
+  /** A live iterator at the oldest key (see BoundedSet). */
+  private readonly oldest = this.items.keys();
   constructor(private readonly capacity: number) {}
 
   get(k: K): V | undefined {
@@ -68,6 +76,6 @@ export class BoundedMap<K, V> {
 
   set(k: K, v: V): void {
     this.items.set(k, v);
-    if (this.items.size > this.capacity) this.items.delete(this.items.keys().next().value as K);
+    if (this.items.size > this.capacity) this.items.delete(this.oldest.next().value as K);
   }
 }
