@@ -5,7 +5,6 @@
  * written through the engine's own Journal class while a JournalWatcher follows it read-only.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,25 +14,17 @@ import { JournalWatcher } from '../src/observe/watcher.ts';
 import { Notifier } from '../src/observe/notify.ts';
 import { engineSectionSchema } from '../src/config/engine-schema.ts';
 import { waitFor } from './helpers/engine-harness.ts';
+import { startWebhookReceiver } from './helpers/webhook-receiver.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function receiver(): Promise<{ url: string; got: Record<string, unknown>[] }> {
-  const got: Record<string, unknown>[] = [];
-  const server: Server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (d: Buffer) => (data += d.toString()));
-    req.on('end', () => {
-      got.push(JSON.parse(data) as Record<string, unknown>);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/alerts`, got };
+async function receiver() {
+  const hook = await startWebhookReceiver('/alerts');
+  cleanups.push(hook.close);
+  return hook;
 }
 
 describe('observe alerts', () => {

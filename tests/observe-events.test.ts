@@ -8,7 +8,6 @@
  * is one line.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,6 +21,7 @@ import { RunObserver } from '../src/observe/run-observer.ts';
 import { cryptoParams, pairParams, runNode, simHook, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 import { parsePrometheusText } from './helpers/prom-text.ts';
 import { runTandem } from './helpers/processes.ts';
+import { startWebhookReceiver } from './helpers/webhook-receiver.ts';
 
 let h: Harness | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -31,19 +31,10 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function webhook(): Promise<{ url: string; got: Record<string, unknown>[] }> {
-  const got: Record<string, unknown>[] = [];
-  const server: Server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (d: Buffer) => (data += d.toString()));
-    req.on('end', () => {
-      got.push(JSON.parse(data) as Record<string, unknown>);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, got };
+async function webhook() {
+  const hook = await startWebhookReceiver();
+  cleanups.push(hook.close);
+  return hook;
 }
 
 type Of<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>;

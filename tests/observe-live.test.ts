@@ -6,7 +6,6 @@
  * journal and refuses requests without its token; `tandem report --compare-backtest` renders the run.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { launchChromium } from '../src/auth/chromium.ts';
@@ -19,6 +18,7 @@ import { engineSectionSchema } from '../src/config/engine-schema.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { pairParams, runNode, spec, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 import { startTandem } from './helpers/processes.ts';
+import { startWebhookReceiver } from './helpers/webhook-receiver.ts';
 
 let h: Harness | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -40,29 +40,13 @@ async function tandem(args: string[]): Promise<{ code: number | null; out: strin
   return { code, out, err };
 }
 
-interface Hook { body: Record<string, unknown> }
-async function webhookServer(): Promise<{ url: string; hooks: Hook[]; server: Server }> {
-  const hooks: Hook[] = [];
-  const server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (d: Buffer) => (data += d.toString()));
-    req.on('end', () => {
-      hooks.push({ body: JSON.parse(data) as Record<string, unknown> });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/hook`, hooks, server };
-}
-
 describe('observe: a node trading on the simulator', () => {
   it('status and trades read the journal while the node writes it; trade lines, webhook alerts, the remote dashboard and the live report', async () => {
     h = await startHarness();
     const params = pairParams();
     const journalFile = h.journalFile;
-    const hook = await webhookServer();
-    cleanups.push(() => new Promise<void>((r) => hook.server.close(() => r())));
+    const hook = await startWebhookReceiver();
+    cleanups.push(hook.close);
     const notify = engineSectionSchema.parse({ notify: { webhook: { url: hook.url } } }).notify;
     const logLines: string[] = [];
     const logger = createLogger({ level: 'info', pretty: false, destination: { write: (l: string) => logLines.push(l) } as unknown as NodeJS.WritableStream });
@@ -135,12 +119,12 @@ describe('observe: a node trading on the simulator', () => {
     writeFileSync(killFile, '');
     const summary = await running;
     expect(summary.stopReason).toBe('kill-switch');
-    await waitFor(() => hook.hooks.some((x) => x.body.kind === 'halt'), 30_000, 'the halt alert');
-    await waitFor(() => hook.hooks.filter((x) => x.body.kind === 'fill').length >= journal.fills().length, 30_000, 'a fill alert per fill');
-    const halt = hook.hooks.find((x) => x.body.kind === 'halt')!.body;
+    await waitFor(() => hook.got.some((x) => x.kind === 'halt'), 30_000, 'the halt alert');
+    await waitFor(() => hook.got.filter((x) => x.kind === 'fill').length >= journal.fills().length, 30_000, 'a fill alert per fill');
+    const halt = hook.got.find((x) => x.kind === 'halt')!;
     // From the node's trading-state event (a risk halt of the account), not from the journal's incident.
     expect(halt).toMatchObject({ source: 'tandem', kind: 'halt', strategy: null, data: { scope: 'account', reason: 'kill-switch' } });
-    expect(hook.hooks.find((x) => x.body.kind === 'fill')!.body).toMatchObject({ source: 'tandem', kind: 'fill', strategy: 'etha_ethv', data: { symbol: expect.stringMatching(/^ETH[AV]$/) } });
+    expect(hook.got.find((x) => x.kind === 'fill')!).toMatchObject({ source: 'tandem', kind: 'fill', strategy: 'etha_ethv', data: { symbol: expect.stringMatching(/^ETH[AV]$/) } });
     let hz: Response | undefined;
     for (let i = 0; i < 100; i++) {
       hz = await fetch(`${dash.url}/healthz`);
