@@ -59,33 +59,47 @@ export interface LoadedPair {
 
 /** The two legs of a pair strategy from a bar file, checked: both present, at least 2 aligned bars. */
 export async function loadPair(config: StrategyConfig, dataFile: string, progress?: boolean): Promise<LoadedPair> {
-  const params = config.strategy as unknown as CointegrationParams;
-  if (config.strategy.type !== 'cointegration') {
-    throw new UserError(`${config.file}: the backtester runs pair strategies; strategy type '${config.strategy.type}' is not supported`);
+  return (await loadPairs([config], dataFile, progress))[0]!;
+}
+
+/**
+ * The legs of several pair strategies from one bar file, read once for all of them (a portfolio
+ * backtest of an engine config reads its data file a single time, whatever the number of strategies).
+ */
+export async function loadPairs(configs: StrategyConfig[], dataFile: string, progress?: boolean): Promise<LoadedPair[]> {
+  for (const config of configs) {
+    if (config.strategy.type !== 'cointegration') {
+      throw new UserError(`${config.file}: the backtester runs pair strategies; strategy type '${config.strategy.type}' is not supported`);
+    }
   }
-  const ySym = params.legs.y.symbol;
-  const xSym = params.legs.x.symbol;
+  const legsOf = (config: StrategyConfig) => (config.strategy as unknown as CointegrationParams).legs;
+  const symbols = [...new Set(configs.flatMap((c) => [legsOf(c).y.symbol, legsOf(c).x.symbol]))];
   const loadBar = new ProgressBar({ label: 'reading bars', total: 0, ...(progress !== undefined ? { enabled: progress } : {}) });
   const series = await loadBars(dataFile, {
-    symbols: [ySym, xSym],
+    symbols,
     onProgress: (done, total) => {
       loadBar.setTotal(total);
       loadBar.update(done);
     },
   });
   loadBar.finish();
-  const y = series.get(ySym);
-  const x = series.get(xSym);
-  for (const [sym, s, leg] of [[ySym, y, 'y'], [xSym, x, 'x']] as const) {
-    if (!s) throw new UserError(`${dataFile}: no bars for ${sym} (leg ${leg} of ${config.file}); the file must hold rows with symbol ${sym}`);
-  }
-  const n = countAligned(y!, x!);
-  if (n < 2) {
-    throw new UserError(`${dataFile}: ${ySym} and ${xSym} share ${n} bar time(s); a backtest needs at least 2 aligned bars (bars are matched on exactly equal times)`);
-  }
-  const warnings: string[] = [];
-  if (n < params.lookback + 1) warnings.push(`only ${n} aligned bars for lookback ${params.lookback}: the strategy never trades`);
-  return { params, y: y!, x: x!, n, warnings };
+  return configs.map((config) => {
+    const params = config.strategy as unknown as CointegrationParams;
+    const ySym = params.legs.y.symbol;
+    const xSym = params.legs.x.symbol;
+    const y = series.get(ySym);
+    const x = series.get(xSym);
+    for (const [sym, s, leg] of [[ySym, y, 'y'], [xSym, x, 'x']] as const) {
+      if (!s) throw new UserError(`${dataFile}: no bars for ${sym} (leg ${leg} of ${config.file}); the file must hold rows with symbol ${sym}`);
+    }
+    const n = countAligned(y!, x!);
+    if (n < 2) {
+      throw new UserError(`${dataFile}: ${ySym} and ${xSym} share ${n} bar time(s); a backtest needs at least 2 aligned bars (bars are matched on exactly equal times)`);
+    }
+    const warnings: string[] = [];
+    if (n < params.lookback + 1) warnings.push(`only ${n} aligned bars for lookback ${params.lookback}: the strategy never trades`);
+    return { params, y: y!, x: x!, n, warnings };
+  });
 }
 
 export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestFileResult> {
@@ -125,8 +139,8 @@ export interface BacktestNodeOptions {
 
 /** The live path: every strategy of the configs on the live trading node, bars from one file. */
 export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<BacktestFileResult> {
-  const pairs = [];
-  for (const c of opts.configs) pairs.push({ config: c, ...(await loadPair(c, opts.dataFile, opts.progress)) });
+  const loaded = await loadPairs(opts.configs, opts.dataFile, opts.progress);
+  const pairs = opts.configs.map((config, i) => ({ config, ...loaded[i]! }));
   const single = pairs.length === 1 ? pairs[0]! : null;
   const collector = opts.report && single ? new ReportCollector() : null;
   const total = pairs.reduce((s, p) => s + p.n, 0);
