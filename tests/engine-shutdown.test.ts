@@ -135,15 +135,14 @@ strategies: [etf.yaml]
     await until(() => count(run.lines, /"msg":"fill"/) >= 2, 120_000, 'both legs filled');
     // 17:00 New York: the stock market is closed. The simulator's quotes freeze at the close (their
     // time is the last 2 s step before 16:00, and field 31 gets the `C` prefix), so the node's market
-    // clock is that time moved on by the wall clock. Wait for the node to say it saw the frozen
-    // quote (its "not trading" line, logged as it notes the quote's time), then until the wall clock
-    // has carried that time past 16:00: a lower bound, which a busy machine only lengthens.
+    // clock is that time moved on by the wall clock. Wait for the node to say it saw the frozen quote
+    // (its "not trading" line), then for its own market check, on the same clock the flatten uses, to
+    // report the market closed (the run prints "market closed until …" as the node's `market` event
+    // arrives): from then on a flatten is refused, however slow the machine.
     const linesBefore = run.lines.length;
     await simHook(info.url, '/sim/clock', 'POST', { speed: 1, set: Date.UTC(2026, 2, 3, 22, 0) });
     await until(() => run.lines.slice(linesBefore).some((l) => /instrument not trading \(last price is the previous close/.test(l)), 60_000, 'the node to see the close');
-    // Not a wait for something to happen in time: the node's clock is wall-clock driven from here,
-    // and at least 2 s must pass (more is as good).
-    await new Promise((r) => setTimeout(r, 2_500));
+    await until(() => run.lines.slice(linesBefore).some((l) => /market closed until/.test(l)), 90_000, 'the node to report the market closed');
     const before = (await simHook<SimPortfolio>(info.url, '/sim/portfolio')).find((a) => a.id === info.accounts.paper)!.positions.filter((p) => p.qty !== 0);
     run.proc.kill('SIGTERM');
     const code = await run.exited;
