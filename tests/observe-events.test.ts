@@ -106,9 +106,12 @@ describe('observe: the node\'s typed events on a run against the simulator', () 
     expect(lines.join('')).toMatch(/^2026-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T {2}node {2}slow: waiting for warm-up: \d+\/1004 bars$/m);
 
     // Session drop through the simulator's hook: down, the account halted for it, up again, active.
+    // Every answer 20 ms late while it lasts, so the drop outlasts the 6 ms of sessionLostMinutes.
     const nSession = ofType(ev, 'session').length;
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'latency=20' });
     await simHook(h.sim.url, '/sim/session/drop', 'POST', {});
     await waitFor(() => ofType(ev, 'session').slice(nSession).some((s) => s.state === 'up'), 60_000, 'the session back');
+    await simHook(h.sim.url, '/sim/faults', 'DELETE');
     const [down, up] = ofType(ev, 'session').slice(nSession);
     expect(down).toMatchObject({ state: 'down', what: 'session' });
     expect(up).toMatchObject({ state: 'up', what: 'session' });

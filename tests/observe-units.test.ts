@@ -10,7 +10,9 @@ import type { ReaderDecision, ReaderFill, ReaderOrder } from '../src/observe/jou
 import { parseSince } from '../src/cli/trades.ts';
 import { endpointLabel, NodeMetrics } from '../src/observe/metrics.ts';
 import { engineSectionSchema } from '../src/config/engine-schema.ts';
+import { Notifier } from '../src/observe/notify.ts';
 import { parsePrometheusText } from './helpers/prom-text.ts';
+import { startWebhookReceiver } from './helpers/webhook-receiver.ts';
 
 /** Tuesday 3 March 2026 09:35 New York (EST). */
 const T = Date.UTC(2026, 2, 3, 14, 35);
@@ -124,6 +126,27 @@ describe('observe helpers', () => {
     expect(ok.notify.events).toEqual(['fill', 'halt', 'legging', 'session-lost', 'foreign-position']);
     expect(engineSectionSchema.safeParse({ notify: { events: ['fills'] } }).success).toBe(false);
     expect(engineSectionSchema.safeParse({ notify: { telegram: { chatId: '1', token: 'x' } } }).success).toBe(false);
+  });
+
+  it('notify: a session drop that outlasted sessionLostMinutes alerts even when the node is back before the timer ran; a shorter drop does not', async () => {
+    const hook = await startWebhookReceiver();
+    try {
+      // 0.001 minutes = 60 ms.
+      const notifier = new Notifier(engineSectionSchema.parse({ notify: { sessionLostMinutes: 0.001, webhook: { url: hook.url } } }).notify, {});
+      notifier.followNode();
+      const now = Date.now();
+      // Down 1 s, then up in the same tick: the drop's timer cannot have run (a busy event loop).
+      notifier.onNodeEvent({ type: 'session', state: 'down', what: 'session', reason: 'sts', time: now - 1_000 });
+      notifier.onNodeEvent({ type: 'session', state: 'up', what: 'session', reason: null, time: now });
+      // Down 10 ms: shorter than the limit.
+      notifier.onNodeEvent({ type: 'session', state: 'down', what: 'session', reason: 'sts', time: now + 100 });
+      notifier.onNodeEvent({ type: 'session', state: 'up', what: 'session', reason: null, time: now + 110 });
+      await notifier.close();
+      expect(hook.got).toEqual([expect.objectContaining({ kind: 'session-lost', data: { since: now - 1_000, reason: 'sts' } })]);
+      expect(hook.got[0]!.text).toMatch(/^brokerage session down for 0 min \(sts\)/);
+    } finally {
+      await hook.close();
+    }
   });
 });
 

@@ -145,19 +145,26 @@ export class Notifier {
       this.sessionTimer = setTimeout(() => {
         if (this.sessionTimer) this.timers.delete(this.sessionTimer);
         this.sessionTimer = null;
-        if (this.session !== drop) return;
-        const mins = Math.round((Date.now() - drop.since) / 6_000) / 10;
-        void this.send({ kind: 'session-lost', time: Date.now(), strategy: null, text: `brokerage session down for ${mins} min${drop.reason ? ` (${drop.reason})` : ''}: no decisions are made until it is back`, data: { since: drop.since, reason: drop.reason } });
+        if (this.session === drop) this.sendSessionLost(drop, Date.now());
       }, Math.max(0, drop.since + this.cfg.sessionLostMinutes * 60_000 - Date.now()));
       this.timers.add(this.sessionTimer);
     } else if ((e.type === 'session' && e.state === 'up') || e.type === 'started') {
+      const drop = this.session;
       this.session = { down: false, since: e.time, reason: null };
       if (this.sessionTimer) {
         clearTimeout(this.sessionTimer);
         this.timers.delete(this.sessionTimer);
         this.sessionTimer = null;
+        // The drop outlasted the limit but its timer had not run yet (a busy event loop runs timers
+        // late, after the I/O that brought the session back): it still was a drop that long.
+        if (drop.down && e.time - drop.since >= this.cfg.sessionLostMinutes * 60_000) this.sendSessionLost(drop, e.time);
       }
     }
+  }
+
+  private sendSessionLost(drop: { since: number; reason: string | null }, now: number): void {
+    const mins = Math.round((now - drop.since) / 6_000) / 10;
+    void this.send({ kind: 'session-lost', time: now, strategy: null, text: `brokerage session down for ${mins} min${drop.reason ? ` (${drop.reason})` : ''}: no decisions are made until it is back`, data: { since: drop.since, reason: drop.reason } });
   }
 
   /** Alerts from the journal: fills, legging, foreign positions; halts and session lost > N minutes unless the node's events say those. */
@@ -170,28 +177,35 @@ export class Notifier {
     if (this.nodeEvents) return;
     const limitMs = this.cfg.sessionLostMinutes * 60_000;
     let pending: NodeJS.Timeout | null = null;
+    /** The drop the pending timer is for. */
+    let drop: { since: number; reason: string | null } | null = null;
     /** The drop already alerted (its start): one alert per drop. */
     let alerted: number | null = null;
-    const arm = (since: number): void => {
+    const alert = (d: { since: number; reason: string | null }, now: number): void => {
+      alerted = d.since;
+      this.sendSessionLost(d, now);
+    };
+    const arm = (since: number, reason: string | null): void => {
       if (pending || alerted === since) return;
+      drop = { since, reason };
       pending = setTimeout(() => {
         this.timers.delete(pending!);
         pending = null;
         const h = w.health.session;
-        if (h.state !== 'down') return;
-        alerted = since;
-        const mins = Math.round((Date.now() - (h.since ?? since)) / 6_000) / 10;
-        void this.send({ kind: 'session-lost', time: Date.now(), strategy: null, text: `brokerage session down for ${mins} min${h.reason ? ` (${h.reason})` : ''}: no decisions are made until it is back`, data: { since: h.since, reason: h.reason } });
+        if (h.state === 'down') alert({ since, reason: h.reason }, Date.now());
       }, Math.max(0, since + limitMs - Date.now()));
       this.timers.add(pending);
     };
     const onHealth = (): void => {
       const s = w.health.session;
-      if (s.state === 'down') arm(s.since ?? Date.now());
+      if (s.state === 'down') arm(s.since ?? Date.now(), s.reason);
       else if (pending) {
         clearTimeout(pending);
         this.timers.delete(pending);
         pending = null;
+        // Back, but the drop outlasted the limit before its timer ran (a busy event loop).
+        const upAt = s.since ?? Date.now();
+        if (drop && upAt - drop.since >= limitMs) alert(drop, upAt);
       }
     };
     w.on('health', onHealth);
