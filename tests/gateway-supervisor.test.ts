@@ -27,10 +27,17 @@ async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20
   }
 }
 
-async function tickleStatus(baseUrl: string): Promise<number | undefined> {
+/** What the last tickle got (a status or an error code), for a timeout's message. */
+let lastTickle = '(none yet)';
+
+async function tickleStatus(baseUrl: string, timeoutMs = 1_000): Promise<number | undefined> {
   try {
-    return (await callGateway(baseUrl, '/v1/api/tickle', { timeoutMs: 1_000 })).status;
-  } catch {
+    const status = (await callGateway(baseUrl, '/v1/api/tickle', { timeoutMs })).status;
+    lastTickle = `HTTP ${status}`;
+    return status;
+  } catch (err) {
+    const e = err as { code?: string; name?: string; cause?: { code?: string } };
+    lastTickle = e.code ?? e.cause?.code ?? e.name ?? String(err);
     return undefined;
   }
 }
@@ -255,14 +262,15 @@ describe('supervising the simulator as the gateway', () => {
     const sup = new GatewaySupervisor({ dir: gw.dir, baseUrl: gw.baseUrl, logFile: join(dataDir, 'gateway.log'), healthIntervalMs: 500, startupGraceMs: 300_000, restartBackoff: { initialMs: 200 }, stopTimeoutMs: 5_000 });
     cleanups.push(() => sup.stop());
     const explain = (e: Error) => {
-      throw new Error(`${e.message}; supervisor log:\n${existsSync(join(dataDir, 'gateway.log')) ? readFileSync(join(dataDir, 'gateway.log'), 'utf8').slice(-4_000) : '(none)'}`);
+      throw new Error(`${e.message}; the last tickle got ${lastTickle}; supervisor log:\n${existsSync(join(dataDir, 'gateway.log')) ? readFileSync(join(dataDir, 'gateway.log'), 'utf8').slice(-4_000) : '(none)'}`);
     };
     sup.start();
     // Bounds only: each wait ends as soon as the simulator answers.
-    await waitFor('simulator up', async () => (await tickleStatus(gw.baseUrl)) === 401, 200_000).catch(explain);
+    // A simulator started through tsx on a loaded machine answers its first requests slowly: 10 s each.
+    await waitFor('simulator up', async () => (await tickleStatus(gw.baseUrl, 10_000)) === 401, 200_000).catch(explain);
     const first = gw.simPid();
     process.kill(first, 'SIGKILL');
-    await waitFor('simulator restarted', async () => gw.simPid() !== first && (await tickleStatus(gw.baseUrl)) === 401, 200_000).catch(explain);
+    await waitFor('simulator restarted', async () => gw.simPid() !== first && (await tickleStatus(gw.baseUrl, 10_000)) === 401, 200_000).catch(explain);
     expect(sup.restartCount).toBe(1);
     const second = gw.simPid();
     await sup.stop();
