@@ -9,7 +9,7 @@ import { runLiveBacktest } from '../src/backtest/live-backtest.ts';
 import { runBacktest } from '../src/backtest/runner.ts';
 import { createStrategy } from '../src/strategies/registry.ts';
 import type { PairBar } from '../src/strategies/types.ts';
-import { pairParams, runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { HARNESS_RISK, pairParams, runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -148,7 +148,7 @@ describe('engine live', () => {
 
   it('engine max daily loss flattens and stops', async () => {
     h = await startHarness();
-    const { node, journal } = h.newNode({ risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 5, allowOutsideRth: false } });
+    const { node, journal } = h.newNode({ risk: { ...HARNESS_RISK, maxDailyLoss: 5 } });
     const summary = await runNode(h, node, 600);
     expect(summary.stopReason).toBe('daily-loss');
     expect(journal.incidents().some((i) => i.kind === 'daily-loss')).toBe(true);

@@ -6,7 +6,7 @@
  * journalled as refused.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
+import { HARNESS_RISK, runNode, simHook, startHarness, waitFor, type Harness } from './helpers/engine-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -22,7 +22,7 @@ describe('engine stale decisions', () => {
     h = await startHarness();
     // Every placement stalls: answered (503) only after 60 s although placed; the client gives up after 10 s.
     await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'order503=1,order503Delay=60000' });
-    const { node, journal } = h.newNode({ clientTimeoutMs: 10_000, resolveTimeoutMs: 30_000 });
+    const { node, journal } = h.newNode({ clientTimeoutMs: 10_000, resolveTimeoutMs: 30_000, risk: { ...HARNESS_RISK, maxBarAgeBars: 1 } });
     const running = runNode(h, node, 600);
     // Fast to the first decision, then 120x (a bar is 2.5 s): a 10 s stall queues 4 bars, and the
     // slack below (one bar) is 2.5 s of real delay between the engine's check and the simulator.

@@ -58,6 +58,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * The harness's risk limits. The simulated clock runs 600× (a 5-minute bar is 0.5 s of real time),
+ * so a loaded machine lags behind it by more than a bar, and the stale-bar rule (risk.maxBarAgeBars,
+ * 1 in a real config) would rightly refuse decisions that an idle machine makes: tests that compare
+ * decisions or expect trades would then depend on the machine's load. Here it allows 1000 bars; the
+ * rule itself is tested in engine-stale, which sets it back to 1.
+ */
+export const HARNESS_RISK = { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false, maxBarAgeBars: 1_000 };
+
 export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
   const sim = await startSimulator({ speed: 1, startTime: DAY_OPEN, seed: 7, authenticated: true, profile: 'ideal', ...simOpts });
   const dir = mkdtempSync(join(tmpdir(), 'tandem-engine-test-'));
@@ -78,7 +87,7 @@ export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
       const node = new TradingNode({
         broker: new IbkrBroker({ client, ...(logger ? { logger } : {}) }), journal, mode: 'paper', accountId, startingCash: 100_000, ...(logger ? { logger } : {}),
         strategies: strategies ?? [spec('pair', params)],
-        risk: { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false },
+        risk: HARNESS_RISK,
         execution: { settleTimeoutMs: 20_000, maxLegRetries: 2 },
         orderPollMs: 300, resolveTimeoutMs: 20_000, portfolioSyncMs: 2_000, shutdownTimeoutMs: 10_000,
         marketClock: () => sim.core.clock.now(),
