@@ -1,0 +1,247 @@
+/**
+ * The CSV loader's fast path (csv.ts): reads a run of complete rows straight from the file's bytes
+ * into the symbols' columns, in one pass and without making a string, and stops at the first row it
+ * does not take (a blank line, quotes, spaces around a cell, an offset in a time, a bad cell), which
+ * the loader then reads the slow, reference way: that reading accepts the row with the same values
+ * or reports the error with file:line:col. So this must never accept a row the slow path refuses,
+ * nor read a value differently (tests/backtest-csv-identity.test.ts).
+ *
+ * Why a loop over many rows in one call, with its state in locals: at ~100 bytes a row, a call, a
+ * closure's variables and a check of the buffer's end per byte cost as much as the parsing. The
+ * caller passes only complete rows (up to a chunk's last `\n`), so every scan stops at a delimiter
+ * without looking for the end.
+ */
+import { readTime } from './csv-bytes.ts';
+import { decimalToDouble, POW10 } from './csv-decimal.ts';
+import type { SeriesBuilder } from './series-builder.ts';
+
+/** What a column of the file holds. Numeric columns are NUM + k, k indexing open, high, low, close, volume. */
+export const IGNORED = 0;
+export const TIME = 1;
+export const SYMBOL = 2;
+export const NUM = 3;
+const VOLUME = NUM + 4;
+
+const NL = 10;
+const CR = 13;
+const QUOTE = 34;
+const PLUS = 43;
+const COMMA = 44;
+const MINUS = 45;
+const DOT = 46;
+const D0 = 48;
+const D9 = 57;
+const UPPER_E = 69;
+const LOWER_E = 101;
+
+/** A symbol seen in the file: its bytes (to recognise it without decoding), and its builder if kept. */
+export interface SymbolEntry {
+  bytes: Uint8Array;
+  builder: SeriesBuilder | null;
+  /** False when the cell has space around the name: such rows are left to the slow path, which trims. */
+  trimmed: boolean;
+  /** The symbol of the row after this one's last row: usually the next row's. */
+  next: SymbolEntry | null;
+}
+
+export function sameBytes(bytes: Uint8Array, buf: Buffer, s: number, e: number): boolean {
+  const n = bytes.length;
+  if (n !== e - s) return false;
+  for (let k = 0; k < n; k++) if (bytes[k] !== buf[s + k]) return false;
+  return true;
+}
+
+/** The last number readNumber read. */
+const scratch = new Float64Array(1);
+
+/**
+ * A number cell at buf[p]: `digits[.digits]`, or with an exponent (then read by `Number`, as the
+ * slow path does). Returns the position of the delimiter after it with the value in scratch[0], or
+ * -1 when the fast path does not take it (no digits, a sign, space, any other byte).
+ */
+function readNumber(buf: Buffer, p: number): number {
+  const fs = p;
+  // The significant digits in two integers of up to 9 digits each (hi, then lo).
+  let hi = 0;
+  let lo = 0;
+  let nSig = 0;
+  let c = buf[p]!;
+  while (c >= D0 && c <= D9) {
+    if (nSig < 9) {
+      hi = hi * 10 + (c - D0);
+      if (hi !== 0) nSig++; // leading zeros are not significant
+    } else {
+      if (nSig < 18) lo = lo * 10 + (c - D0);
+      nSig++;
+    }
+    c = buf[++p]!;
+  }
+  let frac = 0;
+  if (c === DOT) {
+    const f0 = ++p;
+    c = buf[p]!;
+    while (c >= D0 && c <= D9) {
+      if (nSig < 9) {
+        hi = hi * 10 + (c - D0);
+        if (hi !== 0) nSig++;
+      } else {
+        if (nSig < 18) lo = lo * 10 + (c - D0);
+        nSig++;
+      }
+      c = buf[++p]!;
+    }
+    frac = p - f0;
+    if (p - fs === 1) return -1; // '.' alone
+  } else if (p === fs) return -1; // no digits
+  if (c === COMMA || c === NL || c === CR) {
+    let v: number;
+    if (nSig > 18 || frac > 22) v = Number(latin1(buf, fs, p));
+    // Up to 15 digits: the integer and 10^frac are exact doubles, so one division rounds correctly.
+    else if (nSig <= 15) {
+      const m = nSig > 9 ? hi * POW10[nSig - 9]! + lo : hi;
+      v = frac > 0 ? m / POW10[frac]! : m;
+    } else {
+      v = decimalToDouble(hi, POW10[nSig - 9]!, lo, frac);
+      if (v !== v) v = Number(latin1(buf, fs, p));
+    }
+    scratch[0] = v;
+    return p;
+  }
+  if (c !== LOWER_E && c !== UPPER_E) return -1;
+  // An exponent: digits, signs and e's to the delimiter, read by Number (NaN if malformed).
+  for (;;) {
+    c = buf[++p]!;
+    if (c === COMMA || c === NL || c === CR) break;
+    if (!((c >= D0 && c <= D9) || c === PLUS || c === MINUS || c === LOWER_E || c === UPPER_E)) return -1;
+  }
+  scratch[0] = Number(latin1(buf, fs, p));
+  return p;
+}
+
+const latin1 = (buf: Buffer, s: number, e: number): string => buf.toString('latin1', s, e);
+
+/** Runs of rows read in place; its fields persist between runs (and the slow path resets lastTimeLen). */
+export class FastRows {
+  /** The role of each column (IGNORED, TIME, SYMBOL, NUM + k), from the header. */
+  roles: Uint8Array = new Uint8Array(0);
+  /** The last time cell read here, its length (-1: none, or the slow path read a time since) and value. */
+  lastTimeBytes = new Uint8Array(64);
+  lastTimeLen = -1;
+  lastTime = 0;
+  /** The symbol of the last row. */
+  lastEntry: SymbolEntry | null = null;
+  /** The line number of the last row read. */
+  lineNo = 0;
+
+  /** `symbolAt` finds (or adds) the entry of a symbol the last row's guesses missed. */
+  constructor(private readonly symbolAt: (buf: Buffer, s: number, e: number) => SymbolEntry) {}
+
+  /**
+   * Reads the complete rows of buf[s, limit) (limit just after a `\n`) until one it does not take;
+   * returns where it stopped: limit, or the start of that row (lineNo is then the line before it).
+   */
+  run(buf: Buffer, s: number, limit: number): number {
+    const roles = this.roles;
+    const last = roles.length - 1;
+    let lineNo = this.lineNo;
+    let lastTimeLen = this.lastTimeLen;
+    let lastTime = this.lastTime;
+    let lastTimeBytes = this.lastTimeBytes;
+    let entry = this.lastEntry;
+    let open = 0;
+    let high = 0;
+    let low = 0;
+    let close = 0;
+    let volume = 0;
+    let rowStart = s;
+    rows: while (rowStart < limit) {
+      let p = rowStart;
+      let c = buf[p]!;
+      if (c === NL || c === CR) break; // a blank line
+      let t = NaN;
+      let rowEntry: SymbolEntry | null = null;
+      for (let col = 0; ; col++) {
+        const role = roles[col]!;
+        if (role >= NUM) {
+          p = readNumber(buf, p);
+          if (p < 0) break rows;
+          const v = scratch[0]!;
+          // Zero where the column wants a positive number, or not a finite number: the slow path words the error.
+          if (!((v > 0 && v < Infinity) || (v === 0 && role === VOLUME))) break rows;
+          if (role === NUM) open = v;
+          else if (role === NUM + 1) high = v;
+          else if (role === NUM + 2) low = v;
+          else if (role === NUM + 3) close = v;
+          else volume = v;
+        } else {
+          const fs = p;
+          // The same time as the last row's (both legs' rows usually share it): its bytes, then a delimiter.
+          if (role === TIME && lastTimeLen > 0) {
+            const e = fs + lastTimeLen;
+            c = buf[e]!;
+            if (c === COMMA || c === NL || c === CR) {
+              // From the end: two different times usually differ in their last digits.
+              let k = lastTimeLen - 1;
+              while (k >= 0 && lastTimeBytes[k] === buf[fs + k]) k--;
+              if (k < 0) {
+                t = lastTime;
+                p = e;
+              }
+            }
+          }
+          if (p === fs) {
+            c = buf[p]!;
+            while (c !== COMMA && c !== NL && c !== CR) {
+              if (c === QUOTE) break rows;
+              c = buf[++p]!;
+            }
+            if (role === TIME) {
+              // Only digits, '-', 'T', ':', '.' and 'Z' pass, so no space to trim.
+              t = readTime(buf, fs, p);
+              if (t !== t) break rows;
+              const n = p - fs;
+              if (n > lastTimeBytes.length) lastTimeBytes = this.lastTimeBytes = new Uint8Array(n * 2);
+              for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[fs + k]!;
+              lastTimeLen = n;
+              lastTime = t;
+            } else if (role === SYMBOL) {
+              if (p === fs) break rows;
+              // Rows usually cycle through the symbols in the same order: try the one that came next last time.
+              const guess = entry === null ? null : entry.next;
+              if (guess !== null && sameBytes(guess.bytes, buf, fs, p)) entry = guess;
+              else if (entry === null || !sameBytes(entry.bytes, buf, fs, p)) {
+                this.lastEntry = entry;
+                entry = this.symbolAt(buf, fs, p);
+              }
+              if (!entry.trimmed) break rows;
+              rowEntry = entry;
+            }
+          }
+        }
+        c = buf[p]!;
+        if (c === COMMA) {
+          if (col === last) break rows; // more fields than the header
+          p++;
+          continue;
+        }
+        // The line's end: `\n`, or `\r\n`.
+        if (col !== last) break rows; // fewer fields than the header
+        if (c === CR) {
+          if (buf[p + 1] !== NL) break rows;
+          p++;
+        }
+        p++;
+        break;
+      }
+      lineNo++;
+      const b = rowEntry!.builder;
+      if (b !== null) b.add(t, open, high, low, close, volume, lineNo);
+      rowStart = p;
+    }
+    this.lineNo = lineNo;
+    this.lastTimeLen = lastTimeLen;
+    this.lastTime = lastTime;
+    this.lastEntry = entry;
+    return rowStart;
+  }
+}
