@@ -11,8 +11,8 @@
  * caller passes only complete rows (up to a chunk's last `\n`), so every scan stops at a delimiter
  * without looking for the end.
  */
-import { readTime } from './csv-bytes.ts';
-import { decimalToDouble, POW10 } from './csv-decimal.ts';
+import { readTimeInto } from './csv-bytes.ts';
+import { decimalInto, POW10 } from './csv-decimal.ts';
 import type { SeriesBuilder } from './series-builder.ts';
 
 /** What a column of the file holds. Numeric columns are NUM + k, k indexing open, high, low, close, volume. */
@@ -21,6 +21,7 @@ export const TIME = 1;
 export const SYMBOL = 2;
 export const NUM = 3;
 const VOLUME = NUM + 4;
+const LAST_TIME = VOLUME + 1;
 
 const NL = 10;
 const CR = 13;
@@ -51,7 +52,7 @@ export function sameBytes(bytes: Uint8Array, buf: Buffer, s: number, e: number):
   return true;
 }
 
-/** The last number readNumber read. */
+/** The last number read (out of a call: a double returned by a call not inlined costs a heap number). */
 const scratch = new Float64Array(1);
 
 /**
@@ -101,7 +102,8 @@ function readNumber(buf: Buffer, p: number): number {
       const m = nSig > 9 ? hi * POW10[nSig - 9]! + lo : hi;
       v = frac > 0 ? m / POW10[frac]! : m;
     } else {
-      v = decimalToDouble(hi, POW10[nSig - 9]!, lo, frac);
+      decimalInto(hi, POW10[nSig - 9]!, lo, frac, scratch);
+      v = scratch[0]!;
       if (v !== v) v = Number(latin1(buf, fs, p));
     }
     scratch[0] = v;
@@ -132,6 +134,8 @@ export class FastRows {
   lastEntry: SymbolEntry | null = null;
   /** The line number of the last row read. */
   lineNo = 0;
+  /** The row being read: [TIME] its time, [NUM + k] its numbers, [LAST_TIME] the last time cell's value. */
+  private readonly row = new Float64Array(LAST_TIME + 1);
 
   /** `symbolAt` finds (or adds) the entry of a symbol the last row's guesses missed. */
   constructor(private readonly symbolAt: (buf: Buffer, s: number, e: number) => SymbolEntry) {}
@@ -145,20 +149,17 @@ export class FastRows {
     const last = roles.length - 1;
     let lineNo = this.lineNo;
     let lastTimeLen = this.lastTimeLen;
-    let lastTime = this.lastTime;
     let lastTimeBytes = this.lastTimeBytes;
     let entry = this.lastEntry;
-    let open = 0;
-    let high = 0;
-    let low = 0;
-    let close = 0;
-    let volume = 0;
+    // The row's values, and the last time read, in a typed array: doubles held in local variables
+    // across this loop were boxed (a heap number each, ~75 bytes of garbage a row).
+    const row = this.row;
+    row[LAST_TIME] = this.lastTime;
     let rowStart = s;
     rows: while (rowStart < limit) {
       let p = rowStart;
       let c = buf[p]!;
       if (c === NL || c === CR) break; // a blank line
-      let t = NaN;
       let rowEntry: SymbolEntry | null = null;
       for (let col = 0; ; col++) {
         const role = roles[col]!;
@@ -168,11 +169,7 @@ export class FastRows {
           const v = scratch[0]!;
           // Zero where the column wants a positive number, or not a finite number: the slow path words the error.
           if (!((v > 0 && v < Infinity) || (v === 0 && role === VOLUME))) break rows;
-          if (role === NUM) open = v;
-          else if (role === NUM + 1) high = v;
-          else if (role === NUM + 2) low = v;
-          else if (role === NUM + 3) close = v;
-          else volume = v;
+          row[role] = v;
         } else {
           const fs = p;
           // The same time as the last row's (both legs' rows usually share it): its bytes, then a delimiter.
@@ -184,7 +181,7 @@ export class FastRows {
               let k = lastTimeLen - 1;
               while (k >= 0 && lastTimeBytes[k] === buf[fs + k]) k--;
               if (k < 0) {
-                t = lastTime;
+                row[TIME] = row[LAST_TIME]!;
                 p = e;
               }
             }
@@ -197,13 +194,15 @@ export class FastRows {
             }
             if (role === TIME) {
               // Only digits, '-', 'T', ':', '.' and 'Z' pass, so no space to trim.
-              t = readTime(buf, fs, p);
+              readTimeInto(buf, fs, p, scratch);
+              const t = scratch[0]!;
               if (t !== t) break rows;
               const n = p - fs;
               if (n > lastTimeBytes.length) lastTimeBytes = this.lastTimeBytes = new Uint8Array(n * 2);
               for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[fs + k]!;
               lastTimeLen = n;
-              lastTime = t;
+              row[LAST_TIME] = t;
+              row[TIME] = t;
             } else if (role === SYMBOL) {
               if (p === fs) break rows;
               // Rows usually cycle through the symbols in the same order: try the one that came next last time.
@@ -235,12 +234,26 @@ export class FastRows {
       }
       lineNo++;
       const b = rowEntry!.builder;
-      if (b !== null) b.add(t, open, high, low, close, volume, lineNo);
+      if (b !== null) {
+        // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
+        const i = b.length;
+        if (i === b.time.length) b.resize(i * 2);
+        const t = row[TIME]!;
+        if (i > 0 && t <= b.time[i - 1]!) b.sorted = false;
+        b.time[i] = t;
+        b.open[i] = row[NUM]!;
+        b.high[i] = row[NUM + 1]!;
+        b.low[i] = row[NUM + 2]!;
+        b.close[i] = row[NUM + 3]!;
+        b.volume[i] = row[VOLUME]!;
+        b.line[i] = lineNo;
+        b.length = i + 1;
+      }
       rowStart = p;
     }
     this.lineNo = lineNo;
     this.lastTimeLen = lastTimeLen;
-    this.lastTime = lastTime;
+    this.lastTime = row[LAST_TIME]!;
     this.lastEntry = entry;
     return rowStart;
   }
