@@ -137,6 +137,9 @@ export class FastRows {
   /** The row being read: [TIME] its time, [NUM + k] its numbers, [LAST_TIME] the last time cell's value. */
   private readonly row = new Float64Array(LAST_TIME + 1);
 
+  /** The columns are those of docs/strategy.md in its order (time,symbol,open,high,low,close,volume): runCanonical reads them. */
+  canonical = false;
+
   /** `symbolAt` finds (or adds) the entry of a symbol the last row's guesses missed. */
   constructor(private readonly symbolAt: (buf: Buffer, s: number, e: number) => SymbolEntry) {}
 
@@ -145,6 +148,7 @@ export class FastRows {
    * returns where it stopped: limit, or the start of that row (lineNo is then the line before it).
    */
   run(buf: Buffer, s: number, limit: number): number {
+    if (this.canonical) return this.runCanonical(buf, s, limit);
     const roles = this.roles;
     const last = roles.length - 1;
     let lineNo = this.lineNo;
@@ -250,6 +254,118 @@ export class FastRows {
         b.length = i + 1;
       }
       rowStart = p;
+    }
+    this.lineNo = lineNo;
+    this.lastTimeLen = lastTimeLen;
+    this.lastTime = row[LAST_TIME]!;
+    this.lastEntry = entry;
+    return rowStart;
+  }
+  /**
+   * run() for the header of docs/strategy.md in its order, the common case, written out column by
+   * column: the same checks and values as run()'s loop over the columns' roles, without it.
+   */
+  private runCanonical(buf: Buffer, s: number, limit: number): number {
+    let lineNo = this.lineNo;
+    let lastTimeLen = this.lastTimeLen;
+    let lastTimeBytes = this.lastTimeBytes;
+    let entry = this.lastEntry;
+    const row = this.row;
+    row[LAST_TIME] = this.lastTime;
+    let rowStart = s;
+    while (rowStart < limit) {
+      let p = rowStart;
+      let c = buf[p]!;
+      if (c === NL || c === CR) break; // a blank line
+      // time: the last row's (its bytes, then a comma), else read.
+      if (lastTimeLen > 0 && buf[p + lastTimeLen] === COMMA) {
+        let k = lastTimeLen - 1;
+        while (k >= 0 && lastTimeBytes[k] === buf[p + k]) k--;
+        if (k < 0) {
+          row[TIME] = row[LAST_TIME]!;
+          p += lastTimeLen;
+        }
+      }
+      if (p === rowStart) {
+        while (c !== COMMA && c !== NL && c !== CR) {
+          if (c === QUOTE) break;
+          c = buf[++p]!;
+        }
+        if (c !== COMMA) break; // a quote, or the line ends
+        readTimeInto(buf, rowStart, p, scratch);
+        const t = scratch[0]!;
+        if (t !== t) break;
+        const n = p - rowStart;
+        if (n > lastTimeBytes.length) lastTimeBytes = this.lastTimeBytes = new Uint8Array(n * 2);
+        for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[rowStart + k]!;
+        lastTimeLen = n;
+        row[LAST_TIME] = t;
+        row[TIME] = t;
+      }
+      // symbol
+      const fs = ++p;
+      c = buf[p]!;
+      while (c !== COMMA && c !== NL && c !== CR) {
+        if (c === QUOTE) break;
+        c = buf[++p]!;
+      }
+      if (c !== COMMA || p === fs) break;
+      const guess = entry === null ? null : entry.next;
+      if (guess !== null && sameBytes(guess.bytes, buf, fs, p)) entry = guess;
+      else if (entry === null || !sameBytes(entry.bytes, buf, fs, p)) {
+        this.lastEntry = entry;
+        entry = this.symbolAt(buf, fs, p);
+      }
+      if (!entry.trimmed) break;
+      // open, high, low, close: positive, each followed by a comma.
+      p = readNumber(buf, p + 1);
+      if (p < 0 || buf[p] !== COMMA) break;
+      const open = scratch[0]!;
+      if (!(open > 0 && open < Infinity)) break;
+      row[NUM] = open;
+      p = readNumber(buf, p + 1);
+      if (p < 0 || buf[p] !== COMMA) break;
+      const high = scratch[0]!;
+      if (!(high > 0 && high < Infinity)) break;
+      row[NUM + 1] = high;
+      p = readNumber(buf, p + 1);
+      if (p < 0 || buf[p] !== COMMA) break;
+      const low = scratch[0]!;
+      if (!(low > 0 && low < Infinity)) break;
+      row[NUM + 2] = low;
+      p = readNumber(buf, p + 1);
+      if (p < 0 || buf[p] !== COMMA) break;
+      const close = scratch[0]!;
+      if (!(close > 0 && close < Infinity)) break;
+      row[NUM + 3] = close;
+      // volume: zero or more, then the line's end (`\n` or `\r\n`).
+      p = readNumber(buf, p + 1);
+      if (p < 0) break;
+      const volume = scratch[0]!;
+      if (!(volume >= 0 && volume < Infinity)) break;
+      row[VOLUME] = volume;
+      c = buf[p]!;
+      if (c === CR) {
+        if (buf[p + 1] !== NL) break;
+        p++;
+      } else if (c !== NL) break; // more fields than the header
+      rowStart = p + 1;
+      lineNo++;
+      const b = entry.builder;
+      if (b !== null) {
+        const i = b.length;
+        if (i === b.time.length) b.resize(i * 2);
+        const t = row[TIME]!;
+        if (i > 0 && t <= b.time[i - 1]!) b.sorted = false;
+        b.time[i] = t;
+        b.open[i] = row[NUM]!;
+        b.high[i] = row[NUM + 1]!;
+        b.low[i] = row[NUM + 2]!;
+        b.close[i] = row[NUM + 3]!;
+        b.volume[i] = row[VOLUME]!;
+        b.line[i] = lineNo;
+        b.length = i + 1;
+      }
     }
     this.lineNo = lineNo;
     this.lastTimeLen = lastTimeLen;

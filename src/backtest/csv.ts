@@ -201,6 +201,7 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       roles[found.symbol] = SYMBOL;
       NUMERIC.forEach((c, k) => (roles[found[c]] = NUM + k));
       fast.roles = roles;
+      fast.canonical = nCols === CSV_COLUMNS.length && CSV_COLUMNS.every((c, k) => found[c] === k);
       return;
     }
     if (fields.length !== nCols) {
