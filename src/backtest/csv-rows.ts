@@ -52,6 +52,37 @@ export function sameBytes(bytes: Uint8Array, buf: Buffer, s: number, e: number):
   return true;
 }
 
+/** The symbols of a file by their bytes, each with its builder if kept (builderFor says). */
+export class SymbolTable {
+  private readonly entries: SymbolEntry[] = [];
+  private readonly byKey = new Map<string, SymbolEntry>();
+  constructor(private readonly builderFor: (symbol: string) => SeriesBuilder | null) {}
+
+  /** The entry for buf[s, e), added on first sight, and linked as the one after `last`. */
+  find(buf: Buffer, s: number, e: number, last: SymbolEntry | null): SymbolEntry {
+    let found: SymbolEntry | undefined;
+    if (this.entries.length <= 8) {
+      for (const x of this.entries) {
+        if (sameBytes(x.bytes, buf, s, e)) {
+          found = x;
+          break;
+        }
+      }
+    } else found = this.byKey.get(buf.toString('latin1', s, e));
+    if (!found) {
+      const bytes = Uint8Array.prototype.slice.call(buf, s, e);
+      const name = buf.toString('utf8', s, e);
+      // Space around the name (as String.trim sees it): the slow path trims it and finds the builder.
+      const trimmed = name === name.trim();
+      found = { bytes, builder: trimmed ? this.builderFor(name) : null, trimmed, next: null };
+      this.entries.push(found);
+      this.byKey.set(buf.toString('latin1', s, e), found);
+    }
+    if (last !== null) last.next = found;
+    return found;
+  }
+}
+
 /** The last number read (out of a call: a double returned by a call not inlined costs a heap number). */
 const scratch = new Float64Array(1);
 

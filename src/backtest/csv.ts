@@ -10,7 +10,7 @@
 import { statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
-import { FastRows, IGNORED, NUM, sameBytes, SYMBOL, TIME, type SymbolEntry } from './csv-rows.ts';
+import { FastRows, IGNORED, NUM, SYMBOL, SymbolTable, TIME } from './csv-rows.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 /** The largest time a JavaScript Date holds (±100,000,000 days from 1970). */
@@ -127,8 +127,6 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   const { fh, size } = await openDataFile(file);
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
-  const symbolEntries: SymbolEntry[] = [];
-  const symbolsByKey = new Map<string, SymbolEntry>();
   let lineNo = 0;
   let idx: Record<CsvColumn, number> | null = null;
   let nCols = 0;
@@ -137,31 +135,8 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   let lastTime = 0;
   const nums = new Float64Array(5);
 
-  /** The symbol entry for buf[s, e), added on first sight; the fast path asks when its guesses miss. */
-  const symbolAt = (buf: Buffer, s: number, e: number): SymbolEntry => {
-    let found: SymbolEntry | undefined;
-    if (symbolEntries.length <= 8) {
-      for (const x of symbolEntries) {
-        if (sameBytes(x.bytes, buf, s, e)) {
-          found = x;
-          break;
-        }
-      }
-    } else found = symbolsByKey.get(buf.toString('latin1', s, e));
-    if (!found) {
-      const bytes = Uint8Array.prototype.slice.call(buf, s, e);
-      const name = buf.toString('utf8', s, e);
-      // Space around the name (as String.trim sees it): the slow path trims it and finds the builder.
-      const trimmed = name === name.trim();
-      found = { bytes, builder: trimmed ? builderFor(name) : null, trimmed, next: null };
-      symbolEntries.push(found);
-      symbolsByKey.set(buf.toString('latin1', s, e), found);
-    }
-    const last = fast.lastEntry;
-    if (last !== null) last.next = found;
-    return found;
-  };
-  const fast = new FastRows(symbolAt);
+  const symbols = new SymbolTable((symbol) => builderFor(symbol));
+  const fast: FastRows = new FastRows((buf, s, e) => symbols.find(buf, s, e, fast.lastEntry));
 
   const builderFor = (symbol: string): SeriesBuilder | null => {
     if (keep && !keep.has(symbol)) return null;
