@@ -41,7 +41,8 @@ describe('backtest json output', () => {
       qty: i, price: r0() * 200, commission: i === 9 ? NaN : r0(),
     }));
     const time = new Float64Array(100_000).map((_, i) => t0 + i * 60_000);
-    const equity = new Float64Array(100_000).map(() => r0() * 1e7);
+    // Runs of one value (equity while flat), NaN and signed zeros among them.
+    const equity = new Float64Array(100_000).map((_, i) => (i % 10 < 6 ? 5e6 + Math.floor(i / 10) : i % 10 === 6 ? [NaN, -0, 0][i % 3]! : r0() * 1e7));
     const diagnostics = { bars: 3, hint: 'a "quoted" hint' };
     const r = { startingCash: 100_000, finalEquity: 1, metrics: { sharpe: NaN }, diagnostics, trades, fills, equity: { time, equity } } as unknown as BacktestResult;
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());

@@ -194,12 +194,20 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
   if (out.full) yield out.take();
   out.ascii('],"equity":[');
   const { time, equity } = r.equity;
+  // Equity stays the same from bar to bar while no position is held: its text is made once.
+  let lastValue = NaN;
+  let lastText = 'null';
   for (let i = 0; i < time.length; i++) {
     if (out.full) yield out.take();
     out.ascii(i ? ',{"time":' : '{"time":');
     out.time(time[i]!);
     out.ascii(',"equity":');
-    out.num(equity[i]!);
+    const v = equity[i]!;
+    if (v !== lastValue) {
+      lastValue = v;
+      lastText = Number.isFinite(v) ? String(v) : 'null';
+    }
+    out.ascii(lastText);
     out.ascii('}');
   }
   if (out.full) yield out.take();
