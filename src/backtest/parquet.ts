@@ -13,7 +13,7 @@
  * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
  * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
@@ -71,19 +71,34 @@ function int64Times(data: BigInt64Array, unit: TimeUnit, into: Float64Array, off
 
 /** Loads a Parquet bar file into the same series as loadBarsCsv. */
 export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
-  const { size } = await openDataFile(file).then(async (f) => {
-    await f.fh.close();
-    return f;
-  });
-  const { parquetMetadata, parquetRead } = await import('hyparquet');
-  const bytes = await readFile(file);
-  opts.onProgress?.(size, size);
-  // The file's own memory when the Buffer has it to itself (a large file does): no copy.
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const buffer = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
+  const { fh, size } = await openDataFile(file);
+  try {
+    return await readParquet(file, fh, size, opts);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readParquet(file: string, fh: FileHandle, size: number, opts: LoadCsvOptions): Promise<Map<string, BarSeries>> {
+  const { parquetMetadataAsync, parquetRead } = await import('hyparquet');
+  // The parts the reader asks for, read from the file straight into their own memory (the whole
+  // file read first, then sliced, was a copy of it too).
+  const source = {
+    byteLength: size,
+    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+      const to = Math.min(end ?? size, size);
+      const part = Buffer.allocUnsafeSlow(Math.max(0, to - start));
+      for (let got = 0; got < part.length; ) {
+        const { bytesRead } = await fh.read(part, got, part.length - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return part.buffer as ArrayBuffer;
+    },
+  };
   let metadata;
   try {
-    metadata = parquetMetadata(buffer);
+    metadata = await parquetMetadataAsync(source);
   } catch (err) {
     throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`, 'TANDEM_FILE_INVALID');
   }
@@ -115,7 +130,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   const timeErrors = new Map<number, string>();
   try {
     await parquetRead({
-      file: { byteLength: buffer.byteLength, slice: (start, end) => buffer.slice(start, end) },
+      file: source,
       metadata: { ...metadata, schema },
       columns: wanted,
       parsers: {
@@ -156,6 +171,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
         }
       },
     });
+    opts.onProgress?.(size, size);
   } catch (err) {
     throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
   }
@@ -165,31 +181,43 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   const builders = new Map<string, SeriesBuilder>();
   const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
   const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
-  const reserved = new Map<string, SeriesBuilder>();
-  const builderOf = (sym: string): SeriesBuilder | null => {
+  // The builder of a row's symbol value (null: not kept; undefined: not a symbol). The last few
+  // distinct values are remembered, so rows alternating between the legs cost an identity check
+  // rather than a trim and two lookups a row.
+  const recent: { sym: unknown; builder: SeriesBuilder | null }[] = [];
+  let nextSlot = 0;
+  const builderOf = (sym: unknown): SeriesBuilder | null | undefined => {
+    for (const r of recent) if (r.sym === sym) return r.builder;
+    if (typeof sym !== 'string' || sym.trim() === '') return undefined;
     const name = sym.trim();
-    if (keep && !keep.has(name)) return null;
-    let b = reserved.get(name);
-    if (!b) reserved.set(name, (b = new SeriesBuilder(name)));
+    let b: SeriesBuilder | null = null;
+    if (!keep || keep.has(name)) {
+      b = builders.get(name) ?? null;
+      if (!b) builders.set(name, (b = new SeriesBuilder(name)));
+    }
+    if (recent.length < 8) recent.push({ sym, builder: b });
+    else recent[nextSlot++ % 8] = { sym, builder: b };
     return b;
   };
-  // Each symbol's bars counted first (rows of a symbol usually come in runs), so that its columns
-  // are made once at their size; an invalid symbol stops the count, the loop below reports it.
+  // Each symbol's bars counted first, so that its columns are made once at their size (and the
+  // builders in the order of the symbols' first rows); an invalid symbol stops the count, the loop
+  // below reports it.
   {
+    const counts = new Map<SeriesBuilder, number>();
     let lastSym: unknown = undefined;
     let lastBuilder: SeriesBuilder | null = null;
     let run = 0;
-    const counts = new Map<SeriesBuilder, number>();
     const flush = () => {
       if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
     };
     for (let i = 0; i < n; i++) {
       const sym = symbol[i];
       if (sym !== lastSym) {
-        if (typeof sym !== 'string' || sym.trim() === '') break;
+        const b = builderOf(sym);
+        if (b === undefined) break;
         flush();
         lastSym = sym;
-        lastBuilder = builderOf(sym);
+        lastBuilder = b;
         run = 0;
       }
       run++;
@@ -203,11 +231,10 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   for (let i = 0; i < n; i++) {
     const sym = symbol[i];
     if (sym !== lastSym) {
-      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
-      const name = sym.trim();
+      const b = builderOf(sym);
+      if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
       lastSym = sym;
-      lastBuilder = keep && !keep.has(name) ? null : (builders.get(name) ?? null);
-      if (!lastBuilder && (!keep || keep.has(name))) builders.set(name, (lastBuilder = reserved.get(name) ?? new SeriesBuilder(name)));
+      lastBuilder = b;
     }
     const t = time[i]!;
     if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
