@@ -26,4 +26,34 @@ describe('backtest json output', () => {
     }) + '\n';
     expect(backtestJson(r)).toBe(expected);
   });
+
+  it('writes trades and fills as JSON.stringify would, across chunk boundaries, with nulls, odd strings and numbers', () => {
+    const r0 = rng(11);
+    const t0 = Date.UTC(2024, 0, 2, 14, 30);
+    const odd = ['ETHA', 'BRK B', 'É"\\\n', 'x'.repeat(3000), '€uro', 'y'.repeat(1_200_000)];
+    const trades = Array.from({ length: 30_000 }, (_, i) => ({
+      side: i % 2 ? 'LONG' : 'SHORT', entryTime: t0 + i * 300_000, entryBar: i,
+      exitTime: i % 7 === 0 ? null : i === 5 ? -62_167_219_200_001 : t0 + i * 300_000 + 123, exitBar: null,
+      exitReason: i % 7 === 0 ? null : 'exit', qtyY: Math.round(r0() * 1000), qtyX: -r0() * 1e-9, pnl: i === 3 ? Infinity : (r0() - 0.5) * 1e6,
+    }));
+    const fills = Array.from({ length: 60_000 }, (_, i) => ({
+      time: t0 + i * 150_000, leg: 'y', symbol: i % 5000 === 1 ? odd[(i / 5000) % odd.length | 0]! : 'ETHV', side: i % 2 ? 'BUY' : 'SELL',
+      qty: i, price: r0() * 200, commission: i === 9 ? NaN : r0(),
+    }));
+    const time = new Float64Array(100_000).map((_, i) => t0 + i * 60_000);
+    // Runs of one value (equity while flat), NaN and signed zeros among them.
+    const equity = new Float64Array(100_000).map((_, i) => (i % 10 < 6 ? 5e6 + Math.floor(i / 10) : i % 10 === 6 ? [NaN, -0, 0][i % 3]! : r0() * 1e7));
+    const diagnostics = { bars: 3, hint: 'a "quoted" hint' };
+    const r = { startingCash: 100_000, finalEquity: 1, metrics: { sharpe: NaN }, diagnostics, trades, fills, equity: { time, equity } } as unknown as BacktestResult;
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const expected = JSON.stringify({
+      startingCash: 100_000, finalEquity: 1, metrics: { sharpe: NaN }, diagnostics,
+      trades: trades.map((t) => ({ side: t.side, entryTime: iso(t.entryTime), exitTime: iso(t.exitTime), exitReason: t.exitReason, qtyY: t.qtyY, qtyX: t.qtyX, pnl: t.pnl })),
+      fills: fills.map((f) => ({ time: iso(f.time), symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission })),
+      equity: Array.from(time, (t, i) => ({ time: iso(t), equity: equity[i] })),
+    }) + '\n';
+    const got = backtestJson(r);
+    expect(got.length).toBe(expected.length);
+    expect(got === expected).toBe(true);
+  });
 });

@@ -111,4 +111,38 @@ describe('parquet bar files', () => {
     writeFileSync(truncated, readFileSync(pq).subarray(0, 200));
     expect(await loadError(truncated)).toMatch(/^FILE: not a readable Parquet file/);
   });
+
+  it('reads INT64 timestamps in millis, micros and nanos, before 1970 too, as Number(value / unit) does', async () => {
+    // Large, small and negative values: the fast reading (two 32-bit words) and the BigInt one must agree.
+    const ms = [Date.UTC(2024, 0, 2, 14, 30), Date.UTC(1969, 11, 31, 23, 59, 59, 999), 0, Date.UTC(2262, 3, 11)];
+    const cases = [
+      { unit: 'MILLIS', per: 1n, extra: 0n },
+      { unit: 'MICROS', per: 1000n, extra: 999n },
+      { unit: 'MICROS', per: 1000n, extra: -999n },
+      { unit: 'NANOS', per: 1_000_000n, extra: 999_999n },
+      { unit: 'NANOS', per: 1_000_000n, extra: -1n },
+    ] as const;
+    for (const [k, c] of cases.entries()) {
+      const raw = BigInt64Array.from(ms.map((t, i) => BigInt(t) * c.per + (i === 2 ? 0n : c.extra)));
+      const n = raw.length;
+      const f = join(dir, `units-${k}.parquet`);
+      const double = (name: string) => ({ name, type: 'DOUBLE' as const, repetition_type: 'REQUIRED' as const });
+      writeFileSync(f, new Uint8Array(parquetWriteBuffer({
+        schema: [
+          { name: 'root', num_children: 7 },
+          { name: 'time', type: 'INT64', repetition_type: 'REQUIRED', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: c.unit } },
+          { name: 'symbol', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+          double('open'), double('high'), double('low'), double('close'), double('volume'),
+        ],
+        columnData: [
+          { name: 'time', data: raw },
+          { name: 'symbol', data: Array.from({ length: n }, (_, i) => `S${i}`) },
+          ...['open', 'high', 'low', 'close', 'volume'].map((name) => ({ name, data: new Float64Array(n).fill(1) })),
+        ],
+      })));
+      const m = await loadBars(f);
+      const got = Array.from({ length: n }, (_, i) => m.get(`S${i}`)!.time[0]);
+      expect(got, `${c.unit} ${c.extra}`).toEqual(Array.from(raw, (v) => Number(v / c.per)));
+    }
+  });
 });

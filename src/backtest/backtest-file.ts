@@ -20,7 +20,7 @@ import { ReportCollector } from './report/collect.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
 import type { RiskLimits } from '../engine/risk.ts';
 import type { NodeStrategyConfig } from '../config/load.ts';
-import { runLiveBacktest, type LiveBacktestResult } from './live-backtest.ts';
+import type { LiveBacktestResult } from './live-backtest.ts';
 
 /** The engine config's default risk limits (configs/engine/Engine.yaml), for backtests given none. */
 export const DEFAULT_BACKTEST_RISK: RiskLimits = { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false, maxBarAgeBars: 1 };
@@ -139,6 +139,8 @@ export interface BacktestNodeOptions {
 
 /** The live path: every strategy of the configs on the live trading node, bars from one file. */
 export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<BacktestFileResult> {
+  // Loaded here: the live node's modules (engine, brokers, journal) are not needed by the spec path.
+  const { runLiveBacktest } = await import('./live-backtest.ts');
   const loaded = await loadPairs(opts.configs, opts.dataFile, opts.progress);
   const pairs = opts.configs.map((config, i) => ({ config, ...loaded[i]! }));
   const single = pairs.length === 1 ? pairs[0]! : null;

@@ -36,23 +36,39 @@ function daysFromCivil(y: number, m: number, d: number): number {
  * which the slow path then reads or refuses.
  */
 export function readTime(buf: Uint8Array, s: number, e: number): number {
+  readTimeInto(buf, s, e, result);
+  return result[0]!;
+}
+
+const result = new Float64Array(1);
+
+const notRead = (out: Float64Array): void => {
+  out[0] = NaN;
+};
+
+/**
+ * readTime, the answer written to out[0]: a call that returns a double that V8 did not inline
+ * allocates a heap number for it, once a row in the CSV loader.
+ */
+export function readTimeInto(buf: Uint8Array, s: number, e: number, out: Float64Array): void {
   const n = e - s;
   if (n >= 11 && n <= 15 && buf[s + 4] !== 45) {
     // Epoch milliseconds (11+ digits: 10 digits or fewer may be epoch seconds, which the slow path refuses).
     let v = 0;
     for (let p = s; p < e; p++) {
       const c = buf[p]! - D0;
-      if (c < 0 || c > 9) return NaN;
+      if (c < 0 || c > 9) return notRead(out);
       v = v * 10 + c;
     }
-    return v;
+    out[0] = v;
+    return;
   }
-  if (n < 10 || buf[s + 4] !== 45 || buf[s + 7] !== 45) return NaN;
+  if (n < 10 || buf[s + 4] !== 45 || buf[s + 7] !== 45) return notRead(out);
   const y = two(buf, s) * 100 + two(buf, s + 2);
   const mo = two(buf, s + 5);
   const d = two(buf, s + 8);
-  if (y < 100 || two(buf, s) < 0 || two(buf, s + 2) < 0 || mo < 1 || mo > 12 || d < 1) return NaN;
-  if (d > (mo === 2 && isLeap(y) ? 29 : MONTH_DAYS[mo - 1]!)) return NaN;
+  if (y < 100 || two(buf, s) < 0 || two(buf, s + 2) < 0 || mo < 1 || mo > 12 || d < 1) return notRead(out);
+  if (d > (mo === 2 && isLeap(y) ? 29 : MONTH_DAYS[mo - 1]!)) return notRead(out);
   let p = s + 10;
   let end = e;
   if (buf[end - 1] === 90 && end - 1 > p) end--; // trailing 'Z' after a time
@@ -61,27 +77,27 @@ export function readTime(buf: Uint8Array, s: number, e: number): number {
   let sec = 0;
   let ms = 0;
   if (p < end) {
-    if (buf[p] !== 84 || end - p < 6 || buf[p + 3] !== 58) return NaN; // 'T', ':'
+    if (buf[p] !== 84 || end - p < 6 || buf[p + 3] !== 58) return notRead(out); // 'T', ':'
     h = two(buf, p + 1);
     mi = two(buf, p + 4);
     p += 6;
     if (p < end) {
-      if (buf[p] !== 58 || end - p < 3) return NaN;
+      if (buf[p] !== 58 || end - p < 3) return notRead(out);
       sec = two(buf, p + 1);
       p += 3;
       if (p < end) {
         const digits = end - p - 1;
-        if (buf[p] !== DOT || digits < 1 || digits > 3) return NaN;
+        if (buf[p] !== DOT || digits < 1 || digits > 3) return notRead(out);
         for (let k = 0; k < 3; k++) {
           const c = k < digits ? buf[p + 1 + k]! - D0 : 0;
-          if (c < 0 || c > 9) return NaN;
+          if (c < 0 || c > 9) return notRead(out);
           ms = ms * 10 + c;
         }
       }
     }
-    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return NaN;
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return notRead(out);
   } else if (end !== e) {
-    return NaN; // a date followed by 'Z' alone
+    return notRead(out); // a date followed by 'Z' alone
   }
-  return daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms;
+  out[0] = daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms;
 }

@@ -50,12 +50,26 @@ const MARGIN = 1 - 2 ** -20;
  * significant digits.
  */
 export function decimalToDouble(hi: number, scale: number, lo: number, frac: number): number {
+  decimalInto(hi, scale, lo, frac, result);
+  return result[0]!;
+}
+
+const result = new Float64Array(1);
+
+/**
+ * decimalToDouble, the answer written to out[0]: a call that returns a double that V8 did not
+ * inline allocates a heap number for it, and the CSV loader reads millions of them.
+ */
+export function decimalInto(hi: number, scale: number, lo: number, frac: number, out: Float64Array): void {
   // The integer M = hi * scale + lo exactly, as mHi + mLo. hi * scale is exact: hi < 2^30 and
   // scale = 2^k * 5^k with 5^k < 2^21. Its sum with lo is split into the rounded sum and the
   // (integer, exactly held) rounding error.
   const p = hi * scale;
   const mHi = p + lo; // the correctly rounded M
-  if (frac === 0) return mHi;
+  if (frac === 0) {
+    out[0] = mHi;
+    return;
+  }
   const bv = mHi - p;
   const mLo = p - (mHi - bv) + (lo - bv);
   // M / 10^frac as q + d: q the rounded quotient, d the rest, from the exact remainder's first 53 bits.
@@ -70,9 +84,12 @@ export function decimalToDouble(hi: number, scale: number, lo: number, frac: num
   const hiWord = u32[HI]!;
   const exponent = (hiWord >>> 20) & 0x7ff;
   // A power of two has a smaller ulp below it; subnormals, infinities: let Number decide.
-  if ((u32[LO] === 0 && (hiWord & 0xfffff) === 0) || exponent <= 54 || exponent === 0x7ff) return NaN;
+  if ((u32[LO] === 0 && (hiWord & 0xfffff) === 0) || exponent <= 54 || exponent === 0x7ff) {
+    out[0] = NaN;
+    return;
+  }
   u32[HI] = (exponent - 53) << 20; // half an ulp of c: 2^(exponent - 1076)
   u32[LO] = 0;
   const halfUlp = f64[0];
-  return Math.abs(err) < halfUlp * MARGIN ? c : NaN;
+  out[0] = Math.abs(err) < halfUlp * MARGIN ? c : NaN;
 }

@@ -10,8 +10,7 @@
 import { statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
-import { readTime } from './csv-bytes.ts';
-import { decimalToDouble, POW10 } from './csv-decimal.ts';
+import { FastRows, IGNORED, NUM, SYMBOL, SymbolTable, TIME } from './csv-rows.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 /** The largest time a JavaScript Date holds (±100,000,000 days from 1970). */
@@ -91,50 +90,12 @@ function splitCsvLine(line: string): string[] {
 }
 
 const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
-/** What a column of the file holds, for the fast path. */
-const IGNORED = 0;
-const TIME = 1;
-const SYMBOL = 2;
-/** Numeric columns are NUM + k, k indexing NUMERIC. */
-const NUM = 3;
 const NL = 10;
-const CR = 13;
-const COMMA = 44;
-const QUOTE = 34;
-/** fastRow's answers besides the next line's start. */
-const FAIL = -1;
-const MORE = -2;
-const DOT = 46;
-const PLUS = 43;
-const MINUS = 45;
-const LOWER_E = 101;
-const UPPER_E = 69;
 /** Bytes read at a time. */
 const CHUNK = 1 << 22;
 
 /** Room reserved beyond a symbol's projected bar count (see reserveAhead; unused room costs address space only). */
 const RESERVE_MARGIN = 1.1;
-
-/** A symbol seen in the file: its bytes (to recognise it without decoding), and its builder if kept. */
-interface SymbolEntry {
-  bytes: Uint8Array;
-  builder: SeriesBuilder | null;
-  /** False when the cell has space around the name: such rows are left to the slow path, which trims. */
-  trimmed: boolean;
-  /** The symbol of the row after this one's last row: usually the next row's. */
-  next: SymbolEntry | null;
-}
-
-/** A number cell with an exponent or over 20 significant digits: what `Number` makes of its text, as the slow path reads it. */
-function numberOf(buf: Buffer, s: number, e: number): number {
-  return Number(buf.toString('latin1', s, e));
-}
-
-function sameBytes(bytes: Uint8Array, buf: Uint8Array, s: number, e: number): boolean {
-  if (bytes.length !== e - s) return false;
-  for (let k = 0; k < bytes.length; k++) if (bytes[k] !== buf[s + k]) return false;
-  return true;
-}
 
 /** Opens the data file, turning a missing or unreadable one into a UserError that says what to do. */
 export async function openDataFile(file: string): Promise<{ fh: FileHandle; size: number }> {
@@ -166,19 +127,16 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
   const { fh, size } = await openDataFile(file);
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
-  const symbolEntries: SymbolEntry[] = [];
-  const symbolsByKey = new Map<string, SymbolEntry>();
-  let lastEntry: SymbolEntry | null = null;
   let lineNo = 0;
   let idx: Record<CsvColumn, number> | null = null;
-  let roles = new Uint8Array(0);
   let nCols = 0;
-  // Both legs' rows usually share a time: parse each distinct time text once.
+  // Both legs' rows usually share a time: the slow path parses each distinct time text once too.
   let lastTimeText: string | null = null;
   let lastTime = 0;
-  let lastTimeBytes = new Uint8Array(64);
-  let lastTimeLen = -1;
   const nums = new Float64Array(5);
+
+  const symbols = new SymbolTable((symbol) => builderFor(symbol));
+  const fast: FastRows = new FastRows((buf, s, e) => symbols.find(buf, s, e, fast.lastEntry));
 
   const builderFor = (symbol: string): SeriesBuilder | null => {
     if (keep && !keep.has(symbol)) return null;
@@ -189,7 +147,6 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     }
     return b;
   };
-  const push = (b: SeriesBuilder, t: number): void => b.add(t, nums[0]!, nums[1]!, nums[2]!, nums[3]!, nums[4]!, lineNo);
 
   /** The reference reading of one line (already without its `\n`); lineNo is the line's number. */
   const slowRow = (rawLine: string): void => {
@@ -214,10 +171,12 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       }
       idx = found;
       nCols = fields.length;
-      roles = new Uint8Array(nCols).fill(IGNORED);
+      const roles = new Uint8Array(nCols).fill(IGNORED);
       roles[found.time] = TIME;
       roles[found.symbol] = SYMBOL;
       NUMERIC.forEach((c, k) => (roles[found[c]] = NUM + k));
+      fast.roles = roles;
+      fast.canonical = nCols === CSV_COLUMNS.length && CSV_COLUMNS.every((c, k) => found[c] === k);
       return;
     }
     if (fields.length !== nCols) {
@@ -227,14 +186,14 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
     if (symbol === '') throw new UserError(`${where(idx.symbol)}: column 'symbol' is empty`, 'TANDEM_FILE_INVALID');
     const timeText = fields[idx.time]!.trim();
     let t: number;
-    if (timeText === lastTimeText) t = lastTime;
+    if (timeText === lastTimeText && fast.lastTimeLen < 0) t = lastTime;
     else {
       const parsed = parseTime(timeText);
       if (typeof parsed === 'string') throw new UserError(`${where(idx.time)}: column 'time': ${parsed}`, 'TANDEM_FILE_INVALID');
       t = parsed;
       lastTimeText = timeText;
       lastTime = t;
-      lastTimeLen = -1;
+      fast.lastTimeLen = -1;
     }
     for (let k = 0; k < 5; k++) {
       const col = idx[NUMERIC[k]!];
@@ -247,170 +206,26 @@ export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Prom
       nums[k] = v;
     }
     const b = builderFor(symbol);
-    if (b) push(b, t);
-  };
-
-  /** The symbol entry for buf[s, e), added on first sight. */
-  const symbolAt = (buf: Buffer, s: number, e: number): SymbolEntry => {
-    const last = lastEntry;
-    // Rows usually cycle through the symbols in the same order: try the one that came next last time.
-    if (last !== null) {
-      const guess = last.next;
-      if (guess !== null && sameBytes(guess.bytes, buf, s, e)) return (lastEntry = guess);
-      if (sameBytes(last.bytes, buf, s, e)) return last;
-    }
-    let found: SymbolEntry | undefined;
-    if (symbolEntries.length <= 8) {
-      for (const x of symbolEntries) {
-        if (sameBytes(x.bytes, buf, s, e)) {
-          found = x;
-          break;
-        }
-      }
-    } else found = symbolsByKey.get(buf.toString('latin1', s, e));
-    if (!found) {
-      const bytes = Uint8Array.prototype.slice.call(buf, s, e);
-      const name = buf.toString('utf8', s, e);
-      // Space around the name (as String.trim sees it): the slow path trims it and finds the builder.
-      const trimmed = name === name.trim();
-      found = { bytes, builder: trimmed ? builderFor(name) : null, trimmed, next: null };
-      symbolEntries.push(found);
-      symbolsByKey.set(buf.toString('latin1', s, e), found);
-    }
-    if (last !== null) last.next = found;
-    return (lastEntry = found);
-  };
-
-  /**
-   * Reads the row that starts at buf[s] without making strings, in one pass over its bytes.
-   * Returns where the next line starts; FAIL to leave the row to slowRow; MORE when the row runs
-   * past `end` without its `\n` (read more of the file first). At the file's end (`final`) the
-   * last row may lack its `\n`.
-   */
-  const fastRow = (buf: Buffer, s: number, end: number, final: boolean): number => {
-    let p = s;
-    let entry: SymbolEntry | null = null;
-    let t = NaN;
-    for (let col = 0; ; col++) {
-      const role = col < nCols ? roles[col]! : IGNORED;
-      const fs = p;
-      let c = 0;
-      if (role >= NUM) {
-        // digits[.digits][e[+-]digits], read as it is scanned: the significant digits in two
-        // integers of up to 9 digits each (hi, then lo), the rest left to Number.
-        let hi = 0;
-        let lo = 0;
-        let nSig = 0;
-        let dot = -1;
-        let exponent = false;
-        for (; p < end; p++) {
-          c = buf[p]!;
-          const d = c - 48;
-          if (d >= 0 && d <= 9) {
-            if (nSig < 9) {
-              hi = hi * 10 + d;
-              if (hi !== 0) nSig++; // leading zeros are not significant
-            } else {
-              if (nSig < 18) lo = lo * 10 + d;
-              nSig++;
-            }
-          } else if (c === COMMA || c === NL || c === CR) break;
-          else if (c === DOT && dot < 0 && !exponent) dot = p;
-          else if (c === LOWER_E || c === UPPER_E || ((c === PLUS || c === MINUS) && exponent)) exponent = true;
-          else return FAIL;
-        }
-        if (p === end && !final) return MORE;
-        if (p - fs - (dot >= 0 ? 1 : 0) <= 0) return FAIL; // no digits
-        const frac = dot >= 0 ? p - dot - 1 : 0;
-        let v: number;
-        if (exponent || nSig > 18 || frac > 22) v = numberOf(buf, fs, p);
-        // Up to 15 digits: the integer and 10^frac are exact doubles, so one division rounds correctly.
-        else if (nSig <= 15) {
-          const m = nSig > 9 ? hi * POW10[nSig - 9]! + lo : hi;
-          v = frac > 0 ? m / POW10[frac]! : m;
-        } else {
-          v = decimalToDouble(hi, POW10[nSig - 9]!, lo, frac);
-          if (v !== v) v = numberOf(buf, fs, p);
-        }
-        // Zero where the column wants a positive number, or not a finite number: the slow path words the error.
-        if (!((v > 0 && v < Infinity) || (v === 0 && role === NUM + 4))) return FAIL;
-        nums[role - NUM] = v;
-      } else {
-        // The same time as the last row's (both legs' rows usually share it): its bytes, then a delimiter.
-        if (role === TIME && lastTimeLen > 0 && fs + lastTimeLen < end) {
-          const e = fs + lastTimeLen;
-          c = buf[e]!;
-          if (c === COMMA || c === NL || c === CR) {
-            // From the end: two different times usually differ in their last digits.
-            let k = lastTimeLen - 1;
-            while (k >= 0 && lastTimeBytes[k] === buf[fs + k]) k--;
-            if (k < 0) {
-              t = lastTime;
-              p = e;
-            }
-          }
-        }
-        if (p === fs) {
-          for (; p < end; p++) {
-            c = buf[p]!;
-            if (c === COMMA || c === NL || c === CR) break;
-            if (c === QUOTE) return FAIL;
-          }
-          if (p === end && !final) return MORE;
-          if (role === TIME) {
-            // Only digits, '-', 'T', ':', '.' and 'Z' pass, so no space to trim.
-            t = readTime(buf, fs, p);
-            if (t !== t) return FAIL;
-            const n = p - fs;
-            if (n > lastTimeBytes.length) lastTimeBytes = new Uint8Array(n * 2);
-            for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[fs + k]!;
-            lastTimeLen = n;
-            lastTime = t;
-            lastTimeText = null;
-          } else if (role === SYMBOL) {
-            if (p === fs) return FAIL;
-            entry = symbolAt(buf, fs, p);
-            if (!entry.trimmed) return FAIL;
-          }
-        }
-      }
-      if (p === end) {
-        if (col !== nCols - 1) return FAIL;
-        break;
-      }
-      if (c === COMMA) {
-        p++;
-        continue;
-      }
-      // The line's end: `\n`, or `\r\n`.
-      if (c === CR) {
-        if (p + 1 < end && buf[p + 1] === NL) p++;
-        else return p + 1 === end && !final ? MORE : FAIL;
-      }
-      if (col !== nCols - 1) return FAIL;
-      p++;
-      break;
-    }
-    if (entry!.builder !== null) push(entry!.builder, t);
-    return p;
+    if (b) b.add(t, nums[0]!, nums[1]!, nums[2]!, nums[3]!, nums[4]!, lineNo);
   };
 
   /** Every complete line of buf[0, end); returns where the unfinished last line starts. */
   const lines = (buf: Buffer, end: number, final: boolean): number => {
     let s = 0;
+    // The end of the last complete line: the fast path reads only whole lines.
+    let limit = -1;
     while (s < end) {
-      lineNo++;
-      if (idx !== null && buf[s] !== NL && buf[s] !== CR) {
-        const next = fastRow(buf, s, end, final);
-        if (next >= 0) {
-          s = next;
-          continue;
-        }
-        if (next === MORE) {
-          lineNo--;
-          return s;
+      if (idx !== null) {
+        if (limit < 0) limit = end > 0 ? buf.lastIndexOf(NL, end - 1) + 1 : 0;
+        if (s < limit) {
+          fast.lineNo = lineNo;
+          s = fast.run(buf, s, limit);
+          lineNo = fast.lineNo;
+          if (s === end) break;
         }
       }
+      // One line the slow way: the header, a blank line, a row the fast path left, or the unfinished last line.
+      lineNo++;
       let nl = buf.indexOf(NL, s);
       if (nl < 0 || nl >= end) {
         if (!final) {

@@ -13,7 +13,7 @@
  * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
  * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
@@ -41,19 +41,64 @@ function toNumber(v: unknown): number {
   return NaN;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Milliseconds in a unit of an INT64 time column. */
+const UNIT_MS = { MILLIS: 1, MICROS: 1000, NANOS: 1_000_000 } as const;
+type TimeUnit = keyof typeof UNIT_MS;
+
+/**
+ * INT64 times (in `unit`) as epoch ms into `into` from `offset`: what Number(v / unit) gives, with
+ * BigInt division's truncation. Read as two 32-bit words a value (no BigInt a row) where the
+ * double arithmetic is exact, |v| < 2^53; BigInt otherwise.
+ */
+function int64Times(data: BigInt64Array, unit: TimeUnit, into: Float64Array, offset: number, count: number): void {
+  const words = LITTLE_ENDIAN ? new Int32Array(data.buffer, data.byteOffset, data.length * 2) : null;
+  const per = UNIT_MS[unit];
+  const big = BigInt(per);
+  for (let i = 0; i < count; i++) {
+    if (words !== null) {
+      const hi = words[2 * i + 1]!;
+      if (hi < 0x200000 && hi >= -0x200000) {
+        const v = hi * 4294967296 + (words[2 * i]! >>> 0);
+        into[offset + i] = per === 1 ? v : Math.trunc(v / per) + 0; // + 0: -0 as 0, as BigInt division gives
+        continue;
+      }
+    }
+    into[offset + i] = per === 1 ? Number(data[i]!) : Number(data[i]! / big);
+  }
+}
+
 /** Loads a Parquet bar file into the same series as loadBarsCsv. */
 export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
-  const { size } = await openDataFile(file).then(async (f) => {
-    await f.fh.close();
-    return f;
-  });
-  const { parquetMetadata, parquetRead } = await import('hyparquet');
-  const bytes = await readFile(file);
-  opts.onProgress?.(size, size);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const { fh, size } = await openDataFile(file);
+  try {
+    return await readParquet(file, fh, size, opts);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readParquet(file: string, fh: FileHandle, size: number, opts: LoadCsvOptions): Promise<Map<string, BarSeries>> {
+  const { parquetMetadataAsync, parquetRead } = await import('hyparquet');
+  // The parts the reader asks for, read from the file straight into their own memory (the whole
+  // file read first, then sliced, was a copy of it too).
+  const source = {
+    byteLength: size,
+    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+      const to = Math.min(end ?? size, size);
+      const part = Buffer.allocUnsafeSlow(Math.max(0, to - start));
+      for (let got = 0; got < part.length; ) {
+        const { bytesRead } = await fh.read(part, got, part.length - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return part.buffer as ArrayBuffer;
+    },
+  };
   let metadata;
   try {
-    metadata = parquetMetadata(buffer);
+    metadata = await parquetMetadataAsync(source);
   } catch (err) {
     throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`, 'TANDEM_FILE_INVALID');
   }
@@ -70,14 +115,23 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   // its raw value for the error message.
   const timeName = lower.get('time')!;
   const symbolName = lower.get('symbol')!;
+  // An INT64 timestamp column is read as its raw integers (its type taken off the schema given to the
+  // reader), converted above: hyparquet would make a BigInt and a call per row of it.
+  let timeUnit: TimeUnit | null = null;
+  const schema = metadata.schema.map((e, i) => {
+    if (i === 0 || e.name !== timeName || e.type !== 'INT64') return e;
+    const lt = e.logical_type;
+    timeUnit = lt?.type === 'TIMESTAMP' ? lt.unit : e.converted_type === 'TIMESTAMP_MICROS' ? 'MICROS' : 'MILLIS';
+    return { ...e, converted_type: undefined, logical_type: undefined };
+  });
   const numbers = new Map<string, Float64Array>([timeName, ...NUMERIC.map((c) => lower.get(c)!)].map((name) => [name, new Float64Array(n)]));
   const symbol = new Array<unknown>(n);
   const raw = new Map<string, Map<number, unknown>>();
   const timeErrors = new Map<number, string>();
   try {
     await parquetRead({
-      file: { byteLength: buffer.byteLength, slice: (start, end) => buffer.slice(start, end) },
-      metadata,
+      file: source,
+      metadata: { ...metadata, schema },
       columns: wanted,
       parsers: {
         timestampFromMilliseconds: (v: bigint) => Number(v),
@@ -91,6 +145,15 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
           return;
         }
         const into = numbers.get(columnName)!;
+        // Doubles as they are (a NaN among them needs no raw value: it prints as NaN); raw INT64 times converted.
+        if (columnData instanceof Float64Array) {
+          into.set(columnData.subarray(0, end - rowStart), rowStart);
+          return;
+        }
+        if (columnData instanceof BigInt64Array && columnName === timeName && timeUnit !== null) {
+          int64Times(columnData, timeUnit, into, rowStart, end - rowStart);
+          return;
+        }
         for (let r = rowStart; r < end; r++) {
           const v: unknown = columnData[r - rowStart];
           let x = toNumber(v);
@@ -108,6 +171,7 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
         }
       },
     });
+    opts.onProgress?.(size, size);
   } catch (err) {
     throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
   }
@@ -117,26 +181,87 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   const builders = new Map<string, SeriesBuilder>();
   const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
   const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
+  // The builder of a row's symbol value (null: not kept; undefined: not a symbol). The last few
+  // distinct values are remembered, so rows alternating between the legs cost an identity check
+  // rather than a trim and two lookups a row.
+  const recent: { sym: unknown; builder: SeriesBuilder | null }[] = [];
+  let nextSlot = 0;
+  const builderOf = (sym: unknown): SeriesBuilder | null | undefined => {
+    for (const r of recent) if (r.sym === sym) return r.builder;
+    if (typeof sym !== 'string' || sym.trim() === '') return undefined;
+    const name = sym.trim();
+    let b: SeriesBuilder | null = null;
+    if (!keep || keep.has(name)) {
+      b = builders.get(name) ?? null;
+      if (!b) builders.set(name, (b = new SeriesBuilder(name)));
+    }
+    if (recent.length < 8) recent.push({ sym, builder: b });
+    else recent[nextSlot++ % 8] = { sym, builder: b };
+    return b;
+  };
+  // Each symbol's bars counted first, so that its columns are made once at their size (and the
+  // builders in the order of the symbols' first rows); an invalid symbol stops the count, the loop
+  // below reports it.
+  {
+    const counts = new Map<SeriesBuilder, number>();
+    let lastSym: unknown = undefined;
+    let lastBuilder: SeriesBuilder | null = null;
+    let run = 0;
+    const flush = () => {
+      if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
+    };
+    for (let i = 0; i < n; i++) {
+      const sym = symbol[i];
+      if (sym !== lastSym) {
+        const b = builderOf(sym);
+        if (b === undefined) break;
+        flush();
+        lastSym = sym;
+        lastBuilder = b;
+        run = 0;
+      }
+      run++;
+    }
+    flush();
+    for (const [b, count] of counts) b.reserve(count);
+  }
   let lastSym: unknown = undefined;
   let lastBuilder: SeriesBuilder | null = null;
+  const [open, high, low, close, volume] = nums as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   for (let i = 0; i < n; i++) {
     const sym = symbol[i];
     if (sym !== lastSym) {
-      if (typeof sym !== 'string' || sym.trim() === '') throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
-      const name = sym.trim();
+      const b = builderOf(sym);
+      if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
       lastSym = sym;
-      lastBuilder = keep && !keep.has(name) ? null : (builders.get(name) ?? null);
-      if (!lastBuilder && (!keep || keep.has(name))) builders.set(name, (lastBuilder = new SeriesBuilder(name)));
+      lastBuilder = b;
     }
     const t = time[i]!;
-    if (timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
+    if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
     if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
-    for (let k = 0; k < 5; k++) {
-      const v = nums[k]![i]!;
-      if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
-      if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
+    // Positive prices, volume zero or more (NaN fails both); the messages below say which and why.
+    if (!(open[i]! > 0 && high[i]! > 0 && low[i]! > 0 && close[i]! > 0 && volume[i]! >= 0 && open[i]! + high[i]! + low[i]! + close[i]! + volume[i]! < Infinity)) {
+      for (let k = 0; k < 5; k++) {
+        const v = nums[k]![i]!;
+        if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
+        if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
+      }
     }
-    lastBuilder?.add(t, nums[0]![i]!, nums[1]![i]!, nums[2]![i]!, nums[3]![i]!, nums[4]![i]!, i + 1);
+    const b = lastBuilder;
+    if (b !== null) {
+      // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
+      const j = b.length;
+      if (j === b.time.length) b.resize(j * 2);
+      if (j > 0 && t <= b.time[j - 1]!) b.sorted = false;
+      b.time[j] = t;
+      b.open[j] = open[i]!;
+      b.high[j] = high[i]!;
+      b.low[j] = low[i]!;
+      b.close[j] = close[i]!;
+      b.volume[j] = volume[i]!;
+      b.line[j] = i + 1;
+      b.length = j + 1;
+    }
   }
   const out = new Map<string, BarSeries>();
   for (const [name, b] of builders) {

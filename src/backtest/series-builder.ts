@@ -37,7 +37,6 @@ export class SeriesBuilder {
   line = new Uint32Array(INITIAL_CAPACITY);
   /** Whether the bars came in ascending time order so far (then no sort is needed). */
   sorted = true;
-  private lastTime = -Infinity;
   constructor(readonly symbol: string) {}
 
   get capacity(): number {
@@ -48,8 +47,7 @@ export class SeriesBuilder {
   add(t: number, open: number, high: number, low: number, close: number, volume: number, line: number): void {
     const i = this.length;
     if (i === this.time.length) this.resize(i * 2);
-    if (t <= this.lastTime) this.sorted = false;
-    this.lastTime = t;
+    if (i > 0 && t <= this.time[i - 1]!) this.sorted = false;
     this.time[i] = t;
     this.open[i] = open;
     this.high[i] = high;
