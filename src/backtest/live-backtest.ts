@@ -170,8 +170,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     createStrategy: (state?: Parameters<RunnerSpec['createStrategy']>[0]) => (tracks[i]!.observer = new ObservedStrategy(spec.createStrategy(state))),
   }));
 
-  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash });
-  const journal = new MemoryJournal({ keepBars: false });
+  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash, keepSettledOrders: 100 });
+  const journal = new MemoryJournal({ keepBars: false, keepOrderEvents: false, keepSettledOrders: 100, keepDecisions: 100 });
   const fillTime = new Map<number, number>();
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
   let clock = -Infinity;

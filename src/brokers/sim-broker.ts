@@ -58,6 +58,12 @@ export interface SimBrokerOptions {
   history?: Map<number, HistoryBar[]>;
   /** Refuse an order: return the broker's reason, or undefined to accept it. */
   rejectWhen?: (req: OrderRequest) => string | undefined;
+  /**
+   * Backtests: remember only this many settled orders (with their executions and placements); older
+   * ones are forgotten, as a broker's order history ends somewhere. Default: all of them. A long
+   * backtest places tens of thousands of orders that nobody asks about once they are filled.
+   */
+  keepSettledOrders?: number;
 }
 
 interface SimOrder {
@@ -81,6 +87,9 @@ export class SimBroker implements Broker {
   private readonly announced = new Map<number, HistoryBar>();
   private readonly byCoid = new Map<string, SimOrder>();
   private readonly executions: Fill[] = [];
+  /** Settled orders in the order they settled (`keepSettledOrders`), and the oldest one still kept. */
+  private readonly settledOrders: SimOrder[] = [];
+  private settledHead = 0;
   private readonly holdings = new Map<number, { qty: number; avgCost: number }>();
   private readonly lastClose = new Map<number, { time: number; price: number }>();
   private listeners: BrokerListeners = {};
@@ -176,11 +185,19 @@ export class SimBroker implements Broker {
     const o: SimOrder = { brokerOrderId: String(this.nextId++), req, status: reason ? 'Inactive' : 'Submitted', filledQty: 0, avgPrice: 0, ...(reason ? { text: reason } : {}) };
     this.byCoid.set(req.cOID, o);
     this.orderBook.set(o.brokerOrderId, o);
-    if (reason) throw new OrderRejectedError(req.cOID, reason);
-    this.workingSet(req.instrument.conid).add(o);
-    queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+    if (reason) {
+      this.settled(o);
+      throw new OrderRejectedError(req.cOID, reason);
+    }
     const next = this.announced.get(req.instrument.conid);
-    if (next) queueMicrotask(() => this.fillIfWorking(o, next));
+    if (next) {
+      // Backtests: accepted and filled at the announced bar's open at once, before the answer (as a
+      // stream's fill can come before the placement's answer); its statuses: Filled (or Cancelled).
+      this.fill(o, contract!, next);
+    } else {
+      this.workingSet(req.instrument.conid).add(o);
+      queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+    }
     if (this.loseAnswer > 0) {
       this.loseAnswer--;
       throw new PlacementUncertainError(req.cOID, 'the answer was lost (simulated timeout after sending)');
@@ -203,6 +220,7 @@ export class SimBroker implements Broker {
     if (TERMINAL.has(o.status)) return;
     o.status = 'Cancelled';
     this.workingByConid.get(o.req.instrument.conid)?.delete(o);
+    this.settled(o);
     queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
   }
 
@@ -262,11 +280,6 @@ export class SimBroker implements Broker {
     else this.announced.delete(conid);
   }
 
-  private fillIfWorking(o: SimOrder, b: HistoryBar): void {
-    const c = this.contracts.get(o.req.instrument.conid);
-    if (c && !TERMINAL.has(o.status)) this.fill(o, c, b);
-  }
-
   private fill(o: SimOrder, c: SimContract, b: HistoryBar): void {
     const price = fillPrice(b.open, o.req.side, c.slippageBps ?? this.o.slippageBps ?? 0);
     const inc = increment(c);
@@ -276,6 +289,7 @@ export class SimBroker implements Broker {
     if (!(qty > 0)) {
       o.status = 'Cancelled';
       o.text = 'cash quantity below one increment';
+      this.settled(o);
       this.listeners.onOrder?.(this.view(o));
       return;
     }
@@ -292,8 +306,27 @@ export class SimBroker implements Broker {
     o.status = 'Filled';
     const f: Fill = { execId: `sim-${this.nextExec++}`, brokerOrderId: o.brokerOrderId, cOID: o.req.cOID, conid: c.conid, side: o.req.side, qty, price, commission: fee, time: b.time };
     this.executions.push(f);
+    this.settled(o);
     this.listeners.onOrder?.(this.view(o));
     this.listeners.onFill?.(f);
+  }
+
+  /** An order reached a final state: beyond `keepSettledOrders` later ones, the oldest settled order is forgotten. */
+  private settled(o: SimOrder): void {
+    const keep = this.o.keepSettledOrders;
+    if (keep === undefined) return;
+    this.settledOrders.push(o);
+    if (this.settledOrders.length - this.settledHead <= keep) return;
+    const old = this.settledOrders[this.settledHead++]!;
+    this.byCoid.delete(old.req.cOID);
+    this.orderBook.delete(old.brokerOrderId);
+    if (this.settledHead >= 4096) {
+      this.settledOrders.splice(0, this.settledHead);
+      this.settledHead = 0;
+      // Executions and placements: the most recent ones, about as many as the orders kept.
+      if (this.executions.length > 2 * keep) this.executions.splice(0, this.executions.length - keep);
+      if (this.placements.length > 2 * keep) this.placements.splice(0, this.placements.length - keep);
+    }
   }
 
   private view(o: SimOrder): BrokerOrder {
