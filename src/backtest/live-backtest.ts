@@ -25,6 +25,8 @@ import type { NodeEvent, StopReason } from '../engine/events.ts';
 import { isSessionMaintenance, isTradable } from '../engine/market-hours.ts';
 import { ACCOUNT, type RiskLimits } from '../engine/risk.ts';
 import { runnerSpecs, type RunnerSpec, type StrategyEntry } from '../engine/runner-spec.ts';
+import type { Book } from '../engine/portfolio.ts';
+import type { StrategyRunner } from '../engine/strategy-runner.ts';
 import { TradingNode } from '../engine/trading-node.ts';
 import type { Logger } from '../log/logger.ts';
 import { MemoryJournal } from '../store/memory-journal.ts';
@@ -128,6 +130,9 @@ interface Track {
   flows: number[];
   commissions: number;
   lastBar: PairBar | null;
+  /** The node's runner of this strategy and its book (once the node runs). */
+  runner: StrategyRunner | null;
+  book: Book | null;
 }
 
 const ACCOUNT_ID = 'BACKTEST';
@@ -158,7 +163,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], announced: null, next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
-      trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null,
+      trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -201,7 +206,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     execution: { combo: false, maxLegRetries: o.maxLegRetries ?? 2, settleTimeoutMs: 60_000 },
     pauseForMaintenance: o.pauseForMaintenance !== false,
     // A backtest never restarts: no strategy state is journalled (a snapshot copies the price history).
-    saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false,
+    saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false, measureLatency: false,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
     marketClock: () => clock,
     onEvent, eventTypes: ['started', 'fill'],
@@ -218,9 +223,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   const rules = { allowOutsideRth: o.risk.allowOutsideRth, pauseForMaintenance: o.pauseForMaintenance !== false };
 
   /** Book changes since the last look: a trade opens when the book leaves flat, closes when it comes back. */
-  const books = new Map(node.runners.map((r) => [r.id, r.book]));
   const settleTrades = (t: Track, bar: PairBar, index: number, decision: Decision | null, reason: TradeRecord['exitReason']): void => {
-    const book = books.get(t.spec.id)!;
+    const book = t.book!;
     const qy = book.qty(t.conids.y);
     const qx = book.qty(t.conids.x);
     const held = qy !== 0 || qx !== 0;
@@ -241,7 +245,10 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     }
   };
 
-  const runners = new Map(node.runners.map((r) => [r.id, r]));
+  for (const t of tracks) {
+    t.runner = node.runners.find((r) => r.id === t.spec.id)!;
+    t.book = t.runner.book;
+  }
   let afterOrders = false;
   for (;;) {
     // The next time any strategy has a bar.
@@ -269,7 +276,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.announced = next ? [historyBar(next.time, next.y), historyBar(next.time, next.x)] : null;
       broker.nextBar(t.conids.y, t.announced?.[0] ?? null);
       broker.nextBar(t.conids.x, t.announced?.[1] ?? null);
-      const book = books.get(t.spec.id)!;
+      const book = t.book!;
       t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
       t.eqTime.push(bar.time);
       t.eqValue.push(t.equity);
@@ -281,7 +288,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       const bar = t.bar!;
       let step: StepResult | null = null;
       if (t.next && stopReason === null) {
-        const runner = runners.get(t.spec.id)!;
+        const runner = t.runner!;
         if (t.observer) t.observer.last = null;
         // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
         // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
@@ -318,7 +325,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   if (failed !== undefined) throw failed;
 
   const strategies = tracks.map((t) => {
-    const book = books.get(t.spec.id)!;
+    const book = t.book!;
     return { id: t.spec.id, result: finish(t, startingCash * t.spec.capitalShare, book.qty(t.conids.y), book.qty(t.conids.x)) };
   });
   return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };

@@ -80,7 +80,7 @@ export class PairExecutor {
     const placed: JournalOrder[] = [];
     for (const l of legs) placed.push(await this.o.orders.place(this.o.strategyId, intentId, l.name, orderFor(l, this.o.outsideRth, this.o.cryptoCashBuffer)));
     const settled: JournalOrder[] = [];
-    for (const p of placed) settled.push(await this.settleOrCancel(p));
+    for (const p of placed) settled.push(this.o.orders.settledNow(p.cOID) ?? (await this.settleOrCancel(p)));
     legs.forEach((l, i) => (filled[l.name] = signed(l.side, this.filledQty(settled[i]!))));
 
     // An order whose outcome is unknown may still fill: a retry under a new cOID could double it.

@@ -40,6 +40,11 @@ export class Book {
     return [...this.holdings.values()].filter((h) => h.qty !== 0);
   }
 
+  /** Adds the contracts this book holds (non-zero) to a set, in the order of `all()`. */
+  heldConids(into: Set<number>): void {
+    for (const h of this.holdings.values()) if (h.qty !== 0) into.add(h.conid);
+  }
+
   /** Applies one fill: quantity, average cost and cash. */
   applyFill(conid: number, symbol: string, side: Side, qty: number, price: number, commission: number): Holding {
     const signed = side === 'BUY' ? qty : -qty;
@@ -66,6 +71,8 @@ export class Book {
     return e;
   }
 }
+
+const NO_CHANGE: ReadonlyMap<number, number> = new Map();
 
 export class Portfolio {
   private readonly books = new Map<string, Book>();
@@ -108,15 +115,26 @@ export class Portfolio {
     return this.books.get(strategyId)?.markedEquity(this.prices) ?? 0;
   }
 
-  /** Sum over the books of |qty| x price per contract, after an optional change. */
-  grossNotional(change: Map<number, number> = new Map()): number {
+  /** Sum over the books of |qty| x price per contract, after an optional change (asked at every decision). */
+  grossNotional(change: ReadonlyMap<number, number> = NO_CHANGE): number {
     const conids = new Set<number>(change.keys());
-    for (const b of this.books.values()) for (const h of b.all()) conids.add(h.conid);
+    for (const b of this.books.values()) b.heldConids(conids);
     let g = 0;
     for (const c of conids) {
       const q = this.accountQty(c) + (change.get(c) ?? 0);
-      const avg = this.allBooks().map((b) => b.holding(c)?.avgCost).find((x) => x !== undefined) ?? 0;
-      g += Math.abs(q) * (this.prices.get(c) ?? avg);
+      // Unpriced: the average cost of the first book that has a holding of it.
+      let price = this.prices.get(c);
+      if (price === undefined) {
+        price = 0;
+        for (const b of this.books.values()) {
+          const h = b.holding(c);
+          if (h) {
+            price = h.avgCost;
+            break;
+          }
+        }
+      }
+      g += Math.abs(q) * price;
     }
     return g;
   }

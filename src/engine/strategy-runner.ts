@@ -47,6 +47,8 @@ export interface RunnerDeps {
   saveStates?: boolean;
   /** Journal each bar close (its bars and equity point); default true. A backtest keeps its own curve. */
   journalBars?: boolean;
+  /** Measure decision latencies (default true): a backtest's bars come from a file, and two clock reads a bar are a cost. */
+  measureLatency?: boolean;
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
@@ -72,6 +74,8 @@ export class StrategyRunner {
   private closing: Promise<void> | null = null;
   /** The per-bar and per-decision events someone listens to. */
   private readonly emits: { bar: boolean; decision: boolean; order: boolean };
+  /** Latencies are measured (RunnerDeps.measureLatency). */
+  private readonly timed: boolean;
   /** False once the node stops: bars arriving afterwards are dropped. */
   private accepting = true;
   private barsSeen = 0;
@@ -97,6 +101,7 @@ export class StrategyRunner {
     this.book = d.portfolio.addBook(spec.id, startingCash);
     const listens = d.listens ?? ((): boolean => true);
     this.emits = { bar: listens('bar'), decision: listens('decision'), order: listens('order') };
+    this.timed = d.measureLatency !== false;
     this.executor = new PairExecutor({
       strategyId: spec.id, orders: d.orders, journal: d.journal, logger: d.logger,
       maxLegRetries: d.execution.maxLegRetries, settleTimeoutMs: d.execution.settleTimeoutMs,
@@ -208,7 +213,7 @@ export class StrategyRunner {
     if (!this.accepting) return undefined;
     const end = time + this.spec.barMinutes * 60_000;
     if (end > this.newestTickTime) this.newestTickTime = end;
-    const pending = this.processBar(time, legs, performance.now());
+    const pending = this.processBar(time, legs, this.timed ? performance.now() : 0);
     if (!pending) return undefined;
     const closing: Promise<void> = pending.finally(() => {
       if (this.closing === closing) this.closing = null;
@@ -259,7 +264,7 @@ export class StrategyRunner {
     const step = strategy.onBar(pairBar(time, legs), { equity });
     const dec = step.decision;
     if (dec.action === 'none') {
-      this.latencies.push(performance.now() - wall);
+      if (this.timed) this.latencies.push(performance.now() - wall);
       this.finishBar(time, legs, step, equity, false);
       return undefined;
     }
@@ -326,7 +331,7 @@ export class StrategyRunner {
     const { y, x } = this.mustInstruments();
     const barEnd = time + this.spec.barMinutes * 60_000;
     const refuse = (reason: string): false => {
-      this.latencies.push(performance.now() - wall);
+      if (this.timed) this.latencies.push(performance.now() - wall);
       record();
       d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
       d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
@@ -354,7 +359,7 @@ export class StrategyRunner {
     if (!verdict.ok) return refuse(verdict.reason);
 
     const intentId = `${dec.action}-${time}`;
-    this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
+    if (this.timed) this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
     let res: ExecResult;
     try {
       res = await this.executor.execute(intentId, legs);

@@ -73,6 +73,8 @@ export interface NodeOptions {
   saveStates?: boolean;
   /** Journal each bar close (default true; a backtest keeps its own equity curve). */
   journalBars?: boolean;
+  /** Measure decision latencies (default true); a backtest's bars come from a file, their latency means nothing. */
+  measureLatency?: boolean;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
@@ -152,6 +154,7 @@ export class TradingNode {
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
       ...(o.saveStates === false ? { saveStates: false } : {}),
       ...(o.journalBars === false ? { journalBars: false } : {}),
+      ...(o.measureLatency === false ? { measureLatency: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
       dailyLossBreached: (t) => this.checkDailyLoss(t),

@@ -48,15 +48,15 @@ const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b
 export class MemoryJournal implements JournalApi {
   readonly file = ':memory:';
   /** Orders, each with the run that placed it (copies handed out leave the run out). */
-  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null }>();
+  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null; intentKey: string }>();
   private readonly openCoids = new Set<string>();
   /** Order events; the detail is kept as built here (fresh each time) and written as JSON when read. */
   private readonly events: { coid: string; time: number; state: string; detail: unknown }[] = [];
   /** Settled orders in the order they settled (`keepSettledOrders`: the oldest are forgotten). */
   private readonly settled: string[] = [];
   private settledHead = 0;
-  /** Orders and fills recorded, per run and strategy (`${runId}\u0000${strategyId}`): forgotten orders still count. */
-  private readonly counts = new Map<string, { orders: number; fills: number }>();
+  /** Orders and fills recorded, per run and strategy: forgotten orders still count. */
+  private readonly counts = new Map<number | null, Map<string, { orders: number; fills: number }>>();
   private readonly fillsById = new Map<string, StoredFill>();
   private readonly fillsByCoid = new Map<string, StoredFill[]>();
   private readonly positionRows = new Map<string, JournalPosition>();
@@ -90,15 +90,14 @@ export class MemoryJournal implements JournalApi {
   }
 
   runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
+    const run = this.counts.get(runId);
     if (strategyId !== undefined) {
-      const c = this.counts.get(`${runId}\u0000${strategyId}`);
+      const c = run?.get(strategyId);
       return { orders: c?.orders ?? 0, fills: c?.fills ?? 0 };
     }
     let orders = 0;
     let fills = 0;
-    const prefix = `${runId}\u0000`;
-    for (const [k, c] of this.counts) {
-      if (!k.startsWith(prefix)) continue;
+    for (const c of run?.values() ?? []) {
       orders += c.orders;
       fills += c.fills;
     }
@@ -106,9 +105,10 @@ export class MemoryJournal implements JournalApi {
   }
 
   private count(runId: number | null, strategyId: string): { orders: number; fills: number } {
-    const k = `${runId}\u0000${strategyId}`;
-    let c = this.counts.get(k);
-    if (!c) this.counts.set(k, (c = { orders: 0, fills: 0 }));
+    let run = this.counts.get(runId);
+    if (!run) this.counts.set(runId, (run = new Map()));
+    let c = run.get(strategyId);
+    if (!c) run.set(strategyId, (c = { orders: 0, fills: 0 }));
     return c;
   }
 
@@ -128,14 +128,14 @@ export class MemoryJournal implements JournalApi {
   recordNewOrder(o: NewJournalOrder, now = Date.now(), meta?: { key: string; value: string }): void {
     if (this.ordersByCoid.has(o.cOID)) throw new Error(`journal: order ${o.cOID} already exists (a cOID is never reused)`);
     if (meta) this.meta.set(meta.key, meta.value);
+    const intent = `${o.strategyId}\u0000${o.intentId}`;
     this.ordersByCoid.set(o.cOID, {
       cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
       quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
-      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId, intentKey: intent,
     });
     this.openCoids.add(o.cOID);
     this.count(this.runId, o.strategyId).orders++;
-    const intent = `${o.strategyId}\u0000${o.intentId}`;
     const list = this.byIntent.get(intent);
     if (list) list.push(o.cOID);
     else this.byIntent.set(intent, [o.cOID]);
@@ -189,7 +189,7 @@ export class MemoryJournal implements JournalApi {
     this.ordersByCoid.delete(old);
     for (const f of this.fillsByCoid.get(old) ?? []) this.fillsById.delete(f.execId);
     this.fillsByCoid.delete(old);
-    const intent = `${o.strategyId}\u0000${o.intentId}`;
+    const intent = o.intentKey;
     const list = this.byIntent.get(intent);
     if (list) {
       const i = list.indexOf(old);
