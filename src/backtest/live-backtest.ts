@@ -136,6 +136,8 @@ interface Track {
 }
 
 const ACCOUNT_ID = 'BACKTEST';
+/** Settled orders (and decision rows) the backtest's journal, broker and order manager remember. */
+const RECENT_ORDERS = 64;
 
 export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBacktestResult> {
   const { startingCash } = o;
@@ -175,8 +177,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     createStrategy: (state?: Parameters<RunnerSpec['createStrategy']>[0]) => (tracks[i]!.observer = new ObservedStrategy(spec.createStrategy(state))),
   }));
 
-  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash, keepSettledOrders: 100 });
-  const journal = new MemoryJournal({ keepBars: false, keepOrderEvents: false, keepSettledOrders: 100, keepDecisions: 100 });
+  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash, keepSettledOrders: RECENT_ORDERS });
+  const journal = new MemoryJournal({ keepBars: false, keepOrderEvents: false, keepSettledOrders: RECENT_ORDERS, keepDecisions: RECENT_ORDERS });
   const fillTime = new Map<number, number>();
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
   let clock = -Infinity;
@@ -207,6 +209,9 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     pauseForMaintenance: o.pauseForMaintenance !== false,
     // A backtest never restarts: no strategy state is journalled (a snapshot copies the price history).
     saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false, measureLatency: false,
+    // What the node, journal and broker remember of settled orders: a few decisions' worth (the
+    // latest decision's orders complete a naked leg); tens of thousands kept slow every collection.
+    recentOrders: RECENT_ORDERS,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
     marketClock: () => clock,
     onEvent, eventTypes: ['started', 'fill'],

@@ -320,7 +320,9 @@ export class SimBroker implements Broker {
     const old = this.settledOrders[this.settledHead++]!;
     this.byCoid.delete(old.req.cOID);
     this.orderBook.delete(old.brokerOrderId);
-    if (this.settledHead >= 4096) {
+    // Compacted often enough that nothing forgotten stays referenced for long (it would outlive a
+    // young-generation collection and be copied to the old one, for nothing).
+    if (this.settledHead >= keep) {
       this.settledOrders.splice(0, this.settledHead);
       this.settledHead = 0;
       // Executions and placements: the most recent ones, about as many as the orders kept.

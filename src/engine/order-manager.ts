@@ -70,6 +70,8 @@ export interface OrderManagerOptions {
   onFill?: (fill: Fill, order: JournalOrder) => void;
   /** Injected clock for journal timestamps (ms). */
   now?: () => number;
+  /** How many orders' broker ids are remembered (updates and fills without a cOID); default 10,000. */
+  recentOrders?: number;
 }
 
 function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
@@ -104,7 +106,7 @@ export class OrderManager {
   private readonly probed = new BoundedSet<string>(10_000);
   /** Executions already reported as matching no order of ours (logged once each; bounded). */
   private readonly unmatched = new BoundedSet<string>(10_000);
-  private readonly byBrokerId = new BoundedMap<string, string>(10_000);
+  private readonly byBrokerId: BoundedMap<string, string>;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly instruments = new Map<number, Instrument>();
   /** Combo orders: leg units per combo unit (executions come per leg, the status in combo units). */
@@ -122,6 +124,7 @@ export class OrderManager {
     this.resolveTimeoutMs = opts.resolveTimeoutMs ?? 20_000;
     this.resendWindowMs = opts.resendWindowMs ?? 120_000;
     this.now = opts.now ?? Date.now;
+    this.byBrokerId = new BoundedMap<string, string>(opts.recentOrders ?? 10_000);
     this.seq = Number(this.journal.getMeta('coidSeq') ?? '0');
     // A run tag keeps cOIDs unique even if two journals share a prefix (IBKR: unique per account for 24 h).
     this.runTag = Date.now().toString(36);

@@ -75,6 +75,8 @@ export interface NodeOptions {
   journalBars?: boolean;
   /** Measure decision latencies (default true); a backtest's bars come from a file, their latency means nothing. */
   measureLatency?: boolean;
+  /** Orders whose broker ids the order manager remembers (default 10,000; a backtest's broker echoes every cOID). */
+  recentOrders?: number;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
@@ -136,6 +138,7 @@ export class TradingNode {
       broker: o.broker, journal: o.journal, portfolio: this.portfolio, logger: this.logger,
       coidPrefix: o.coidPrefix ?? 'tdm', pollMs: o.orderPollMs ?? 2_000, resolveTimeoutMs: o.resolveTimeoutMs ?? 20_000,
       ...(o.crashHook ? { crashHook: o.crashHook } : {}),
+      ...(o.recentOrders !== undefined ? { recentOrders: o.recentOrders } : {}),
       beforeSend: (ord) => this.runner(ord.strategyId)?.onOrderSending(),
       onFill: (f, order) => {
         this.emit({ type: 'fill', strategyId: order.strategyId, cOID: order.cOID, symbol: order.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission });

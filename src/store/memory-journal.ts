@@ -180,7 +180,7 @@ export class MemoryJournal implements JournalApi {
     this.settled.push(cOID);
     if (this.settled.length - this.settledHead <= this.opts.keepSettledOrders!) return;
     const old = this.settled[this.settledHead++]!;
-    if (this.settledHead >= 4096) {
+    if (this.settledHead >= this.opts.keepSettledOrders!) {
       this.settled.splice(0, this.settledHead);
       this.settledHead = 0;
     }
