@@ -133,6 +133,11 @@ interface Track {
   /** The node's runner of this strategy and its book (once the node runs). */
   runner: StrategyRunner | null;
   book: Book | null;
+  /** The fill-time boxes of its legs' contracts (y, x). */
+  fillAt: [{ time: number }, { time: number }];
+  /** Fills booked to it, and how many of them trades have seen. */
+  fillCount: number;
+  settledFills: number;
 }
 
 const ACCOUNT_ID = 'BACKTEST';
@@ -166,6 +171,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
+      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0,
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -179,7 +185,16 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
 
   const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash, keepSettledOrders: RECENT_ORDERS });
   const journal = new MemoryJournal({ keepBars: false, keepOrderEvents: false, keepSettledOrders: RECENT_ORDERS, keepDecisions: RECENT_ORDERS });
-  const fillTime = new Map<number, number>();
+  // The time a contract's orders fill at (its next bar's), in a box a contract written at every bar.
+  const fillTime = new Map<number, { time: number }>();
+  const fillBox = (conid: number): { time: number } => {
+    let box = fillTime.get(conid);
+    if (!box) fillTime.set(conid, (box = { time: Number.NaN }));
+    return box;
+  };
+  for (const t of tracks) {
+    t.fillAt = [fillBox(t.conids.y), fillBox(t.conids.x)];
+  }
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
   let clock = -Infinity;
   let started!: () => void;
@@ -193,7 +208,9 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const leg: LegName = e.symbol === t.params.legs.y.symbol ? 'y' : 'x';
     const conid = t.conids[leg];
     const side = e.side === 'BUY' ? 'BUY' : 'SELL';
-    t.fills.push({ time: fillTime.get(conid) ?? clock, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
+    t.fillCount++;
+    const at = fillTime.get(conid)?.time ?? Number.NaN;
+    t.fills.push({ time: Number.isNaN(at) ? clock : at, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
     // Added fill by fill, in order, as the spec runner adds them (the same rounding).
     const flow = -(side === 'BUY' ? e.qty : -e.qty) * e.price - e.commission;
     if (t.openTrade) t.openTrade.pnl += flow;
@@ -276,8 +293,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       broker.bar(t.conids.y, legBars[0]);
       broker.bar(t.conids.x, legBars[1]);
       const next = t.next;
-      fillTime.set(t.conids.y, next?.time ?? bar.time);
-      fillTime.set(t.conids.x, next?.time ?? bar.time);
+      t.fillAt[0].time = next?.time ?? bar.time;
+      t.fillAt[1].time = next?.time ?? bar.time;
       t.announced = next ? [historyBar(next.time, next.y), historyBar(next.time, next.x)] : null;
       broker.nextBar(t.conids.y, t.announced?.[0] ?? null);
       broker.nextBar(t.conids.x, t.announced?.[1] ?? null);
@@ -317,7 +334,11 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
           stopReason = 'daily-loss';
           for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
         }
-        if (stopReason === null) settleTrades(t, bar, t.index, step?.decision ?? null, null);
+        // The book moves by fills only: without a new one since the last look, nothing opens or closes.
+        if (stopReason === null && t.fillCount !== t.settledFills) {
+          t.settledFills = t.fillCount;
+          settleTrades(t, bar, t.index, step?.decision ?? null, null);
+        }
       }
       if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
     }

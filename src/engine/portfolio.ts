@@ -115,6 +115,11 @@ export class Portfolio {
     return this.books.get(strategyId)?.markedEquity(this.prices) ?? 0;
   }
 
+  /** Paper equity of a book this portfolio holds (a runner asks at every bar, book in hand). */
+  bookEquity(book: Book): number {
+    return book.markedEquity(this.prices);
+  }
+
   /** Sum over the books of |qty| x price per contract, after an optional change (asked at every decision). */
   grossNotional(change: ReadonlyMap<number, number> = NO_CHANGE): number {
     const conids = new Set<number>(change.keys());

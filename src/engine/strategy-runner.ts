@@ -131,7 +131,7 @@ export class StrategyRunner {
   /** Equity for sizing: paper, the strategy's own book; live, its share of the account's net liquidation. */
   equity(): number {
     if (this.d.mode === 'live' && this.d.portfolio.accountEquity !== null) return this.d.portfolio.accountEquity * this.spec.capitalShare;
-    return this.d.portfolio.paperEquity(this.id);
+    return this.d.portfolio.bookEquity(this.book);
   }
 
   // ---------------------------------------------------------------- warm-up

@@ -395,7 +395,7 @@ export class TradingNode {
   private accountEquity(): number {
     if (this.o.mode === 'live' && this.portfolio.accountEquity !== null) return this.portfolio.accountEquity;
     let sum = 0;
-    for (const r of this.runners) sum += this.portfolio.paperEquity(r.id);
+    for (const r of this.runners) sum += this.portfolio.bookEquity(r.book);
     return sum;
   }
 
