@@ -374,7 +374,7 @@ export class OrderManager {
       }
       return;
     }
-    f = { ...f, conid };
+    if (f.conid !== conid) f = { ...f, conid };
     const isNew = this.journal.recordFill({
       execId: f.execId, cOID, brokerOrderId: f.brokerOrderId, conid: f.conid, side: f.side, qty: f.qty, price: f.price,
       commission: f.commission, time: f.time,

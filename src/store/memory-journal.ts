@@ -48,7 +48,7 @@ const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b
 export class MemoryJournal implements JournalApi {
   readonly file = ':memory:';
   /** Orders, each with the run that placed it (copies handed out leave the run out). */
-  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null; intentKey: string }>();
+  private readonly ordersByCoid = new Map<string, JournalOrder & { runId: number | null }>();
   private readonly openCoids = new Set<string>();
   /** Order events; the detail is kept as built here (fresh each time) and written as JSON when read. */
   private readonly events: { coid: string; time: number; state: string; detail: unknown }[] = [];
@@ -59,7 +59,8 @@ export class MemoryJournal implements JournalApi {
   private readonly counts = new Map<number | null, Map<string, { orders: number; fills: number }>>();
   private readonly fillsById = new Map<string, StoredFill>();
   private readonly fillsByCoid = new Map<string, StoredFill[]>();
-  private readonly positionRows = new Map<string, JournalPosition>();
+  /** Positions by strategy, then contract. */
+  private readonly positionRows = new Map<string, Map<number, JournalPosition>>();
   private readonly barRows = new Map<string, JournalBar & { warmup: boolean }>();
   private readonly equityRows: { time: number; strategyId: string; equity: number; cash: number }[] = [];
   private readonly decisionRows: DecisionRow[] = [];
@@ -67,7 +68,8 @@ export class MemoryJournal implements JournalApi {
   private decisionsDropped = 0;
   /** Saved states as given (a strategy's saveState() returns a fresh snapshot); copied on load, as a JSON round trip would. */
   private readonly states = new Map<string, { barTime: number | null; state: unknown }>();
-  private readonly byIntent = new Map<string, string[]>();
+  /** cOIDs by strategy, then intent (no joined key to build and hash for every order). */
+  private readonly byIntent = new Map<string, Map<string, string[]>>();
   private readonly incidentRows: { time: number; strategyId: string | null; kind: string; detail: string | null }[] = [];
   private readonly meta = new Map<string, string>();
   private readonly runs: { id: number; startedAt: number; strategies: string[] }[] = [];
@@ -128,17 +130,18 @@ export class MemoryJournal implements JournalApi {
   recordNewOrder(o: NewJournalOrder, now = Date.now(), meta?: { key: string; value: string }): void {
     if (this.ordersByCoid.has(o.cOID)) throw new Error(`journal: order ${o.cOID} already exists (a cOID is never reused)`);
     if (meta) this.meta.set(meta.key, meta.value);
-    const intent = `${o.strategyId}\u0000${o.intentId}`;
     this.ordersByCoid.set(o.cOID, {
       cOID: o.cOID, strategyId: o.strategyId, intentId: o.intentId, leg: o.leg, conid: o.conid, symbol: o.symbol, side: o.side,
       quantity: o.quantity, cashQty: o.cashQty, orderType: o.orderType, tif: o.tif,
-      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId, intentKey: intent,
+      state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
     });
     this.openCoids.add(o.cOID);
     this.count(this.runId, o.strategyId).orders++;
-    const list = this.byIntent.get(intent);
+    let intents = this.byIntent.get(o.strategyId);
+    if (!intents) this.byIntent.set(o.strategyId, (intents = new Map()));
+    const list = intents.get(o.intentId);
     if (list) list.push(o.cOID);
-    else this.byIntent.set(intent, [o.cOID]);
+    else intents.set(o.intentId, [o.cOID]);
     if (this.opts.keepOrderEvents !== false) this.events.push({ coid: o.cOID, time: now, state: 'new', detail: { side: o.side, quantity: o.quantity, cashQty: o.cashQty } });
   }
 
@@ -189,12 +192,12 @@ export class MemoryJournal implements JournalApi {
     this.ordersByCoid.delete(old);
     for (const f of this.fillsByCoid.get(old) ?? []) this.fillsById.delete(f.execId);
     this.fillsByCoid.delete(old);
-    const intent = o.intentKey;
-    const list = this.byIntent.get(intent);
+    const intents = this.byIntent.get(o.strategyId);
+    const list = intents?.get(o.intentId);
     if (list) {
       const i = list.indexOf(old);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.byIntent.delete(intent);
+      if (list.length === 0) intents!.delete(o.intentId);
     }
   }
 
@@ -212,7 +215,7 @@ export class MemoryJournal implements JournalApi {
   }
 
   ordersOfIntent(strategyId: string, intentId: string): JournalOrder[] {
-    return (this.byIntent.get(`${strategyId}\u0000${intentId}`) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
+    return (this.byIntent.get(strategyId)?.get(intentId) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
   }
 
   orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
@@ -224,13 +227,16 @@ export class MemoryJournal implements JournalApi {
   recordFill(f: JournalFill): boolean {
     if (this.fillsById.has(f.execId)) return false;
     const strategyId = (f.cOID ? this.ordersByCoid.get(f.cOID)?.strategyId : undefined) ?? '';
-    const row: StoredFill = { ...f, strategyId, runId: this.runId };
+    const row: StoredFill = {
+      execId: f.execId, cOID: f.cOID, brokerOrderId: f.brokerOrderId, conid: f.conid, side: f.side, qty: f.qty, price: f.price,
+      commission: f.commission, time: f.time, strategyId, runId: this.runId,
+    };
     this.fillsById.set(f.execId, row);
     this.count(this.runId, strategyId).fills++;
     if (f.cOID) {
-      const list = this.fillsByCoid.get(f.cOID) ?? [];
-      list.push(row);
-      this.fillsByCoid.set(f.cOID, list);
+      const list = this.fillsByCoid.get(f.cOID);
+      if (list) list.push(row);
+      else this.fillsByCoid.set(f.cOID, [row]);
     }
     return true;
   }
@@ -263,11 +269,14 @@ export class MemoryJournal implements JournalApi {
   }
 
   setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, _now = Date.now()): void {
-    this.positionRows.set(`${strategyId}\u0000${conid}`, { strategyId, conid, symbol, qty, avgCost });
+    let rows = this.positionRows.get(strategyId);
+    if (!rows) this.positionRows.set(strategyId, (rows = new Map()));
+    rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
   }
 
   positions(strategyId?: string): JournalPosition[] {
     return [...this.positionRows.values()]
+      .flatMap((rows) => [...rows.values()])
       .filter((p) => p.qty !== 0 && (strategyId === undefined || p.strategyId === strategyId))
       .sort((a, b) => (a.strategyId < b.strategyId ? -1 : a.strategyId > b.strategyId ? 1 : a.conid - b.conid))
       .map((p) => ({ ...p }));
