@@ -65,9 +65,9 @@ export class Book {
   }
 
   /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
-  markedEquity(prices: ReadonlyMap<number, number>): number {
+  markedEquity(prices: ReadonlyMap<number, { price: number }>): number {
     let e = this.cash;
-    for (const h of this.holdings.values()) e += h.qty * (prices.get(h.conid) ?? h.avgCost);
+    for (const h of this.holdings.values()) e += h.qty * (prices.get(h.conid)?.price ?? h.avgCost);
     return e;
   }
 }
@@ -76,7 +76,8 @@ const NO_CHANGE: ReadonlyMap<number, number> = new Map();
 
 export class Portfolio {
   private readonly books = new Map<string, Book>();
-  private readonly prices = new Map<number, number>();
+  /** Latest price per contract, each in a box updated in place (a price a leg a bar: no new number object each time). */
+  private readonly prices = new Map<number, { price: number }>();
   /** Live mode: the latest net liquidation value of the account (null until read). */
   accountEquity: number | null = null;
 
@@ -96,11 +97,13 @@ export class Portfolio {
   }
 
   setPrice(conid: number, price: number): void {
-    this.prices.set(conid, price);
+    const box = this.prices.get(conid);
+    if (box) box.price = price;
+    else this.prices.set(conid, { price });
   }
 
   price(conid: number): number | undefined {
-    return this.prices.get(conid);
+    return this.prices.get(conid)?.price;
   }
 
   /** The account's position in a contract as the books see it: the sum over strategies. */
@@ -128,7 +131,7 @@ export class Portfolio {
     for (const c of conids) {
       const q = this.accountQty(c) + (change.get(c) ?? 0);
       // Unpriced: the average cost of the first book that has a holding of it.
-      let price = this.prices.get(c);
+      let price = this.prices.get(c)?.price;
       if (price === undefined) {
         price = 0;
         for (const b of this.books.values()) {
