@@ -296,7 +296,7 @@ export class StrategyRunner {
     const { d } = this;
     this.recordBar(time, legs, equity);
     const decided = step.decision.action !== 'none';
-    if (traded || decided || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
+    if (d.saveStates !== false && (traded || decided || this.barsSeen % d.saveStateEveryBars === 0)) this.saveState();
 
     if (this.warmHave < this.spec.warmupBars) {
       this.warmHave++;
