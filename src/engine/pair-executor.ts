@@ -70,7 +70,8 @@ export class PairExecutor {
   constructor(private readonly o: ExecutorOptions) {}
 
   async execute(intentId: string, legs: ExecLeg[]): Promise<ExecResult> {
-    const filled: Record<string, number> = Object.fromEntries(legs.map((l) => [l.name, 0]));
+    const filled: Record<string, number> = {};
+    for (const l of legs) filled[l.name] = 0;
     if (legs.length === 0) return { ok: true, filled, flattened: false, note: 'nothing to trade' };
     const comboable =
       this.o.useCombo && legs.length === 2 && legs.every((l) => l.instrument.secType === 'STK' && Number.isInteger(l.qty) && l.instrument.currency === 'USD');

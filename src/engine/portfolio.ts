@@ -22,6 +22,8 @@ export interface Holding {
 /** One strategy's holdings and cash. */
 export class Book {
   private readonly holdings = new Map<number, Holding>();
+  /** The same holdings in the map's order: the mark at every bar walks an array, not a map iterator. */
+  private readonly list: Holding[] = [];
 
   constructor(
     readonly strategyId: string,
@@ -48,7 +50,11 @@ export class Book {
   /** Applies one fill: quantity, average cost and cash. */
   applyFill(conid: number, symbol: string, side: Side, qty: number, price: number, commission: number): Holding {
     const signed = side === 'BUY' ? qty : -qty;
-    const h = this.holdings.get(conid) ?? { conid, symbol, qty: 0, avgCost: 0 };
+    let h = this.holdings.get(conid);
+    if (!h) {
+      h = { conid, symbol, qty: 0, avgCost: 0 };
+      this.list.push(h);
+    }
     const newQty = roundQty(h.qty + signed);
     if (newQty === 0) h.avgCost = 0;
     else if (Math.sign(h.qty) === Math.sign(signed) || h.qty === 0) h.avgCost = (h.avgCost * Math.abs(h.qty) + price * qty) / Math.abs(newQty);
@@ -61,13 +67,21 @@ export class Book {
 
   /** Sets a holding (restart: from the journal). */
   setHolding(conid: number, symbol: string, qty: number, avgCost: number): void {
-    this.holdings.set(conid, { conid, symbol, qty: roundQty(qty), avgCost });
+    const h = { conid, symbol, qty: roundQty(qty), avgCost };
+    const old = this.holdings.get(conid);
+    if (old) this.list[this.list.indexOf(old)] = h;
+    else this.list.push(h);
+    this.holdings.set(conid, h);
   }
 
   /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
   markedEquity(prices: ReadonlyMap<number, { price: number }>): number {
     let e = this.cash;
-    for (const h of this.holdings.values()) e += h.qty * (prices.get(h.conid)?.price ?? h.avgCost);
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i]!;
+      e += h.qty * (prices.get(h.conid)?.price ?? h.avgCost);
+    }
     return e;
   }
 }
