@@ -24,6 +24,9 @@ export class Book {
   private readonly holdings = new Map<number, Holding>();
   /** The same holdings in the map's order: the mark at every bar walks an array, not a map iterator. */
   private readonly list: Holding[] = [];
+  /** The price boxes of `list`'s contracts in the map `markedEquity` was last given (boxes are never replaced). */
+  private boxes: ({ price: number } | undefined)[] = [];
+  private boxesOf: ReadonlyMap<number, { price: number }> | null = null;
 
   constructor(
     readonly strategyId: string,
@@ -77,10 +80,17 @@ export class Book {
   /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
   markedEquity(prices: ReadonlyMap<number, { price: number }>): number {
     let e = this.cash;
+    if (prices !== this.boxesOf) {
+      this.boxesOf = prices;
+      this.boxes = [];
+    }
     const list = this.list;
+    const boxes = this.boxes;
     for (let i = 0; i < list.length; i++) {
       const h = list[i]!;
-      e += h.qty * (prices.get(h.conid)?.price ?? h.avgCost);
+      let box = boxes[i];
+      if (box === undefined) box = boxes[i] = prices.get(h.conid);
+      e += h.qty * (box?.price ?? h.avgCost);
     }
     return e;
   }
