@@ -7,6 +7,10 @@
  * so peak RSS is its own.
  *
  *   npx tsx bench/backtest.ts [--bars 1000000] [--gate-bars 100000] [--csv-bars 1000000] [--csv-runs 3] [--no-python] [--only-e2e | --only-csv]
+ *   npx tsx bench/backtest.ts --live-only [--bars 1000000] [--runs 3]
+ *
+ * `--live-only`: only the spec runner and the live node on the same bars, `--runs` times each (in
+ * turn, so both see the same load), their CPU seconds, trades and final equity (issue 14's 2× bound).
  *
  * Speed runs read the pair from columns generated before the clock starts (as the Python side reads
  * a file). Memory runs feed the runner straight from a generator (no input arrays) and measure what
@@ -327,6 +331,19 @@ function csvRates(NC: number): void {
   console.log(`    each first read, MB/s of CPU time: ${csvRuns.map((m) => m.csvRates!.coldCpu.toFixed(0)).join(', ')}`);
 }
 
+/** `--live-only`: the spec runner and the live node in turn, `runs` times, CPU seconds side by side. */
+function liveOnly(n: number, runs: number): void {
+  console.log(`${n.toLocaleString('en-US')} regular-hours bars, no gate; CPU seconds (user + system) of each run, in turn`);
+  for (let i = 0; i < runs; i++) {
+    const spec = tsChild('nogate', n);
+    const live = tsChild('live-nogate', n);
+    const cpu = (m: Measure) => (m.cpuSeconds ?? m.seconds).toFixed(2);
+    console.log(`  run ${i + 1}: spec runner ${cpu(spec)} CPU s (${spec.seconds.toFixed(2)} wall), ${spec.trades} trades, final equity ${spec.finalEquity.toFixed(6)}; ` +
+      `live node ${cpu(live)} CPU s (${live.seconds.toFixed(2)} wall), ${live.trades} trades, final equity ${live.finalEquity.toFixed(6)}; ` +
+      `live / runner ${((live.cpuSeconds ?? 0) / (spec.cpuSeconds ?? 1)).toFixed(2)}× CPU`);
+  }
+}
+
 async function main(): Promise<void> {
   const ci = process.argv.indexOf('--child');
   if (ci >= 0) {
@@ -337,6 +354,10 @@ async function main(): Promise<void> {
     return;
   }
   const N = arg('--bars', 1_000_000);
+  if (process.argv.includes('--live-only')) {
+    liveOnly(N, arg('--runs', 3));
+    return;
+  }
   const NG = arg('--gate-bars', 100_000);
   const NC = arg('--csv-bars', N);
   const python = process.argv.includes('--no-python') ? null : findPython();

@@ -25,6 +25,8 @@ import type { NodeEvent, StopReason } from '../engine/events.ts';
 import { isSessionMaintenance, isTradable } from '../engine/market-hours.ts';
 import { ACCOUNT, type RiskLimits } from '../engine/risk.ts';
 import { runnerSpecs, type RunnerSpec, type StrategyEntry } from '../engine/runner-spec.ts';
+import type { Book } from '../engine/portfolio.ts';
+import type { StrategyRunner } from '../engine/strategy-runner.ts';
 import { TradingNode } from '../engine/trading-node.ts';
 import type { Logger } from '../log/logger.ts';
 import { MemoryJournal } from '../store/memory-journal.ts';
@@ -128,9 +130,19 @@ interface Track {
   flows: number[];
   commissions: number;
   lastBar: PairBar | null;
+  /** The node's runner of this strategy and its book (once the node runs). */
+  runner: StrategyRunner | null;
+  book: Book | null;
+  /** The fill-time boxes of its legs' contracts (y, x). */
+  fillAt: [{ time: number }, { time: number }];
+  /** Fills booked to it, and how many of them trades have seen. */
+  fillCount: number;
+  settledFills: number;
 }
 
 const ACCOUNT_ID = 'BACKTEST';
+/** Settled orders (and decision rows) the backtest's journal, broker and order manager remember. */
+const RECENT_ORDERS = 64;
 
 export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBacktestResult> {
   const { startingCash } = o;
@@ -158,7 +170,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], announced: null, next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
-      trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null,
+      trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
+      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0,
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -170,9 +183,18 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     createStrategy: (state?: Parameters<RunnerSpec['createStrategy']>[0]) => (tracks[i]!.observer = new ObservedStrategy(spec.createStrategy(state))),
   }));
 
-  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash });
-  const journal = new MemoryJournal({ keepBars: false });
-  const fillTime = new Map<number, number>();
+  const broker = new SimBroker({ contracts: [...contracts.values()], accounts: [{ id: ACCOUNT_ID, isPaper: true }], cash: startingCash, keepSettledOrders: RECENT_ORDERS });
+  const journal = new MemoryJournal({ keepBars: false, keepOrderEvents: false, keepSettledOrders: RECENT_ORDERS, keepDecisions: RECENT_ORDERS });
+  // The time a contract's orders fill at (its next bar's), in a box a contract written at every bar.
+  const fillTime = new Map<number, { time: number }>();
+  const fillBox = (conid: number): { time: number } => {
+    let box = fillTime.get(conid);
+    if (!box) fillTime.set(conid, (box = { time: Number.NaN }));
+    return box;
+  };
+  for (const t of tracks) {
+    t.fillAt = [fillBox(t.conids.y), fillBox(t.conids.x)];
+  }
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
   let clock = -Infinity;
   let started!: () => void;
@@ -186,7 +208,9 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const leg: LegName = e.symbol === t.params.legs.y.symbol ? 'y' : 'x';
     const conid = t.conids[leg];
     const side = e.side === 'BUY' ? 'BUY' : 'SELL';
-    t.fills.push({ time: fillTime.get(conid) ?? clock, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
+    t.fillCount++;
+    const at = fillTime.get(conid)?.time ?? Number.NaN;
+    t.fills.push({ time: Number.isNaN(at) ? clock : at, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
     // Added fill by fill, in order, as the spec runner adds them (the same rounding).
     const flow = -(side === 'BUY' ? e.qty : -e.qty) * e.price - e.commission;
     if (t.openTrade) t.openTrade.pnl += flow;
@@ -201,7 +225,10 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     execution: { combo: false, maxLegRetries: o.maxLegRetries ?? 2, settleTimeoutMs: 60_000 },
     pauseForMaintenance: o.pauseForMaintenance !== false,
     // A backtest never restarts: no strategy state is journalled (a snapshot copies the price history).
-    saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false,
+    saveStateEveryBars: Number.MAX_SAFE_INTEGER, saveStates: false, journalBars: false, measureLatency: false,
+    // What the node, journal and broker remember of settled orders: a few decisions' worth (the
+    // latest decision's orders complete a naked leg); tens of thousands kept slow every collection.
+    recentOrders: RECENT_ORDERS,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
     marketClock: () => clock,
     onEvent, eventTypes: ['started', 'fill'],
@@ -218,9 +245,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   const rules = { allowOutsideRth: o.risk.allowOutsideRth, pauseForMaintenance: o.pauseForMaintenance !== false };
 
   /** Book changes since the last look: a trade opens when the book leaves flat, closes when it comes back. */
-  const books = new Map(node.runners.map((r) => [r.id, r.book]));
   const settleTrades = (t: Track, bar: PairBar, index: number, decision: Decision | null, reason: TradeRecord['exitReason']): void => {
-    const book = books.get(t.spec.id)!;
+    const book = t.book!;
     const qy = book.qty(t.conids.y);
     const qx = book.qty(t.conids.x);
     const held = qy !== 0 || qx !== 0;
@@ -241,15 +267,23 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     }
   };
 
-  const runners = new Map(node.runners.map((r) => [r.id, r]));
+  for (const t of tracks) {
+    t.runner = node.runners.find((r) => r.id === t.spec.id)!;
+    t.book = t.runner.book;
+  }
   let afterOrders = false;
   for (;;) {
     // The next time any strategy has a bar.
+    // (Indexed loops: this one runs a million times, and for-of in an async function costs more.)
     let now = Infinity;
-    for (const t of tracks) if (t.next && t.next.time < now) now = t.next.time;
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i]!;
+      if (t.next && t.next.time < now) now = t.next.time;
+    }
     if (now === Infinity) break;
     clock = now;
-    for (const t of tracks) {
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i]!;
       t.due = t.next !== null && t.next.time === now;
       if (!t.due) continue;
       const bar = t.next!;
@@ -264,34 +298,38 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       broker.bar(t.conids.y, legBars[0]);
       broker.bar(t.conids.x, legBars[1]);
       const next = t.next;
-      fillTime.set(t.conids.y, next?.time ?? bar.time);
-      fillTime.set(t.conids.x, next?.time ?? bar.time);
+      t.fillAt[0].time = next?.time ?? bar.time;
+      t.fillAt[1].time = next?.time ?? bar.time;
       t.announced = next ? [historyBar(next.time, next.y), historyBar(next.time, next.x)] : null;
       broker.nextBar(t.conids.y, t.announced?.[0] ?? null);
       broker.nextBar(t.conids.x, t.announced?.[1] ?? null);
-      const book = books.get(t.spec.id)!;
+      const book = t.book!;
       t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
       t.eqTime.push(bar.time);
       t.eqValue.push(t.equity);
       t.stats.push(t.equity);
       t.lastBar = bar;
     }
-    for (const t of tracks) {
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i]!;
       if (!t.due) continue;
       const bar = t.bar!;
       let step: StepResult | null = null;
       if (t.next && stopReason === null) {
-        const runner = runners.get(t.spec.id)!;
+        const runner = t.runner!;
         if (t.observer) t.observer.last = null;
         // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
         // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
         const pending = runner.closeBar(bar.time, t.legBars);
+        let awaited = false;
         if (pending) {
           await pending;
           afterOrders = true;
+          awaited = true;
         } else if (afterOrders) {
           afterOrders = false;
           await undefined;
+          awaited = true;
         }
         step = t.observer?.last ?? null;
         if (step) t.why.observe(step.diagnostics, step.decision);
@@ -299,13 +337,19 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
           for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, d.detail, rules, refusals);
           seenDecisions = journal.decisionCount;
         }
-        if (node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
+        // The account halts only inside a bar that returned a promise (the daily-loss check) or in
+        // what such a bar left queued: a bar done synchronously cannot have halted it.
+        if (awaited && node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
           // The daily-loss limit: the node flattens every strategy (fills at the next open) and stops.
           await running;
           stopReason = 'daily-loss';
           for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
         }
-        if (stopReason === null) settleTrades(t, bar, t.index, step?.decision ?? null, null);
+        // The book moves by fills only: without a new one since the last look, nothing opens or closes.
+        if (stopReason === null && t.fillCount !== t.settledFills) {
+          t.settledFills = t.fillCount;
+          settleTrades(t, bar, t.index, step?.decision ?? null, null);
+        }
       }
       if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
     }
@@ -318,7 +362,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   if (failed !== undefined) throw failed;
 
   const strategies = tracks.map((t) => {
-    const book = books.get(t.spec.id)!;
+    const book = t.book!;
     return { id: t.spec.id, result: finish(t, startingCash * t.spec.capitalShare, book.qty(t.conids.y), book.qty(t.conids.x)) };
   });
   return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };

@@ -58,6 +58,12 @@ export interface SimBrokerOptions {
   history?: Map<number, HistoryBar[]>;
   /** Refuse an order: return the broker's reason, or undefined to accept it. */
   rejectWhen?: (req: OrderRequest) => string | undefined;
+  /**
+   * Backtests: remember only this many settled orders (with their executions and placements); older
+   * ones are forgotten, as a broker's order history ends somewhere. Default: all of them. A long
+   * backtest places tens of thousands of orders that nobody asks about once they are filled.
+   */
+  keepSettledOrders?: number;
 }
 
 interface SimOrder {
@@ -71,18 +77,27 @@ interface SimOrder {
 
 const TERMINAL: ReadonlySet<BrokerOrderStatus> = new Set(['Filled', 'Cancelled', 'Inactive']);
 
+/** What the broker keeps per contract (one lookup a bar, not one per map). */
+interface ContractSlot {
+  contract: SimContract;
+  /** Orders not yet in a final state (a bar looks at these only, not at every order ever placed). */
+  working: Set<SimOrder>;
+  /** The latest bar's close (the mark); null before the first bar. */
+  last: { time: number; price: number } | null;
+  /** Backtests: the next bar, at whose open orders fill when they are accepted. */
+  announced: HistoryBar | null;
+}
+
 export class SimBroker implements Broker {
   readonly name = 'sim';
-  private readonly contracts = new Map<number, SimContract>();
+  private readonly slots = new Map<number, ContractSlot>();
   private readonly orderBook = new Map<string, SimOrder>();
-  /** Orders not yet in a final state, per contract (a bar looks at these only, not at every order ever placed). */
-  private readonly workingByConid = new Map<number, Set<SimOrder>>();
-  /** Backtests: the next bar of a contract, at whose open orders fill when they are accepted. */
-  private readonly announced = new Map<number, HistoryBar>();
   private readonly byCoid = new Map<string, SimOrder>();
   private readonly executions: Fill[] = [];
+  /** Settled orders in the order they settled (`keepSettledOrders`), and the oldest one still kept. */
+  private readonly settledOrders: SimOrder[] = [];
+  private settledHead = 0;
   private readonly holdings = new Map<number, { qty: number; avgCost: number }>();
-  private readonly lastClose = new Map<number, { time: number; price: number }>();
   private listeners: BrokerListeners = {};
   private nextId = 1;
   private nextExec = 1;
@@ -94,7 +109,7 @@ export class SimBroker implements Broker {
   readonly placements: string[] = [];
 
   constructor(private readonly o: SimBrokerOptions) {
-    for (const c of o.contracts) this.contracts.set(c.conid, c);
+    for (const c of o.contracts) this.slots.set(c.conid, { contract: c, working: new Set(), last: null, announced: null });
     this.cash = o.cash ?? 1_000_000;
   }
 
@@ -111,19 +126,19 @@ export class SimBroker implements Broker {
   }
 
   async resolveInstrument(spec: InstrumentSpec): Promise<Instrument> {
-    const c = [...this.contracts.values()].find((x) => (spec.conid ? x.conid === spec.conid : x.symbol === spec.symbol && x.secType === spec.secType));
+    const c = [...this.slots.values()].map((x) => x.contract).find((x) => (spec.conid ? x.conid === spec.conid : x.symbol === spec.symbol && x.secType === spec.secType));
     if (!c) throw new BrokerError(`no simulated contract for ${spec.symbol} (${spec.secType})`, 'BROKER_REQUEST_FAILED', false);
     return { ...spec, conid: c.conid };
   }
 
   async balance(): Promise<Balance> {
     let net = this.cash;
-    for (const [conid, h] of this.holdings) net += h.qty * (this.lastClose.get(conid)?.price ?? h.avgCost);
+    for (const [conid, h] of this.holdings) net += h.qty * (this.slots.get(conid)?.last?.price ?? h.avgCost);
     return { currency: 'USD', cash: this.cash, netLiquidation: net };
   }
 
   async positions(): Promise<Position[]> {
-    return [...this.holdings.entries()].filter(([, h]) => h.qty !== 0).map(([conid, h]) => ({ conid, symbol: this.contracts.get(conid)?.symbol, qty: h.qty, avgCost: h.avgCost }));
+    return [...this.holdings.entries()].filter(([, h]) => h.qty !== 0).map(([conid, h]) => ({ conid, symbol: this.slots.get(conid)?.contract.symbol, qty: h.qty, avgCost: h.avgCost }));
   }
 
   async history(instrument: Instrument, _barMinutes: number, bars: number): Promise<HistoryBar[]> {
@@ -132,7 +147,7 @@ export class SimBroker implements Broker {
 
   async snapshot(instruments: Instrument[]): Promise<Tick[]> {
     return instruments.flatMap((i) => {
-      const c = this.lastClose.get(i.conid);
+      const c = this.slots.get(i.conid)?.last;
       return c ? [{ conid: i.conid, time: c.time, price: c.price }] : [];
     });
   }
@@ -171,16 +186,25 @@ export class SimBroker implements Broker {
     }
     this.placements.push(req.cOID);
     if (this.byCoid.has(req.cOID)) throw new OrderRejectedError(req.cOID, `Order with this client order id ${req.cOID} is already registered`, true);
-    const contract = this.contracts.get(req.instrument.conid);
+    const slot = this.slots.get(req.instrument.conid);
+    const contract = slot?.contract;
     const reason = !contract ? `unknown contract ${req.instrument.conid}` : this.o.rejectWhen?.(req) ?? this.sizeProblem(req, contract);
     const o: SimOrder = { brokerOrderId: String(this.nextId++), req, status: reason ? 'Inactive' : 'Submitted', filledQty: 0, avgPrice: 0, ...(reason ? { text: reason } : {}) };
     this.byCoid.set(req.cOID, o);
     this.orderBook.set(o.brokerOrderId, o);
-    if (reason) throw new OrderRejectedError(req.cOID, reason);
-    this.workingSet(req.instrument.conid).add(o);
-    queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
-    const next = this.announced.get(req.instrument.conid);
-    if (next) queueMicrotask(() => this.fillIfWorking(o, next));
+    if (reason) {
+      this.settled(o);
+      throw new OrderRejectedError(req.cOID, reason);
+    }
+    const next = slot!.announced;
+    if (next) {
+      // Backtests: accepted and filled at the announced bar's open at once, before the answer (as a
+      // stream's fill can come before the placement's answer); its statuses: Filled (or Cancelled).
+      this.fill(o, slot!, next);
+    } else {
+      slot!.working.add(o);
+      queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
+    }
     if (this.loseAnswer > 0) {
       this.loseAnswer--;
       throw new PlacementUncertainError(req.cOID, 'the answer was lost (simulated timeout after sending)');
@@ -202,7 +226,8 @@ export class SimBroker implements Broker {
     if (!o) throw new BrokerError(`no order ${brokerOrderId}`, 'BROKER_REQUEST_FAILED', false);
     if (TERMINAL.has(o.status)) return;
     o.status = 'Cancelled';
-    this.workingByConid.get(o.req.instrument.conid)?.delete(o);
+    this.slots.get(o.req.instrument.conid)?.working.delete(o);
+    this.settled(o);
     queueMicrotask(() => this.listeners.onOrder?.(this.view(o)));
   }
 
@@ -224,11 +249,6 @@ export class SimBroker implements Broker {
     return [...this.orderBook.values()].filter((o) => !TERMINAL.has(o.status)).map((o) => this.view(o));
   }
 
-  private workingSet(conid: number): Set<SimOrder> {
-    let set = this.workingByConid.get(conid);
-    if (!set) this.workingByConid.set(conid, (set = new Set()));
-    return set;
-  }
 
   // ---------------------------------------------------------------- market
 
@@ -242,15 +262,14 @@ export class SimBroker implements Broker {
    * then its close becomes the mark.
    */
   bar(conid: number, b: HistoryBar): void {
-    const c = this.contracts.get(conid);
-    if (!c) throw new Error(`unknown contract ${conid}`);
-    const working = this.workingByConid.get(conid);
-    if (working?.size) for (const o of [...working]) this.fill(o, c, b);
-    const last = this.lastClose.get(conid);
+    const slot = this.slots.get(conid);
+    if (!slot) throw new Error(`unknown contract ${conid}`);
+    if (slot.working.size) for (const o of [...slot.working]) this.fill(o, slot, b);
+    const last = slot.last;
     if (last) {
       last.time = b.time;
       last.price = b.close;
-    } else this.lastClose.set(conid, { time: b.time, price: b.close });
+    } else slot.last = { time: b.time, price: b.close };
   }
 
   /**
@@ -258,24 +277,21 @@ export class SimBroker implements Broker {
    * right away (as `bar()` would fill them when that bar comes); `null` stops it.
    */
   nextBar(conid: number, b: HistoryBar | null): void {
-    if (b) this.announced.set(conid, b);
-    else this.announced.delete(conid);
+    const slot = this.slots.get(conid);
+    if (slot) slot.announced = b;
   }
 
-  private fillIfWorking(o: SimOrder, b: HistoryBar): void {
-    const c = this.contracts.get(o.req.instrument.conid);
-    if (c && !TERMINAL.has(o.status)) this.fill(o, c, b);
-  }
-
-  private fill(o: SimOrder, c: SimContract, b: HistoryBar): void {
+  private fill(o: SimOrder, slot: ContractSlot, b: HistoryBar): void {
+    const c = slot.contract;
     const price = fillPrice(b.open, o.req.side, c.slippageBps ?? this.o.slippageBps ?? 0);
     const inc = increment(c);
     // A cash quantity buys whole increments at the fill price (printed with 12 decimals, as the strategy sizes).
     const qty = o.req.quantity ?? Number((Math.floor((o.req.cashQty ?? 0) / price / inc + 1e-9) * inc).toFixed(12));
-    this.workingByConid.get(c.conid)?.delete(o);
+    slot.working.delete(o);
     if (!(qty > 0)) {
       o.status = 'Cancelled';
       o.text = 'cash quantity below one increment';
+      this.settled(o);
       this.listeners.onOrder?.(this.view(o));
       return;
     }
@@ -292,8 +308,29 @@ export class SimBroker implements Broker {
     o.status = 'Filled';
     const f: Fill = { execId: `sim-${this.nextExec++}`, brokerOrderId: o.brokerOrderId, cOID: o.req.cOID, conid: c.conid, side: o.req.side, qty, price, commission: fee, time: b.time };
     this.executions.push(f);
+    this.settled(o);
     this.listeners.onOrder?.(this.view(o));
     this.listeners.onFill?.(f);
+  }
+
+  /** An order reached a final state: beyond `keepSettledOrders` later ones, the oldest settled order is forgotten. */
+  private settled(o: SimOrder): void {
+    const keep = this.o.keepSettledOrders;
+    if (keep === undefined) return;
+    this.settledOrders.push(o);
+    if (this.settledOrders.length - this.settledHead <= keep) return;
+    const old = this.settledOrders[this.settledHead++]!;
+    this.byCoid.delete(old.req.cOID);
+    this.orderBook.delete(old.brokerOrderId);
+    // Compacted often enough that nothing forgotten stays referenced for long (it would outlive a
+    // young-generation collection and be copied to the old one, for nothing).
+    if (this.settledHead >= keep) {
+      this.settledOrders.splice(0, this.settledHead);
+      this.settledHead = 0;
+      // Executions and placements: the most recent ones, about as many as the orders kept.
+      if (this.executions.length > 2 * keep) this.executions.splice(0, this.executions.length - keep);
+      if (this.placements.length > 2 * keep) this.placements.splice(0, this.placements.length - keep);
+    }
   }
 
   private view(o: SimOrder): BrokerOrder {

@@ -70,6 +70,8 @@ export interface OrderManagerOptions {
   onFill?: (fill: Fill, order: JournalOrder) => void;
   /** Injected clock for journal timestamps (ms). */
   now?: () => number;
+  /** How many orders' broker ids are remembered (updates and fills without a cOID); default 10,000. */
+  recentOrders?: number;
 }
 
 function journalStateOf(status: BrokerOrderStatus, filledQty: number, totalQty: number): JournalOrderState {
@@ -104,7 +106,7 @@ export class OrderManager {
   private readonly probed = new BoundedSet<string>(10_000);
   /** Executions already reported as matching no order of ours (logged once each; bounded). */
   private readonly unmatched = new BoundedSet<string>(10_000);
-  private readonly byBrokerId = new BoundedMap<string, string>(10_000);
+  private readonly byBrokerId: BoundedMap<string, string>;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly instruments = new Map<number, Instrument>();
   /** Combo orders: leg units per combo unit (executions come per leg, the status in combo units). */
@@ -122,6 +124,7 @@ export class OrderManager {
     this.resolveTimeoutMs = opts.resolveTimeoutMs ?? 20_000;
     this.resendWindowMs = opts.resendWindowMs ?? 120_000;
     this.now = opts.now ?? Date.now;
+    this.byBrokerId = new BoundedMap<string, string>(opts.recentOrders ?? 10_000);
     this.seq = Number(this.journal.getMeta('coidSeq') ?? '0');
     // A run tag keeps cOIDs unique even if two journals share a prefix (IBKR: unique per account for 24 h).
     this.runTag = Date.now().toString(36);
@@ -138,7 +141,12 @@ export class OrderManager {
   }
 
   registerInstrument(i: Instrument): void {
-    this.instruments.set(i.conid, i);
+    if (this.instruments.get(i.conid) !== i) this.instruments.set(i.conid, i);
+  }
+
+  /** Remembers which cOID a broker order id belongs to (only when new: an update's id is usually known). */
+  private noteBrokerId(brokerOrderId: string, cOID: string): void {
+    if (this.byBrokerId.get(brokerOrderId) !== cOID) this.byBrokerId.set(brokerOrderId, cOID);
   }
 
   /**
@@ -167,8 +175,9 @@ export class OrderManager {
       cOID, strategyId, intentId, leg, conid: req.instrument.conid, symbol: req.instrument.symbol, side: req.side,
       quantity: req.quantity ?? null, cashQty: req.cashQty ?? null, orderType: req.orderType, tif: req.tif,
     }, this.now(), { key: 'coidSeq', value: String(this.seq) });
-    await this.opts.crashHook?.('after-journal', cOID);
-    return this.send(cOID, strategyId, () => this.broker.placeOrder({ ...req, cOID }));
+    // No hook, no await: a turn of the microtask queue per order for nothing (a backtest places tens of thousands).
+    if (this.opts.crashHook) await this.opts.crashHook('after-journal', cOID);
+    return await this.send(cOID, strategyId, () => this.broker.placeOrder({ ...req, cOID }));
   }
 
   async placeCombo(strategyId: string, intentId: string, req: Omit<ComboOrderRequest, 'cOID'>, label: string): Promise<JournalOrder> {
@@ -181,8 +190,8 @@ export class OrderManager {
     }, this.now(), { key: 'coidSeq', value: String(this.seq) });
     for (const l of req.legs) this.registerInstrument(l.instrument);
     this.comboUnits.set(cOID, req.legs.reduce((sum, l) => sum + Math.abs(l.ratio), 0));
-    await this.opts.crashHook?.('after-journal', cOID);
-    return this.send(cOID, strategyId, () => placeCombo({ ...req, cOID }));
+    if (this.opts.crashHook) await this.opts.crashHook('after-journal', cOID);
+    return await this.send(cOID, strategyId, () => placeCombo({ ...req, cOID }));
   }
 
   private async send(cOID: string, strategyId: string, call: () => Promise<{ brokerOrderId: string; status: BrokerOrderStatus }>): Promise<JournalOrder> {
@@ -190,18 +199,20 @@ export class OrderManager {
       if (this.closedFor !== null) throw new OrderRejectedError(cOID, `not sent: ${this.closedFor}`);
       this.opts.beforeSend?.({ cOID, strategyId });
       const res = await call();
-      if (res.brokerOrderId) this.byBrokerId.set(res.brokerOrderId, cOID);
-      await this.opts.crashHook?.('after-send', cOID);
+      if (res.brokerOrderId) this.noteBrokerId(res.brokerOrderId, cOID);
+      if (this.opts.crashHook) await this.opts.crashHook('after-send', cOID);
       const cur = this.journal.order(cOID)!;
       // A stream update may already have moved the order further; never move it backwards.
+      let wrote = true;
       if (cur.state === 'new' || cur.state === 'unknown') {
         const total = cur.quantity ?? 0;
         this.journal.updateOrder(cOID, journalStateOf(res.status, 0, total), { brokerOrderId: res.brokerOrderId, detail: { ack: res.status } }, this.now());
       } else if (!cur.brokerOrderId) {
         this.journal.updateOrder(cOID, cur.state, { brokerOrderId: res.brokerOrderId }, this.now());
-      }
+      } else wrote = false;
       this.wake(cOID);
-      const sent = this.journal.order(cOID)!;
+      // A fresh read when the row changed above (a stream update cannot come in between: no await).
+      const sent = wrote ? this.journal.order(cOID)! : cur;
       if (this.logger.isLevelEnabled('info')) this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
       return sent;
     } catch (err) {
@@ -304,15 +315,21 @@ export class OrderManager {
 
   /** A status update from the stream or a poll. */
   onBrokerOrder(o: BrokerOrder): void {
-    const cOID = o.cOID && this.journal.order(o.cOID) ? o.cOID : this.byBrokerId.get(o.brokerOrderId);
+    const mine = o.cOID ? this.journal.order(o.cOID) : undefined;
+    if (mine) {
+      this.applyBrokerOrder(o, mine.cOID, mine);
+      return;
+    }
+    const cOID = this.byBrokerId.get(o.brokerOrderId);
     if (!cOID) return; // not ours
     this.applyBrokerOrder(o, cOID);
   }
 
-  private applyBrokerOrder(o: BrokerOrder, cOID: string): void {
-    const cur = this.journal.order(cOID);
+  /** `read`: the journal's row of the order, when the caller has just read it. */
+  private applyBrokerOrder(o: BrokerOrder, cOID: string, read?: JournalOrder): void {
+    const cur = read ?? this.journal.order(cOID);
     if (!cur) return;
-    if (o.brokerOrderId) this.byBrokerId.set(o.brokerOrderId, cOID);
+    if (o.brokerOrderId) this.noteBrokerId(o.brokerOrderId, cOID);
     // Later partial-fill updates carry no average price: keep the last, or compute it from the fills.
     const avgPrice = o.avgPrice ?? this.avgFromFills(cOID);
     const total = o.totalQty || cur.quantity || 0;
@@ -337,7 +354,9 @@ export class OrderManager {
    * the strategy of that order: it moves that strategy's book only.
    */
   onBrokerFill(f: Fill): void {
-    const cOID = this.attributeFill(f);
+    // By the cOID the broker echoes (the journal's row read once), else by broker order id or contract.
+    const echoed = f.cOID ? this.journal.order(f.cOID) : undefined;
+    const cOID = echoed ? echoed.cOID : f.cOID ? undefined : this.attributeFill(f);
     if (!cOID) {
       if (!this.unmatched.has(f.execId)) {
         this.unmatched.add(f.execId);
@@ -346,7 +365,7 @@ export class OrderManager {
       }
       return;
     }
-    const order = this.journal.order(cOID)!;
+    const order = echoed ?? this.journal.order(cOID)!;
     const conid = f.conid || order.conid;
     if (!conid) {
       if (!this.unmatched.has(f.execId)) {
@@ -355,7 +374,7 @@ export class OrderManager {
       }
       return;
     }
-    f = { ...f, conid };
+    if (f.conid !== conid) f = { ...f, conid };
     const isNew = this.journal.recordFill({
       execId: f.execId, cOID, brokerOrderId: f.brokerOrderId, conid: f.conid, side: f.side, qty: f.qty, price: f.price,
       commission: f.commission, time: f.time,
@@ -441,8 +460,7 @@ export class OrderManager {
       const o = this.journal.order(cOID)!;
       if (o.state === 'unknown') await this.resolveUnknown(cOID);
       const cur = this.journal.order(cOID)!;
-      const legUnits = cur.leg === 'combo' ? (this.comboUnits.get(cOID) ?? 0) : 1;
-      const fillsDone = roundQty(this.journal.filledQty(cOID)) >= roundQty(cur.filledQty * legUnits) - 1e-9;
+      const fillsDone = this.fillsDone(cur);
       if (isTerminal(cur.state) && fillsDone) return cur;
       if (Date.now() >= deadline) return cur;
       await this.waitForChange(cOID, Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
@@ -451,6 +469,22 @@ export class OrderManager {
         await this.poll(cOID, isTerminal(cur.state) && !fillsDone);
       }
     }
+  }
+
+  /**
+   * The order as `settle` would return it at once, without waiting: final, its fills journalled.
+   * Undefined while it is not (then `settle` waits). A backtest's broker fills an order as it is
+   * accepted, so its orders are settled before anyone waits: no promise, no turn of the queue.
+   */
+  settledNow(cOID: string): JournalOrder | undefined {
+    const cur = this.journal.order(cOID);
+    return cur && isTerminal(cur.state) && this.fillsDone(cur) ? cur : undefined;
+  }
+
+  /** Whether the journalled fills of an order cover its filled quantity (a combo's in leg units). */
+  private fillsDone(cur: JournalOrder): boolean {
+    const legUnits = cur.leg === 'combo' ? (this.comboUnits.get(cur.cOID) ?? 0) : 1;
+    return roundQty(this.journal.filledQty(cur.cOID)) >= roundQty(cur.filledQty * legUnits) - 1e-9;
   }
 
   /** Fallback: asks the broker for the order (and its executions when fills are missing). */

@@ -70,7 +70,8 @@ export class PairExecutor {
   constructor(private readonly o: ExecutorOptions) {}
 
   async execute(intentId: string, legs: ExecLeg[]): Promise<ExecResult> {
-    const filled: Record<string, number> = Object.fromEntries(legs.map((l) => [l.name, 0]));
+    const filled: Record<string, number> = {};
+    for (const l of legs) filled[l.name] = 0;
     if (legs.length === 0) return { ok: true, filled, flattened: false, note: 'nothing to trade' };
     const comboable =
       this.o.useCombo && legs.length === 2 && legs.every((l) => l.instrument.secType === 'STK' && Number.isInteger(l.qty) && l.instrument.currency === 'USD');
@@ -80,7 +81,7 @@ export class PairExecutor {
     const placed: JournalOrder[] = [];
     for (const l of legs) placed.push(await this.o.orders.place(this.o.strategyId, intentId, l.name, orderFor(l, this.o.outsideRth, this.o.cryptoCashBuffer)));
     const settled: JournalOrder[] = [];
-    for (const p of placed) settled.push(await this.settleOrCancel(p));
+    for (const p of placed) settled.push(this.o.orders.settledNow(p.cOID) ?? (await this.settleOrCancel(p)));
     legs.forEach((l, i) => (filled[l.name] = signed(l.side, this.filledQty(settled[i]!))));
 
     // An order whose outcome is unknown may still fill: a retry under a new cOID could double it.

@@ -22,6 +22,11 @@ export interface Holding {
 /** One strategy's holdings and cash. */
 export class Book {
   private readonly holdings = new Map<number, Holding>();
+  /** The same holdings in the map's order: the mark at every bar walks an array, not a map iterator. */
+  private readonly list: Holding[] = [];
+  /** The price boxes of `list`'s contracts in the map `markedEquity` was last given (boxes are never replaced). */
+  private boxes: ({ price: number } | undefined)[] = [];
+  private boxesOf: ReadonlyMap<number, { price: number }> | null = null;
 
   constructor(
     readonly strategyId: string,
@@ -40,10 +45,19 @@ export class Book {
     return [...this.holdings.values()].filter((h) => h.qty !== 0);
   }
 
+  /** Adds the contracts this book holds (non-zero) to a set, in the order of `all()`. */
+  heldConids(into: Set<number>): void {
+    for (const h of this.holdings.values()) if (h.qty !== 0) into.add(h.conid);
+  }
+
   /** Applies one fill: quantity, average cost and cash. */
   applyFill(conid: number, symbol: string, side: Side, qty: number, price: number, commission: number): Holding {
     const signed = side === 'BUY' ? qty : -qty;
-    const h = this.holdings.get(conid) ?? { conid, symbol, qty: 0, avgCost: 0 };
+    let h = this.holdings.get(conid);
+    if (!h) {
+      h = { conid, symbol, qty: 0, avgCost: 0 };
+      this.list.push(h);
+    }
     const newQty = roundQty(h.qty + signed);
     if (newQty === 0) h.avgCost = 0;
     else if (Math.sign(h.qty) === Math.sign(signed) || h.qty === 0) h.avgCost = (h.avgCost * Math.abs(h.qty) + price * qty) / Math.abs(newQty);
@@ -56,20 +70,38 @@ export class Book {
 
   /** Sets a holding (restart: from the journal). */
   setHolding(conid: number, symbol: string, qty: number, avgCost: number): void {
-    this.holdings.set(conid, { conid, symbol, qty: roundQty(qty), avgCost });
+    const h = { conid, symbol, qty: roundQty(qty), avgCost };
+    const old = this.holdings.get(conid);
+    if (old) this.list[this.list.indexOf(old)] = h;
+    else this.list.push(h);
+    this.holdings.set(conid, h);
   }
 
   /** Cash plus positions marked at the given prices (or avg cost when no price yet). */
-  markedEquity(prices: ReadonlyMap<number, number>): number {
+  markedEquity(prices: ReadonlyMap<number, { price: number }>): number {
     let e = this.cash;
-    for (const h of this.holdings.values()) e += h.qty * (prices.get(h.conid) ?? h.avgCost);
+    if (prices !== this.boxesOf) {
+      this.boxesOf = prices;
+      this.boxes = [];
+    }
+    const list = this.list;
+    const boxes = this.boxes;
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i]!;
+      let box = boxes[i];
+      if (box === undefined) box = boxes[i] = prices.get(h.conid);
+      e += h.qty * (box?.price ?? h.avgCost);
+    }
     return e;
   }
 }
 
+const NO_CHANGE: ReadonlyMap<number, number> = new Map();
+
 export class Portfolio {
   private readonly books = new Map<string, Book>();
-  private readonly prices = new Map<number, number>();
+  /** Latest price per contract, each in a box updated in place (a price a leg a bar: no new number object each time). */
+  private readonly prices = new Map<number, { price: number }>();
   /** Live mode: the latest net liquidation value of the account (null until read). */
   accountEquity: number | null = null;
 
@@ -89,11 +121,13 @@ export class Portfolio {
   }
 
   setPrice(conid: number, price: number): void {
-    this.prices.set(conid, price);
+    const box = this.prices.get(conid);
+    if (box) box.price = price;
+    else this.prices.set(conid, { price });
   }
 
   price(conid: number): number | undefined {
-    return this.prices.get(conid);
+    return this.prices.get(conid)?.price;
   }
 
   /** The account's position in a contract as the books see it: the sum over strategies. */
@@ -108,15 +142,31 @@ export class Portfolio {
     return this.books.get(strategyId)?.markedEquity(this.prices) ?? 0;
   }
 
-  /** Sum over the books of |qty| x price per contract, after an optional change. */
-  grossNotional(change: Map<number, number> = new Map()): number {
+  /** Paper equity of a book this portfolio holds (a runner asks at every bar, book in hand). */
+  bookEquity(book: Book): number {
+    return book.markedEquity(this.prices);
+  }
+
+  /** Sum over the books of |qty| x price per contract, after an optional change (asked at every decision). */
+  grossNotional(change: ReadonlyMap<number, number> = NO_CHANGE): number {
     const conids = new Set<number>(change.keys());
-    for (const b of this.books.values()) for (const h of b.all()) conids.add(h.conid);
+    for (const b of this.books.values()) b.heldConids(conids);
     let g = 0;
     for (const c of conids) {
       const q = this.accountQty(c) + (change.get(c) ?? 0);
-      const avg = this.allBooks().map((b) => b.holding(c)?.avgCost).find((x) => x !== undefined) ?? 0;
-      g += Math.abs(q) * (this.prices.get(c) ?? avg);
+      // Unpriced: the average cost of the first book that has a holding of it.
+      let price = this.prices.get(c)?.price;
+      if (price === undefined) {
+        price = 0;
+        for (const b of this.books.values()) {
+          const h = b.holding(c);
+          if (h) {
+            price = h.avgCost;
+            break;
+          }
+        }
+      }
+      g += Math.abs(q) * price;
     }
     return g;
   }

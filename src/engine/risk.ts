@@ -131,6 +131,8 @@ export const ACCOUNT = '*account*';
 export class RiskEngine {
   /** scope -> reason -> state. */
   private readonly reasons = new Map<string, Map<string, TradingState>>();
+  /** Each scope's state as last worked out (asked at every bar; changed only by `set`). */
+  private readonly states = new Map<string, TradingState>();
   private readonly loss: DailyLossGuard;
 
   constructor(
@@ -150,6 +152,7 @@ export class RiskEngine {
     if (state === null || state === 'active') m.delete(reason);
     else m.set(reason, state);
     this.reasons.set(scope, m);
+    this.states.delete(scope);
     const after = this.state(scope);
     if (after !== before) this.onChange(scope, after, reason);
     if (m.get(reason) !== had) this.onReasons(scope, after, this.reasonsOf(scope));
@@ -162,8 +165,11 @@ export class RiskEngine {
 
   /** The state of one scope alone. */
   state(scope: string): TradingState {
+    const known = this.states.get(scope);
+    if (known !== undefined) return known;
     let s: TradingState = 'active';
     for (const v of this.reasons.get(scope)?.values() ?? []) if (SEVERITY[v] > SEVERITY[s]) s = v;
+    this.states.set(scope, s);
     return s;
   }
 

@@ -47,6 +47,8 @@ export interface RunnerDeps {
   saveStates?: boolean;
   /** Journal each bar close (its bars and equity point); default true. A backtest keeps its own curve. */
   journalBars?: boolean;
+  /** Measure decision latencies (default true): a backtest's bars come from a file, and two clock reads a bar are a cost. */
+  measureLatency?: boolean;
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
@@ -72,6 +74,8 @@ export class StrategyRunner {
   private closing: Promise<void> | null = null;
   /** The per-bar and per-decision events someone listens to. */
   private readonly emits: { bar: boolean; decision: boolean; order: boolean };
+  /** Latencies are measured (RunnerDeps.measureLatency). */
+  private readonly timed: boolean;
   /** False once the node stops: bars arriving afterwards are dropped. */
   private accepting = true;
   private barsSeen = 0;
@@ -97,6 +101,7 @@ export class StrategyRunner {
     this.book = d.portfolio.addBook(spec.id, startingCash);
     const listens = d.listens ?? ((): boolean => true);
     this.emits = { bar: listens('bar'), decision: listens('decision'), order: listens('order') };
+    this.timed = d.measureLatency !== false;
     this.executor = new PairExecutor({
       strategyId: spec.id, orders: d.orders, journal: d.journal, logger: d.logger,
       maxLegRetries: d.execution.maxLegRetries, settleTimeoutMs: d.execution.settleTimeoutMs,
@@ -126,7 +131,7 @@ export class StrategyRunner {
   /** Equity for sizing: paper, the strategy's own book; live, its share of the account's net liquidation. */
   equity(): number {
     if (this.d.mode === 'live' && this.d.portfolio.accountEquity !== null) return this.d.portfolio.accountEquity * this.spec.capitalShare;
-    return this.d.portfolio.paperEquity(this.id);
+    return this.d.portfolio.bookEquity(this.book);
   }
 
   // ---------------------------------------------------------------- warm-up
@@ -208,7 +213,7 @@ export class StrategyRunner {
     if (!this.accepting) return undefined;
     const end = time + this.spec.barMinutes * 60_000;
     if (end > this.newestTickTime) this.newestTickTime = end;
-    const pending = this.processBar(time, legs, performance.now());
+    const pending = this.processBar(time, legs, this.timed ? performance.now() : 0);
     if (!pending) return undefined;
     const closing: Promise<void> = pending.finally(() => {
       if (this.closing === closing) this.closing = null;
@@ -259,7 +264,7 @@ export class StrategyRunner {
     const step = strategy.onBar(pairBar(time, legs), { equity });
     const dec = step.decision;
     if (dec.action === 'none') {
-      this.latencies.push(performance.now() - wall);
+      if (this.timed) this.latencies.push(performance.now() - wall);
       this.finishBar(time, legs, step, equity, false);
       return undefined;
     }
@@ -272,11 +277,27 @@ export class StrategyRunner {
     const by = legs[0]!;
     const bx = legs[1]!;
     this.decisionsMade++;
-    const record = (): void => d.journal.recordDecision(this.id, time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
     if (this.emits.decision) d.emit({ type: 'decision', strategyId: this.id, time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
     // The orders carry the decision in their intent id; the decision row follows (off the latency path).
-    const traded = await this.act(time, dec, wall, record);
+    const traded = await this.act(time, dec, wall, step, equity);
     this.finishBar(time, legs, step, equity, traded);
+  }
+
+  /** The decision's journal row (methods, not closures made per decision: they cost an allocation each). */
+  private recordDecision(time: number, dec: Exclude<Decision, { action: 'none' }>, step: StepResult, equity: number): void {
+    this.d.journal.recordDecision(this.id, time, dec.action === 'enter' ? `enter-${dec.side}` : `close-${dec.side}-${dec.reason}`, { decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, equity });
+  }
+
+  /** A decision the live rules do not execute: journalled with the reason, the strategy synced back to its book. */
+  private refuse(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number, reason: string): false {
+    const { d } = this;
+    if (this.timed) this.latencies.push(performance.now() - wall);
+    this.recordDecision(time, dec, step, equity);
+    d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
+    d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
+    d.journal.recordDecision(this.id, time, 'refused', { reason });
+    this.syncStrategy('refused decision');
+    return false;
   }
 
   /** Journal writes of the bar come after the decision and its orders: they are not on the latency path. */
@@ -291,7 +312,7 @@ export class StrategyRunner {
     const { d } = this;
     this.recordBar(time, legs, equity);
     const decided = step.decision.action !== 'none';
-    if (traded || decided || this.barsSeen % d.saveStateEveryBars === 0) this.saveState();
+    if (d.saveStates !== false && (traded || decided || this.barsSeen % d.saveStateEveryBars === 0)) this.saveState();
 
     if (this.warmHave < this.spec.warmupBars) {
       this.warmHave++;
@@ -321,24 +342,15 @@ export class StrategyRunner {
   }
 
   /** Risk checks, then orders. Returns true when orders went out. */
-  private async act(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, record: () => void): Promise<boolean> {
+  private async act(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number): Promise<boolean> {
     const { d } = this;
     const { y, x } = this.mustInstruments();
     const barEnd = time + this.spec.barMinutes * 60_000;
-    const refuse = (reason: string): false => {
-      this.latencies.push(performance.now() - wall);
-      record();
-      d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
-      d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
-      d.journal.recordDecision(this.id, time, 'refused', { reason });
-      this.syncStrategy('refused decision');
-      return false;
-    };
-    if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return refuse('inside the brokerage session maintenance window');
+    if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return this.refuse(time, dec, wall, step, equity, 'inside the brokerage session maintenance window');
     const stale = staleBarReason(time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
     if (stale) {
       this.staleSkipped++;
-      return refuse(stale);
+      return this.refuse(time, dec, wall, step, equity, stale);
     }
     const legs: ExecLeg[] = dec.orders.map((lo) => {
       const inst = lo.leg === 'y' ? y : x;
@@ -346,21 +358,23 @@ export class StrategyRunner {
     });
     const change = new Map<number, number>();
     for (const l of legs) change.set(l.instrument.conid, (change.get(l.instrument.conid) ?? 0) + (l.side === 'BUY' ? l.qty : -l.qty));
-    const others = d.portfolio.grossNotional() - [...change.keys()].reduce((s, c) => s + Math.abs(d.portfolio.accountQty(c)) * (d.portfolio.price(c) ?? 0), 0);
+    let traded = 0;
+    for (const c of change.keys()) traded += Math.abs(d.portfolio.accountQty(c)) * (d.portfolio.price(c) ?? 0);
+    const others = d.portfolio.grossNotional() - traded;
     const verdict = d.risk.check(this.id, legs.map((l) => {
       const cur = d.portfolio.accountQty(l.instrument.conid);
       return { symbol: l.instrument.symbol, secType: l.instrument.secType, currentQty: cur, targetQty: cur + change.get(l.instrument.conid)!, price: l.price };
     }), barEnd, Math.max(0, others));
-    if (!verdict.ok) return refuse(verdict.reason);
+    if (!verdict.ok) return this.refuse(time, dec, wall, step, equity, verdict.reason);
 
     const intentId = `${dec.action}-${time}`;
-    this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
+    if (this.timed) this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
     let res: ExecResult;
     try {
       res = await this.executor.execute(intentId, legs);
     } finally {
       this.latencyStart = null;
-      record();
+      this.recordDecision(time, dec, step, equity);
     }
     if (this.emits.order) for (const o of d.journal.ordersOfIntent(this.id, intentId)) {
       d.emit({ type: 'order', strategyId: this.id, cOID: o.cOID, symbol: o.symbol, side: o.side, qty: o.quantity, cashQty: o.cashQty, state: o.state });

@@ -73,6 +73,10 @@ export interface NodeOptions {
   saveStates?: boolean;
   /** Journal each bar close (default true; a backtest keeps its own equity curve). */
   journalBars?: boolean;
+  /** Measure decision latencies (default true); a backtest's bars come from a file, their latency means nothing. */
+  measureLatency?: boolean;
+  /** Orders whose broker ids the order manager remembers (default 10,000; a backtest's broker echoes every cOID). */
+  recentOrders?: number;
   coidPrefix?: string;
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Progress for a human (the demo prints these). */
@@ -134,6 +138,7 @@ export class TradingNode {
       broker: o.broker, journal: o.journal, portfolio: this.portfolio, logger: this.logger,
       coidPrefix: o.coidPrefix ?? 'tdm', pollMs: o.orderPollMs ?? 2_000, resolveTimeoutMs: o.resolveTimeoutMs ?? 20_000,
       ...(o.crashHook ? { crashHook: o.crashHook } : {}),
+      ...(o.recentOrders !== undefined ? { recentOrders: o.recentOrders } : {}),
       beforeSend: (ord) => this.runner(ord.strategyId)?.onOrderSending(),
       onFill: (f, order) => {
         this.emit({ type: 'fill', strategyId: order.strategyId, cOID: order.cOID, symbol: order.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission });
@@ -152,6 +157,7 @@ export class TradingNode {
       saveStateEveryBars: o.saveStateEveryBars ?? 1,
       ...(o.saveStates === false ? { saveStates: false } : {}),
       ...(o.journalBars === false ? { journalBars: false } : {}),
+      ...(o.measureLatency === false ? { measureLatency: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
       dailyLossBreached: (t) => this.checkDailyLoss(t),
@@ -389,7 +395,7 @@ export class TradingNode {
   private accountEquity(): number {
     if (this.o.mode === 'live' && this.portfolio.accountEquity !== null) return this.portfolio.accountEquity;
     let sum = 0;
-    for (const r of this.runners) sum += this.portfolio.paperEquity(r.id);
+    for (const r of this.runners) sum += this.portfolio.bookEquity(r.book);
     return sum;
   }
 

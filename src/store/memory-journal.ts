@@ -7,7 +7,12 @@
  * journalled as they arrive), but it has nothing to recover after a crash, so it needs no file and
  * must not pay a disk write per bar. `keepBars: false` (the backtester's choice) counts bar rows
  * and equity points instead of keeping them: the backtest result holds its own equity curve, and a
- * million-bar run must not hold a million journal rows too.
+ * million-bar run must not hold a million journal rows too. For the same reason a backtest keeps
+ * no order events (`keepOrderEvents: false`: nothing reads them) and only the most recent settled
+ * orders (`keepSettledOrders`: an order that is filled, cancelled or rejected, with its fills, is
+ * forgotten once that many later ones have settled; open orders are always kept, and the run's
+ * order and fill counts count every one) and recent decision rows (`keepDecisions`). Tens of
+ * thousands of retained orders made every garbage collection of a long backtest slower.
  */
 import type { JournalApi } from './journal-api.ts';
 import { forwardState } from './order-states.ts';
@@ -27,6 +32,17 @@ interface StoredFill extends AttributedFill {
   runId: number | null;
 }
 
+export interface MemoryJournalOptions {
+  /** Keep bar rows and equity points (default true); false counts them only. */
+  keepBars?: boolean;
+  /** Keep order events (default true); false writes none. */
+  keepOrderEvents?: boolean;
+  /** Keep only this many settled orders (with their fills), the most recently settled; default all. */
+  keepSettledOrders?: number;
+  /** Keep only about this many of the most recent decision rows (the count counts all); default all. */
+  keepDecisions?: number;
+}
+
 const byCreation = (a: JournalOrder, b: JournalOrder): number => a.createdAt - b.createdAt || (a.cOID < b.cOID ? -1 : a.cOID > b.cOID ? 1 : 0);
 
 export class MemoryJournal implements JournalApi {
@@ -36,15 +52,24 @@ export class MemoryJournal implements JournalApi {
   private readonly openCoids = new Set<string>();
   /** Order events; the detail is kept as built here (fresh each time) and written as JSON when read. */
   private readonly events: { coid: string; time: number; state: string; detail: unknown }[] = [];
+  /** Settled orders in the order they settled (`keepSettledOrders`: the oldest are forgotten). */
+  private readonly settled: string[] = [];
+  private settledHead = 0;
+  /** Orders and fills recorded, per run and strategy: forgotten orders still count. */
+  private readonly counts = new Map<number | null, Map<string, { orders: number; fills: number }>>();
   private readonly fillsById = new Map<string, StoredFill>();
   private readonly fillsByCoid = new Map<string, StoredFill[]>();
-  private readonly positionRows = new Map<string, JournalPosition>();
+  /** Positions by strategy, then contract. */
+  private readonly positionRows = new Map<string, Map<number, JournalPosition>>();
   private readonly barRows = new Map<string, JournalBar & { warmup: boolean }>();
   private readonly equityRows: { time: number; strategyId: string; equity: number; cash: number }[] = [];
-  private readonly decisionRows: { strategyId: string; barTime: number; action: string; detail: string | null }[] = [];
+  private readonly decisionRows: DecisionRow[] = [];
+  /** Decision rows forgotten (`keepDecisions`): the oldest ones. */
+  private decisionsDropped = 0;
   /** Saved states as given (a strategy's saveState() returns a fresh snapshot); copied on load, as a JSON round trip would. */
   private readonly states = new Map<string, { barTime: number | null; state: unknown }>();
-  private readonly byIntent = new Map<string, string[]>();
+  /** cOIDs by strategy, then intent (no joined key to build and hash for every order). */
+  private readonly byIntent = new Map<string, Map<string, string[]>>();
   private readonly incidentRows: { time: number; strategyId: string | null; kind: string; detail: string | null }[] = [];
   private readonly meta = new Map<string, string>();
   private readonly runs: { id: number; startedAt: number; strategies: string[] }[] = [];
@@ -52,7 +77,7 @@ export class MemoryJournal implements JournalApi {
   /** Bar closes recorded (kept or not). */
   barCloses = 0;
 
-  constructor(private readonly opts: { keepBars?: boolean } = {}) {}
+  constructor(private readonly opts: MemoryJournalOptions = {}) {}
 
   journalMode(): string {
     return 'memory';
@@ -67,12 +92,26 @@ export class MemoryJournal implements JournalApi {
   }
 
   runCounts(runId: number, strategyId?: string): { orders: number; fills: number } {
-    const mine = (r: { runId: number | null; strategyId: string }): boolean => r.runId === runId && (strategyId === undefined || r.strategyId === strategyId);
+    const run = this.counts.get(runId);
+    if (strategyId !== undefined) {
+      const c = run?.get(strategyId);
+      return { orders: c?.orders ?? 0, fills: c?.fills ?? 0 };
+    }
     let orders = 0;
-    for (const o of this.ordersByCoid.values()) if (mine(o)) orders++;
     let fills = 0;
-    for (const f of this.fillsById.values()) if (mine(f)) fills++;
+    for (const c of run?.values() ?? []) {
+      orders += c.orders;
+      fills += c.fills;
+    }
     return { orders, fills };
+  }
+
+  private count(runId: number | null, strategyId: string): { orders: number; fills: number } {
+    let run = this.counts.get(runId);
+    if (!run) this.counts.set(runId, (run = new Map()));
+    let c = run.get(strategyId);
+    if (!c) run.set(strategyId, (c = { orders: 0, fills: 0 }));
+    return c;
   }
 
   /** A memory journal starts empty: it never holds rows of a version-1 file. */
@@ -97,11 +136,13 @@ export class MemoryJournal implements JournalApi {
       state: 'new', brokerOrderId: null, filledQty: 0, avgPrice: 0, createdAt: now, updatedAt: now, lastError: null, runId: this.runId,
     });
     this.openCoids.add(o.cOID);
-    const intent = `${o.strategyId}\u0000${o.intentId}`;
-    const list = this.byIntent.get(intent);
+    this.count(this.runId, o.strategyId).orders++;
+    let intents = this.byIntent.get(o.strategyId);
+    if (!intents) this.byIntent.set(o.strategyId, (intents = new Map()));
+    const list = intents.get(o.intentId);
     if (list) list.push(o.cOID);
-    else this.byIntent.set(intent, [o.cOID]);
-    this.events.push({ coid: o.cOID, time: now, state: 'new', detail: { side: o.side, quantity: o.quantity, cashQty: o.cashQty } });
+    else intents.set(o.intentId, [o.cOID]);
+    if (this.opts.keepOrderEvents !== false) this.events.push({ coid: o.cOID, time: now, state: 'new', detail: { side: o.side, quantity: o.quantity, cashQty: o.cashQty } });
   }
 
   updateOrder(
@@ -122,8 +163,9 @@ export class MemoryJournal implements JournalApi {
       if (state === requested && fields.error) cur.lastError = fields.error;
       cur.updatedAt = now;
       if (OPEN.has(state)) this.openCoids.add(cOID);
-      else this.openCoids.delete(cOID);
+      else if (this.openCoids.delete(cOID) && this.opts.keepSettledOrders !== undefined) this.settle(cOID);
     }
+    if (this.opts.keepOrderEvents === false) return state;
     // The same keys in the same order as the SQLite journal's detail; its JSON is written when read
     // (a nested detail is copied now: a caller may change its object later).
     const detail: Record<string, unknown> = {};
@@ -134,6 +176,29 @@ export class MemoryJournal implements JournalApi {
     if (state !== requested) detail.refused = requested;
     this.events.push({ coid: cOID, time: now, state, detail });
     return state;
+  }
+
+  /** An order left the open ones: beyond `keepSettledOrders` later settled ones, the oldest settled order and its fills are forgotten. */
+  private settle(cOID: string): void {
+    this.settled.push(cOID);
+    if (this.settled.length - this.settledHead <= this.opts.keepSettledOrders!) return;
+    const old = this.settled[this.settledHead++]!;
+    if (this.settledHead >= this.opts.keepSettledOrders!) {
+      this.settled.splice(0, this.settledHead);
+      this.settledHead = 0;
+    }
+    const o = this.ordersByCoid.get(old);
+    if (!o || OPEN.has(o.state)) return;
+    this.ordersByCoid.delete(old);
+    for (const f of this.fillsByCoid.get(old) ?? []) this.fillsById.delete(f.execId);
+    this.fillsByCoid.delete(old);
+    const intents = this.byIntent.get(o.strategyId);
+    const list = intents?.get(o.intentId);
+    if (list) {
+      const i = list.indexOf(old);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) intents!.delete(o.intentId);
+    }
   }
 
   order(cOID: string): JournalOrder | undefined {
@@ -150,7 +215,7 @@ export class MemoryJournal implements JournalApi {
   }
 
   ordersOfIntent(strategyId: string, intentId: string): JournalOrder[] {
-    return (this.byIntent.get(`${strategyId}\u0000${intentId}`) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
+    return (this.byIntent.get(strategyId)?.get(intentId) ?? []).map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
   }
 
   orderEvents(cOID?: string): { coid: string; time: number; state: string; detail: string | null }[] {
@@ -162,12 +227,16 @@ export class MemoryJournal implements JournalApi {
   recordFill(f: JournalFill): boolean {
     if (this.fillsById.has(f.execId)) return false;
     const strategyId = (f.cOID ? this.ordersByCoid.get(f.cOID)?.strategyId : undefined) ?? '';
-    const row: StoredFill = { ...f, strategyId, runId: this.runId };
+    const row: StoredFill = {
+      execId: f.execId, cOID: f.cOID, brokerOrderId: f.brokerOrderId, conid: f.conid, side: f.side, qty: f.qty, price: f.price,
+      commission: f.commission, time: f.time, strategyId, runId: this.runId,
+    };
     this.fillsById.set(f.execId, row);
+    this.count(this.runId, strategyId).fills++;
     if (f.cOID) {
-      const list = this.fillsByCoid.get(f.cOID) ?? [];
-      list.push(row);
-      this.fillsByCoid.set(f.cOID, list);
+      const list = this.fillsByCoid.get(f.cOID);
+      if (list) list.push(row);
+      else this.fillsByCoid.set(f.cOID, [row]);
     }
     return true;
   }
@@ -200,11 +269,14 @@ export class MemoryJournal implements JournalApi {
   }
 
   setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, _now = Date.now()): void {
-    this.positionRows.set(`${strategyId}\u0000${conid}`, { strategyId, conid, symbol, qty, avgCost });
+    let rows = this.positionRows.get(strategyId);
+    if (!rows) this.positionRows.set(strategyId, (rows = new Map()));
+    rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
   }
 
   positions(strategyId?: string): JournalPosition[] {
     return [...this.positionRows.values()]
+      .flatMap((rows) => [...rows.values()])
       .filter((p) => p.qty !== 0 && (strategyId === undefined || p.strategyId === strategyId))
       .sort((a, b) => (a.strategyId < b.strategyId ? -1 : a.strategyId > b.strategyId ? 1 : a.conid - b.conid))
       .map((p) => ({ ...p }));
@@ -232,20 +304,27 @@ export class MemoryJournal implements JournalApi {
   }
 
   recordDecision(strategyId: string, barTime: number, action: string, detail: unknown): void {
-    this.decisionRows.push({ strategyId, barTime, action, detail: JSON.stringify(detail) });
+    this.decisionRows.push(new DecisionRow(strategyId, barTime, action, detail));
+    const keep = this.opts.keepDecisions;
+    if (keep !== undefined && this.decisionRows.length > 2 * keep + 64) {
+      const drop = this.decisionRows.length - keep;
+      this.decisionRows.splice(0, drop);
+      this.decisionsDropped += drop;
+    }
   }
 
   decisions(strategyId?: string): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
-    return this.decisionRows.filter((d) => strategyId === undefined || d.strategyId === strategyId).map((d) => ({ ...d }));
+    return this.decisionRows.filter((d) => strategyId === undefined || d.strategyId === strategyId).map((d) => ({ strategyId: d.strategyId, barTime: d.barTime, action: d.action, detail: d.detail }));
   }
 
   /** Decisions recorded so far, and those after the first `from` (a backtest reads each bar's new rows). */
   get decisionCount(): number {
-    return this.decisionRows.length;
+    return this.decisionsDropped + this.decisionRows.length;
   }
 
+  /** (With `keepDecisions`, of the rows still kept.) */
   decisionsSince(from: number): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
-    return this.decisionRows.slice(from);
+    return this.decisionRows.slice(Math.max(0, from - this.decisionsDropped));
   }
 
   saveStrategyState(strategyId: string, barTime: number | null, state: unknown, _now = Date.now()): void {
@@ -279,6 +358,25 @@ export class MemoryJournal implements JournalApi {
   checkpoint(_every = 100): void {}
 
   close(): void {}
+}
+
+/**
+ * A decision row. Its detail is kept as given (the runner hands over a fresh object a decision: the
+ * strategy's decision, z, beta, equity; or a refusal's reason) and written as JSON when first read:
+ * a backtest reads the detail of refusals only, and a JSON string a decision was most of its cost.
+ */
+class DecisionRow {
+  private json: string | undefined;
+  constructor(
+    readonly strategyId: string,
+    readonly barTime: number,
+    readonly action: string,
+    private readonly given: unknown,
+  ) {}
+
+  get detail(): string | null {
+    return (this.json ??= JSON.stringify(this.given));
+  }
 }
 
 /** A copy, as each read of the SQLite journal returns a new row (callers may hold it across updates). */
