@@ -83,7 +83,10 @@ describe('engine faults', () => {
     const log = await simHook<{ status: number }[]>(h.sim.url, '/sim/requests');
     expect(log.some((r) => r.status >= 500)).toBe(true);
     await expectConsistent(h, journal, summary);
-  }, 400_000);
+    // A bound only: on a loaded machine the faults (lost placements resolved in 5 s rounds, 4
+    // requests/s) can put the node hours of simulated time behind the 400× clock, past the 16:00
+    // close; it then finishes its bars after the next open (17.5 simulated hours: ~160 s).
+  }, 600_000);
 
   it('engine session drop and re-login, and a websocket drop: pauses, re-authenticates, reconciles, trades again', async () => {
     h = await startHarness();

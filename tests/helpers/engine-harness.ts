@@ -59,13 +59,11 @@ export interface Harness {
 }
 
 /**
- * The harness's risk limits. The simulated clock runs 600× (a 5-minute bar is 0.5 s of real time),
- * so a loaded machine lags behind it by more than a bar, and the stale-bar rule (risk.maxBarAgeBars,
- * 1 in a real config) would rightly refuse decisions that an idle machine makes: tests that compare
- * decisions or expect trades would then depend on the machine's load. Here it allows 1000 bars; the
- * rule itself is tested in engine-stale, which sets it back to 1.
+ * The harness's risk limits. risk.maxBarAgeBars stays at its real default (1): a node that lags
+ * behind the accelerated clock (a loaded machine, faults) refuses stale decisions and catches up,
+ * as it would live. A test that compares decisions with a backtest allows older bars itself.
  */
-export const HARNESS_RISK = { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false, maxBarAgeBars: 1_000 };
+export const HARNESS_RISK = { maxGrossNotional: 200_000, maxPositionNotional: 120_000, maxDailyLoss: 50_000, allowOutsideRth: false };
 
 export async function startHarness(simOpts: SimOptions = {}): Promise<Harness> {
   const sim = await startSimulator({ speed: 1, startTime: DAY_OPEN, seed: 7, authenticated: true, profile: 'ideal', ...simOpts });
