@@ -86,4 +86,28 @@ describe('observe alerts', () => {
     expect(haltsOnly.got.map((a) => a.kind)).toEqual(['halt']);
     expect(n1.failed).toBe(0);
   }, 60_000);
+
+  it('a drop read from the journal that lasted longer than the limit alerts even when the session is back before its timer ran', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-alerts-late-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const journal = new Journal(join(dir, 'journal.sqlite'));
+    cleanups.push(() => journal.close());
+    const hook = await receiver();
+    const reader = new JournalReader(journal.file);
+    cleanups.push(() => reader.close());
+    const watcher = new JournalWatcher(reader, { pollMs: 60_000 }).start();
+    cleanups.push(() => watcher.stop());
+    // 0.02 minutes = 1.2 s; the drop lasted 5 s by its incidents' times.
+    const notifier = new Notifier(engineSectionSchema.parse({ notify: { sessionLostMinutes: 0.02, webhook: { url: hook.url } } }).notify, {});
+    notifier.attachWatcher(watcher);
+    const now = Date.now();
+    // Down, then up, read in one synchronous stretch: the drop's timer cannot have run.
+    journal.recordIncident('session-down', { reason: 'competing session' }, null, now - 5_000);
+    watcher.poke();
+    journal.recordIncident('session-up', { attempt: 1 }, null, now);
+    watcher.poke();
+    expect(watcher.health.session.state).toBe('up');
+    await notifier.close(30_000);
+    expect(hook.got).toEqual([expect.objectContaining({ kind: 'session-lost', data: { since: now - 5_000, reason: 'competing session' } })]);
+  }, 60_000);
 });
