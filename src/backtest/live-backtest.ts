@@ -20,7 +20,6 @@
  * rules meet", says where the two differ.
  */
 import { SimBroker, type SimContract } from '../brokers/sim-broker.ts';
-import type { HistoryBar } from '../brokers/types.ts';
 import type { NodeEvent, StopReason } from '../engine/events.ts';
 import { isSessionMaintenance, isTradable } from '../engine/market-hours.ts';
 import { ACCOUNT, type RiskLimits } from '../engine/risk.ts';
@@ -31,7 +30,7 @@ import { TradingNode } from '../engine/trading-node.ts';
 import type { Logger } from '../log/logger.ts';
 import { MemoryJournal } from '../store/memory-journal.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
-import type { BarContext, Decision, LegName, PairBar, StepResult, Strategy } from '../strategies/types.ts';
+import type { BarContext, Decision, LegName, OhlcvBar, PairBar, StepResult, Strategy } from '../strategies/types.ts';
 import { GrowableF64 } from './columns.ts';
 import { DiagnosticsCounter, explainParams } from './diagnostics.ts';
 import { barsPerYear, EquityStats } from './metrics.ts';
@@ -111,10 +110,8 @@ interface Track {
   bar: PairBar | null;
   /** Has a bar at the current time step. */
   due: boolean;
-  /** The current bar as the broker's per-contract bars (y, x). */
-  legBars: HistoryBar[];
-  /** The next bar as the broker's per-contract bars, announced to it (they become `legBars` at that bar). */
-  announced: [HistoryBar, HistoryBar] | null;
+  /** The current bar's legs (y, x), as the runner takes them. */
+  legBars: OhlcvBar[];
   next: PairBar | null;
   index: number;
   observer: ObservedStrategy | null;
@@ -167,7 +164,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const t: Track = {
       spec, params,
       conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) },
-      it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], announced: null, next: null, index: -1, observer: null,
+      it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
@@ -196,7 +193,9 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     t.fillAt = [fillBox(t.conids.y), fillBox(t.conids.x)];
   }
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
-  let clock = -Infinity;
+  // The market's time (the current bar's start), in a box: read by the node's clock and the fill
+  // handler, written at every bar without allocating.
+  const clock = { now: -Infinity };
   let started!: () => void;
   const startedP = new Promise<void>((r) => (started = r));
 
@@ -210,7 +209,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const side = e.side === 'BUY' ? 'BUY' : 'SELL';
     t.fillCount++;
     const at = fillTime.get(conid)?.time ?? Number.NaN;
-    t.fills.push({ time: Number.isNaN(at) ? clock : at, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
+    t.fills.push({ time: Number.isNaN(at) ? clock.now : at, leg, symbol: e.symbol, side, qty: e.qty, price: e.price, commission: e.commission });
     // Added fill by fill, in order, as the spec runner adds them (the same rounding).
     const flow = -(side === 'BUY' ? e.qty : -e.qty) * e.price - e.commission;
     if (t.openTrade) t.openTrade.pnl += flow;
@@ -230,7 +229,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     // latest decision's orders complete a naked leg); tens of thousands kept slow every collection.
     recentOrders: RECENT_ORDERS,
     portfolioSyncMs: 2_000_000_000, coidPrefix: 'bt',
-    marketClock: () => clock,
+    marketClock: () => clock.now,
     onEvent, eventTypes: ['started', 'fill'],
   });
   let failed: unknown;
@@ -281,7 +280,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       if (t.next && t.next.time < now) now = t.next.time;
     }
     if (now === Infinity) break;
-    clock = now;
+    clock.now = now;
     for (let i = 0; i < tracks.length; i++) {
       const t = tracks[i]!;
       t.due = t.next !== null && t.next.time === now;
@@ -292,17 +291,15 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.bar = bar;
       t.index++;
       // Orders decided at the previous close filled at this open already; marks at this close.
-      // The legs' bars were built when this bar was announced as the next one (one object a leg a bar).
-      const legBars = t.announced ?? [historyBar(bar.time, bar.y), historyBar(bar.time, bar.x)];
-      t.legBars = legBars;
-      broker.bar(t.conids.y, legBars[0]);
-      broker.bar(t.conids.x, legBars[1]);
+      // The broker and the runner take the pair bar's own leg objects, the time given beside.
+      t.legBars = [bar.y, bar.x];
+      broker.barAt(t.conids.y, bar.time, bar.y);
+      broker.barAt(t.conids.x, bar.time, bar.x);
       const next = t.next;
       t.fillAt[0].time = next?.time ?? bar.time;
       t.fillAt[1].time = next?.time ?? bar.time;
-      t.announced = next ? [historyBar(next.time, next.y), historyBar(next.time, next.x)] : null;
-      broker.nextBar(t.conids.y, t.announced?.[0] ?? null);
-      broker.nextBar(t.conids.x, t.announced?.[1] ?? null);
+      broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
+      broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
       const book = t.book!;
       t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
       t.eqTime.push(bar.time);
@@ -334,7 +331,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
         step = t.observer?.last ?? null;
         if (step) t.why.observe(step.diagnostics, step.decision);
         if (journal.decisionCount !== seenDecisions) {
-          for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, d.detail, rules, refusals);
+          for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, (d.value as { reason?: string } | null)?.reason, rules, refusals);
           seenDecisions = journal.decisionCount;
         }
         // The account halts only inside a bar that returned a promise (the daily-loss check) or in
@@ -368,13 +365,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };
 }
 
-/** A leg of a pair bar as the broker's bar of its contract. */
-function historyBar(time: number, b: PairBar['y']): HistoryBar {
-  return { time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume };
-}
-
-function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, detail: string | null, rules: { allowOutsideRth: boolean; pauseForMaintenance: boolean }, into: Map<string, Refusal>): void {
-  const reason = (JSON.parse(detail ?? '{}') as { reason?: string }).reason ?? 'refused';
+function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, given: string | undefined, rules: { allowOutsideRth: boolean; pauseForMaintenance: boolean }, into: Map<string, Refusal>): void {
+  const reason = given ?? 'refused';
   const end = bar.time + t.spec.barMinutes * 60_000;
   const traded = decision && decision.action !== 'none' ? decision.orders.map((lo) => t.params.legs[lo.leg]) : [t.params.legs.y, t.params.legs.x];
   // Classified by the rules the runner applies (market-hours.ts), not by the reason's wording.

@@ -15,9 +15,9 @@ import { performance } from 'node:perf_hooks';
 import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
-import type { Decision, PairBar, StepResult, Strategy, StrategyState } from '../strategies/types.ts';
+import type { Decision, OhlcvBar, PairBar, StepResult, Strategy, StrategyState } from '../strategies/types.ts';
 import { RecentSamples } from '../util/bounded.ts';
-import { alignBars, BarBuilder, type AlignedBar, type Bar } from './bar-builder.ts';
+import { alignBars, BarBuilder, type AlignedBar } from './bar-builder.ts';
 import type { NodeEvent, StrategySummary } from './events.ts';
 import { isSessionMaintenance } from './market-hours.ts';
 import type { Mode } from './mode-guard.ts';
@@ -73,7 +73,7 @@ export class StrategyRunner {
   /** A file bar (closeBar) whose decision is still in flight. */
   private closing: Promise<void> | null = null;
   /** The per-bar and per-decision events someone listens to. */
-  private readonly emits: { bar: boolean; decision: boolean; order: boolean };
+  private readonly emits: { bar: boolean; decision: boolean; order: boolean; warn: boolean };
   /** Latencies are measured (RunnerDeps.measureLatency). */
   private readonly timed: boolean;
   /** False once the node stops: bars arriving afterwards are dropped. */
@@ -100,7 +100,7 @@ export class StrategyRunner {
     this.id = spec.id;
     this.book = d.portfolio.addBook(spec.id, startingCash);
     const listens = d.listens ?? ((): boolean => true);
-    this.emits = { bar: listens('bar'), decision: listens('decision'), order: listens('order') };
+    this.emits = { bar: listens('bar'), decision: listens('decision'), order: listens('order'), warn: listens('warn') };
     this.timed = d.measureLatency !== false;
     this.executor = new PairExecutor({
       strategyId: spec.id, orders: d.orders, journal: d.journal, logger: d.logger,
@@ -208,7 +208,7 @@ export class StrategyRunner {
    * per bar. A bar that decides (or breaches the daily loss) returns the promise of its orders; a
    * bar that comes while one is still in flight waits for it (bars stay one at a time, in order).
    */
-  closeBar(time: number, legs: Bar[]): Promise<void> | undefined {
+  closeBar(time: number, legs: readonly OhlcvBar[]): Promise<void> | undefined {
     if (this.closing) return this.closing.then(() => this.closeBar(time, legs));
     if (!this.accepting) return undefined;
     const end = time + this.spec.barMinutes * 60_000;
@@ -244,7 +244,7 @@ export class StrategyRunner {
    * The decision at a bar close. Returns undefined when the bar is done (no decision: nothing was
    * awaited), else the promise of its risk check, orders and bookkeeping.
    */
-  private processBar(time: number, legs: Bar[], wall: number): Promise<void> | undefined {
+  private processBar(time: number, legs: readonly OhlcvBar[], wall: number): Promise<void> | undefined {
     const { d } = this;
     const strategy = this.strategy!;
     const { y, x } = this.mustInstruments();
@@ -272,7 +272,7 @@ export class StrategyRunner {
   }
 
   /** A decision: journalled after its orders went out (off the latency path), then the bar's bookkeeping. */
-  private async decide(time: number, legs: Bar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number): Promise<void> {
+  private async decide(time: number, legs: readonly OhlcvBar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number): Promise<void> {
     const { d } = this;
     const by = legs[0]!;
     const bx = legs[1]!;
@@ -293,22 +293,24 @@ export class StrategyRunner {
     const { d } = this;
     if (this.timed) this.latencies.push(performance.now() - wall);
     this.recordDecision(time, dec, step, equity);
-    d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
-    d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
+    // The text is built only for a reader: a backtest refuses every decision outside market hours.
+    if (d.logger.isLevelEnabled('warn')) d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
+    if (this.emits.warn) d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
     d.journal.recordDecision(this.id, time, 'refused', { reason });
-    this.syncStrategy('refused decision');
+    // Expected after a refusal (the refusal row is the record): synced quietly, no incident.
+    this.syncStrategy('refused decision', true);
     return false;
   }
 
   /** Journal writes of the bar come after the decision and its orders: they are not on the latency path. */
-  private recordBar(time: number, legs: Bar[], equity: number): void {
+  private recordBar(time: number, legs: readonly OhlcvBar[], equity: number): void {
     if (this.d.journalBars === false) return;
     this.d.journal.recordBarClose(this.id, this.barRows(time, legs), time, equity, this.book.cash);
     this.d.journal.checkpoint();
   }
 
   /** After the decision (if any): the bar's journal rows, the state, warm-up progress, the log line and the bar event. */
-  private finishBar(time: number, legs: Bar[], step: StepResult, equity: number, traded: boolean): void {
+  private finishBar(time: number, legs: readonly OhlcvBar[], step: StepResult, equity: number, traded: boolean): void {
     const { d } = this;
     this.recordBar(time, legs, equity);
     const decided = step.decision.action !== 'none';
@@ -406,7 +408,8 @@ export class StrategyRunner {
     const held = { qtyY: this.book.qty(this.instruments.y.conid), qtyX: this.book.qty(this.instruments.x.conid) };
     const r = this.strategy.syncPosition(held);
     if (r.changed) {
-      (quiet ? this.d.logger.debug.bind(this.d.logger) : this.d.logger.warn.bind(this.d.logger))({ strategy: this.id, why, note: r.note }, 'strategy position synced to its book');
+      const { logger } = this.d;
+      if (logger.isLevelEnabled(quiet ? 'debug' : 'warn')) (quiet ? logger.debug : logger.warn).call(logger, { strategy: this.id, why, note: r.note }, 'strategy position synced to its book');
       if (!quiet) this.d.journal.recordIncident('strategy-sync', { why, note: r.note }, this.id);
     }
   }
@@ -496,7 +499,7 @@ export class StrategyRunner {
     return { all: this.latencies.values(), orders: this.orderLatencies.values() };
   }
 
-  private barRows(time: number, legs: Bar[]) {
+  private barRows(time: number, legs: readonly OhlcvBar[]) {
     const { y, x } = this.mustInstruments();
     return [
       { ...legs[0]!, time, symbol: y.symbol },
@@ -505,8 +508,8 @@ export class StrategyRunner {
   }
 }
 
-function pairBar(time: number, legs: Bar[]): PairBar {
-  const [y, x] = legs as [Bar, Bar];
+function pairBar(time: number, legs: readonly OhlcvBar[]): PairBar {
+  const [y, x] = legs as [OhlcvBar, OhlcvBar];
   return { time, y, x };
 }
 

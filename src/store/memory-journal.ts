@@ -323,7 +323,7 @@ export class MemoryJournal implements JournalApi {
   }
 
   /** (With `keepDecisions`, of the rows still kept.) */
-  decisionsSince(from: number): { strategyId: string; barTime: number; action: string; detail: string | null }[] {
+  decisionsSince(from: number): { strategyId: string; barTime: number; action: string; detail: string | null; value: unknown }[] {
     return this.decisionRows.slice(Math.max(0, from - this.decisionsDropped));
   }
 
@@ -371,11 +371,12 @@ class DecisionRow {
     readonly strategyId: string,
     readonly barTime: number,
     readonly action: string,
-    private readonly given: unknown,
+    /** The detail as given (a backtest reads a refusal's reason from it, without a JSON round trip). */
+    readonly value: unknown,
   ) {}
 
   get detail(): string | null {
-    return (this.json ??= JSON.stringify(this.given));
+    return (this.json ??= JSON.stringify(this.value));
   }
 }
 
