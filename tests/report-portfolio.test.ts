@@ -5,7 +5,8 @@
  * drawdown and every strategy's four charts drawn; each strategy's first and last trade markers in
  * view and painted; each strategy's trades table matching the run's trades (count per strategy as
  * the summary gives it, and quantities and P&L as the --json output has them); the account's last
- * charted equity the JSON's final equity; each strategy in its exchange's time zone; the refusals.
+ * charted equity the JSON's final equity; each strategy in its exchange's time zone; the refusals;
+ * and a run the daily-loss limit stopped says so in the account section.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,11 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backtestNodeFile } from '../src/backtest/backtest-file.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
+import { testParams } from './helpers/params.ts';
 import { runTandem } from './helpers/processes.ts';
+import { zBars } from './helpers/z-bars.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
@@ -221,4 +225,39 @@ describe('portfolio report', () => {
     expect(accountText).toContain('stopped by the end of the data');
     expect(accountText).toContain(`Final equity${money(json.finalEquity)}`);
   }, 180_000);
+
+  it('says when the daily-loss limit stopped the account; each strategy table lists its own trades (the stopped one exits: daily-loss)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-report-pf-'));
+    // Two pairs with the same prices under other names: both enter on the same bar, the loss stops both.
+    const zb = zBars(40, [0, 2.5, 2.2, 2.4, 2.1, 0.3, 0, 2.6, 0.2, 0]);
+    const file = join(dir, 'four.csv');
+    writeFileSync(file, pairCsv(zb.bars, 'YYY', 'XXX') + pairCsv(zb.bars, 'AAA', 'BBB').split('\n').slice(1).join('\n'));
+    const stock = (symbol: string) => ({ symbol, secType: 'STK', exchange: 'SMART', currency: 'USD' });
+    const config = (name: string, y: string, x: string) => ({ file: `${name}.yaml`, name, costs: { slippageBps: 20 }, strategy: testParams({ legs: { y: stock(y), x: stock(x) } }) as never });
+    const run = await backtestNodeFile({
+      configs: [config('one', 'YYY', 'XXX'), config('two', 'AAA', 'BBB')], dataFile: file, startingCash: 100_000, progress: false, report: true,
+      risk: { maxGrossNotional: 1e12, maxPositionNotional: 1e12, maxDailyLoss: 1, allowOutsideRth: false },
+    });
+    expect(run.live!.stopReason).toBe('daily-loss');
+    // The first strategy's trade is flattened by the stop (the second may not have traded before it).
+    expect(run.live!.strategies[0]!.result.trades.map((t) => t.exitReason)).toEqual(['daily-loss']);
+    writeFileSync(join(dir, 'stop.html'), run.html!);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(join(dir, 'stop.html')).href);
+    await page.waitForFunction(`window.__reportReady === ${CHART_IDS.length}`, undefined, { timeout: 30_000 });
+    await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
+    const account = (await page.textContent('#account')) ?? '';
+    const reasons = (await page.evaluate(`[1, 2].map((i) => [...document.querySelectorAll('#s' + i + '-trades tbody tr')].map((tr) => tr.children.length > 1 ? tr.children[4].textContent : tr.textContent))`)) as string[][];
+    await page.close();
+    expect(errors).toEqual([]);
+    expect(account).toContain('Stopped: the daily-loss limit (risk.maxDailyLoss) was reached');
+    expect(account).toMatch(/one.*two/s);
+    // Each section's table lists its own strategy's trades and their exit reasons.
+    expect(reasons).toEqual(run.live!.strategies.map((x) => (x.result.trades.length ? x.result.trades.map((t) => t.exitReason ?? 'open') : ['No trades.'])));
+  }, 120_000);
 });
