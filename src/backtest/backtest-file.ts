@@ -17,6 +17,7 @@ import type { BarSeries } from './csv.ts';
 import { loadBars } from './bar-files.ts';
 import { explainParams } from './diagnostics.ts';
 import { ReportCollector } from './report/collect.ts';
+import type { ReportMeta } from './report/render.ts';
 import { runBacktest, type BacktestResult } from './runner.ts';
 import type { RiskLimits } from '../engine/risk.ts';
 import type { NodeStrategyConfig } from '../config/load.ts';
@@ -144,7 +145,13 @@ export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<Backt
   const loaded = await loadPairs(opts.configs, opts.dataFile, opts.progress);
   const pairs = opts.configs.map((config, i) => ({ config, ...loaded[i]! }));
   const single = pairs.length === 1 ? pairs[0]! : null;
-  const collector = opts.report && single ? new ReportCollector() : null;
+  // One collector per strategy id (a strategy's name): its own bars, equity, z-score and gate.
+  const collectors = new Map<string, ReportCollector>();
+  const collectorOf = (id: string): ReportCollector => {
+    let c = collectors.get(id);
+    if (!c) collectors.set(id, (c = new ReportCollector()));
+    return c;
+  };
   const total = pairs.reduce((s, p) => s + p.n, 0);
   const bar = new ProgressBar({ label: 'backtest', total, ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
   let done = 0;
@@ -156,14 +163,16 @@ export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<Backt
     })),
     startingCash: opts.startingCash,
     risk: opts.risk,
-    onBar: (_id, e) => {
-      collector?.onBar(e);
+    onBar: (id, e) => {
+      if (opts.report) collectorOf(id).onBar(e);
       if ((++done & 1023) === 0) bar.update(done);
     },
   });
   bar.finish();
   const result = live.account;
-  const html = collector && single ? await render(result, collector, single.config, single.params, opts.dataFile) : null;
+  let html: string | null = null;
+  if (opts.report && single) html = await render(result, collectorOf(live.strategies[0]!.id), single.config, single.params, opts.dataFile);
+  else if (opts.report) html = await renderPortfolio(live, pairs, collectorOf, opts.dataFile);
   const warnings = pairs.flatMap((p) => p.warnings);
   return { result, html, alignedBars: single ? single.n : result.bars, warnings, live };
 }
@@ -171,15 +180,31 @@ export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<Backt
 async function render(result: BacktestResult, collector: ReportCollector, config: StrategyConfig, params: CointegrationParams, dataFile: string): Promise<string> {
   // The report's renderer (and the charting library it inlines) loads only when a report is asked for.
   const { renderReport } = await import('./report/render.ts');
-  return renderReport(result, collector.series(), {
-    title: `Backtest: ${config.name}`,
+  return renderReport(result, collector.series(), { ...reportMeta(params), title: `Backtest: ${config.name}`, dataFile });
+}
+
+/** The report of a portfolio backtest: the account, then each strategy as its own report draws it. */
+async function renderPortfolio(live: LiveBacktestResult, pairs: { params: CointegrationParams }[], collectorOf: (id: string) => ReportCollector, dataFile: string): Promise<string> {
+  const { renderPortfolioReport } = await import('./report/render.ts');
+  return renderPortfolioReport({
+    title: `Portfolio backtest: ${live.strategies.map((s) => s.id).join(', ')}`,
+    dataFile,
+    account: live.account,
+    stopReason: live.stopReason,
+    refusals: live.refusals,
+    // The run's strategies come back in config order, as the pairs were given.
+    strategies: live.strategies.map((s, i) => ({ result: s.result, series: collectorOf(s.id).series(), meta: { ...reportMeta(pairs[i]!.params), title: s.id } })),
+  });
+}
+
+function reportMeta(params: CointegrationParams): Omit<ReportMeta, 'title'> {
+  return {
     ySymbol: params.legs.y.symbol,
     xSymbol: params.legs.x.symbol,
     bar: params.bar,
     entryZ: params.entryZ,
     exitZ: params.exitZ,
     stopZ: params.stopZ,
-    dataFile,
     secTypes: [params.legs.y.secType, params.legs.x.secType],
-  });
+  };
 }

@@ -79,7 +79,7 @@ export function registerBacktestCommand(program: Command): void {
     .option('--gateway <url>', 'with --from-gateway: gateway URL (default: gateway.url of the engine config)', gatewayUrl)
     .option('--cash <amount>', 'starting cash (default: paper.startingCash of the engine config, else 100000)')
     .option('--json <out.json>', 'write the full result (metrics, trades, fills, equity curve) as JSON')
-    .option('--report <out.html>', 'write a self-contained HTML report with charts')
+    .option('--report <out.html>', 'write a self-contained HTML report with charts (an engine config: the account, then each strategy)')
     .option('--spec-rules', 'one strategy through the in-process runner under the strategy spec\'s rules only (no market hours, risk limits or daily-loss stop; several times faster, as sweeps run)')
     .action(async (opts: BacktestCliOptions) => {
       if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE (.csv or .parquet) or --from-gateway --start DATE --end DATE');
@@ -96,7 +96,6 @@ export function registerBacktestCommand(program: Command): void {
         if (s.strategy.type !== 'cointegration') throw new UserError(`${s.file ?? opts.config}: strategy type '${s.strategy.type}' is not a pair strategy`);
       }
       if (opts.fromGateway && cfg.strategies.length !== 1) throw new UserError(`--from-gateway downloads one pair: ${opts.config} names ${cfg.strategies.length} strategies; download each pair with \`tandem history\`, merge the files, and pass --data`);
-      if (opts.report && cfg.strategies.length !== 1) throw new UserError(`--report draws one strategy: ${opts.config} names ${cfg.strategies.length}; run the report per strategy file (the summary and --json cover the whole account)`);
       const startingCash = opts.cash !== undefined ? parseCash(opts.cash) : (cfg.engine.paper.startingCash ?? DEFAULT_STARTING_CASH);
       let dataFile = opts.data!;
       if (opts.fromGateway) {
