@@ -19,8 +19,8 @@ import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
 import { runTandem } from './helpers/processes.ts';
 import { zBars } from './helpers/z-bars.ts';
+import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
 const engine = resolve(import.meta.dirname, '..', 'configs/engine/Engine.yaml');
 const STRATEGIES = ['cointegration_etha_ethv', 'cointegration_btc_eth'];
@@ -35,81 +35,23 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** Whether every chart's plot pane has been painted (read from a copy: repeated reads of the chart's canvas warn). */
-const CHARTS_PAINTED_SCRIPT = `
-  ${JSON.stringify(CHART_IDS)}.every((id) => {
-    const c = [...document.querySelectorAll('#' + id + ' canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c || c.width === 0 || c.height === 0) return false;
-    const copy = document.createElement('canvas');
-    copy.width = c.width;
-    copy.height = c.height;
-    const ctx = copy.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(c, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) return true;
-    return false;
-  })
-`;
-
-/** Per chart: its plot pane's size and how many pixels are not background. */
-const CHART_INK_SCRIPT = `
-  ${JSON.stringify(CHART_IDS)}.map((id) => {
-    const c = [...document.querySelectorAll('#' + id + ' canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c) return { id, width: 0, height: 0, inked: 0 };
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let inked = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) inked++;
-    return { id, width: c.width, height: c.height, inked };
-  })
-`;
+const CHARTS_PAINTED_SCRIPT = chartsPaintedScript(CHART_IDS);
+const CHART_INK_SCRIPT = chartInkScript(CHART_IDS);
 
 /**
  * Per section: each chart's visible range; the first and last trade markers' x on the z-score chart
  * and how many pixels of their colour its screenshot has there; the last charted account equity.
  */
-const VIEW_SCRIPT = `(() => {
-  const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
-  return window.__report.sections.map((S) => {
-    const views = Object.entries(S.charts).map(([id, c]) => {
-      const v = c.timeScale().getVisibleRange();
-      const l = c.timeScale().getVisibleLogicalRange();
-      return { id, from: v.from, to: v.to, logical: { from: l.from, to: l.to } };
-    });
-    const eq = S.equity.data();
-    const out = { id: S.id, kind: S.kind, views, dataFrom: S.time[0], dataTo: S.time[S.time.length - 1], lastEquity: eq[eq.length - 1].value, markers: S.markers.length, first: null, last: null };
-    if (S.kind !== 'strategy' || !S.markers.length) return out;
-    const z = S.charts.zscore;
-    const shot = z.takeScreenshot(true);
-    const px = shot.getContext('2d').getImageData(0, 0, shot.width, shot.height).data;
-    const paneWidth = z.timeScale().width();
-    const leftWidth = z.priceScale('left').width();
-    const scale = shot.width / (leftWidth + paneWidth + z.priceScale('right').width());
-    const check = (m) => {
-      const x = z.timeScale().timeToCoordinate(m.time);
-      if (x === null) return { time: m.time, x, width: paneWidth, colored: 0 };
-      const want = hex(m.color);
-      const cx = Math.round((leftWidth + x) * scale);
-      let colored = 0;
-      for (let row = 0; row < shot.height; row++) {
-        for (let col = Math.max(0, cx - 8); col <= Math.min(shot.width - 1, cx + 8); col++) {
-          const i = (row * shot.width + col) * 4;
-          if (Math.abs(px[i] - want[0]) < 40 && Math.abs(px[i + 1] - want[1]) < 40 && Math.abs(px[i + 2] - want[2]) < 40) colored++;
-        }
-      }
-      return { time: m.time, x, width: paneWidth, colored };
-    };
-    out.first = check(S.markers[0]);
-    out.last = check(S.markers[S.markers.length - 1]);
-    return out;
-  });
-})()`;
+const VIEW_SCRIPT = `(() => window.__report.sections.map((S) => {
+  const eq = S.equity.data();
+  const out = { id: S.id, kind: S.kind, views: (${VISIBLE_RANGES})(S.charts), dataFrom: S.time[0], dataTo: S.time[S.time.length - 1], lastEquity: eq[eq.length - 1].value, markers: S.markers.length, first: null, last: null };
+  if (S.kind !== 'strategy' || !S.markers.length) return out;
+  const check = (${MARKER_CHECKER})(S.charts.zscore);
+  out.first = check(S.markers[0]);
+  out.last = check(S.markers[S.markers.length - 1]);
+  return out;
+}))()`;
 
-interface MarkerCheck {
-  time: number;
-  x: number | null;
-  width: number;
-  colored: number;
-}
 interface SectionView {
   id: string;
   kind: 'account' | 'strategy';
@@ -166,7 +108,7 @@ describe('portfolio report', () => {
     await page.goto(pathToFileURL(join(dir, 'out.html')).href);
     await page.waitForFunction(`window.__reportReady === ${CHART_IDS.length}`, undefined, { timeout: 30_000 });
     await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
-    const charts = (await page.evaluate(CHART_INK_SCRIPT)) as { id: string; width: number; height: number; inked: number }[];
+    const charts = (await page.evaluate(CHART_INK_SCRIPT)) as ChartInk[];
     const sections = (await page.evaluate(VIEW_SCRIPT)) as SectionView[];
     // Per strategy section: its trades table's quantity and P&L cells, and the section's text.
     const tables = (await page.evaluate(

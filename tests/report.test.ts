@@ -20,8 +20,8 @@ import { runBacktest, type BacktestResult } from '../src/backtest/runner.ts';
 import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.ts';
 import { syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
+import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-report-'));
 let browser: Browser;
@@ -47,87 +47,18 @@ interface ChartView {
   to: number;
   logical: { from: number; to: number };
 }
-interface MarkerCheck {
-  time: number;
-  x: number | null;
-  width: number;
-  /** Pixels of the marker's colour within a few pixels of its x in the chart's screenshot. */
-  colored: number;
-}
-
 /** Per chart, the visible range; for the first and last marker, its x and its pixels on the z chart. */
 const VIEW_SCRIPT = `(() => {
   const R = window.__report;
-  const views = Object.entries(R.charts).map(([id, c]) => {
-    const v = c.timeScale().getVisibleRange();
-    const l = c.timeScale().getVisibleLogicalRange();
-    return { id, from: v.from, to: v.to, logical: { from: l.from, to: l.to } };
-  });
-  const z = R.charts.zscore;
-  const shot = z.takeScreenshot(true);
-  // One read of the whole screenshot (repeated reads make Chromium warn on the console).
-  const px = shot.getContext('2d').getImageData(0, 0, shot.width, shot.height).data;
-  const paneWidth = z.timeScale().width();
-  const leftWidth = z.priceScale('left').width();
-  const scale = shot.width / (leftWidth + paneWidth + z.priceScale('right').width());
-  const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
-  const check = (m) => {
-    const x = z.timeScale().timeToCoordinate(m.time);
-    if (x === null) return { time: m.time, x, width: paneWidth, colored: 0 };
-    const want = hex(m.color);
-    const cx = Math.round((leftWidth + x) * scale);
-    let colored = 0;
-    for (let row = 0; row < shot.height; row++) {
-      for (let col = Math.max(0, cx - 8); col <= Math.min(shot.width - 1, cx + 8); col++) {
-        const i = (row * shot.width + col) * 4;
-        if (Math.abs(px[i] - want[0]) < 40 && Math.abs(px[i + 1] - want[1]) < 40 && Math.abs(px[i + 2] - want[2]) < 40) colored++;
-      }
-    }
-    return { time: m.time, x, width: paneWidth, colored };
-  };
+  const views = (${VISIBLE_RANGES})(R.charts);
+  const check = (${MARKER_CHECKER})(R.charts.zscore);
   const M = R.markers;
   return { views, first: M.length ? check(M[0]) : null, last: M.length ? check(M[M.length - 1]) : null, dataFrom: R.time[0], dataTo: R.time[R.time.length - 1] };
 })()`;
 
-/**
- * Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the
- * background. (A string, evaluated in the page: the project's TypeScript has no DOM types.)
- */
-const CHART_INK_SCRIPT = `
-  ['equity', 'drawdown', 'prices', 'zscore'].map((id) => {
-    const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
-    const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c) return { id, width: 0, height: 0, inked: 0, differsFromBlank: false };
-    const blank = document.createElement('canvas');
-    blank.width = c.width;
-    blank.height = c.height;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let inked = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) inked++;
-    return { id, width: c.width, height: c.height, inked, differsFromBlank: c.toDataURL() !== blank.toDataURL() };
-  })
-`;
-
-/**
- * Whether every chart's plot pane has been painted (opaque pixels in a non-background colour). Each
- * check reads a fresh copy of the canvas: repeated reads of the chart's own canvas make Chromium
- * warn on the console, which the tests count as an error.
- */
-const CHARTS_PAINTED_SCRIPT = `
-  ['equity', 'drawdown', 'prices', 'zscore'].every((id) => {
-    const canvases = [...document.querySelectorAll('#' + id + ' canvas')];
-    const c = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!c || c.width === 0 || c.height === 0) return false;
-    const copy = document.createElement('canvas');
-    copy.width = c.width;
-    copy.height = c.height;
-    const ctx = copy.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(c, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) return true;
-    return false;
-  })
-`;
+const CHART_IDS = ['equity', 'drawdown', 'prices', 'zscore'];
+const CHART_INK_SCRIPT = chartInkScript(CHART_IDS);
+const CHARTS_PAINTED_SCRIPT = chartsPaintedScript(CHART_IDS);
 
 async function open(html: string, name: string, screenshot?: string, interact?: (page: Page) => Promise<unknown>) {
   const file = join(dir, `${name}.html`);
@@ -147,7 +78,7 @@ async function open(html: string, name: string, screenshot?: string, interact?: 
   // The charts draw on animation frames: wait until every plot pane has been painted.
   await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
   // Per chart: the largest canvas (the plot pane), its size and how many pixels differ from the background.
-  const charts = (await page.evaluate(CHART_INK_SCRIPT)) as { id: string; width: number; height: number; inked: number; differsFromBlank: boolean }[];
+  const charts = (await page.evaluate(CHART_INK_SCRIPT)) as ChartInk[];
   const view = (await page.evaluate(VIEW_SCRIPT)) as { views: ChartView[]; first: MarkerCheck | null; last: MarkerCheck | null; dataFrom: number; dataTo: number };
   const interaction = interact ? await interact(page) : null;
   const text = await page.textContent('body');
