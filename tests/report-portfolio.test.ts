@@ -11,7 +11,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backtestNodeFile } from '../src/backtest/backtest-file.ts';
@@ -19,7 +18,7 @@ import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
 import { runTandem } from './helpers/processes.ts';
 import { zBars } from './helpers/z-bars.ts';
-import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
+import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, openReport, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
 
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
 const engine = resolve(import.meta.dirname, '..', 'configs/engine/Engine.yaml');
@@ -95,17 +94,7 @@ describe('portfolio report', () => {
     for (const id of STRATEGIES) expect(tradesOf[id], id).toBeGreaterThanOrEqual(2);
     expect(tradesOf[STRATEGIES[0]!]! + tradesOf[STRATEGIES[1]!]!).toBe(json.trades.length);
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (req) => {
-      if (!req.url().startsWith('file:')) requests.push(req.url());
-    });
-    await page.goto(pathToFileURL(join(dir, 'out.html')).href);
+    const { page, errors, requests } = await openReport(browser, join(dir, 'out.html'));
     await page.waitForFunction(`window.__reportReady === ${CHART_IDS.length}`, undefined, { timeout: 30_000 });
     await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
     const charts = (await page.evaluate(CHART_INK_SCRIPT)) as ChartInk[];
@@ -184,13 +173,7 @@ describe('portfolio report', () => {
     // The first strategy's trade is flattened by the stop (the second may not have traded before it).
     expect(run.live!.strategies[0]!.result.trades.map((t) => t.exitReason)).toEqual(['daily-loss']);
     writeFileSync(join(dir, 'stop.html'), run.html!);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(pathToFileURL(join(dir, 'stop.html')).href);
+    const { page, errors } = await openReport(browser, join(dir, 'stop.html'));
     await page.waitForFunction(`window.__reportReady === ${CHART_IDS.length}`, undefined, { timeout: 30_000 });
     await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });
     const account = (await page.textContent('#account')) ?? '';

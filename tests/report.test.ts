@@ -9,7 +9,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportCollector } from '../src/backtest/report/collect.ts';
@@ -20,7 +19,7 @@ import { runBacktest, type BacktestResult } from '../src/backtest/runner.ts';
 import { CointegrationStrategy } from '../src/strategies/cointegration/strategy.ts';
 import { syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
-import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
+import { chartInkScript, chartsPaintedScript, CHROMIUM_ARGS, MARKER_CHECKER, openReport, VISIBLE_RANGES, type ChartInk, type MarkerCheck } from './helpers/report-page.ts';
 
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
 const dir = mkdtempSync(join(tmpdir(), 'tandem-report-'));
@@ -63,17 +62,7 @@ const CHARTS_PAINTED_SCRIPT = chartsPaintedScript(CHART_IDS);
 async function open(html: string, name: string, screenshot?: string, interact?: (page: Page) => Promise<unknown>) {
   const file = join(dir, `${name}.html`);
   writeFileSync(file, html);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors: string[] = [];
-  const requests: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('request', (req) => {
-    if (!req.url().startsWith('file:')) requests.push(req.url());
-  });
-  await page.goto(pathToFileURL(file).href);
+  const { page, errors, requests } = await openReport(browser, file);
   await page.waitForFunction('window.__reportReady === 4', undefined, { timeout: 30_000 });
   // The charts draw on animation frames: wait until every plot pane has been painted.
   await page.waitForFunction(CHARTS_PAINTED_SCRIPT, undefined, { timeout: 30_000, polling: 'raf' });

@@ -3,6 +3,8 @@
  * the page (strings: the project's TypeScript has no DOM types). One copy for the one-strategy and
  * the portfolio report, so both are judged the same way.
  */
+import { pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
 
 /** How the report tests launch Debian's Chromium: headless, offline, nothing in the background. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -97,3 +99,23 @@ export const VISIBLE_RANGES = `(charts) => Object.entries(charts).map(([id, c]) 
   const l = c.timeScale().getVisibleLogicalRange();
   return { id, from: v.from, to: v.to, logical: { from: l.from, to: l.to } };
 })`;
+
+/**
+ * A new 1280×900 page opened on a report file, with what the tests count against it: console
+ * errors and warnings, page errors, and every request that is not for a local file (a
+ * self-contained report makes none).
+ */
+export async function openReport(browser: Browser, file: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (req) => {
+    if (!req.url().startsWith('file:')) requests.push(req.url());
+  });
+  await page.goto(pathToFileURL(file).href);
+  return { page, errors, requests };
+}
