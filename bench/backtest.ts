@@ -331,17 +331,33 @@ function csvRates(NC: number): void {
   console.log(`    each first read, MB/s of CPU time: ${csvRuns.map((m) => m.csvRates!.coldCpu.toFixed(0)).join(', ')}`);
 }
 
+/**
+ * Issue 14's bound: the live node may cost at most 2× of the in-process bars/s of the day it was
+ * filed, "about 1 M bars/s without the gate": so at least this many bars a second.
+ */
+const ISSUE14_FLOOR_BARS_PER_S = 500_000;
+
 /** `--live-only`: the spec runner and the live node in turn, `runs` times, CPU seconds side by side. */
 function liveOnly(n: number, runs: number): void {
   console.log(`${n.toLocaleString('en-US')} regular-hours bars, no gate; CPU seconds (user + system) of each run, in turn`);
+  const lives: Measure[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < runs; i++) {
     const spec = tsChild('nogate', n);
     const live = tsChild('live-nogate', n);
+    lives.push(live);
+    ratios.push((live.cpuSeconds ?? 0) / (spec.cpuSeconds ?? 1));
     const cpu = (m: Measure) => (m.cpuSeconds ?? m.seconds).toFixed(2);
     console.log(`  run ${i + 1}: spec runner ${cpu(spec)} CPU s (${spec.seconds.toFixed(2)} wall), ${spec.trades} trades, final equity ${spec.finalEquity.toFixed(6)}; ` +
       `live node ${cpu(live)} CPU s (${live.seconds.toFixed(2)} wall), ${live.trades} trades, final equity ${live.finalEquity.toFixed(6)}; ` +
-      `live / runner ${((live.cpuSeconds ?? 0) / (spec.cpuSeconds ?? 1)).toFixed(2)}× CPU`);
+      `live / runner ${ratios[i]!.toFixed(2)}× CPU`);
   }
+  const perCpu = lives.map((m) => m.bars / (m.cpuSeconds ?? m.seconds));
+  const perWall = lives.map((m) => m.barsPerSecond);
+  const range = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+  const k = (x: number) => `${Math.round(x / 1000).toLocaleString('en-US')}k`;
+  console.log(`  live node: ${range(perWall, k)} bars/s wall, ${range(perCpu, k)} bars per CPU second (issue 14's floor: ${k(ISSUE14_FLOOR_BARS_PER_S)} bars/s, half the ~1 M bars/s of the day it was filed); ` +
+    `live / today's spec runner ${range(ratios, (x) => `${x.toFixed(2)}×`)} CPU (its 2× read against today's faster runner)`);
 }
 
 async function main(): Promise<void> {
