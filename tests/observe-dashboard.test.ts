@@ -108,6 +108,9 @@ strategies: [strategy.yaml]
     expect(rows.dom).toBe(rows.seen);
     expect(await page.locator('#strategy-etha_ethv h2').textContent()).toBe('etha_ethv: y = ETHA, x = ETHV');
     expect(await page.locator('#health').textContent()).toMatch(/node running.*session up.*trading active/);
+    // The strategy's own line: the state it trades under and its market, from the node's status record (health comes every 2 s).
+    await page.waitForFunction(() => /trading active.*market (open|closed)/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null } }).document.getElementById('state-etha_ethv')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    expect(await page.locator('#state-etha_ethv').textContent()).toMatch(/^trading active(market open|market closed until \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z UTC)$/);
     // A few more trades for the picture.
     await waitFor(() => journal.fills().length >= fills0 + 6, 120_000, 'more fills');
     await page.waitForFunction((f: number) => (globalThis as unknown as { __dash: Dash }).__dash.fills >= f, fills0 + 6, { timeout: 60_000 });

@@ -41,6 +41,16 @@ export interface HealthView {
   heartbeat: string | null;
   mode: string | null;
   account: string | null;
+  /** Per strategy, while the node runs: the state it trades under and its market (from the node's status record). */
+  strategies: StrategyHealth[];
+}
+
+export interface StrategyHealth {
+  id: string;
+  /** The stricter of the account's and the strategy's own state; null until the node reported it. */
+  trading: { state: string; reason: string | null } | null;
+  /** Its market at the node's last check; when closed, the next open (market time, ms). */
+  market: { open: boolean; nextOpen: number | null } | null;
 }
 
 export interface DashboardSnapshot {
@@ -154,6 +164,13 @@ export class DashboardFeed extends EventEmitter<{ update: [FeedUpdate] }> {
       heartbeat: h.nodeRunning ? (h.status?.heartbeat ?? null) : null,
       mode: h.status?.mode ?? this.reader.meta('mode') ?? null,
       account: h.status?.account ?? this.reader.meta('account') ?? null,
+      strategies: h.nodeRunning
+        ? Object.values(h.status?.strategies ?? {}).map((s) => ({
+            id: s.id,
+            trading: s.trading ?? null,
+            market: s.market ? { open: s.market.open, nextOpen: s.market.nextOpen } : null,
+          }))
+        : [],
     };
   }
 

@@ -55,6 +55,15 @@ const PAGE_JS = `
     badge('trading ' + h.trading.state + (h.trading.reason ? ' (' + h.trading.reason + ')' : ''), h.trading.state === 'halted' ? 'bad' : h.trading.state === 'active' ? 'ok' : '');
     if (h.pacingQueue !== null) badge('pacing queue ' + h.pacingQueue, h.pacingQueue > 5 ? 'warn' : '');
     document.getElementById('heartbeat').textContent = h.heartbeat || '';
+    // Each strategy's own line: the state it trades under (a strategy can be halted while the account trades) and its market.
+    Object.keys(S).forEach(function (id) {
+      var line = document.getElementById('state-' + id); if (!line) return; line.innerHTML = '';
+      var s = (h.strategies || []).filter(function (x) { return x.id === id; })[0];
+      function sb(text, cls) { line.appendChild(el('span', { class: 'badge ' + (cls || '') }, text)); }
+      if (!s) { sb(h.nodeRunning ? 'state not reported yet' : 'node not running', 'warn'); return; }
+      if (s.trading) sb('trading ' + s.trading.state + (s.trading.reason ? ' (' + s.trading.reason + ')' : ''), s.trading.state === 'halted' ? 'bad' : s.trading.state === 'active' ? 'ok' : 'warn');
+      if (s.market) sb(s.market.open ? 'market open' : 'market closed' + (s.market.nextOpen !== null ? ' until ' + iso(s.market.nextOpen) + ' UTC' : ''), s.market.open ? 'ok' : '');
+    });
   }
   function positions(id, list) {
     var tb = document.getElementById('pos-' + id); if (!tb) return; tb.innerHTML = '';
@@ -65,6 +74,7 @@ const PAGE_JS = `
     var root = document.getElementById('strategies');
     var sec = el('section', { class: 'strategy', id: 'strategy-' + v.id });
     sec.appendChild(el('h2', {}, v.id + ': y = ' + v.y + ', x = ' + v.x));
+    sec.appendChild(el('div', { class: 'bar', id: 'state-' + v.id }));
     var T = v.thresholds;
     sec.appendChild(el('div', { class: 'legend' }, 'Price ratio ' + v.y + ' / ' + v.x));
     sec.appendChild(el('div', { class: 'chart small', id: 'ratio-' + i }));
