@@ -297,11 +297,14 @@ export async function writeBarsParquet(file: string, series: BarSeries[]): Promi
     cols[3]![r] = s.close[i]!;
     cols[4]![r] = s.volume[i]!;
   });
+  // Snappy where it pays: times (regular steps), symbols (a dictionary) and volumes compress well;
+  // prices are doubles whose low bits look random, which snappy barely shrinks (68.7 MB either way
+  // for 2,000,000 rows) but which cost the reader ~0.6 s to decompress in JavaScript: stored plain.
   const buffer = parquetWriteBuffer({
     columnData: [
-      { name: 'time', data: time, type: 'TIMESTAMP', nullable: false },
-      { name: 'symbol', data: symbol, type: 'STRING', nullable: false },
-      ...NUMERIC.map((name, k) => ({ name, data: cols[k]!, type: 'DOUBLE' as const, nullable: false })),
+      { name: 'time', data: time, type: 'TIMESTAMP', nullable: false, codec: 'SNAPPY' },
+      { name: 'symbol', data: symbol, type: 'STRING', nullable: false, codec: 'SNAPPY' },
+      ...NUMERIC.map((name, k) => ({ name, data: cols[k]!, type: 'DOUBLE' as const, nullable: false, codec: name === 'volume' ? ('SNAPPY' as const) : ('UNCOMPRESSED' as const) })),
     ],
     rowGroupSize: 1_000_000,
     createdBy: 'tandem',
