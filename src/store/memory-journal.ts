@@ -206,6 +206,11 @@ export class MemoryJournal implements JournalApi {
     return o ? copyOrder(o) : undefined;
   }
 
+  /** The stored row itself, to read at once: no copy (the order manager reads a row several times per order). */
+  orderNow(cOID: string): Readonly<JournalOrder> | undefined {
+    return this.ordersByCoid.get(cOID);
+  }
+
   openOrders(): JournalOrder[] {
     return [...this.openCoids].map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
   }
