@@ -139,7 +139,8 @@ export class TradingNode {
       coidPrefix: o.coidPrefix ?? 'tdm', pollMs: o.orderPollMs ?? 2_000, resolveTimeoutMs: o.resolveTimeoutMs ?? 20_000,
       ...(o.crashHook ? { crashHook: o.crashHook } : {}),
       ...(o.recentOrders !== undefined ? { recentOrders: o.recentOrders } : {}),
-      beforeSend: (ord) => this.runner(ord.strategyId)?.onOrderSending(),
+      // Only for the decision latency (a runner that does not measure it has nothing to do there).
+      ...(o.measureLatency !== false ? { beforeSend: (ord: { strategyId: string }) => this.runner(ord.strategyId)?.onOrderSending() } : {}),
       onFill: (f, order) => {
         this.emit({ type: 'fill', strategyId: order.strategyId, cOID: order.cOID, symbol: order.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission });
         this.scheduleSync();

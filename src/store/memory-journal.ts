@@ -276,7 +276,13 @@ export class MemoryJournal implements JournalApi {
   setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, _now = Date.now()): void {
     let rows = this.positionRows.get(strategyId);
     if (!rows) this.positionRows.set(strategyId, (rows = new Map()));
-    rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
+    // The row is changed in place (positions() hands out copies): one object less per fill.
+    const row = rows.get(conid);
+    if (row) {
+      row.symbol = symbol;
+      row.qty = qty;
+      row.avgCost = avgCost;
+    } else rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
   }
 
   positions(strategyId?: string): JournalPosition[] {
