@@ -343,10 +343,10 @@ export class OrderManager {
       return;
     }
     if (next === cur.state && o.filledQty === cur.filledQty && (!o.brokerOrderId || cur.brokerOrderId === o.brokerOrderId)) return;
-    this.journal.updateOrder(cOID, next, {
-      brokerOrderId: o.brokerOrderId || null, filledQty: o.filledQty, avgPrice,
-      ...(o.text && next === 'rejected' ? { error: o.text } : {}),
-    }, this.now());
+    const brokerOrderId = o.brokerOrderId || null;
+    this.journal.updateOrder(cOID, next, o.text && next === 'rejected'
+      ? { brokerOrderId, filledQty: o.filledQty, avgPrice, error: o.text }
+      : { brokerOrderId, filledQty: o.filledQty, avgPrice }, this.now());
     if (next === 'rejected') this.logger.warn({ cOID, text: o.text }, 'order rejected (Inactive)');
     this.wake(cOID);
   }

@@ -52,8 +52,11 @@ export interface RunnerDeps {
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
-  /** The account's daily-loss check at a bar close; true when the node is stopping on it. */
-  dailyLossBreached: (eventTime: number) => boolean;
+  /**
+   * The account's daily-loss check at a bar close; true when the node is stopping on it.
+   * `ownEquity`: this runner's equity just marked at the bar's closes (`equity()`).
+   */
+  dailyLossBreached: (eventTime: number, ownEquity: number) => boolean;
   /** Called after each processed live bar (the node counts bars for --max-bars). */
   onBarDone: () => void;
 }
@@ -257,7 +260,7 @@ export class StrategyRunner {
     d.portfolio.setPrice(y.conid, by.close);
     d.portfolio.setPrice(x.conid, bx.close);
     const equity = this.equity();
-    if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000)) {
+    if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000, equity)) {
       this.recordBar(time, legs, equity);
       // The node halts, flattens and stops: the caller waits a turn as for a decision (the rare path).
       return Promise.resolve();
