@@ -110,7 +110,10 @@ interface Track {
   bar: PairBar | null;
   /** Has a bar at the current time step. */
   due: boolean;
-  /** The current bar's legs (y, x), as the runner takes them. */
+  /**
+   * The current bar's legs (y, x), as the runner takes them: one array per strategy, refilled at
+   * each bar (the runner is done with the bar before the next one: each decision is awaited).
+   */
   legBars: OhlcvBar[];
   next: PairBar | null;
   index: number;
@@ -292,7 +295,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       t.index++;
       // Orders decided at the previous close filled at this open already; marks at this close.
       // The broker and the runner take the pair bar's own leg objects, the time given beside.
-      t.legBars = [bar.y, bar.x];
+      t.legBars[0] = bar.y;
+      t.legBars[1] = bar.x;
       broker.barAt(t.conids.y, bar.time, bar.y);
       broker.barAt(t.conids.x, bar.time, bar.x);
       const next = t.next;
@@ -317,7 +321,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
         if (t.observer) t.observer.last = null;
         // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
         // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
-        const pending = runner.closeBar(bar.time, t.legBars);
+        const pending = runner.closeBar(bar.time, t.legBars, bar);
         let awaited = false;
         if (pending) {
           await pending;

@@ -193,7 +193,10 @@ export class SimBroker implements Broker {
     const slot = this.slots.get(req.instrument.conid);
     const contract = slot?.contract;
     const reason = !contract ? `unknown contract ${req.instrument.conid}` : this.o.rejectWhen?.(req) ?? this.sizeProblem(req, contract);
-    const o: SimOrder = { brokerOrderId: String(this.nextId++), req, status: reason ? 'Inactive' : 'Submitted', filledQty: 0, avgPrice: 0, ...(reason ? { text: reason } : {}) };
+    const brokerOrderId = String(this.nextId++);
+    const o: SimOrder = reason
+      ? { brokerOrderId, req, status: 'Inactive', filledQty: 0, avgPrice: 0, text: reason }
+      : { brokerOrderId, req, status: 'Submitted', filledQty: 0, avgPrice: 0 };
     this.byCoid.set(req.cOID, o);
     this.orderBook.set(o.brokerOrderId, o);
     if (reason) {
@@ -349,11 +352,11 @@ export class SimBroker implements Broker {
   }
 
   private view(o: SimOrder): BrokerOrder {
-    return {
-      brokerOrderId: o.brokerOrderId, cOID: o.req.cOID, conid: o.req.instrument.conid, side: o.req.side,
-      totalQty: o.req.quantity ?? o.filledQty, filledQty: o.filledQty, avgPrice: o.avgPrice, status: o.status,
-      ...(o.text ? { text: o.text } : {}),
-    };
+    const { req } = o;
+    // Two literals, not a spread of a conditional one (an object less per status update).
+    return o.text
+      ? { brokerOrderId: o.brokerOrderId, cOID: req.cOID, conid: req.instrument.conid, side: req.side, totalQty: req.quantity ?? o.filledQty, filledQty: o.filledQty, avgPrice: o.avgPrice, status: o.status, text: o.text }
+      : { brokerOrderId: o.brokerOrderId, cOID: req.cOID, conid: req.instrument.conid, side: req.side, totalQty: req.quantity ?? o.filledQty, filledQty: o.filledQty, avgPrice: o.avgPrice, status: o.status };
   }
 }
 

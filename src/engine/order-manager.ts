@@ -66,8 +66,8 @@ export interface OrderManagerOptions {
   crashHook?: (point: CrashPoint, cOID: string) => Promise<void>;
   /** Called right before an order is handed to the broker (latency measurement). */
   beforeSend?: (order: { cOID: string; strategyId: string }) => void;
-  /** Called after a fill is journalled and applied to its strategy's book. */
-  onFill?: (fill: Fill, order: JournalOrder) => void;
+  /** Called after a fill is journalled and applied to its strategy's book; the order's row is to read at once, not to keep. */
+  onFill?: (fill: Fill, order: Readonly<JournalOrder>) => void;
   /** Injected clock for journal timestamps (ms). */
   now?: () => number;
   /** How many orders' broker ids are remembered (updates and fills without a cOID); default 10,000. */
@@ -201,18 +201,18 @@ export class OrderManager {
       const res = await call();
       if (res.brokerOrderId) this.noteBrokerId(res.brokerOrderId, cOID);
       if (this.opts.crashHook) await this.opts.crashHook('after-send', cOID);
-      const cur = this.journal.order(cOID)!;
+      // Read at once (fields taken before the write below), not kept.
+      const cur = this.journal.orderNow(cOID)!;
       // A stream update may already have moved the order further; never move it backwards.
-      let wrote = true;
       if (cur.state === 'new' || cur.state === 'unknown') {
         const total = cur.quantity ?? 0;
         this.journal.updateOrder(cOID, journalStateOf(res.status, 0, total), { brokerOrderId: res.brokerOrderId, detail: { ack: res.status } }, this.now());
       } else if (!cur.brokerOrderId) {
         this.journal.updateOrder(cOID, cur.state, { brokerOrderId: res.brokerOrderId }, this.now());
-      } else wrote = false;
+      }
       this.wake(cOID);
-      // A fresh read when the row changed above (a stream update cannot come in between: no await).
-      const sent = wrote ? this.journal.order(cOID)! : cur;
+      // The caller's copy, read after the write (a stream update cannot come in between: no await).
+      const sent = this.journal.order(cOID)!;
       if (this.logger.isLevelEnabled('info')) this.logger.info({ cOID, strategy: strategyId, symbol: sent.symbol, side: sent.side, qty: sent.quantity, cashQty: sent.cashQty, brokerOrderId: res.brokerOrderId, status: res.status }, 'order sent');
       return sent;
     } catch (err) {
@@ -315,7 +315,7 @@ export class OrderManager {
 
   /** A status update from the stream or a poll. */
   onBrokerOrder(o: BrokerOrder): void {
-    const mine = o.cOID ? this.journal.order(o.cOID) : undefined;
+    const mine = o.cOID ? this.journal.orderNow(o.cOID) : undefined;
     if (mine) {
       this.applyBrokerOrder(o, mine.cOID, mine);
       return;
@@ -325,9 +325,12 @@ export class OrderManager {
     this.applyBrokerOrder(o, cOID);
   }
 
-  /** `read`: the journal's row of the order, when the caller has just read it. */
-  private applyBrokerOrder(o: BrokerOrder, cOID: string, read?: JournalOrder): void {
-    const cur = read ?? this.journal.order(cOID);
+  /**
+   * `read`: the journal's row of the order, when the caller has just read it. The row is read at
+   * once: every field it gives is taken before the journal is written.
+   */
+  private applyBrokerOrder(o: BrokerOrder, cOID: string, read?: Readonly<JournalOrder>): void {
+    const cur = read ?? this.journal.orderNow(cOID);
     if (!cur) return;
     if (o.brokerOrderId) this.noteBrokerId(o.brokerOrderId, cOID);
     // Later partial-fill updates carry no average price: keep the last, or compute it from the fills.
@@ -340,10 +343,10 @@ export class OrderManager {
       return;
     }
     if (next === cur.state && o.filledQty === cur.filledQty && (!o.brokerOrderId || cur.brokerOrderId === o.brokerOrderId)) return;
-    this.journal.updateOrder(cOID, next, {
-      brokerOrderId: o.brokerOrderId || null, filledQty: o.filledQty, avgPrice,
-      ...(o.text && next === 'rejected' ? { error: o.text } : {}),
-    }, this.now());
+    const brokerOrderId = o.brokerOrderId || null;
+    this.journal.updateOrder(cOID, next, o.text && next === 'rejected'
+      ? { brokerOrderId, filledQty: o.filledQty, avgPrice, error: o.text }
+      : { brokerOrderId, filledQty: o.filledQty, avgPrice }, this.now());
     if (next === 'rejected') this.logger.warn({ cOID, text: o.text }, 'order rejected (Inactive)');
     this.wake(cOID);
   }
@@ -355,7 +358,8 @@ export class OrderManager {
    */
   onBrokerFill(f: Fill): void {
     // By the cOID the broker echoes (the journal's row read once), else by broker order id or contract.
-    const echoed = f.cOID ? this.journal.order(f.cOID) : undefined;
+    // Read at once: every field of the row below is taken before the order's row is written.
+    const echoed = f.cOID ? this.journal.orderNow(f.cOID) : undefined;
     const cOID = echoed ? echoed.cOID : f.cOID ? undefined : this.attributeFill(f);
     if (!cOID) {
       if (!this.unmatched.has(f.execId)) {
@@ -365,7 +369,7 @@ export class OrderManager {
       }
       return;
     }
-    const order = echoed ?? this.journal.order(cOID)!;
+    const order = echoed ?? this.journal.orderNow(cOID)!;
     const conid = f.conid || order.conid;
     if (!conid) {
       if (!this.unmatched.has(f.execId)) {
@@ -402,13 +406,13 @@ export class OrderManager {
       }
     }
     if (this.logger.isLevelEnabled('info')) this.logger.info({ cOID, strategy: order.strategyId, symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission }, 'fill');
-    this.opts.onFill?.(f, this.journal.order(cOID)!);
+    this.opts.onFill?.(f, this.journal.orderNow(cOID)!);
     this.wake(cOID);
   }
 
   /** The cOID a fill belongs to, or undefined when it matches no order of ours. */
   private attributeFill(f: Fill): string | undefined {
-    if (f.cOID) return this.journal.order(f.cOID) ? f.cOID : undefined; // a foreign order_ref is not ours
+    if (f.cOID) return this.journal.orderNow(f.cOID) ? f.cOID : undefined; // a foreign order_ref is not ours
     if (f.brokerOrderId) {
       const byId = this.byBrokerId.get(f.brokerOrderId);
       if (byId) return byId;
@@ -441,7 +445,7 @@ export class OrderManager {
     let n = 0;
     for (const f of await this.broker.fills()) {
       if (this.journal.hasFill(f.execId)) continue;
-      const known = (f.cOID && this.journal.order(f.cOID)) || this.byBrokerId.get(f.brokerOrderId);
+      const known = (f.cOID && this.journal.orderNow(f.cOID)) || this.byBrokerId.get(f.brokerOrderId);
       if (!known) continue;
       this.onBrokerFill(f);
       n++;

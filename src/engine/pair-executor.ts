@@ -58,7 +58,9 @@ export function orderFor(leg: { instrument: Instrument; side: Side; qty: number;
     }
     return { instrument: leg.instrument, side: 'SELL', quantity: leg.qty, orderType: 'MKT', tif: 'IOC' };
   }
-  return { instrument: leg.instrument, side: leg.side, quantity: leg.qty, orderType: 'MKT', tif: 'DAY', ...(outsideRth ? { outsideRth } : {}) };
+  return outsideRth
+    ? { instrument: leg.instrument, side: leg.side, quantity: leg.qty, orderType: 'MKT', tif: 'DAY', outsideRth }
+    : { instrument: leg.instrument, side: leg.side, quantity: leg.qty, orderType: 'MKT', tif: 'DAY' };
 }
 
 function gcd(a: number, b: number): number {
@@ -85,22 +87,25 @@ export class PairExecutor {
     legs.forEach((l, i) => (filled[l.name] = signed(l.side, this.filledQty(settled[i]!))));
 
     // An order whose outcome is unknown may still fill: a retry under a new cOID could double it.
-    const unknown = new Set(legs.filter((_, i) => settled[i]!.state === 'unknown').map((l) => l.name));
+    // (The set is made only when there is one: most decisions have none.)
+    let unknown: Set<string> | undefined;
+    for (let i = 0; i < legs.length; i++) if (settled[i]!.state === 'unknown') (unknown ??= new Set()).add(legs[i]!.name);
 
     // Retry legs that came short, each under a new cOID.
     for (const l of legs) {
-      for (let attempt = 1; attempt <= this.o.maxLegRetries && !unknown.has(l.name); attempt++) {
+      for (let attempt = 1; attempt <= this.o.maxLegRetries && !unknown?.has(l.name); attempt++) {
         const missing = roundQty(l.qty - Math.abs(filled[l.name]!));
         if (!(missing > minQty(l.instrument))) break;
         if (l.instrument.secType === 'CRYPTO' && l.side === 'BUY' && Math.abs(filled[l.name]!) > 0) break; // cash-qty fills are approximate
         this.o.logger.warn({ intentId, leg: l.name, symbol: l.instrument.symbol, missing, attempt }, 'leg not filled: retrying');
         const r = await this.settleOrCancel(await this.o.orders.place(this.o.strategyId, intentId, `${l.name}-retry${attempt}`, orderFor({ ...l, qty: missing }, this.o.outsideRth, this.o.cryptoCashBuffer)));
         filled[l.name] = roundQty(filled[l.name]! + signed(l.side, this.filledQty(r)));
-        if (r.state === 'unknown') unknown.add(l.name);
+        if (r.state === 'unknown') (unknown ??= new Set()).add(l.name);
       }
     }
-    if (unknown.size) {
-      const names = legs.filter((l) => unknown.has(l.name)).map((l) => l.instrument.symbol).join(', ');
+    if (unknown?.size) {
+      const known = unknown;
+      const names = legs.filter((l) => known.has(l.name)).map((l) => l.instrument.symbol).join(', ');
       this.o.logger.error({ intentId, unknown: names, filled }, `ORDER OUTCOME UNKNOWN on ${names}: no retry and no flatten until the broker shows it; its fills are booked to this strategy when they appear`);
       this.o.journal.recordIncident('order-unknown', { intentId, legs: names, filled }, this.o.strategyId);
       return { ok: false, filled, flattened: false, note: `order outcome unknown on ${names}` };

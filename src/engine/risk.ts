@@ -14,7 +14,7 @@
  */
 import { UserError } from '../util/errors.ts';
 import type { SecType } from '../brokers/types.ts';
-import { isTradable, nyDate } from './market-hours.ts';
+import { isTradable, nyDay } from './market-hours.ts';
 
 export interface RiskLimits {
   /** Max sum over legs of |qty| x price after the trade, in account currency. */
@@ -74,14 +74,15 @@ export function checkOrders(limits: RiskLimits, legs: ProposedLeg[], eventTime: 
 
 /** Tracks the trading day's starting equity and says when the daily loss limit is hit. */
 export class DailyLossGuard {
-  private day = '';
+  /** The New York trading day (days since 1970-01-01; NaN before the first update). */
+  private day = NaN;
   private startEquity = NaN;
 
   constructor(private readonly maxDailyLoss: number) {}
 
   /** Returns the loss when the limit is breached, else undefined. */
   update(eventTime: number, equity: number): number | undefined {
-    const d = nyDate(eventTime);
+    const d = nyDay(eventTime);
     if (d !== this.day) {
       this.day = d;
       this.startEquity = equity;

@@ -52,8 +52,11 @@ export interface RunnerDeps {
   graceMs: number;
   /** A decision on a bar older than this many bars (against the newest tick) is skipped (default 1). */
   maxBarAgeBars?: number;
-  /** The account's daily-loss check at a bar close; true when the node is stopping on it. */
-  dailyLossBreached: (eventTime: number) => boolean;
+  /**
+   * The account's daily-loss check at a bar close; true when the node is stopping on it.
+   * `ownEquity`: this runner's equity just marked at the bar's closes (`equity()`).
+   */
+  dailyLossBreached: (eventTime: number, ownEquity: number) => boolean;
   /** Called after each processed live bar (the node counts bars for --max-bars). */
   onBarDone: () => void;
 }
@@ -207,13 +210,15 @@ export class StrategyRunner {
    * returns undefined and the caller goes on without a promise, a microtask turn or an allocation
    * per bar. A bar that decides (or breaches the daily loss) returns the promise of its orders; a
    * bar that comes while one is still in flight waits for it (bars stay one at a time, in order).
+   * `pair`: the same bar as a pair bar (its time, y = legs[0], x = legs[1]) when the caller holds
+   * one: the strategy gets it as it is instead of a new one per bar.
    */
-  closeBar(time: number, legs: readonly OhlcvBar[]): Promise<void> | undefined {
-    if (this.closing) return this.closing.then(() => this.closeBar(time, legs));
+  closeBar(time: number, legs: readonly OhlcvBar[], pair?: PairBar): Promise<void> | undefined {
+    if (this.closing) return this.closing.then(() => this.closeBar(time, legs, pair));
     if (!this.accepting) return undefined;
     const end = time + this.spec.barMinutes * 60_000;
     if (end > this.newestTickTime) this.newestTickTime = end;
-    const pending = this.processBar(time, legs, this.timed ? performance.now() : 0);
+    const pending = this.processBar(time, legs, this.timed ? performance.now() : 0, pair);
     if (!pending) return undefined;
     const closing: Promise<void> = pending.finally(() => {
       if (this.closing === closing) this.closing = null;
@@ -244,7 +249,7 @@ export class StrategyRunner {
    * The decision at a bar close. Returns undefined when the bar is done (no decision: nothing was
    * awaited), else the promise of its risk check, orders and bookkeeping.
    */
-  private processBar(time: number, legs: readonly OhlcvBar[], wall: number): Promise<void> | undefined {
+  private processBar(time: number, legs: readonly OhlcvBar[], wall: number, pair?: PairBar): Promise<void> | undefined {
     const { d } = this;
     const strategy = this.strategy!;
     const { y, x } = this.mustInstruments();
@@ -255,13 +260,13 @@ export class StrategyRunner {
     d.portfolio.setPrice(y.conid, by.close);
     d.portfolio.setPrice(x.conid, bx.close);
     const equity = this.equity();
-    if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000)) {
+    if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000, equity)) {
       this.recordBar(time, legs, equity);
       // The node halts, flattens and stops: the caller waits a turn as for a decision (the rare path).
       return Promise.resolve();
     }
 
-    const step = strategy.onBar(pairBar(time, legs), { equity });
+    const step = strategy.onBar(pair ?? pairBar(time, legs), { equity });
     const dec = step.decision;
     if (dec.action === 'none') {
       if (this.timed) this.latencies.push(performance.now() - wall);

@@ -139,7 +139,8 @@ export class TradingNode {
       coidPrefix: o.coidPrefix ?? 'tdm', pollMs: o.orderPollMs ?? 2_000, resolveTimeoutMs: o.resolveTimeoutMs ?? 20_000,
       ...(o.crashHook ? { crashHook: o.crashHook } : {}),
       ...(o.recentOrders !== undefined ? { recentOrders: o.recentOrders } : {}),
-      beforeSend: (ord) => this.runner(ord.strategyId)?.onOrderSending(),
+      // Only for the decision latency (a runner that does not measure it has nothing to do there).
+      ...(o.measureLatency !== false ? { beforeSend: (ord: { strategyId: string }) => this.runner(ord.strategyId)?.onOrderSending() } : {}),
       onFill: (f, order) => {
         this.emit({ type: 'fill', strategyId: order.strategyId, cOID: order.cOID, symbol: order.symbol, side: f.side, qty: f.qty, price: f.price, commission: f.commission });
         this.scheduleSync();
@@ -160,7 +161,7 @@ export class TradingNode {
       ...(o.measureLatency === false ? { measureLatency: false } : {}),
       graceMs: o.marketData?.graceMs ?? 0,
       maxBarAgeBars: o.risk.maxBarAgeBars ?? 1,
-      dailyLossBreached: (t) => this.checkDailyLoss(t),
+      dailyLossBreached: (t, own) => this.checkDailyLoss(t, own),
       onBarDone: () => this.onBarDone(),
     }, spec.capitalShare * o.startingCash));
     this.positionCheck = this.newPositionCheck();
@@ -399,9 +400,15 @@ export class TradingNode {
     return sum;
   }
 
-  private checkDailyLoss(eventTime: number): boolean {
+  /**
+   * `ownEquity`: the equity the asking runner just marked. With one runner, summed from the books,
+   * the account's equity is that same sum (0 + its book's): not marked a second time at every bar.
+   */
+  private checkDailyLoss(eventTime: number, ownEquity?: number): boolean {
     if (this.riskStopping) return true;
-    const breach = this.risk.dailyLoss(eventTime, this.accountEquity());
+    const fromBooks = !(this.o.mode === 'live' && this.portfolio.accountEquity !== null);
+    const equity = fromBooks && this.runners.length === 1 && ownEquity !== undefined ? 0 + ownEquity : this.accountEquity();
+    const breach = this.risk.dailyLoss(eventTime, equity);
     if (!breach) return false;
     this.logger.error({ loss: round2(breach.loss), limit: this.o.risk.maxDailyLoss }, 'MAX DAILY LOSS reached: flattening every strategy and stopping');
     this.journal.recordIncident('daily-loss', { loss: breach.loss, equity: this.accountEquity(), dayStart: breach.dayStart });

@@ -377,6 +377,14 @@ export class Journal {
     return r ? toOrder(r) : undefined;
   }
 
+  /**
+   * The order's row as it stands, to read at once (the memory journal hands out its own row, not a
+   * copy: a caller reads what it needs before the next write and keeps nothing). Here, a fresh row.
+   */
+  orderNow(cOID: string): Readonly<JournalOrder> | undefined {
+    return this.order(cOID);
+  }
+
   /** Orders not yet in a final state (sent or possibly sent), of every strategy. */
   openOrders(): JournalOrder[] {
     return (this.stmts.openOrders.all() as unknown as OrderRow[]).map(toOrder);

@@ -206,6 +206,11 @@ export class MemoryJournal implements JournalApi {
     return o ? copyOrder(o) : undefined;
   }
 
+  /** The stored row itself, to read at once: no copy (the order manager reads a row several times per order). */
+  orderNow(cOID: string): Readonly<JournalOrder> | undefined {
+    return this.ordersByCoid.get(cOID);
+  }
+
   openOrders(): JournalOrder[] {
     return [...this.openCoids].map((c) => copyOrder(this.ordersByCoid.get(c)!)).sort(byCreation);
   }
@@ -271,7 +276,13 @@ export class MemoryJournal implements JournalApi {
   setPosition(strategyId: string, conid: number, symbol: string, qty: number, avgCost: number, _now = Date.now()): void {
     let rows = this.positionRows.get(strategyId);
     if (!rows) this.positionRows.set(strategyId, (rows = new Map()));
-    rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
+    // The row is changed in place (positions() hands out copies): one object less per fill.
+    const row = rows.get(conid);
+    if (row) {
+      row.symbol = symbol;
+      row.qty = qty;
+      row.avgCost = avgCost;
+    } else rows.set(conid, { strategyId, conid, symbol, qty, avgCost });
   }
 
   positions(strategyId?: string): JournalPosition[] {
