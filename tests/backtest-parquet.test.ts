@@ -50,6 +50,49 @@ describe('parquet bar files', () => {
     expect([...(await loadBars(pq, { symbols: ['ETHV'] })).keys()]).toEqual(['ETHV']);
   });
 
+  it('reads a file whose columns are paged apart (small pages and row groups; volume as INT32, symbols without a dictionary) to the same numbers, and names the row of a bad value in a later page', async () => {
+    const fromCsv = await loadBarsCsv(csv);
+    const [y, x] = [fromCsv.get('ETHA')!, fromCsv.get('ETHV')!];
+    const rows = y.length + x.length;
+    const time = new BigInt64Array(rows);
+    const symbol: string[] = [];
+    const cols = COLS.slice(1).map(() => new Float64Array(rows));
+    for (let i = 0, r = 0; i < y.length; i++) {
+      for (const s of [y, x]) {
+        time[r] = BigInt(s.time[i]!);
+        symbol.push(s.symbol);
+        COLS.slice(1).forEach((k, c) => (cols[c]![r] = s[k][i]!));
+        r++;
+      }
+    }
+    // Volumes told apart by row (the CSV's are all equal), so a volume read from the wrong page shows.
+    const volume = Int32Array.from({ length: rows }, (_, r) => r);
+    const write = (name: string, open: Float64Array) => {
+      const f = join(dir, name);
+      // 1 KB pages: 128 doubles or times a page, 256 INT32 volumes, strings by their length; row groups of 1,500 rows.
+      writeFileSync(f, new Uint8Array(parquetWriteBuffer({
+        columnData: [
+          { name: 'time', data: time, type: 'TIMESTAMP', nullable: false },
+          { name: 'symbol', data: symbol, type: 'STRING', nullable: false, encoding: 'PLAIN' },
+          { name: 'open', data: open, type: 'DOUBLE', nullable: false },
+          ...(['high', 'low', 'close'] as const).map((name, c) => ({ name, data: cols[c + 1]!, type: 'DOUBLE' as const, nullable: false })),
+          { name: 'volume', data: volume, type: 'INT32', nullable: false },
+        ],
+        pageSize: 1024,
+        rowGroupSize: 1500,
+      })));
+      return f;
+    };
+    const back = await loadBars(write('paged.parquet', cols[0]!));
+    for (const [sym, s] of fromCsv) for (const k of COLS.slice(0, 5)) expect(Array.from(back.get(sym)![k]), `${sym} ${k}`).toEqual(Array.from(s[k]));
+    expect(Array.from(back.get('ETHA')!.volume)).toEqual(Array.from({ length: y.length }, (_, i) => 2 * i));
+    expect(Array.from(back.get('ETHV')!.volume)).toEqual(Array.from({ length: x.length }, (_, i) => 2 * i + 1));
+    // A bad price deep in the file: its row (1-based) and column.
+    const bad = Float64Array.from(cols[0]!);
+    bad[3999] = -1;
+    expect(await loadError(write('paged-bad.parquet', bad))).toBe("FILE: row 4000: column 'open': -1 must be positive");
+  });
+
   it('backtest and scan give the same results from Parquet as from CSV', async () => {
     writeFileSync(join(dir, 'pair.yaml'), pairStrategyYaml({ name: 'pq_pair', entryZ: 1.5, exitZ: 0.3 }));
     const a = tandem(['backtest', '--config', 'pair.yaml', '--data', 'bars.csv', '--json', 'a.json']);

@@ -19,6 +19,13 @@ import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 const MAGIC = 'PAR1';
+
+/** A decoded page of one column: rows [start, end) of the file (numbers, times as epoch ms, or symbol cells). */
+interface Page {
+  start: number;
+  end: number;
+  data: ArrayLike<unknown>;
+}
 const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
 
 /** Whether the file starts with Parquet's magic bytes (the format is told by content, not by name). */
@@ -124,8 +131,11 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
     timeUnit = lt?.type === 'TIMESTAMP' ? lt.unit : e.converted_type === 'TIMESTAMP_MICROS' ? 'MICROS' : 'MILLIS';
     return { ...e, converted_type: undefined, logical_type: undefined };
   });
-  const numbers = new Map<string, Float64Array>([timeName, ...NUMERIC.map((c) => lower.get(c)!)].map((name) => [name, new Float64Array(n)]));
-  const symbol = new Array<unknown>(n);
+  // Each column's decoded pages as the reader hands them over (doubles kept as they are): copied
+  // once, row by row into each symbol's columns, not first into columns of the whole file (fresh
+  // memory costs its page faults). Columns are paged apart: their pages start at different rows.
+  const numericNames = NUMERIC.map((c) => lower.get(c)!);
+  const pages = new Map<string, Page[]>([timeName, symbolName, ...numericNames].map((name) => [name, []]));
   const raw = new Map<string, Map<number, unknown>>();
   const timeErrors = new Map<number, string>();
   try {
@@ -140,18 +150,21 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
       },
       onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
         const end = Math.min(rowEnd, n);
+        if (end <= rowStart) return;
+        const list = pages.get(columnName)!;
         if (columnName === symbolName) {
-          for (let r = rowStart; r < end; r++) symbol[r] = columnData[r - rowStart];
+          list.push({ start: rowStart, end, data: columnData });
           return;
         }
-        const into = numbers.get(columnName)!;
         // Doubles as they are (a NaN among them needs no raw value: it prints as NaN); raw INT64 times converted.
         if (columnData instanceof Float64Array) {
-          into.set(columnData.subarray(0, end - rowStart), rowStart);
+          list.push({ start: rowStart, end, data: columnData });
           return;
         }
+        const into = new Float64Array(end - rowStart);
+        list.push({ start: rowStart, end, data: into });
         if (columnData instanceof BigInt64Array && columnName === timeName && timeUnit !== null) {
-          int64Times(columnData, timeUnit, into, rowStart, end - rowStart);
+          int64Times(columnData, timeUnit, into, 0, end - rowStart);
           return;
         }
         for (let r = rowStart; r < end; r++) {
@@ -167,7 +180,7 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
             if (!m) raw.set(columnName, (m = new Map()));
             m.set(r, v);
           }
-          into[r] = x;
+          into[r - rowStart] = x;
         }
       },
     });
@@ -175,8 +188,16 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
   } catch (err) {
     throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
   }
-  const time = numbers.get(timeName)!;
-  const nums = NUMERIC.map((c) => numbers.get(lower.get(c)!)!);
+  // Every column's pages in row order, covering the rows without a gap.
+  for (const [name, list] of pages) {
+    list.sort((a, b) => a.start - b.start);
+    let covered = 0;
+    for (const pg of list) {
+      if (pg.start !== covered) break;
+      covered = pg.end;
+    }
+    if (covered !== n) throw new UserError(`${file}: cannot read the Parquet data (column '${name}': rows ${covered + 1} to ${n} missing). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
+  }
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
   const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
@@ -210,58 +231,85 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
     const flush = () => {
       if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
     };
-    for (let i = 0; i < n; i++) {
-      const sym = symbol[i];
-      if (sym !== lastSym) {
-        const b = builderOf(sym);
-        if (b === undefined) break;
-        flush();
-        lastSym = sym;
-        lastBuilder = b;
-        run = 0;
+    count: for (const pg of pages.get(symbolName)!) {
+      const symbol = pg.data;
+      for (let k = 0; k < pg.end - pg.start; k++) {
+        const sym = symbol[k];
+        if (sym !== lastSym) {
+          const b = builderOf(sym);
+          if (b === undefined) break count;
+          flush();
+          lastSym = sym;
+          lastBuilder = b;
+          run = 0;
+        }
+        run++;
       }
-      run++;
     }
     flush();
     for (const [b, count] of counts) b.reserve(count);
   }
   let lastSym: unknown = undefined;
   let lastBuilder: SeriesBuilder | null = null;
-  const [open, high, low, close, volume] = nums as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let i = 0; i < n; i++) {
-    const sym = symbol[i];
-    if (sym !== lastSym) {
-      const b = builderOf(sym);
-      if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
-      lastSym = sym;
-      lastBuilder = b;
+  // The rows in segments where no column changes page: within one, each column is one array read
+  // at the row minus its page's start.
+  const columns = [timeName, symbolName, ...numericNames].map((name) => ({ list: pages.get(name)!, at: 0 }));
+  for (let row = 0; row < n; ) {
+    let segEnd = n;
+    for (const c of columns) {
+      while (c.list[c.at]!.end <= row) c.at++;
+      segEnd = Math.min(segEnd, c.list[c.at]!.end);
     }
-    const t = time[i]!;
-    if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
-    if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
-    // Positive prices, volume zero or more (NaN fails both); the messages below say which and why.
-    if (!(open[i]! > 0 && high[i]! > 0 && low[i]! > 0 && close[i]! > 0 && volume[i]! >= 0 && open[i]! + high[i]! + low[i]! + close[i]! + volume[i]! < Infinity)) {
-      for (let k = 0; k < 5; k++) {
-        const v = nums[k]![i]!;
-        if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
-        if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
+    const [pt, ps, po, ph, pl, pc, pv] = columns.map((c) => c.list[c.at]!) as [Page, Page, Page, Page, Page, Page, Page];
+    const time = pt.data as Float64Array;
+    const symbol = ps.data;
+    const open = po.data as Float64Array;
+    const high = ph.data as Float64Array;
+    const low = pl.data as Float64Array;
+    const close = pc.data as Float64Array;
+    const volume = pv.data as Float64Array;
+    const [dt, ds, dop, dh, dl, dc, dv] = [pt.start, ps.start, po.start, ph.start, pl.start, pc.start, pv.start];
+    for (let i = row; i < segEnd; i++) {
+      const sym = symbol[i - ds];
+      if (sym !== lastSym) {
+        const b = builderOf(sym);
+        if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
+        lastSym = sym;
+        lastBuilder = b;
+      }
+      const t = time[i - dt]!;
+      if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
+      if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
+      // Positive prices, volume zero or more (NaN fails both); the messages below say which and why.
+      const o = open[i - dop]!;
+      const hi = high[i - dh]!;
+      const lo = low[i - dl]!;
+      const cl = close[i - dc]!;
+      const vo = volume[i - dv]!;
+      if (!(o > 0 && hi > 0 && lo > 0 && cl > 0 && vo >= 0 && o + hi + lo + cl + vo < Infinity)) {
+        for (let k = 0; k < 5; k++) {
+          const v = [o, hi, lo, cl, vo][k]!;
+          if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
+          if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
+        }
+      }
+      const b = lastBuilder;
+      if (b !== null) {
+        // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
+        const j = b.length;
+        if (j === b.time.length) b.resize(j * 2);
+        if (j > 0 && t <= b.time[j - 1]!) b.sorted = false;
+        b.time[j] = t;
+        b.open[j] = o;
+        b.high[j] = hi;
+        b.low[j] = lo;
+        b.close[j] = cl;
+        b.volume[j] = vo;
+        b.line[j] = i + 1;
+        b.length = j + 1;
       }
     }
-    const b = lastBuilder;
-    if (b !== null) {
-      // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
-      const j = b.length;
-      if (j === b.time.length) b.resize(j * 2);
-      if (j > 0 && t <= b.time[j - 1]!) b.sorted = false;
-      b.time[j] = t;
-      b.open[j] = open[i]!;
-      b.high[j] = high[i]!;
-      b.low[j] = low[i]!;
-      b.close[j] = close[i]!;
-      b.volume[j] = volume[i]!;
-      b.line[j] = i + 1;
-      b.length = j + 1;
-    }
+    row = segEnd;
   }
   const out = new Map<string, BarSeries>();
   for (const [name, b] of builders) {
