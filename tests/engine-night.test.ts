@@ -34,14 +34,25 @@ describe('engine at night', () => {
         executionConidVariants: true, sorSparse: true,
       },
     });
-    // Every third placement is answered 503 after the order was created: its outcome is unknown.
-    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'order503=0.34,order503Delay=800' });
+    // Placements answered 503 after the order was created (outcome unknown; the client then looks the
+    // cOID up in the live orders, which the night hides). The first one for sure, then every third:
+    // a busy machine makes the node place fewer orders, and a seeded share alone could miss them all.
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'order503=1,order503Delay=800' });
     const params = pairParams({
       legs: { y: { symbol: 'ETH', secType: 'CRYPTO', exchange: 'PAXOS' }, x: { symbol: 'BTC', secType: 'CRYPTO', exchange: 'PAXOS' } },
       shortMode: 'long-only', entryZ: 0.6, exitZ: 0.1, sizing: { capitalFraction: 0.3 },
     });
     const { node, journal } = h.newNode({ params, maxBars: 40 });
-    const summary = await runNode(h, node, 600);
+    const running = runNode(h, node, 600);
+    running.catch(() => undefined);
+    // Until the simulator has counted the first empty live-orders read (the first placement's lookup).
+    for (const end = Date.now() + 300_000; ; ) {
+      if ((await simHook<{ emptyLiveOrderReads: number }>(h.sim.url, '/sim/state')).emptyLiveOrderReads > 0) break;
+      if (Date.now() > end) throw new Error('timed out waiting for the first placement answered 503 to meet the empty live orders');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'order503=0.34,order503Delay=800' });
+    const summary = await running;
     expect(summary.stopReason).toBe('max-bars');
 
     const state = await simHook<{ emptyLiveOrderReads: number }>(h.sim.url, '/sim/state');
