@@ -54,5 +54,8 @@ describe('engine stale decisions', () => {
       expect(at.get(o.cOID)! - barEnd, `${o.cOID} on bar ${new Date(Number(m[1])).toISOString()}`).toBeLessThanOrEqual(2 * BAR_MS);
     }
     expect(checked).toBeGreaterThanOrEqual(1);
+    // The strategy is synced back after each refused decision, quietly: the refusal row is the record,
+    // not an incident as well.
+    expect(journal.incidents().filter((i) => i.kind === 'strategy-sync' && (i.detail ?? '').includes('refused decision'))).toEqual([]);
   }, 300_000);
 });
