@@ -268,22 +268,8 @@ export class FastRows {
         break;
       }
       lineNo++;
-      const b = rowEntry!.builder;
-      if (b !== null) {
-        // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
-        const i = b.length;
-        if (i === b.time.length) b.resize(i * 2);
-        const t = row[TIME]!;
-        if (i > 0 && t <= b.time[i - 1]!) b.sorted = false;
-        b.time[i] = t;
-        b.open[i] = row[NUM]!;
-        b.high[i] = row[NUM + 1]!;
-        b.low[i] = row[NUM + 2]!;
-        b.close[i] = row[NUM + 3]!;
-        b.volume[i] = row[VOLUME]!;
-        b.line[i] = lineNo;
-        b.length = i + 1;
-      }
+      // The row's numbers are in place: open..volume at NUM..VOLUME.
+      rowEntry!.builder?.addRow(row, TIME, NUM, lineNo);
       rowStart = p;
     }
     this.lineNo = lineNo;
@@ -382,21 +368,7 @@ export class FastRows {
       } else if (c !== NL) break; // more fields than the header
       rowStart = p + 1;
       lineNo++;
-      const b = entry.builder;
-      if (b !== null) {
-        const i = b.length;
-        if (i === b.time.length) b.resize(i * 2);
-        const t = row[TIME]!;
-        if (i > 0 && t <= b.time[i - 1]!) b.sorted = false;
-        b.time[i] = t;
-        b.open[i] = row[NUM]!;
-        b.high[i] = row[NUM + 1]!;
-        b.low[i] = row[NUM + 2]!;
-        b.close[i] = row[NUM + 3]!;
-        b.volume[i] = row[VOLUME]!;
-        b.line[i] = lineNo;
-        b.length = i + 1;
-      }
+      entry.builder?.addRow(row, TIME, NUM, lineNo);
     }
     this.lineNo = lineNo;
     this.lastTimeLen = lastTimeLen;

@@ -254,6 +254,8 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
   // The rows in segments where no column changes page: within one, each column is one array read
   // at the row minus its page's start.
   const columns = [timeName, symbolName, ...numericNames].map((name) => ({ list: pages.get(name)!, at: 0 }));
+  // A row's time and numbers, handed to its builder by index (SeriesBuilder.addRow).
+  const cells = new Float64Array(6);
   for (let row = 0; row < n; ) {
     let segEnd = n;
     for (const c of columns) {
@@ -293,20 +295,14 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
           if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
         }
       }
-      const b = lastBuilder;
-      if (b !== null) {
-        // SeriesBuilder.add written out: a call that is not inlined would box its six double arguments.
-        const j = b.length;
-        if (j === b.time.length) b.resize(j * 2);
-        if (j > 0 && t <= b.time[j - 1]!) b.sorted = false;
-        b.time[j] = t;
-        b.open[j] = o;
-        b.high[j] = hi;
-        b.low[j] = lo;
-        b.close[j] = cl;
-        b.volume[j] = vo;
-        b.line[j] = i + 1;
-        b.length = j + 1;
+      if (lastBuilder !== null) {
+        cells[0] = t;
+        cells[1] = o;
+        cells[2] = hi;
+        cells[3] = lo;
+        cells[4] = cl;
+        cells[5] = vo;
+        lastBuilder.addRow(cells, 0, 1, i + 1);
       }
     }
     row = segEnd;
