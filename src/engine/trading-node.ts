@@ -394,10 +394,15 @@ export class TradingNode {
 
   /** The account's equity as the node sizes it: paper, the sum of the books; live, the net liquidation. */
   private accountEquity(): number {
-    if (this.o.mode === 'live' && this.portfolio.accountEquity !== null) return this.portfolio.accountEquity;
+    if (!this.equityFromBooks()) return this.portfolio.accountEquity!;
     let sum = 0;
     for (const r of this.runners) sum += this.portfolio.bookEquity(r.book);
     return sum;
+  }
+
+  /** Paper equity: the sum of the books (live mode takes the broker's net liquidation once known). */
+  private equityFromBooks(): boolean {
+    return !(this.o.mode === 'live' && this.portfolio.accountEquity !== null);
   }
 
   /**
@@ -406,8 +411,7 @@ export class TradingNode {
    */
   private checkDailyLoss(eventTime: number, ownEquity?: number): boolean {
     if (this.riskStopping) return true;
-    const fromBooks = !(this.o.mode === 'live' && this.portfolio.accountEquity !== null);
-    const equity = fromBooks && this.runners.length === 1 && ownEquity !== undefined ? 0 + ownEquity : this.accountEquity();
+    const equity = this.equityFromBooks() && this.runners.length === 1 && ownEquity !== undefined ? 0 + ownEquity : this.accountEquity();
     const breach = this.risk.dailyLoss(eventTime, equity);
     if (!breach) return false;
     this.logger.error({ loss: round2(breach.loss), limit: this.o.risk.maxDailyLoss }, 'MAX DAILY LOSS reached: flattening every strategy and stopping');
