@@ -7,9 +7,11 @@
  * one strategy through the in-process runner under the strategy spec's rules alone (runner.ts,
  * also the engine of sweeps and walk-forward).
  */
+import { statSync } from 'node:fs';
 import type { StrategyConfig } from '../config/strategy-file.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { createStrategy } from '../strategies/registry.ts';
+import type { PairBar } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
@@ -38,6 +40,11 @@ export interface BacktestFileOptions {
   rules?: 'live' | 'spec';
   /** Risk limits of the live path (default DEFAULT_BACKTEST_RISK). */
   risk?: RiskLimits;
+  /**
+   * Read the file while the backtest runs (default: for a CSV file of STREAM_MIN_BYTES or more).
+   * Tests force it, with small reads so that the backtest catches up with the reading often.
+   */
+  stream?: boolean | { readChunkBytes: number };
 }
 
 export interface BacktestFileResult {
@@ -68,22 +75,31 @@ export async function loadPair(config: StrategyConfig, dataFile: string, progres
  * backtest of an engine config reads its data file a single time, whatever the number of strategies).
  */
 export async function loadPairs(configs: StrategyConfig[], dataFile: string, progress?: boolean): Promise<LoadedPair[]> {
-  for (const config of configs) {
-    if (config.strategy.type !== 'cointegration') {
-      throw new UserError(`${config.file}: the backtester runs pair strategies; strategy type '${config.strategy.type}' is not supported`);
-    }
-  }
-  const legsOf = (config: StrategyConfig) => (config.strategy as unknown as CointegrationParams).legs;
-  const symbols = [...new Set(configs.flatMap((c) => [legsOf(c).y.symbol, legsOf(c).x.symbol]))];
   const loadBar = new ProgressBar({ label: 'reading bars', total: 0, ...(progress !== undefined ? { enabled: progress } : {}) });
   const series = await loadBars(dataFile, {
-    symbols,
+    symbols: legSymbols(configs),
     onProgress: (done, total) => {
       loadBar.setTotal(total);
       loadBar.update(done);
     },
   });
   loadBar.finish();
+  return checkPairs(configs, series, dataFile);
+}
+
+/** Every leg's symbol of the configs (each once), after checking that they are pair strategies. */
+function legSymbols(configs: StrategyConfig[]): string[] {
+  for (const config of configs) {
+    if (config.strategy.type !== 'cointegration') {
+      throw new UserError(`${config.file}: the backtester runs pair strategies; strategy type '${config.strategy.type}' is not supported`);
+    }
+  }
+  const legsOf = (config: StrategyConfig) => (config.strategy as unknown as CointegrationParams).legs;
+  return [...new Set(configs.flatMap((c) => [legsOf(c).y.symbol, legsOf(c).x.symbol]))];
+}
+
+/** Each config's legs among the file's series, checked: both present, at least 2 aligned bars. */
+function checkPairs(configs: StrategyConfig[], series: Map<string, BarSeries>, dataFile: string): LoadedPair[] {
   return configs.map((config) => {
     const params = config.strategy as unknown as CointegrationParams;
     const ySym = params.legs.y.symbol;
@@ -103,29 +119,102 @@ export async function loadPairs(configs: StrategyConfig[], dataFile: string, pro
   });
 }
 
+/**
+ * A run over each config's aligned bars: `bars(k)` gives config k's, and the run calls `tick` with
+ * the bars it has done now and then (for the progress bar).
+ */
+type BarsRun<T> = (bars: (k: number) => Iterable<PairBar>, tick: (doneBars: number) => void) => T | Promise<T>;
+
+/**
+ * Runs `run` over the configs' aligned bars, and returns its outcome with the pairs as loadPairs
+ * checks them. A CSV file of STREAM_MIN_BYTES or more is read by another thread while the run
+ * consumes its bars (csv-stream.ts): the run then sees exactly the bars it would after reading, or
+ * is discarded and made again on the finished bars when the file's rows are out of time order. The
+ * file's own errors (a malformed row, a missing leg, too few aligned bars) come first, as they do
+ * when the file is read before the run.
+ */
+async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: boolean | { readChunkBytes: number } | undefined, run: BarsRun<T>): Promise<{ out: T; pairs: LoadedPair[] }> {
+  const symbols = legSymbols(configs);
+  const enabled = progress !== undefined ? { enabled: progress } : {};
+  const afterReading = async (pairs: LoadedPair[]): Promise<T> => {
+    const bar = new ProgressBar({ label: 'backtest', total: pairs.reduce((s, p) => s + p.n, 0), ...enabled });
+    try {
+      return await run((k) => alignBars(pairs[k]!.y, pairs[k]!.x), (done) => bar.update(done));
+    } finally {
+      bar.finish();
+    }
+  };
+  if (!(await streamable(dataFile, stream))) {
+    const pairs = await loadPairs(configs, dataFile, progress);
+    return { out: await afterReading(pairs), pairs };
+  }
+  const { BarStream, BarStreamRestart } = await import('./csv-stream.ts');
+  const barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? stream : {});
+  // While reading, the bar counts are unknown: the bar shows the file's bytes read.
+  const bar = new ProgressBar({ label: 'backtest', total: barStream.size, ...enabled });
+  let out: { value: T } | null = null;
+  let runError: unknown = null;
+  try {
+    out = { value: await run((k) => {
+      const legs = (configs[k]!.strategy as unknown as CointegrationParams).legs;
+      return barStream.aligned(legs.y.symbol, legs.x.symbol);
+    }, () => bar.update(barStream.bytesRead)) };
+  } catch (err) {
+    if (!(err instanceof BarStreamRestart)) runError = err;
+  } finally {
+    bar.finish();
+  }
+  let pairs: LoadedPair[];
+  try {
+    pairs = checkPairs(configs, barStream.finish(), dataFile);
+  } finally {
+    await barStream.close();
+  }
+  if (runError !== null) throw runError;
+  return { out: out ? out.value : await afterReading(pairs), pairs };
+}
+
+/** Whether to read the file while the run goes (`stream` forces it either way; else a large CSV file). */
+async function streamable(dataFile: string, stream: boolean | object | undefined): Promise<boolean> {
+  if (stream === false) return false;
+  let size: number;
+  try {
+    size = statSync(dataFile).size;
+  } catch {
+    return false; // the loader says what is wrong with the file
+  }
+  if (stream === undefined) {
+    const { STREAM_MIN_BYTES } = await import('./csv-stream.ts');
+    if (size < STREAM_MIN_BYTES) return false;
+  }
+  const { isParquetFile } = await import('./parquet.ts');
+  return !(await isParquetFile(dataFile));
+}
+
 export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestFileResult> {
   if (opts.rules !== 'spec') {
-    return backtestNodeFile({ configs: [opts.config], dataFile: opts.dataFile, startingCash: opts.startingCash, risk: opts.risk ?? DEFAULT_BACKTEST_RISK, ...(opts.report !== undefined ? { report: opts.report } : {}), ...(opts.progress !== undefined ? { progress: opts.progress } : {}) });
+    return backtestNodeFile({ configs: [opts.config], dataFile: opts.dataFile, startingCash: opts.startingCash, risk: opts.risk ?? DEFAULT_BACKTEST_RISK, ...(opts.report !== undefined ? { report: opts.report } : {}), ...(opts.progress !== undefined ? { progress: opts.progress } : {}), ...(opts.stream !== undefined ? { stream: opts.stream } : {}) });
   }
-  const progressEnabled = opts.progress;
-  const { params, y, x, n, warnings } = await loadPair(opts.config, opts.dataFile, progressEnabled);
-  const strategy = createStrategy(params as unknown as { type: string } & Record<string, unknown>);
-  const collector = opts.report ? new ReportCollector() : null;
-  const bar = new ProgressBar({ label: 'backtest', total: n, ...(progressEnabled !== undefined ? { enabled: progressEnabled } : {}) });
-  const result = runBacktest(
-    alignBars(y, x),
-    strategy,
-    { legs: params.legs, bar: params.bar, slippageBps: opts.config.costs.slippageBps, startingCash: opts.startingCash, explain: explainParams(params) },
-    {
-      onBar: (e) => {
-        collector?.onBar(e);
-        if ((e.index & 1023) === 0) bar.update(e.index);
+  const params = opts.config.strategy as unknown as CointegrationParams;
+  const { out, pairs } = await runOnBars([opts.config], opts.dataFile, opts.progress, opts.stream, (bars, tick) => {
+    const strategy = createStrategy(params as unknown as { type: string } & Record<string, unknown>);
+    const collector = opts.report ? new ReportCollector() : null;
+    const result = runBacktest(
+      bars(0),
+      strategy,
+      { legs: params.legs, bar: params.bar, slippageBps: opts.config.costs.slippageBps, startingCash: opts.startingCash, explain: explainParams(params) },
+      {
+        onBar: (e) => {
+          collector?.onBar(e);
+          if ((e.index & 1023) === 0) tick(e.index);
+        },
       },
-    },
-  );
-  bar.finish();
+    );
+    return { result, collector };
+  });
+  const { result, collector } = out;
   const html = collector ? await render(result, collector, opts.config, params, opts.dataFile) : null;
-  return { result, html, alignedBars: n, warnings, live: null };
+  return { result, html, alignedBars: pairs[0]!.n, warnings: pairs[0]!.warnings, live: null };
 }
 
 export interface BacktestNodeOptions {
@@ -136,39 +225,41 @@ export interface BacktestNodeOptions {
   risk: RiskLimits;
   report?: boolean;
   progress?: boolean;
+  /** As BacktestFileOptions.stream. */
+  stream?: boolean | { readChunkBytes: number };
 }
 
 /** The live path: every strategy of the configs on the live trading node, bars from one file. */
 export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<BacktestFileResult> {
   // Loaded here: the live node's modules (engine, brokers, journal) are not needed by the spec path.
   const { runLiveBacktest } = await import('./live-backtest.ts');
-  const loaded = await loadPairs(opts.configs, opts.dataFile, opts.progress);
+  const { out, pairs: loaded } = await runOnBars(opts.configs, opts.dataFile, opts.progress, opts.stream, async (bars, tick) => {
+    // One collector per strategy id (a strategy's name): its own bars, equity, z-score and gate.
+    const collectors = new Map<string, ReportCollector>();
+    const collectorOf = (id: string): ReportCollector => {
+      let c = collectors.get(id);
+      if (!c) collectors.set(id, (c = new ReportCollector()));
+      return c;
+    };
+    let done = 0;
+    const live = await runLiveBacktest({
+      strategies: opts.configs.map((config, k) => ({
+        entry: { ...(config.file ? { file: config.file } : {}), name: config.name, strategy: config.strategy, capitalShare: config.capitalShare, allowSharedContracts: config.allowSharedContracts },
+        slippageBps: config.costs.slippageBps,
+        bars: bars(k),
+      })),
+      startingCash: opts.startingCash,
+      risk: opts.risk,
+      onBar: (id, e) => {
+        if (opts.report) collectorOf(id).onBar(e);
+        if ((++done & 1023) === 0) tick(done);
+      },
+    });
+    return { live, collectorOf };
+  });
+  const { live, collectorOf } = out;
   const pairs = opts.configs.map((config, i) => ({ config, ...loaded[i]! }));
   const single = pairs.length === 1 ? pairs[0]! : null;
-  // One collector per strategy id (a strategy's name): its own bars, equity, z-score and gate.
-  const collectors = new Map<string, ReportCollector>();
-  const collectorOf = (id: string): ReportCollector => {
-    let c = collectors.get(id);
-    if (!c) collectors.set(id, (c = new ReportCollector()));
-    return c;
-  };
-  const total = pairs.reduce((s, p) => s + p.n, 0);
-  const bar = new ProgressBar({ label: 'backtest', total, ...(opts.progress !== undefined ? { enabled: opts.progress } : {}) });
-  let done = 0;
-  const live = await runLiveBacktest({
-    strategies: pairs.map((p) => ({
-      entry: { ...(p.config.file ? { file: p.config.file } : {}), name: p.config.name, strategy: p.config.strategy, capitalShare: p.config.capitalShare, allowSharedContracts: p.config.allowSharedContracts },
-      slippageBps: p.config.costs.slippageBps,
-      bars: alignBars(p.y, p.x),
-    })),
-    startingCash: opts.startingCash,
-    risk: opts.risk,
-    onBar: (id, e) => {
-      if (opts.report) collectorOf(id).onBar(e);
-      if ((++done & 1023) === 0) bar.update(done);
-    },
-  });
-  bar.finish();
   const result = live.account;
   let html: string | null = null;
   if (opts.report && single) html = await render(result, collectorOf(live.strategies[0]!.id), single.config, single.params, opts.dataFile);

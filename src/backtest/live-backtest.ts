@@ -274,86 +274,94 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     t.book = t.runner.book;
   }
   let afterOrders = false;
-  for (;;) {
-    // The next time any strategy has a bar.
-    // (Indexed loops: this one runs a million times, and for-of in an async function costs more.)
-    let now = Infinity;
-    for (let i = 0; i < tracks.length; i++) {
-      const t = tracks[i]!;
-      if (t.next && t.next.time < now) now = t.next.time;
-    }
-    if (now === Infinity) break;
-    clock.now = now;
-    for (let i = 0; i < tracks.length; i++) {
-      const t = tracks[i]!;
-      t.due = t.next !== null && t.next.time === now;
-      if (!t.due) continue;
-      const bar = t.next!;
-      const n = t.it.next();
-      t.next = n.done ? null : n.value;
-      t.bar = bar;
-      t.index++;
-      // Orders decided at the previous close filled at this open already; marks at this close.
-      // The broker and the runner take the pair bar's own leg objects, the time given beside.
-      t.legBars[0] = bar.y;
-      t.legBars[1] = bar.x;
-      broker.barAt(t.conids.y, bar.time, bar.y);
-      broker.barAt(t.conids.x, bar.time, bar.x);
-      const next = t.next;
-      t.fillAt[0].time = next?.time ?? bar.time;
-      t.fillAt[1].time = next?.time ?? bar.time;
-      broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
-      broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
-      const book = t.book!;
-      t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
-      t.eqTime.push(bar.time);
-      t.eqValue.push(t.equity);
-      t.stats.push(t.equity);
-      t.lastBar = bar;
-    }
-    for (let i = 0; i < tracks.length; i++) {
-      const t = tracks[i]!;
-      if (!t.due) continue;
-      const bar = t.bar!;
-      let step: StepResult | null = null;
-      if (t.next && stopReason === null) {
-        const runner = t.runner!;
-        if (t.observer) t.observer.last = null;
-        // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
-        // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
-        const pending = runner.closeBar(bar.time, t.legBars, bar);
-        let awaited = false;
-        if (pending) {
-          await pending;
-          afterOrders = true;
-          awaited = true;
-        } else if (afterOrders) {
-          afterOrders = false;
-          await undefined;
-          awaited = true;
-        }
-        step = t.observer?.last ?? null;
-        if (step) t.why.observe(step.diagnostics, step.decision);
-        if (journal.decisionCount !== seenDecisions) {
-          for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, (d.value as { reason?: string } | null)?.reason, rules, refusals);
-          seenDecisions = journal.decisionCount;
-        }
-        // The account halts only inside a bar that returned a promise (the daily-loss check) or in
-        // what such a bar left queued: a bar done synchronously cannot have halted it.
-        if (awaited && node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
-          // The daily-loss limit: the node flattens every strategy (fills at the next open) and stops.
-          await running;
-          stopReason = 'daily-loss';
-          for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
-        }
-        // The book moves by fills only: without a new one since the last look, nothing opens or closes.
-        if (stopReason === null && t.fillCount !== t.settledFills) {
-          t.settledFills = t.fillCount;
-          settleTrades(t, bar, t.index, step?.decision ?? null, null);
-        }
+  try {
+    for (;;) {
+      // The next time any strategy has a bar.
+      // (Indexed loops: this one runs a million times, and for-of in an async function costs more.)
+      let now = Infinity;
+      for (let i = 0; i < tracks.length; i++) {
+        const t = tracks[i]!;
+        if (t.next && t.next.time < now) now = t.next.time;
       }
-      if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
+      if (now === Infinity) break;
+      clock.now = now;
+      for (let i = 0; i < tracks.length; i++) {
+        const t = tracks[i]!;
+        t.due = t.next !== null && t.next.time === now;
+        if (!t.due) continue;
+        const bar = t.next!;
+        const n = t.it.next();
+        t.next = n.done ? null : n.value;
+        t.bar = bar;
+        t.index++;
+        // Orders decided at the previous close filled at this open already; marks at this close.
+        // The broker and the runner take the pair bar's own leg objects, the time given beside.
+        t.legBars[0] = bar.y;
+        t.legBars[1] = bar.x;
+        broker.barAt(t.conids.y, bar.time, bar.y);
+        broker.barAt(t.conids.x, bar.time, bar.x);
+        const next = t.next;
+        t.fillAt[0].time = next?.time ?? bar.time;
+        t.fillAt[1].time = next?.time ?? bar.time;
+        broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
+        broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
+        const book = t.book!;
+        t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
+        t.eqTime.push(bar.time);
+        t.eqValue.push(t.equity);
+        t.stats.push(t.equity);
+        t.lastBar = bar;
+      }
+      for (let i = 0; i < tracks.length; i++) {
+        const t = tracks[i]!;
+        if (!t.due) continue;
+        const bar = t.bar!;
+        let step: StepResult | null = null;
+        if (t.next && stopReason === null) {
+          const runner = t.runner!;
+          if (t.observer) t.observer.last = null;
+          // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
+          // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
+          const pending = runner.closeBar(bar.time, t.legBars, bar);
+          let awaited = false;
+          if (pending) {
+            await pending;
+            afterOrders = true;
+            awaited = true;
+          } else if (afterOrders) {
+            afterOrders = false;
+            await undefined;
+            awaited = true;
+          }
+          step = t.observer?.last ?? null;
+          if (step) t.why.observe(step.diagnostics, step.decision);
+          if (journal.decisionCount !== seenDecisions) {
+            for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, (d.value as { reason?: string } | null)?.reason, rules, refusals);
+            seenDecisions = journal.decisionCount;
+          }
+          // The account halts only inside a bar that returned a promise (the daily-loss check) or in
+          // what such a bar left queued: a bar done synchronously cannot have halted it.
+          if (awaited && node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
+            // The daily-loss limit: the node flattens every strategy (fills at the next open) and stops.
+            await running;
+            stopReason = 'daily-loss';
+            for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
+          }
+          // The book moves by fills only: without a new one since the last look, nothing opens or closes.
+          if (stopReason === null && t.fillCount !== t.settledFills) {
+            t.settledFills = t.fillCount;
+            settleTrades(t, bar, t.index, step?.decision ?? null, null);
+          }
+        }
+        if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
+      }
     }
+  } catch (err) {
+    // A bar source that fails (a bar stream's reading error, or its restart on rows out of order)
+    // ends the run; the node is stopped first so that nothing of it outlives the run.
+    if (!node.isStopping) await node.stop('error');
+    await running.catch(() => {});
+    throw err;
   }
   if (stopReason === null) {
     await node.stop('end-of-data');

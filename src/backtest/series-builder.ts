@@ -27,14 +27,14 @@ const INITIAL_CAPACITY = 1024;
 /** One symbol's bars as they are read (any order), with the line or row each came from. */
 export class SeriesBuilder {
   length = 0;
-  time = new Float64Array(INITIAL_CAPACITY);
-  open = new Float64Array(INITIAL_CAPACITY);
-  high = new Float64Array(INITIAL_CAPACITY);
-  low = new Float64Array(INITIAL_CAPACITY);
-  close = new Float64Array(INITIAL_CAPACITY);
-  volume = new Float64Array(INITIAL_CAPACITY);
+  time: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  open: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  high: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  low: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  close: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  volume: Float64Array = new Float64Array(INITIAL_CAPACITY);
   /** The file's line (CSV) or row (Parquet) of each bar, for the duplicate error. */
-  line = new Uint32Array(INITIAL_CAPACITY);
+  line: Uint32Array = new Uint32Array(INITIAL_CAPACITY);
   /** Whether the bars came in ascending time order so far (then no sort is needed). */
   sorted = true;
   constructor(readonly symbol: string) {}
@@ -86,7 +86,7 @@ export class SeriesBuilder {
   /** Columns of `capacity` bars holding the bars so far. */
   resize(capacity: number): void {
     const n = this.length;
-    const f64 = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+    const f64 = (a: Float64Array): Float64Array => {
       const b = new Float64Array(capacity);
       b.set(a.subarray(0, n));
       return b;
@@ -139,4 +139,52 @@ export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second
     }
   }
   return { symbol: b.symbol, length: n, time: t, open, high, low, close, volume };
+}
+
+/** One symbol's columns in memory another thread can read: growable SharedArrayBuffers, empty at first. */
+export interface SharedColumns {
+  time: SharedArrayBuffer;
+  open: SharedArrayBuffer;
+  high: SharedArrayBuffer;
+  low: SharedArrayBuffer;
+  close: SharedArrayBuffer;
+  volume: SharedArrayBuffer;
+  line: SharedArrayBuffer;
+}
+
+const F64_COLUMNS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
+
+/** Columns for at most `maxBars` bars: address space reserved, memory used only as they fill. */
+export function sharedColumns(maxBars: number): SharedColumns {
+  const f64 = () => new SharedArrayBuffer(0, { maxByteLength: maxBars * 8 });
+  return { time: f64(), open: f64(), high: f64(), low: f64(), close: f64(), volume: f64(), line: new SharedArrayBuffer(0, { maxByteLength: maxBars * 4 }) };
+}
+
+/**
+ * A builder whose columns live in SharedColumns: they grow in place (no copy at a doubling) and
+ * another thread reads the bars written so far. Its arrays are fixed-length views, made again at
+ * each growth: V8 runs loops over a length-tracking view of a growable buffer several times slower.
+ */
+export class SharedSeriesBuilder extends SeriesBuilder {
+  constructor(symbol: string, readonly shared: SharedColumns, length = 0, sorted = true) {
+    super(symbol);
+    this.resize(Math.max(length, shared.line.byteLength / 4));
+    this.length = length;
+    this.sorted = sorted;
+  }
+
+  /** Grows the columns to `capacity` bars (never shrinks them: shared memory cannot give pages back). */
+  override resize(capacity: number): void {
+    const max = this.shared.line.maxByteLength / 4;
+    const have = this.shared.line.byteLength / 4;
+    const cap = Math.max(have, Math.min(max, Math.max(Math.ceil(capacity), INITIAL_CAPACITY)));
+    // Cannot happen: the columns are made for more bars than the file's bytes can hold.
+    if (cap <= this.length && capacity > this.length) throw new Error(`${this.symbol}: more bars than the ${max} its shared columns were made for`);
+    if (cap * 4 > this.shared.line.byteLength) {
+      for (const c of F64_COLUMNS) this.shared[c].grow(cap * 8);
+      this.shared.line.grow(cap * 4);
+    }
+    for (const c of F64_COLUMNS) this[c] = new Float64Array(this.shared[c], 0, cap);
+    this.line = new Uint32Array(this.shared.line, 0, cap);
+  }
 }

@@ -5,11 +5,12 @@
  * as its caller names it (`new URL('./x-worker.ts', import.meta.url)` works for both: the `.ts` is
  * swapped for `.js` when the caller itself is compiled).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
-export function startWorker(moduleUrl: URL, workerData: Record<string, unknown>): Worker {
-  if (import.meta.url.endsWith('.ts')) return new Worker(BOOT, { workerData: { ...workerData, tsModule: moduleUrl.href } });
-  return new Worker(new URL(moduleUrl.href.replace(/\.ts$/, '.js')), { workerData });
+/** `transferList`: what workerData moves rather than copies (a MessagePort must be). */
+export function startWorker(moduleUrl: URL, workerData: Record<string, unknown>, transferList: Transferable[] = []): Worker {
+  if (import.meta.url.endsWith('.ts')) return new Worker(BOOT, { workerData: { ...workerData, tsModule: moduleUrl.href }, transferList });
+  return new Worker(new URL(moduleUrl.href.replace(/\.ts$/, '.js')), { workerData, transferList });
 }

@@ -1,0 +1,183 @@
+/**
+ * A backtest's bars read by another thread while the backtest runs (src/backtest/csv-stream.ts):
+ * the bars come out exactly as alignBars over loadBarsCsv gives them, the finished series equal
+ * loadBarsCsv's, rows out of time order make the consumer start again, and a file's errors are the
+ * ones a one-thread read reports. Reads are 4 KB so that the consumer catches up with the reading
+ * thread again and again. Then the same through backtestFile: streamed or not, the same result.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { alignBars } from '../src/backtest/align.ts';
+import { backtestFile, backtestNodeFile } from '../src/backtest/backtest-file.ts';
+import { loadBarsCsv, type BarSeries } from '../src/backtest/csv.ts';
+import { BarStream, BarStreamRestart } from '../src/backtest/csv-stream.ts';
+import { backtestJson } from '../src/backtest/output.ts';
+import type { RiskLimits } from '../src/engine/risk.ts';
+import type { PairBar } from '../src/strategies/types.ts';
+import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
+import { testParams } from './helpers/params.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tandem-csv-stream-'));
+const SMALL_READS = { readChunkBytes: 4096 };
+const OPEN_LIMITS: RiskLimits = { maxGrossNotional: 1e12, maxPositionNotional: 1e12, maxDailyLoss: 1e12, allowOutsideRth: true };
+
+function file(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+/** 3,000 aligned 5-minute bars of YYY/XXX (about 600 KB), with a third symbol's rows in between and a gap in XXX. */
+function pairText(): string {
+  const lines = pairCsv(syntheticPair({ n: 3000, seed: 11, spreadVol: 0.003, kappa: 0.08 }), 'YYY', 'XXX').trimEnd().split('\n');
+  const out = [lines[0]!];
+  for (let k = 1; k < lines.length; k++) {
+    // XXX misses rows 1000-1009 of its own: those YYY bars have no partner.
+    if (k % 2 === 0 && k > 2000 && k <= 2020) continue;
+    out.push(lines[k]!);
+    if (k % 7 === 0) out.push(lines[k]!.replace(/,(YYY|XXX),/, ',ZZZ,'));
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Each series' columns as plain arrays (a typed array's view of shared memory compares by value this way). */
+const plain = (m: Map<string, BarSeries>) =>
+  [...m.values()].map((s) => ({ symbol: s.symbol, length: s.length, cols: [s.time, s.open, s.high, s.low, s.close, s.volume].map((c) => [...c]) }));
+
+async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected an error');
+}
+
+describe('BarStream', () => {
+  it('yields the aligned bars of the finished file, while it is read, and finishes with loadBarsCsv\'s series', async () => {
+    const f = file('pair.csv', pairText());
+    const want = await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] });
+    const wantBars = [...alignBars(want.get('YYY')!, want.get('XXX')!)];
+    expect(wantBars.length).toBe(2990);
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
+    const got: PairBar[] = [...stream.aligned('YYY', 'XXX')];
+    expect(got).toEqual(wantBars);
+    expect(plain(stream.finish())).toEqual(plain(want));
+    expect(stream.bytesRead).toBe(stream.size);
+    await stream.close();
+  });
+
+  it('serves two pairs from one reading, pulled in turn as a portfolio backtest pulls them', async () => {
+    const f = file('two-pairs.csv', pairText());
+    const want = await loadBarsCsv(f, { symbols: ['YYY', 'XXX', 'ZZZ'] });
+    const stream = await BarStream.open(f, ['YYY', 'XXX', 'ZZZ'], SMALL_READS);
+    const a = stream.aligned('YYY', 'XXX');
+    const b = stream.aligned('ZZZ', 'YYY');
+    const gotA: PairBar[] = [];
+    const gotB: PairBar[] = [];
+    for (let more = true; more; ) {
+      const x = a.next();
+      const y = b.next();
+      if (!x.done) gotA.push(x.value);
+      if (!y.done) gotB.push(y.value);
+      more = !x.done || !y.done;
+    }
+    expect(gotA).toEqual([...alignBars(want.get('YYY')!, want.get('XXX')!)]);
+    expect(gotB).toEqual([...alignBars(want.get('ZZZ')!, want.get('YYY')!)]);
+    expect(gotB.length).toBeGreaterThan(400);
+    expect(plain(stream.finish())).toEqual(plain(want));
+  });
+
+  it('starts the consumer again when rows are out of time order, and finishes with the sorted series', async () => {
+    const lines = pairText().trimEnd().split('\n');
+    // Two YYY rows of the middle swapped: YYY's times go back once.
+    const [i, j] = [3001, 3003];
+    expect(lines[i]).toContain(',YYY,');
+    expect(lines[j]).toContain(',YYY,');
+    [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+    const f = file('swapped.csv', lines.join('\n') + '\n');
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
+    const got: PairBar[] = [];
+    expect(() => {
+      for (const b of stream.aligned('YYY', 'XXX')) got.push(b);
+    }).toThrow(BarStreamRestart);
+    expect(got.length).toBeLessThan(2990);
+    expect(plain(stream.finish())).toEqual(plain(await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] })));
+  });
+
+  it('reports a malformed row and a second bar at a time as loadBarsCsv does, with their lines', async () => {
+    const lines = pairText().trimEnd().split('\n');
+    const bad = [...lines];
+    bad[4000] = bad[4000]!.replace(/,([\d.]+),/, ',1.2.3,');
+    const f = file('bad.csv', bad.join('\n') + '\n');
+    const want = await errorOf(loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }));
+    expect(want).toMatch(/bad\.csv:4001:\d+: column 'open': '1\.2\.3' is not a number/);
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
+    expect(await errorOf(() => [...stream.aligned('YYY', 'XXX')])).toBe(want);
+    expect(await errorOf(() => stream.finish())).toBe(want);
+
+    const dup = [...lines];
+    dup.splice(5000, 0, dup[4990]!.includes(',YYY,') ? dup[4990]! : dup[4991]!);
+    const g = file('dup.csv', dup.join('\n') + '\n');
+    const wantDup = await errorOf(loadBarsCsv(g, { symbols: ['YYY', 'XXX'] }));
+    expect(wantDup).toMatch(/dup\.csv:5001:1: a second bar for YYY at .* \(the first is on line 499\d\)/);
+    const s2 = await BarStream.open(g, ['YYY', 'XXX'], SMALL_READS);
+    expect(() => [...s2.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
+    expect(await errorOf(() => s2.finish())).toBe(wantDup);
+  });
+
+  it('reads a pair the file lacks as no bars, and a missing file as loadBarsCsv does', async () => {
+    const f = file('lacks.csv', pairText());
+    const stream = await BarStream.open(f, ['YYY', 'QQQ'], SMALL_READS);
+    expect([...stream.aligned('YYY', 'QQQ')]).toEqual([]);
+    expect([...stream.finish().keys()]).toEqual(['YYY']);
+    const missing = join(dir, 'nope.csv');
+    expect(await errorOf(BarStream.open(missing, ['YYY']))).toBe(await errorOf(loadBarsCsv(missing)));
+  });
+});
+
+describe('backtests over a bar stream', () => {
+  const pair = (y = 'YYY', x = 'XXX') => testParams({ bar: '5min', transform: 'log', lookback: 60, entryZ: 1.5, exitZ: 0.3, stopZ: 3, legs: { y: { symbol: y, secType: 'STK', exchange: 'SMART', currency: 'USD' }, x: { symbol: x, secType: 'STK', exchange: 'SMART', currency: 'USD' } } });
+  // Shared contracts allowed: the file has three symbols for two pairs.
+  const config = (name: string, y?: string, x?: string) => ({ file: `${name}.yaml`, name, costs: { slippageBps: 1 }, allowSharedContracts: true, strategy: pair(y, x) as never });
+
+  it('give the result of the file read first, on the spec runner and on the live node', async () => {
+    const f = file('bt.csv', pairText());
+    for (const rules of ['spec', 'live'] as const) {
+      const base = { config: config('one'), dataFile: f, startingCash: 100_000, risk: OPEN_LIMITS, rules, progress: false };
+      const read = await backtestFile({ ...base, stream: false });
+      const streamed = await backtestFile({ ...base, stream: SMALL_READS });
+      expect(read.result.trades.length, rules).toBeGreaterThan(3);
+      expect(backtestJson(streamed.result), rules).toBe(backtestJson(read.result));
+      expect(streamed.alignedBars, rules).toBe(2990);
+    }
+  }, 120_000);
+
+  it('give the same portfolio result, run again after rows out of order, and fail on a bad row as the file read first does', async () => {
+    const lines = pairText().trimEnd().split('\n');
+    [lines[3001], lines[3003]] = [lines[3003]!, lines[3001]!];
+    const swapped = file('bt-swapped.csv', lines.join('\n') + '\n');
+    const configs = [config('one'), config('two', 'ZZZ', 'XXX')];
+    const base = { configs, dataFile: swapped, startingCash: 100_000, risk: OPEN_LIMITS, progress: false };
+    const read = await backtestNodeFile({ ...base, stream: false });
+    const streamed = await backtestNodeFile({ ...base, stream: SMALL_READS });
+    expect(read.result.trades.length).toBeGreaterThan(3);
+    expect(backtestJson(streamed.result)).toBe(backtestJson(read.result));
+    expect(streamed.live!.strategies.map((s) => backtestJson(s.result))).toEqual(read.live!.strategies.map((s) => backtestJson(s.result)));
+
+    const bad = pairText().trimEnd().split('\n');
+    bad[5500] = bad[5500]!.replace(/,([\d.]+)$/, ',-3');
+    const badFile = file('bt-bad.csv', bad.join('\n') + '\n');
+    const want = await errorOf(backtestNodeFile({ ...base, dataFile: badFile, stream: false }));
+    expect(want).toMatch(/bt-bad\.csv:5501:\d+: column 'volume': -3 must be zero or more/);
+    expect(await errorOf(backtestNodeFile({ ...base, dataFile: badFile, stream: SMALL_READS }))).toBe(want);
+    expect(await errorOf(backtestFile({ config: config('one'), dataFile: badFile, startingCash: 100_000, rules: 'spec', progress: false, stream: SMALL_READS }))).toBe(want);
+    // A leg the file lacks: the same error as when the file is read first, not the empty run's.
+    const lacking = [config('one', 'YYY', 'QQQ')];
+    const wantLacking = await errorOf(backtestNodeFile({ ...base, configs: lacking, stream: false }));
+    expect(wantLacking).toMatch(/no bars for QQQ \(leg x of one\.yaml\)/);
+    expect(await errorOf(backtestNodeFile({ ...base, configs: lacking, stream: SMALL_READS }))).toBe(wantLacking);
+  }, 120_000);
+});
