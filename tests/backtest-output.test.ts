@@ -15,9 +15,11 @@ describe('backtest json output', () => {
     for (const ms of times) expect(f(ms)).toBe(new Date(ms).toISOString());
   });
 
-  it('streams the equity curve as JSON.stringify would write it', () => {
+  it('streams the equity curve as JSON.stringify would write it, far years and repeated values too', () => {
     const n = 5000;
     const time = new Float64Array(n).map((_, i) => Date.UTC(2024, 0, 2, 14, 30) + i * 300_000);
+    // Times beyond years 0000-9999 among them, then back to the day before.
+    time.set([253_402_300_800_000, -62_167_219_200_001, 0, Date.UTC(2024, 0, 2, 14, 30)], 100);
     const equity = new Float64Array(n).map((_, i) => 100_000 + Math.sin(i) * 1234.5678 + (i === 7 ? NaN : 0));
     const r = { startingCash: 100_000, finalEquity: 99_000, metrics: { sharpe: 1 }, trades: [], fills: [], equity: { time, equity } } as unknown as BacktestResult;
     const expected = JSON.stringify({

@@ -193,26 +193,98 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
   }
   if (out.full) yield out.take();
   out.ascii('],"equity":[');
-  const { time, equity } = r.equity;
-  // Equity stays the same from bar to bar while no position is held: its text is made once.
-  let lastValue = NaN;
-  let lastText = 'null';
-  for (let i = 0; i < time.length; i++) {
-    if (out.full) yield out.take();
-    out.ascii(i ? ',{"time":' : '{"time":');
-    out.time(time[i]!);
-    out.ascii(',"equity":');
-    const v = equity[i]!;
-    if (v !== lastValue) {
-      lastValue = v;
-      lastText = Number.isFinite(v) ? String(v) : 'null';
-    }
-    out.ascii(lastText);
-    out.ascii('}');
-  }
+  yield* equityRows(out, r.equity.time, r.equity.equity);
   if (out.full) yield out.take();
   out.ascii(']}\n');
   yield out.take();
+}
+
+const COMMA = 44;
+/** `{"time":` and `,"equity":` as bytes. */
+const TIME_KEY = Uint8Array.from('{"time":', (c) => c.charCodeAt(0));
+const EQUITY_KEY = Uint8Array.from(',"equity":', (c) => c.charCodeAt(0));
+
+/**
+ * The equity curve's rows, `{"time":"<ISO>","equity":<number>}` each: a million of them are most of
+ * the file, so they are written with the chunk's buffer and position in locals, the fixed text
+ * copied from bytes, the time digit by digit after its day's prefix (as ByteChunks.time), and the
+ * equity's text made once per change of value (it stays the same while no position is held).
+ */
+function* equityRows(out: ByteChunks, time: Float64Array, equity: Float64Array): Generator<Buffer> {
+  const limit = CHUNK_BYTES - SLACK;
+  const prefix = new Uint8Array(11);
+  let day = NaN;
+  const value = new Uint8Array(32);
+  let valueLen = 0;
+  let lastValue = NaN;
+  let b = out.buf;
+  let p = out.pos;
+  for (let i = 0; i < time.length; i++) {
+    if (p > limit) {
+      out.pos = p;
+      yield out.take();
+      b = out.buf;
+      p = out.pos;
+    }
+    if (i > 0) b[p++] = COMMA;
+    for (let k = 0; k < 8; k++) b[p + k] = TIME_KEY[k]!;
+    p += 8;
+    const ms = time[i]!;
+    const d = Math.floor(ms / 86_400_000);
+    if (d !== day) {
+      // A time beyond years 0000-9999 leaves `day` as it was, so d !== day below.
+      if (inFourDigitYears(ms)) {
+        day = d;
+        const text = iso(d * 86_400_000);
+        for (let k = 0; k < 11; k++) prefix[k] = text.charCodeAt(k);
+      }
+    }
+    if (d === day) {
+      b[p++] = QUOTE;
+      for (let k = 0; k < 11; k++) b[p + k] = prefix[k]!;
+      p += 11;
+      let rest = ms - d * 86_400_000;
+      const h = Math.floor(rest / 3_600_000);
+      rest -= h * 3_600_000;
+      const m = Math.floor(rest / 60_000);
+      rest -= m * 60_000;
+      const sec = Math.floor(rest / 1000);
+      const milli = rest - sec * 1000;
+      b[p] = D0 + Math.floor(h / 10);
+      b[p + 1] = D0 + (h % 10);
+      b[p + 2] = 58; // ':'
+      b[p + 3] = D0 + Math.floor(m / 10);
+      b[p + 4] = D0 + (m % 10);
+      b[p + 5] = 58;
+      b[p + 6] = D0 + Math.floor(sec / 10);
+      b[p + 7] = D0 + (sec % 10);
+      b[p + 8] = 46; // '.'
+      b[p + 9] = D0 + Math.floor(milli / 100);
+      b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
+      b[p + 11] = D0 + (milli % 10);
+      b[p + 12] = 90; // 'Z'
+      b[p + 13] = QUOTE;
+      p += 14;
+    } else {
+      // Beyond years 0000-9999 (toISOString's sign and six digits): the rare way.
+      out.pos = p;
+      out.ascii(`"${iso(ms)}"`);
+      p = out.pos;
+    }
+    for (let k = 0; k < 10; k++) b[p + k] = EQUITY_KEY[k]!;
+    p += 10;
+    const v = equity[i]!;
+    if (!(v === lastValue)) {
+      lastValue = v;
+      const text = Number.isFinite(v) ? String(v) : 'null';
+      valueLen = text.length;
+      for (let k = 0; k < valueLen; k++) value[k] = text.charCodeAt(k);
+    }
+    for (let k = 0; k < valueLen; k++) b[p + k] = value[k]!;
+    p += valueLen;
+    b[p++] = 125; // '}'
+  }
+  out.pos = p;
 }
 
 /** The whole output as one string (small results, tests). */
