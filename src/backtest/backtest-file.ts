@@ -24,6 +24,7 @@ import { runBacktest, type BacktestResult } from './runner.ts';
 import type { RiskLimits } from '../engine/risk.ts';
 import type { NodeStrategyConfig } from '../config/load.ts';
 import type { LiveBacktestResult } from './live-backtest.ts';
+import type { BarStreamOptions } from './bar-stream.ts';
 
 /** The engine config's default risk limits (configs/engine/Engine.yaml), for backtests given none. */
 export const DEFAULT_BACKTEST_RISK: RiskLimits = { maxGrossNotional: 100_000, maxPositionNotional: 60_000, maxDailyLoss: 2_000, allowOutsideRth: false, maxBarAgeBars: 1 };
@@ -41,10 +42,10 @@ export interface BacktestFileOptions {
   /** Risk limits of the live path (default DEFAULT_BACKTEST_RISK). */
   risk?: RiskLimits;
   /**
-   * Read the file while the backtest runs (default: for a CSV file of STREAM_MIN_BYTES or more).
-   * Tests force it, with small reads so that the backtest catches up with the reading often.
+   * Read the file while the backtest runs (default: a file of STREAM_MIN_BYTES or more). Tests
+   * force it with options: small reads and several parts, so that the backtest catches up often.
    */
-  stream?: boolean | { readChunkBytes: number };
+  stream?: StreamChoice;
 }
 
 export interface BacktestFileResult {
@@ -56,14 +57,21 @@ export interface BacktestFileResult {
   live: LiveBacktestResult | null;
 }
 
-export interface LoadedPair {
+/** A pair strategy's legs checked against the file: its parameters, its aligned bars, warnings about them. */
+export interface CheckedPair {
   params: CointegrationParams;
-  y: BarSeries;
-  x: BarSeries;
   /** Aligned bars. */
   n: number;
   warnings: string[];
 }
+
+export interface LoadedPair extends CheckedPair {
+  y: BarSeries;
+  x: BarSeries;
+}
+
+/** Whether to read the file while the backtest runs: see BacktestFileOptions.stream. */
+export type StreamChoice = boolean | BarStreamOptions;
 
 /** The two legs of a pair strategy from a bar file, checked: both present, at least 2 aligned bars. */
 export async function loadPair(config: StrategyConfig, dataFile: string, progress?: boolean): Promise<LoadedPair> {
@@ -101,22 +109,28 @@ function legSymbols(configs: StrategyConfig[]): string[] {
 /** Each config's legs among the file's series, checked: both present, at least 2 aligned bars. */
 function checkPairs(configs: StrategyConfig[], series: Map<string, BarSeries>, dataFile: string): LoadedPair[] {
   return configs.map((config) => {
-    const params = config.strategy as unknown as CointegrationParams;
-    const ySym = params.legs.y.symbol;
-    const xSym = params.legs.x.symbol;
-    const y = series.get(ySym);
-    const x = series.get(xSym);
-    for (const [sym, s, leg] of [[ySym, y, 'y'], [xSym, x, 'x']] as const) {
-      if (!s) throw new UserError(`${dataFile}: no bars for ${sym} (leg ${leg} of ${config.file}); the file must hold rows with symbol ${sym}`);
-    }
-    const n = countAligned(y!, x!);
-    if (n < 2) {
-      throw new UserError(`${dataFile}: ${ySym} and ${xSym} share ${n} bar time(s); a backtest needs at least 2 aligned bars (bars are matched on exactly equal times)`);
-    }
-    const warnings: string[] = [];
-    if (n < params.lookback + 1) warnings.push(`only ${n} aligned bars for lookback ${params.lookback}: the strategy never trades`);
-    return { params, y: y!, x: x!, n, warnings };
+    const { legs } = config.strategy as unknown as CointegrationParams;
+    const y = series.get(legs.y.symbol);
+    const x = series.get(legs.x.symbol);
+    return { ...checkPair(config, dataFile, (sym) => series.has(sym), () => countAligned(y!, x!)), y: y!, x: x! };
   });
+}
+
+/** One config's legs checked: both among the file's symbols (`has`), at least 2 aligned bars (`aligned` counts them). */
+function checkPair(config: StrategyConfig, dataFile: string, has: (symbol: string) => boolean, aligned: () => number): CheckedPair {
+  const params = config.strategy as unknown as CointegrationParams;
+  const ySym = params.legs.y.symbol;
+  const xSym = params.legs.x.symbol;
+  for (const [sym, leg] of [[ySym, 'y'], [xSym, 'x']] as const) {
+    if (!has(sym)) throw new UserError(`${dataFile}: no bars for ${sym} (leg ${leg} of ${config.file}); the file must hold rows with symbol ${sym}`);
+  }
+  const n = aligned();
+  if (n < 2) {
+    throw new UserError(`${dataFile}: ${ySym} and ${xSym} share ${n} bar time(s); a backtest needs at least 2 aligned bars (bars are matched on exactly equal times)`);
+  }
+  const warnings: string[] = [];
+  if (n < params.lookback + 1) warnings.push(`only ${n} aligned bars for lookback ${params.lookback}: the strategy never trades`);
+  return { params, n, warnings };
 }
 
 /**
@@ -128,12 +142,12 @@ type BarsRun<T> = (bars: (k: number) => Iterable<PairBar>, tick: (doneBars: numb
 /**
  * Runs `run` over the configs' aligned bars, and returns its outcome with the pairs as loadPairs
  * checks them. A CSV file of STREAM_MIN_BYTES or more is read by another thread while the run
- * consumes its bars (csv-stream.ts): the run then sees exactly the bars it would after reading, or
+ * consumes its bars (bar-stream.ts): the run then sees exactly the bars it would after reading, or
  * is discarded and made again on the finished bars when the file's rows are out of time order. The
  * file's own errors (a malformed row, a missing leg, too few aligned bars) come first, as they do
  * when the file is read before the run.
  */
-async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: boolean | { readChunkBytes: number } | undefined, run: BarsRun<T>): Promise<{ out: T; pairs: LoadedPair[] }> {
+async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: StreamChoice | undefined, run: BarsRun<T>): Promise<{ out: T; pairs: CheckedPair[] }> {
   const symbols = legSymbols(configs);
   const enabled = progress !== undefined ? { enabled: progress } : {};
   const afterReading = async (pairs: LoadedPair[]): Promise<T> => {
@@ -148,30 +162,44 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
     const pairs = await loadPairs(configs, dataFile, progress);
     return { out: await afterReading(pairs), pairs };
   }
-  const { BarStream, BarStreamRestart } = await import('./csv-stream.ts');
+  const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
   const barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? stream : {});
   // While reading, the bar counts are unknown: the bar shows the file's bytes read.
   const bar = new ProgressBar({ label: 'backtest', total: barStream.size, ...enabled });
+  const counters = configs.map(() => ({ n: 0 }));
+  const sources = configs.map((config, k) => {
+    const { legs } = config.strategy as unknown as CointegrationParams;
+    return barStream.aligned(legs.y.symbol, legs.x.symbol, counters[k]);
+  });
   let out: { value: T } | null = null;
+  let restarted = false;
   let runError: unknown = null;
   try {
-    out = { value: await run((k) => {
-      const legs = (configs[k]!.strategy as unknown as CointegrationParams).legs;
-      return barStream.aligned(legs.y.symbol, legs.x.symbol);
-    }, () => bar.update(barStream.bytesRead)) };
+    out = { value: await run((k) => sources[k]!, () => bar.update(barStream.bytesRead)) };
   } catch (err) {
-    if (!(err instanceof BarStreamRestart)) runError = err;
+    if (err instanceof BarStreamRestart) restarted = true;
+    else runError = err;
   } finally {
     bar.finish();
   }
-  let pairs: LoadedPair[];
+  let finished;
   try {
-    pairs = checkPairs(configs, barStream.finish(), dataFile);
+    finished = await barStream.finish();
   } finally {
     await barStream.close();
   }
+  if (restarted || !finished.sorted) {
+    // The run did not see the loaded file's bars (or saw them only in part, if it stopped early): again, on them.
+    const pairs = checkPairs(configs, await finished.series(), dataFile);
+    return { out: await afterReading(pairs), pairs };
+  }
+  const pairs = configs.map((config, k) => checkPair(config, dataFile, (sym) => finished.has(sym), () => {
+    // The bars the run did not pull (it stopped early), counted on.
+    while (!sources[k]!.next().done);
+    return counters[k]!.n;
+  }));
   if (runError !== null) throw runError;
-  return { out: out ? out.value : await afterReading(pairs), pairs };
+  return { out: out!.value, pairs };
 }
 
 /** Whether to read the file while the run goes (`stream` forces it either way; else a large CSV file). */
@@ -184,7 +212,7 @@ async function streamable(dataFile: string, stream: boolean | object | undefined
     return false; // the loader says what is wrong with the file
   }
   if (stream === undefined) {
-    const { STREAM_MIN_BYTES } = await import('./csv-stream.ts');
+    const { STREAM_MIN_BYTES } = await import('./bar-stream.ts');
     if (size < STREAM_MIN_BYTES) return false;
   }
   const { isParquetFile } = await import('./parquet.ts');
@@ -226,7 +254,7 @@ export interface BacktestNodeOptions {
   report?: boolean;
   progress?: boolean;
   /** As BacktestFileOptions.stream. */
-  stream?: boolean | { readChunkBytes: number };
+  stream?: StreamChoice;
 }
 
 /** The live path: every strategy of the configs on the live trading node, bars from one file. */

@@ -1,6 +1,6 @@
 /**
  * The reading of a CSV bar file's rows into each symbol's columns, in whichever thread reads it:
- * csv.ts's loader, or the thread that reads a backtest's file while it runs (csv-stream.ts), which
+ * csv.ts's loader, or the thread that reads a backtest's file while it runs (bar-stream.ts), which
  * gives its own builders (columns in shared memory) and hears of each chunk read.
  *
  * The bytes are read in 4 MB chunks and each row is parsed in place, in one pass over its bytes: no
@@ -28,21 +28,41 @@ const RESERVE_MARGIN = 1.1;
 export interface CsvRowsOptions {
   /** Keep only these symbols (others are still validated). Default: all. */
   symbols?: readonly string[] | undefined;
-  /** Called now and then with bytes read so far and the file size. */
+  /** Called now and then with bytes read so far and the file size (of the range). */
   onProgress?: ((bytesRead: number, totalBytes: number) => void) | undefined;
   /** Bytes read at a time (default 4 MB; tests use small reads so rows straddle chunk ends). */
   readChunkBytes?: number | undefined;
   /** The builder of a kept symbol met for the first time (default: a SeriesBuilder). */
   newBuilder?: ((symbol: string) => SeriesBuilder) | undefined;
-  /** Called after each chunk's rows are in the builders, with the bytes read so far. */
+  /** Called after each chunk's rows are in the builders, with the bytes read so far (of the range). */
   onChunk?: ((bytesRead: number) => void) | undefined;
+  /** Only this part of the file (default: all of it). */
+  range?: CsvRange | undefined;
+}
+
+/** What was read: a builder per kept symbol met (in order of first sight), and the lines read. */
+export interface CsvRows {
+  builders: Map<string, SeriesBuilder>;
+  /** Lines read (in a later part: from the part's start, its header's line not counted). */
+  lines: number;
 }
 
 /**
- * Reads the file's rows: a builder per kept symbol met, in order of first sight. Throws UserError
- * on an empty file, a bad header or a malformed row (file:line:col).
+ * A part of the file read by one of several threads: its bytes start just after a line end (or at
+ * 0) and end just after one (or at the file's end); a later part reads the header's line first.
  */
-export async function readCsvRows(file: string, fh: FileHandle, size: number, opts: CsvRowsOptions = {}): Promise<Map<string, SeriesBuilder>> {
+export interface CsvRange {
+  start: number;
+  end: number;
+  /** Just after the header's line (for a part that starts later). */
+  headerEnd: number;
+}
+
+/**
+ * Reads the file's rows (or those of `opts.range`). Throws UserError on an empty file, a bad
+ * header or a malformed row: file:line:col, the line counted from the part's start in a later part.
+ */
+export async function readCsvRows(file: string, fh: FileHandle, size: number, opts: CsvRowsOptions = {}): Promise<CsvRows> {
   const keep = opts.symbols ? new Set(opts.symbols) : null;
   const builders = new Map<string, SeriesBuilder>();
   let lineNo = 0;
@@ -160,11 +180,11 @@ export async function readCsvRows(file: string, fh: FileHandle, size: number, op
 
   /**
    * Reserves each kept symbol's columns for the bars it will likely have, projected from its share
-   * of the lines so far and the file's size, so that they are not copied at every doubling.
+   * of the lines so far and the bytes to read, so that they are not copied at every doubling.
    */
-  const reserveAhead = (consumed: number): void => {
+  const reserveAhead = (consumed: number, span: number): void => {
     if (lineNo < 1000 || consumed <= 0) return;
-    const linesInFile = (lineNo * size) / consumed;
+    const linesInFile = (lineNo * span) / consumed;
     for (const b of builders.values()) {
       // Reserved with a margin once; again only when the projection outgrows it.
       const projected = (b.length * linesInFile) / lineNo;
@@ -172,27 +192,42 @@ export async function readCsvRows(file: string, fh: FileHandle, size: number, op
     }
   };
 
-  let buf = Buffer.allocUnsafe(Math.max(1, Math.min(opts.readChunkBytes ?? CHUNK, size)));
-  let filled = 0;
-  let pos = 0;
-  for (;;) {
-    if (filled === buf.length) {
-      // A line longer than the buffer: grow it.
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger, 0, 0, filled);
-      buf = bigger;
+  /** Reads [from, to) of the file through `lines`, a chunk at a time. */
+  const readBytes = async (from: number, to: number, publish: boolean): Promise<void> => {
+    let buf = Buffer.allocUnsafe(Math.max(1, Math.min(opts.readChunkBytes ?? CHUNK, to - from)));
+    let filled = 0;
+    let pos = from;
+    for (;;) {
+      if (filled === buf.length) {
+        // A line longer than the buffer: grow it.
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      }
+      const want = Math.min(buf.length - filled, to - pos);
+      const got = want > 0 ? (await fh.read(buf, filled, want, pos)).bytesRead : 0;
+      pos += got;
+      filled += got;
+      const rest = lines(buf, filled, got === 0);
+      buf.copy(buf, 0, rest, filled);
+      filled -= rest;
+      if (publish) {
+        reserveAhead(pos - from - filled, to - from);
+        opts.onChunk?.(pos - from);
+        opts.onProgress?.(pos - from, to - from);
+      }
+      if (got === 0) break;
     }
-    const { bytesRead: got } = await fh.read(buf, filled, buf.length - filled, null);
-    pos += got;
-    filled += got;
-    const rest = lines(buf, filled, got === 0);
-    buf.copy(buf, 0, rest, filled);
-    filled -= rest;
-    reserveAhead(pos - filled);
-    opts.onChunk?.(pos);
-    opts.onProgress?.(Math.min(pos, size), size);
-    if (got === 0) break;
+  };
+
+  const range = opts.range ?? { start: 0, end: size, headerEnd: 0 };
+  if (range.start > 0) {
+    // A later part of the file: its header's line first, for the columns; then lines count from the part's start.
+    await readBytes(0, range.headerEnd, false);
+    if (!idx) throw new Error(`${file}: no header line before byte ${range.headerEnd}`);
+    lineNo = 0;
   }
+  await readBytes(range.start, range.end, true);
   if (!idx) throw new UserError(`${file}: the file is empty; expected a header line '${CSV_COLUMNS.join(',')}' and rows`, 'TANDEM_FILE_INVALID');
-  return builders;
+  return { builders, lines: lineNo };
 }

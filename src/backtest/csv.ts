@@ -6,7 +6,7 @@
  *
  * Read as a stream (csv-read.ts), stored as float64 columns per symbol (keeping only the symbols
  * asked for), then sorted by time. Memory: 6 numbers a bar for each kept symbol. A backtest of a
- * large file reads it in another thread while it runs (csv-stream.ts).
+ * large file reads it in another thread while it runs (bar-stream.ts).
  */
 import { statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -45,7 +45,7 @@ export async function openDataFile(file: string): Promise<{ fh: FileHandle; size
 export async function loadBarsCsv(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
   const { fh, size } = await openDataFile(file);
   try {
-    return finishBars(file, await readCsvRows(file, fh, size, opts));
+    return finishBars(file, (await readCsvRows(file, fh, size, opts)).builders);
   } finally {
     await fh.close();
   }

@@ -78,6 +78,26 @@ export class SeriesBuilder {
     this.length = i + 1;
   }
 
+  /**
+   * Another builder's bars after these (a later part of the same file, read by another thread),
+   * their lines shifted by `lineOffset` (the lines of the parts before theirs).
+   */
+  append(other: SeriesBuilder, lineOffset: number): void {
+    const n = this.length;
+    const m = other.length;
+    if (m === 0) return;
+    this.reserve(n + m);
+    this.sorted = this.sorted && other.sorted && (n === 0 || other.time[0]! > this.time[n - 1]!);
+    this.time.set(other.time.subarray(0, m), n);
+    this.open.set(other.open.subarray(0, m), n);
+    this.high.set(other.high.subarray(0, m), n);
+    this.low.set(other.low.subarray(0, m), n);
+    this.close.set(other.close.subarray(0, m), n);
+    this.volume.set(other.volume.subarray(0, m), n);
+    for (let i = 0; i < m; i++) this.line[n + i] = other.line[i]! + lineOffset;
+    this.length = n + m;
+  }
+
   /** Room for `bars` bars in all, made now in one step. */
   reserve(bars: number): void {
     if (bars > this.time.length) this.resize(Math.ceil(bars));

@@ -1,5 +1,5 @@
 /**
- * A backtest's bars read by another thread while the backtest runs (src/backtest/csv-stream.ts):
+ * A backtest's bars read by another thread while the backtest runs (src/backtest/bar-stream.ts):
  * the bars come out exactly as alignBars over loadBarsCsv gives them, the finished series equal
  * loadBarsCsv's, rows out of time order make the consumer start again, and a file's errors are the
  * ones a one-thread read reports. Reads are 4 KB so that the consumer catches up with the reading
@@ -12,15 +12,16 @@ import { describe, expect, it } from 'vitest';
 import { alignBars } from '../src/backtest/align.ts';
 import { backtestFile, backtestNodeFile } from '../src/backtest/backtest-file.ts';
 import { loadBarsCsv, type BarSeries } from '../src/backtest/csv.ts';
-import { BarStream, BarStreamRestart } from '../src/backtest/csv-stream.ts';
+import { BarStream, BarStreamRestart } from '../src/backtest/bar-stream.ts';
 import { backtestJson } from '../src/backtest/output.ts';
 import type { RiskLimits } from '../src/engine/risk.ts';
 import type { PairBar } from '../src/strategies/types.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { testParams } from './helpers/params.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'tandem-csv-stream-'));
-const SMALL_READS = { readChunkBytes: 4096 };
+const dir = mkdtempSync(join(tmpdir(), 'tandem-bar-stream-'));
+/** Small reads, the file cut in three parts read by three threads: every kind of wait and hand-over happens. */
+const SMALL_READS = { readChunkBytes: 4096, parts: 3 };
 const OPEN_LIMITS: RiskLimits = { maxGrossNotional: 1e12, maxPositionNotional: 1e12, maxDailyLoss: 1e12, allowOutsideRth: true };
 
 function file(name: string, text: string): string {
@@ -64,7 +65,7 @@ describe('BarStream', () => {
     const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
     const got: PairBar[] = [...stream.aligned('YYY', 'XXX')];
     expect(got).toEqual(wantBars);
-    expect(plain(stream.finish())).toEqual(plain(want));
+    expect(plain(await (await stream.finish()).series())).toEqual(plain(want));
     expect(stream.bytesRead).toBe(stream.size);
     await stream.close();
   });
@@ -87,7 +88,7 @@ describe('BarStream', () => {
     expect(gotA).toEqual([...alignBars(want.get('YYY')!, want.get('XXX')!)]);
     expect(gotB).toEqual([...alignBars(want.get('ZZZ')!, want.get('YYY')!)]);
     expect(gotB.length).toBeGreaterThan(400);
-    expect(plain(stream.finish())).toEqual(plain(want));
+    expect(plain(await (await stream.finish()).series())).toEqual(plain(want));
   });
 
   it('starts the consumer again when rows are out of time order, and finishes with the sorted series', async () => {
@@ -104,19 +105,52 @@ describe('BarStream', () => {
       for (const b of stream.aligned('YYY', 'XXX')) got.push(b);
     }).toThrow(BarStreamRestart);
     expect(got.length).toBeLessThan(2990);
-    expect(plain(stream.finish())).toEqual(plain(await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] })));
+    const finished = await stream.finish();
+    expect(finished.sorted).toBe(false);
+    expect(plain(await finished.series())).toEqual(plain(await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] })));
+  });
+
+  it('starts the consumer again when a part begins before the previous one ends (each sorted in itself)', async () => {
+    // Rows of one length, so that two parts cut the file exactly between its two blocks: the later
+    // half of the bars first, then the earlier half.
+    const bars = [...syntheticPair({ n: 3000, seed: 12 })];
+    const cell = (v: number) => v.toFixed(4).padStart(9, '0');
+    const rows = (b: PairBar) => [['YYY', b.y], ['XXX', b.x]].map(([sym, l]) => {
+      const leg = l as PairBar['y'];
+      return `${new Date(b.time).toISOString()},${sym as string},${cell(leg.open)},${cell(leg.high)},${cell(leg.low)},${cell(leg.close)},1000`;
+    });
+    const text = ['time,symbol,open,high,low,close,volume', ...bars.slice(1500).flatMap(rows), ...bars.slice(0, 1500).flatMap(rows)].join('\n') + '\n';
+    expect(new Set(text.split('\n').slice(1, -1).map((l) => l.length)).size).toBe(1);
+    const f = file('blocks.csv', text);
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], { readChunkBytes: 4096, parts: 2 });
+    const got: PairBar[] = [];
+    expect(() => {
+      for (const b of stream.aligned('YYY', 'XXX')) got.push(b);
+    }).toThrow(/not in time order across parts/);
+    // The first part's bars came out before the second showed its first bar.
+    expect(got.length).toBe(1500);
+    const finished = await stream.finish();
+    expect(finished.sorted).toBe(false);
+    const want = await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] });
+    expect(plain(await finished.series())).toEqual(plain(want));
+    expect(want.get('YYY')!.length).toBe(3000);
   });
 
   it('reports a malformed row and a second bar at a time as loadBarsCsv does, with their lines', async () => {
     const lines = pairText().trimEnd().split('\n');
-    const bad = [...lines];
-    bad[4000] = bad[4000]!.replace(/,([\d.]+),/, ',1.2.3,');
-    const f = file('bad.csv', bad.join('\n') + '\n');
-    const want = await errorOf(loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }));
-    expect(want).toMatch(/bad\.csv:4001:\d+: column 'open': '1\.2\.3' is not a number/);
-    const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
-    expect(await errorOf(() => [...stream.aligned('YYY', 'XXX')])).toBe(want);
-    expect(await errorOf(() => stream.finish())).toBe(want);
+    // In the first part, the error stops the bars as it is; in the last, the bars stop (the part
+    // knows its lines only from its own start) and finish() reads the file again for the true line.
+    for (const [row, partOne] of [[400, true], [5800, false]] as const) {
+      const bad = [...lines];
+      bad[row] = bad[row]!.replace(/,([\d.]+),/, ',1.2.3,');
+      const f = file(`bad-${row}.csv`, bad.join('\n') + '\n');
+      const want = await errorOf(loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }));
+      expect(want).toMatch(new RegExp(`bad-${row}\\.csv:${row + 1}:\\d+: column 'open': '1\\.2\\.3' is not a number`));
+      const stream = await BarStream.open(f, ['YYY', 'XXX'], SMALL_READS);
+      if (partOne) expect(await errorOf(() => [...stream.aligned('YYY', 'XXX')])).toBe(want);
+      else expect(() => [...stream.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
+      expect(await errorOf(stream.finish())).toBe(want);
+    }
 
     const dup = [...lines];
     dup.splice(5000, 0, dup[4990]!.includes(',YYY,') ? dup[4990]! : dup[4991]!);
@@ -125,14 +159,16 @@ describe('BarStream', () => {
     expect(wantDup).toMatch(/dup\.csv:5001:1: a second bar for YYY at .* \(the first is on line 499\d\)/);
     const s2 = await BarStream.open(g, ['YYY', 'XXX'], SMALL_READS);
     expect(() => [...s2.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
-    expect(await errorOf(() => s2.finish())).toBe(wantDup);
+    expect(await errorOf(async () => (await s2.finish()).series())).toBe(wantDup);
   });
 
   it('reads a pair the file lacks as no bars, and a missing file as loadBarsCsv does', async () => {
     const f = file('lacks.csv', pairText());
     const stream = await BarStream.open(f, ['YYY', 'QQQ'], SMALL_READS);
     expect([...stream.aligned('YYY', 'QQQ')]).toEqual([]);
-    expect([...stream.finish().keys()]).toEqual(['YYY']);
+    const finished = await stream.finish();
+    expect([finished.has('YYY'), finished.has('QQQ')]).toEqual([true, false]);
+    expect([...(await finished.series()).keys()]).toEqual(['YYY']);
     const missing = join(dir, 'nope.csv');
     expect(await errorOf(BarStream.open(missing, ['YYY']))).toBe(await errorOf(loadBarsCsv(missing)));
   });

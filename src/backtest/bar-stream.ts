@@ -1,0 +1,484 @@
+/**
+ * A backtest's bars while its file is still being read. Reading a 1,000,000-bar file takes about
+ * as long as backtesting it, and a machine has at least two cores: the file is cut into parts (a
+ * CSV at line ends, a Parquet file at row groups), a thread per part reads it
+ * (bar-stream-worker.ts, the same reading as the one-thread loaders) into columns in shared memory
+ * and publishes how many bars it has after each chunk, and this thread aligns and backtests the
+ * bars published so far, part after part, waiting (blocked, on the shared generation counter) when
+ * it catches up.
+ *
+ * The bars come out exactly as `alignBars` over the loaded file gives them, or not at all:
+ * - a symbol's rows out of time order within a part (or a second bar at a time), or a part whose
+ *   first bar is not after the previous part's last, make `aligned` throw BarStreamRestart: the
+ *   caller discards its run and runs again on `finish()`'s sorted series (a file that is not in time
+ *   order gains nothing, and loses nothing but the discarded run);
+ * - a malformed row ends its part; `finish()` throws the error a one-thread read reports (the
+ *   file's first: the first part's as it is, a later CSV part's by reading the file again in one
+ *   thread, since that part only knows its lines from its own start). Bars consumed before it are
+ *   discarded with the run.
+ *
+ * Why blocking waits rather than events: the runners pull bars from an iterator in a synchronous
+ * loop. Every reading thread therefore ends by setting a final state (done, failed, crashed), even
+ * on a bug, so a wait never outlives it; `open` returns only once they all run our code.
+ */
+import { availableParallelism } from 'node:os';
+import type { FileHandle } from 'node:fs/promises';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import type { PairBar } from '../strategies/types.ts';
+import { UserError, type UserErrorCode } from '../util/errors.ts';
+import { startWorker } from '../util/worker-entry.ts';
+import type { CsvRange } from './csv-read.ts';
+import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
+import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type SharedColumns } from './series-builder.ts';
+
+/** Control words (Int32): word 0 is the generation (bumped at every publication); then a block per part. */
+export const PART = { state: 0, unsorted: 1, kbRead: 2, counts: 3 } as const;
+export const STATE = { starting: 0, running: 1, done: 2, failed: 3, crashed: 4 } as const;
+
+/** What one thread reads: a CSV byte range, or a run of whole Parquet row groups (`bytes`: its share of the file, for progress). */
+export type StreamPart = ({ kind: 'csv' } & CsvRange) | { kind: 'parquet'; rowStart: number; rowEnd: number; bytes: number };
+
+/** A reading thread's last word, posted just before its final state. */
+export type BarStreamMessage =
+  | { done: { symbol: string; length: number; sorted: boolean }[]; lines: number }
+  | { userError: string; code: string }
+  | { crash: string };
+
+export interface BarStreamWorkerData {
+  file: string;
+  symbols: string[];
+  /** The part's columns of each symbol, by its index in `symbols`. */
+  columns: SharedColumns[];
+  control: SharedArrayBuffer;
+  /** The part's first control word. */
+  base: number;
+  part: StreamPart;
+  port: MessagePort;
+  readChunkBytes: number | undefined;
+}
+
+/** Thrown by `aligned` when the bars cannot come out in the loaded file's order: run again on `finish()`'s series. */
+export class BarStreamRestart extends Error {
+  override name = 'BarStreamRestart';
+}
+
+/**
+ * Smaller files are read first, then backtested: the reading threads' start (0.06–0.2 s on a busy
+ * 2-core machine) costs more than the overlap saves.
+ */
+export const STREAM_MIN_BYTES = 32 << 20;
+/** Parts: one per core, at most this many (beyond, the disk and this thread's share bound the gain), none under MIN_PART_BYTES. */
+const MAX_PARTS = 4;
+const MIN_PART_BYTES = 16 << 20;
+/**
+ * Fewer bytes than any CSV row takes (at least a 10-character date, five one-digit numbers, a
+ * symbol, six commas and a line end: 23), so that a part's bytes / MIN_ROW_BYTES bounds its bars.
+ */
+const MIN_ROW_BYTES = 16;
+/** How far a line end is looked for after each cut of a CSV file; beyond that, fewer parts. */
+const LOOK_BYTES = 1 << 16;
+/** A wait longer than this without news means a reading thread is gone (each publishes every chunk). */
+const STALL_MS = 120_000;
+
+const WORKER_MODULE = new URL('./bar-stream-worker.ts', import.meta.url);
+
+// TEMPORARY until the Parquet reader by row groups lands.
+interface ParquetApi {
+  isParquetFile(file: string): Promise<boolean>;
+  parquetRowGroups(file: string): Promise<{ rows: number; groups: { rowStart: number; rowEnd: number }[] }>;
+  finishParquetBars(file: string, builders: Map<string, SeriesBuilder>): Map<string, BarSeries>;
+}
+
+export interface BarStreamOptions {
+  /** Bytes read at a time (tests: small, so that the backtest catches up with the reading often). */
+  readChunkBytes?: number;
+  /** Reading threads (default: one per core, see MAX_PARTS). Tests force several on small files. */
+  parts?: number;
+}
+
+/** One part: where its control block starts, its columns, its thread and the port of its last word. */
+interface Part {
+  spec: StreamPart;
+  base: number;
+  columns: SharedColumns[];
+  worker: Worker;
+  port: MessagePort;
+  message: BarStreamMessage | null;
+}
+
+/** A symbol's bars in one part, as views of the published length. */
+interface PartBars {
+  time: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+}
+
+export class BarStream {
+  private constructor(
+    readonly file: string,
+    readonly size: number,
+    private readonly format: 'csv' | 'parquet',
+    private readonly symbols: readonly string[],
+    private readonly parts: Part[],
+    private readonly ctl: Int32Array,
+  ) {}
+
+  /** Starts reading `file` (CSV or Parquet), keeping `symbols`; a missing file is the loaders' UserError. */
+  static async open(file: string, symbols: readonly string[], opts: BarStreamOptions = {}): Promise<BarStream> {
+    const { fh, size } = await openDataFile(file);
+    let specs: StreamPart[];
+    let format: 'csv' | 'parquet';
+    try {
+      const want = Math.max(1, opts.parts ?? Math.min(availableParallelism(), MAX_PARTS, Math.floor(size / MIN_PART_BYTES)));
+      const { isParquetFile, parquetRowGroups } = (await import('./parquet.ts')) as unknown as ParquetApi;
+      format = (await isParquetFile(file)) ? 'parquet' : 'csv';
+      specs = format === 'parquet' ? parquetParts(await parquetRowGroups(file), size, want) : await csvParts(fh, size, want);
+    } finally {
+      await fh.close();
+    }
+    const words = PART.counts + symbols.length;
+    const control = new SharedArrayBuffer(4 * (1 + specs.length * words));
+    const ctl = new Int32Array(control);
+    const parts: Part[] = specs.map((spec, p) => {
+      const maxBars = 1 + (spec.kind === 'csv' ? Math.floor((spec.end - spec.start) / MIN_ROW_BYTES) : spec.rowEnd - spec.rowStart);
+      const columns = symbols.map(() => sharedColumns(maxBars));
+      const base = 1 + p * words;
+      const { port1, port2 } = new MessageChannel();
+      const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes };
+      const worker = startWorker(WORKER_MODULE, { ...data }, [port2]);
+      return { spec, base, columns, worker, port: port1, message: null };
+    });
+    const stream = new BarStream(file, size, format, symbols, parts, ctl);
+    try {
+      await stream.started();
+    } catch (err) {
+      await stream.close();
+      throw err;
+    }
+    for (const part of parts) {
+      // From here on a thread reports through its state; an 'error' event must not become an uncaught exception.
+      part.worker.on('error', () => {});
+      part.worker.unref();
+    }
+    return stream;
+  }
+
+  /** Bytes of the file read so far (to the KB while reading). */
+  get bytesRead(): number {
+    let kb = 0;
+    let done = true;
+    for (const part of this.parts) {
+      kb += Atomics.load(this.ctl, part.base + PART.kbRead);
+      done &&= Atomics.load(this.ctl, part.base + PART.state) === STATE.done;
+    }
+    return done ? this.size : Math.min(this.size, kb * 1024);
+  }
+
+  /**
+   * The aligned bars of ySym and xSym (both among the symbols given to `open`), as alignBars gives
+   * them from the loaded file, yielded as they are read; `counter.n` counts them. Throws
+   * BarStreamRestart (see the file's head), or the first part's error.
+   */
+  *aligned(ySym: string, xSym: string, counter: { n: number } = { n: 0 }): Generator<PairBar> {
+    const ky = this.slot(ySym);
+    const kx = this.slot(xSym);
+    const last = this.parts.length - 1;
+    let [py, i, lastY] = [0, 0, -Infinity];
+    let [px, j, lastX] = [0, 0, -Infinity];
+    for (;;) {
+      const gen = Atomics.load(this.ctl, 0);
+      this.check();
+      // Each side on its part: past the parts it has finished (a part's state is read before its count).
+      let yDone = this.done(py);
+      let ny = this.count(py, ky);
+      while (i >= ny && yDone && py < last) {
+        if (ny > 0) lastY = this.bars(py, ky, ny).time[ny - 1]!;
+        [py, i] = [py + 1, 0];
+        yDone = this.done(py);
+        ny = this.count(py, ky);
+      }
+      let xDone = this.done(px);
+      let nx = this.count(px, kx);
+      while (j >= nx && xDone && px < last) {
+        if (nx > 0) lastX = this.bars(px, kx, nx).time[nx - 1]!;
+        [px, j] = [px + 1, 0];
+        xDone = this.done(px);
+        nx = this.count(px, kx);
+      }
+      const y = this.bars(py, ky, ny);
+      const x = this.bars(px, kx, nx);
+      // A part's first bar must come after the previous part's last.
+      if ((i === 0 && ny > 0 && !(y.time[0]! > lastY)) || (j === 0 && nx > 0 && !(x.time[0]! > lastX))) {
+        throw new BarStreamRestart(`${this.file}: rows not in time order across parts`);
+      }
+      while (i < ny && j < nx) {
+        const ty = y.time[i]!;
+        const tx = x.time[j]!;
+        if (ty === tx) {
+          counter.n++;
+          yield {
+            time: ty,
+            y: { open: y.open[i]!, high: y.high[i]!, low: y.low[i]!, close: y.close[i]!, volume: y.volume[i]! },
+            x: { open: x.open[j]!, high: x.high[j]!, low: x.low[j]!, close: x.close[j]!, volume: x.volume[j]! },
+          };
+          i++;
+          j++;
+        } else if (ty < tx) i++;
+        else j++;
+      }
+      // One side has no more bars at all: the join is complete.
+      if ((i >= ny && yDone && py === last) || (j >= nx && xDone && px === last)) return;
+      // A side finished its part: move on without waiting.
+      if ((i >= ny && yDone) || (j >= nx && xDone)) continue;
+      this.waitPast(gen);
+    }
+  }
+
+  /**
+   * Once every part is read: the file's bars, or the UserError a one-thread read of it throws.
+   */
+  async finish(): Promise<StreamedBars> {
+    for (;;) {
+      const gen = Atomics.load(this.ctl, 0);
+      if (this.parts.every((_, p) => Atomics.load(this.ctl, this.parts[p]!.base + PART.state) >= STATE.done)) break;
+      const wait = Atomics.waitAsync(this.ctl, 0, gen, STALL_MS);
+      if (wait.async && (await wait.value) === 'timed-out') throw new Error(`the reading threads of ${this.file} published nothing for ${STALL_MS / 1000} s`);
+    }
+    const messages = this.parts.map((_, p) => this.messageOf(p));
+    const crash = messages.find((m) => 'crash' in m);
+    if (crash && 'crash' in crash) throw new Error(`a reading thread of ${this.file} failed: ${crash.crash}`);
+    const failed = messages.findIndex((m) => 'userError' in m);
+    if (failed > 0 && this.format === 'csv') {
+      // A later part counts its lines from its own start: the one-thread read names the true line.
+      await loadBarsCsv(this.file, { symbols: this.symbols });
+    }
+    if (failed >= 0) throw this.failure(failed);
+    return new StreamedBars(this.file, this.format, this.symbols, this.parts, messages as Extract<BarStreamMessage, { done: unknown }>[]);
+  }
+
+  /** Stops the reading threads (a run that ends early, or a stream that failed to start). */
+  async close(): Promise<void> {
+    await Promise.all(this.parts.map((part) => part.worker.terminate()));
+  }
+
+  /** Resolves once every thread runs our code (from then on it always sets a final state); rejects if one fails to start. */
+  private started(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const listeners = this.parts.map((part) => {
+        const onError = (err: Error): void => settle(err);
+        // A thread that ran our code has set its state (a small part may be read, and its thread gone, already).
+        const onExit = (code: number): void => {
+          if (Atomics.load(this.ctl, part.base + PART.state) === STATE.starting) settle(new Error(`a reading thread of ${this.file} stopped (exit code ${code}) before it started`));
+        };
+        part.worker.once('error', onError);
+        part.worker.once('exit', onExit);
+        return { part, onError, onExit };
+      });
+      let settled = false;
+      const settle = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        for (const l of listeners) {
+          l.part.worker.off('error', l.onError);
+          l.part.worker.off('exit', l.onExit);
+        }
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = (): void => {
+        if (settled) return;
+        const gen = Atomics.load(this.ctl, 0);
+        if (this.parts.every((part) => Atomics.load(this.ctl, part.base + PART.state) !== STATE.starting)) return settle();
+        const wait = Atomics.waitAsync(this.ctl, 0, gen);
+        void (wait.async ? wait.value : Promise.resolve()).then(check);
+      };
+      check();
+    });
+  }
+
+  private slot(symbol: string): number {
+    const k = this.symbols.indexOf(symbol);
+    if (k < 0) throw new Error(`${symbol} is not among the symbols this bar stream keeps`);
+    return k;
+  }
+
+  private done(p: number): boolean {
+    return Atomics.load(this.ctl, this.parts[p]!.base + PART.state) === STATE.done;
+  }
+
+  private count(p: number, k: number): number {
+    return Atomics.load(this.ctl, this.parts[p]!.base + PART.counts + k);
+  }
+
+  private bars(p: number, k: number, n: number): PartBars {
+    const c = this.parts[p]!.columns[k]!;
+    return {
+      time: new Float64Array(c.time, 0, n),
+      open: new Float64Array(c.open, 0, n),
+      high: new Float64Array(c.high, 0, n),
+      low: new Float64Array(c.low, 0, n),
+      close: new Float64Array(c.close, 0, n),
+      volume: new Float64Array(c.volume, 0, n),
+    };
+  }
+
+  /** Throws if the bars cannot go on: a part crashed or failed (the first part's error as it is), or rows out of order. */
+  private check(): void {
+    for (let p = 0; p < this.parts.length; p++) {
+      const base = this.parts[p]!.base;
+      const state = Atomics.load(this.ctl, base + PART.state);
+      if (state === STATE.crashed || (state === STATE.failed && p === 0)) throw this.failure(p);
+      if (state === STATE.failed) throw new BarStreamRestart(`${this.file}: a later part of the file failed`);
+      if (Atomics.load(this.ctl, base + PART.unsorted) !== 0) throw new BarStreamRestart(`${this.file}: rows not in time order`);
+    }
+  }
+
+  /** Blocks until the generation moves past `gen`; throws when the reading threads have gone silent. */
+  private waitPast(gen: number): void {
+    const since = Date.now();
+    while (Atomics.wait(this.ctl, 0, gen, 1000) === 'timed-out') {
+      if (Date.now() - since > STALL_MS) throw new Error(`the reading threads of ${this.file} published nothing for ${STALL_MS / 1000} s`);
+    }
+  }
+
+  /** Part p's last word (read once; only after its final state). */
+  private messageOf(p: number): BarStreamMessage {
+    const part = this.parts[p]!;
+    if (!part.message) {
+      const got = receiveMessageOnPort(part.port)?.message as BarStreamMessage | undefined;
+      part.port.close();
+      part.message = got ?? { crash: 'it ended without its result' };
+    }
+    return part.message;
+  }
+
+  private failure(p: number): Error {
+    const m = this.messageOf(p);
+    if ('userError' in m) return new UserError(m.userError, m.code as UserErrorCode);
+    return new Error(`a reading thread of ${this.file} failed: ${'crash' in m ? m.crash : 'no reason given'}`);
+  }
+}
+
+/** The file's bars once every part is read. */
+export class StreamedBars {
+  /** Whether every symbol's bars came in ascending time through all parts: `aligned` then gave the loaded file's bars. */
+  readonly sorted: boolean;
+  private readonly present = new Set<string>();
+  private readonly builders: SharedSeriesBuilder[][];
+
+  constructor(
+    private readonly file: string,
+    private readonly format: 'csv' | 'parquet',
+    symbols: readonly string[],
+    private readonly parts: Part[],
+    private readonly messages: Extract<BarStreamMessage, { done: unknown }>[],
+  ) {
+    this.builders = messages.map((m, p) => m.done.map((d) => new SharedSeriesBuilder(d.symbol, parts[p]!.columns[symbols.indexOf(d.symbol)]!, d.length, d.sorted)));
+    let sorted = true;
+    const lastTime = new Map<string, number>();
+    for (const list of this.builders) {
+      for (const b of list) {
+        if (b.length === 0) continue;
+        this.present.add(b.symbol);
+        sorted &&= b.sorted && b.time[0]! > (lastTime.get(b.symbol) ?? -Infinity);
+        lastTime.set(b.symbol, b.time[b.length - 1]!);
+      }
+    }
+    this.sorted = sorted;
+  }
+
+  /** Whether the file has rows of `symbol`. */
+  has(symbol: string): boolean {
+    return this.present.has(symbol);
+  }
+
+  /**
+   * Every kept symbol's series as the one-thread loader gives them: sorted, and a second bar at a
+   * time reported with its lines (a CSV part's lines shifted by those of the parts before it). A
+   * symbol read by one part keeps that part's columns; others are copied into one.
+   */
+  async series(): Promise<Map<string, BarSeries>> {
+    const whole = new Map<string, SeriesBuilder>();
+    let lineOffset = 0;
+    this.builders.forEach((list, p) => {
+      for (const b of list) {
+        const into = whole.get(b.symbol);
+        if (!into) whole.set(b.symbol, lineOffset === 0 ? b : copyOf(b, lineOffset));
+        else {
+          const merged = into instanceof SharedSeriesBuilder ? copyOf(into, 0) : into;
+          merged.append(b, lineOffset);
+          whole.set(b.symbol, merged);
+        }
+      }
+      // Parquet rows are numbered in the whole file already.
+      if (this.format === 'csv') lineOffset += this.messages[p]!.lines;
+    });
+    if (this.format === 'csv') return finishBars(this.file, whole);
+    const { finishParquetBars } = (await import('./parquet.ts')) as unknown as ParquetApi;
+    return finishParquetBars(this.file, whole);
+  }
+}
+
+/** A builder's bars in a builder of its own, lines shifted by `lineOffset`. */
+function copyOf(b: SeriesBuilder, lineOffset: number): SeriesBuilder {
+  const c = new SeriesBuilder(b.symbol);
+  c.append(b, lineOffset);
+  return c;
+}
+
+/** The first `\n` at or after `from` (looking LOOK_BYTES ahead), or -1. */
+async function lineEndFrom(fh: FileHandle, from: number, buf: Buffer): Promise<number> {
+  const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+  const k = buf.subarray(0, bytesRead).indexOf(10);
+  return k < 0 ? -1 : from + k;
+}
+
+/**
+ * A CSV file cut into `want` parts of about equal bytes, each after the first starting just after a
+ * line end; one part when the header's line or a line end near a cut is not found (a file of very
+ * long lines), or the file is too small to cut.
+ */
+async function csvParts(fh: FileHandle, size: number, want: number): Promise<StreamPart[]> {
+  const whole: StreamPart[] = [{ kind: 'csv', start: 0, end: size, headerEnd: 0 }];
+  if (want < 2) return whole;
+  const buf = Buffer.allocUnsafe(LOOK_BYTES);
+  // The header's line: the first that is not blank (blank lines before it are allowed).
+  const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+  let headerEnd = -1;
+  for (let s = 0; s < bytesRead; ) {
+    const nl = buf.indexOf(10, s);
+    if (nl < 0 || nl >= bytesRead) break;
+    if (buf.toString('utf8', s, nl).replace(/^\uFEFF/, '').trim() !== '') {
+      headerEnd = nl + 1;
+      break;
+    }
+    s = nl + 1;
+  }
+  if (headerEnd < 0) return whole;
+  const cuts = [0];
+  for (let k = 1; k < want; k++) {
+    const nominal = headerEnd + Math.round((k * (size - headerEnd)) / want);
+    const nl = await lineEndFrom(fh, nominal - 1, buf);
+    if (nl < 0) return whole;
+    if (nl + 1 > Math.max(headerEnd, cuts[cuts.length - 1]!) && nl + 1 < size) cuts.push(nl + 1);
+  }
+  cuts.push(size);
+  return cuts.slice(0, -1).map((start, k) => ({ kind: 'csv', start, end: cuts[k + 1]!, headerEnd }));
+}
+
+/** A Parquet file's row groups in `want` runs of about equal rows. */
+function parquetParts(table: { rows: number; groups: { rowStart: number; rowEnd: number }[] }, size: number, want: number): StreamPart[] {
+  const parts: StreamPart[] = [];
+  let start = 0;
+  for (const g of table.groups) {
+    const target = (table.rows * (parts.length + 1)) / want;
+    if (g.rowEnd >= target || g === table.groups[table.groups.length - 1]) {
+      parts.push({ kind: 'parquet', rowStart: start, rowEnd: g.rowEnd, bytes: (size * (g.rowEnd - start)) / Math.max(1, table.rows) });
+      start = g.rowEnd;
+    }
+  }
+  return parts.length ? parts : [{ kind: 'parquet', rowStart: 0, rowEnd: 0, bytes: size }];
+}
