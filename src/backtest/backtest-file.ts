@@ -163,7 +163,15 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
     return { out: await afterReading(pairs), pairs };
   }
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
-  const barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? stream : {});
+  let barStream;
+  try {
+    barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? stream : {});
+  } catch (err) {
+    // No address space for the shared columns (many symbols of a huge file): read the file first.
+    if (!(err instanceof RangeError)) throw err;
+    const pairs = await loadPairs(configs, dataFile, progress);
+    return { out: await afterReading(pairs), pairs };
+  }
   // While reading, the bar counts are unknown: the bar shows the file's bytes read.
   const bar = new ProgressBar({ label: 'backtest', total: barStream.size, ...enabled });
   const counters = configs.map(() => ({ n: 0 }));

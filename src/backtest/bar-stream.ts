@@ -71,10 +71,11 @@ export const STREAM_MIN_BYTES = 32 << 20;
 const MAX_PARTS = 4;
 const MIN_PART_BYTES = 16 << 20;
 /**
- * Fewer bytes than any CSV row takes (at least a 10-character date, five one-digit numbers, a
- * symbol, six commas and a line end: 23), so that a part's bytes / MIN_ROW_BYTES bounds its bars.
+ * The fewest bytes a CSV row takes (a time of at least 10 characters, a symbol, five one-digit
+ * numbers, six commas and a line end), so that 1 + a part's bytes / MIN_ROW_BYTES bounds its bars:
+ * the shared columns reserve that much address space, and use memory only as they fill.
  */
-const MIN_ROW_BYTES = 16;
+const MIN_ROW_BYTES = 23;
 /** How far a line end is looked for after each cut of a CSV file; beyond that, fewer parts. */
 const LOOK_BYTES = 1 << 16;
 /** A wait longer than this without news means a reading thread is gone (each publishes every chunk). */
@@ -126,7 +127,11 @@ export class BarStream {
     private readonly ctl: Int32Array,
   ) {}
 
-  /** Starts reading `file` (CSV or Parquet), keeping `symbols`; a missing file is the loaders' UserError. */
+  /**
+   * Starts reading `file` (CSV or Parquet), keeping `symbols`; a missing file is the loaders'
+   * UserError. A RangeError when the address space for the columns cannot be reserved (read the
+   * file first then).
+   */
   static async open(file: string, symbols: readonly string[], opts: BarStreamOptions = {}): Promise<BarStream> {
     const { fh, size } = await openDataFile(file);
     let specs: StreamPart[];
@@ -142,9 +147,13 @@ export class BarStream {
     const words = PART.counts + symbols.length;
     const control = new SharedArrayBuffer(4 * (1 + specs.length * words));
     const ctl = new Int32Array(control);
-    const parts: Part[] = specs.map((spec, p) => {
+    // Every part's columns reserved before any thread starts (a RangeError leaves none running).
+    const columnsOf = specs.map((spec) => {
       const maxBars = 1 + (spec.kind === 'csv' ? Math.floor((spec.end - spec.start) / MIN_ROW_BYTES) : spec.rowEnd - spec.rowStart);
-      const columns = symbols.map(() => sharedColumns(maxBars));
+      return symbols.map(() => sharedColumns(maxBars));
+    });
+    const parts: Part[] = specs.map((spec, p) => {
+      const columns = columnsOf[p]!;
       const base = 1 + p * words;
       const { port1, port2 } = new MessageChannel();
       const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes };
