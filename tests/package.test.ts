@@ -12,11 +12,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { backtestFile } from '../src/backtest/backtest-file.ts';
+import { STREAM_MIN_BYTES } from '../src/backtest/bar-stream.ts';
+import { backtestJson } from '../src/backtest/output.ts';
+import { loadStrategyFile } from '../src/config/load.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { ROOT } from './helpers/tandem-cli.ts';
 
 describe('package', () => {
-  it('packs, installs into a prefix and runs --version and a backtest from the tarball', () => {
+  it('packs, installs into a prefix and runs --version and a backtest from the tarball', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'tandem-pack-'));
     const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
     const packed = npm(['pack', '--silent', '--pack-destination', tmp], ROOT);
@@ -25,6 +29,7 @@ describe('package', () => {
     const files = execFileSync('tar', ['tzf', join(tmp, tgz)], { encoding: 'utf8' }).split('\n');
     expect(files).toContain('package/dist/main.js');
     expect(files).toContain('package/dist/backtest/scan-worker.js');
+    expect(files).toContain('package/dist/backtest/bar-stream-worker.js');
     expect(files).toContain('package/configs/strategies/cointegration_etha_ethv.yaml');
     expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/tests/'))).toEqual([]);
 
@@ -51,6 +56,17 @@ describe('package', () => {
     expect(bt.status).toBe(0);
     expect(bt.stdout).toMatch(/aligned bars\s+1000/);
     expect((JSON.parse(readFileSync(join(work, 'out.json'), 'utf8')) as { equity: unknown[] }).equity).toHaveLength(1000);
+    // A file of STREAM_MIN_BYTES or more is read by the compiled bar-stream threads while the
+    // backtest runs: the same JSON as the sources' run on the file read first.
+    const big = pairCsv(syntheticPair({ n: 170_000, seed: 8 }), 'ETHA', 'ETHV');
+    expect(big.length).toBeGreaterThan(STREAM_MIN_BYTES);
+    writeFileSync(join(work, 'big.csv'), big);
+    const streamed = tandem(['backtest', '--config', strategy, '--data', 'big.csv', '--json', 'big.json', '--spec-rules', '--cash', '100000']);
+    expect(streamed.stderr).toBe('');
+    expect(streamed.status).toBe(0);
+    const readFirst = await backtestFile({ config: loadStrategyFile(strategy), dataFile: join(work, 'big.csv'), startingCash: 100_000, rules: 'spec', progress: false, stream: false });
+    expect(readFirst.result.trades.length).toBeGreaterThan(100);
+    expect(readFileSync(join(work, 'big.json'), 'utf8')).toBe(backtestJson(readFirst.result));
     // scan's worker threads load the compiled worker.
     const scan = tandem(['scan', '--data', 'bars.csv', '--workers', '1']);
     expect(scan.stderr).toBe('');
