@@ -8,6 +8,7 @@
  * also the engine of sweeps and walk-forward).
  */
 import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { StrategyConfig } from '../config/strategy-file.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { createStrategy } from '../strategies/registry.ts';
@@ -147,7 +148,7 @@ type BarsRun<T> = (bars: (k: number) => Iterable<PairBar>, tick: (doneBars: numb
  * file's own errors (a malformed row, a missing leg, too few aligned bars) come first, as they do
  * when the file is read before the run.
  */
-async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: StreamChoice | undefined, run: BarsRun<T>): Promise<{ out: T; pairs: CheckedPair[] }> {
+async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: StreamChoice | undefined, run: BarsRun<T>, busyRun = false): Promise<{ out: T; pairs: CheckedPair[] }> {
   const symbols = legSymbols(configs);
   const enabled = progress !== undefined ? { enabled: progress } : {};
   const afterReading = async (pairs: LoadedPair[]): Promise<T> => {
@@ -165,7 +166,9 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
   let barStream;
   try {
-    barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? stream : {});
+    // A run that keeps its thread busy (the live node) leaves it a core: the reading threads get the others (at least one).
+    const parts = busyRun ? { parts: Math.max(1, availableParallelism() - 1) } : {};
+    barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? { ...parts, ...stream } : parts);
   } catch (err) {
     // No address space for the shared columns (many symbols of a huge file): read the file first.
     if (!(err instanceof RangeError)) throw err;
@@ -292,7 +295,7 @@ export async function backtestNodeFile(opts: BacktestNodeOptions): Promise<Backt
       },
     });
     return { live, collectorOf };
-  });
+  }, true);
   const { live, collectorOf } = out;
   const pairs = opts.configs.map((config, i) => ({ config, ...loaded[i]! }));
   const single = pairs.length === 1 ? pairs[0]! : null;
