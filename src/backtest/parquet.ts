@@ -10,6 +10,11 @@
  * at a time), and a bad value is a UserError naming the file, the row (1-based, as a viewer shows
  * it) and the column.
  *
+ * The rows are read one row group at a time (readParquetRows), each group's rows put in the
+ * builders before the next is decoded, so that a reader in another thread, given builders in shared
+ * memory, can publish each group's bars as it goes; a part of a file is a run of row groups
+ * (parquetRowGroups). The loader reads them all the same way.
+ *
  * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
  * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
  */
@@ -108,14 +113,19 @@ export interface ParquetRowGroups {
 
 /**
  * The row groups of a Parquet bar file, from its metadata: the parts a reader can read apart
- * (readParquetRows over a run of them). Throws the loader's UserErrors for a file that is not
+ * (readParquetRows over a run of them); empty ones left out. Throws the loader's UserErrors for a file that is not
  * Parquet or lacks a bar column.
  */
 export async function parquetRowGroups(file: string): Promise<ParquetRowGroups> {
   const { fh, size } = await openDataFile(file);
   try {
     const { metadata } = await parquetFooter(file, fh, size);
-    return { rows: Number(metadata.num_rows), groups: rowGroupRanges(metadata) };
+    // Rows beyond the file's count (metadata at odds with itself) are not read: left out here too.
+    const rows = Number(metadata.num_rows);
+    const groups = rowGroupRanges(metadata)
+      .map((g) => ({ rowStart: g.rowStart, rowEnd: Math.min(g.rowEnd, rows) }))
+      .filter((g) => g.rowEnd > g.rowStart);
+    return { rows, groups };
   } finally {
     await fh.close();
   }
@@ -178,6 +188,12 @@ async function parquetFooter(file: string, fh: FileHandle, size: number): Promis
   const missing = CSV_COLUMNS.filter((c) => !lower.has(c));
   if (missing.length) {
     throw new UserError(`${file}: the Parquet file lacks column(s) ${missing.map((c) => `'${c}'`).join(', ')} (it has ${names.join(', ')}); expected columns ${CSV_COLUMNS.join(', ')}`, 'TANDEM_FILE_INVALID');
+  }
+  // Row groups short of the rows the file says it has: the rows after them are missing.
+  const groups = rowGroupRanges(metadata);
+  const inGroups = groups.length ? groups[groups.length - 1]!.rowEnd : 0;
+  if (inGroups < Number(metadata.num_rows)) {
+    throw new UserError(`${file}: cannot read the Parquet data (column '${lower.get('time')!}': rows ${inGroups + 1} to ${Number(metadata.num_rows)} missing). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
   }
   return { hyparquet, source, metadata, lower };
 }
