@@ -113,8 +113,8 @@ export interface ParquetRowGroups {
 
 /**
  * The row groups of a Parquet bar file, from its metadata: the parts a reader can read apart
- * (readParquetRows over a run of them); empty ones left out. Throws the loader's UserErrors for a file that is not
- * Parquet or lacks a bar column.
+ * (readParquetRows over a run of them); empty ones left out. Throws the loader's UserErrors for a
+ * file that is not Parquet or lacks a bar column.
  */
 export async function parquetRowGroups(file: string): Promise<ParquetRowGroups> {
   const { fh, size } = await openDataFile(file);
