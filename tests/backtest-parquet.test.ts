@@ -10,7 +10,9 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { loadBars } from '../src/backtest/bar-files.ts';
 import { loadBarsCsv } from '../src/backtest/csv.ts';
-import { writeBarsParquet } from '../src/backtest/parquet.ts';
+import { openDataFile } from '../src/backtest/csv.ts';
+import { loadBarsParquet, parquetRowGroups, readParquetRows, writeBarsParquet, type ParquetRowsOptions } from '../src/backtest/parquet.ts';
+import { SeriesBuilder } from '../src/backtest/series-builder.ts';
 import { UserError } from '../src/util/errors.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { pairStrategyYaml } from './helpers/strategy-yaml.ts';
@@ -187,5 +189,129 @@ describe('parquet bar files', () => {
       const got = Array.from({ length: n }, (_, i) => m.get(`S${i}`)!.time[0]);
       expect(got, `${c.unit} ${c.extra}`).toEqual(Array.from(raw, (v) => Number(v / c.per)));
     }
+  });
+
+  describe('reading a range of row groups (readParquetRows)', () => {
+    // 2 × 2,500 bars, rows alternating ETHA, ETHV by time: row r is bar r >> 1 of symbol r & 1.
+    // Row groups of 1,200 rows (the last one 200) and 1 KB pages; volumes told apart by row.
+    const GROUP = 1200;
+    const grouped = (name: string, badOpenRow?: number) => {
+      const bars = [...syntheticPair({ n: 2500, seed: 5 })];
+      const rows = 2 * bars.length;
+      const time = new BigInt64Array(rows);
+      const symbol: string[] = [];
+      const cols = COLS.slice(1).map(() => new Float64Array(rows));
+      bars.forEach((b, i) => {
+        [b.y, b.x].forEach((leg, j) => {
+          const r = 2 * i + j;
+          time[r] = BigInt(b.time);
+          symbol.push(j === 0 ? 'ETHA' : 'ETHV');
+          cols[0]![r] = leg.open;
+          cols[1]![r] = leg.high;
+          cols[2]![r] = leg.low;
+          cols[3]![r] = leg.close;
+          cols[4]![r] = r;
+        });
+      });
+      if (badOpenRow !== undefined) cols[0]![badOpenRow] = -1;
+      const f = join(dir, name);
+      writeFileSync(f, new Uint8Array(parquetWriteBuffer({
+        columnData: [
+          { name: 'time', data: time, type: 'TIMESTAMP', nullable: false },
+          { name: 'symbol', data: symbol, type: 'STRING', nullable: false },
+          ...(['open', 'high', 'low', 'close', 'volume'] as const).map((c, k) => ({ name: c, data: cols[k]!, type: 'DOUBLE' as const, nullable: false })),
+        ],
+        pageSize: 1024,
+        rowGroupSize: GROUP,
+      })));
+      return f;
+    };
+    const file = grouped('groups.parquet');
+    const read = async (f: string, opts: ParquetRowsOptions) => {
+      const { fh, size } = await openDataFile(f);
+      try {
+        return await readParquetRows(f, fh, size, opts);
+      } finally {
+        await fh.close();
+      }
+    };
+    const readError = async (f: string, opts: ParquetRowsOptions): Promise<string> => {
+      try {
+        await read(f, opts);
+      } catch (err) {
+        expect(err).toBeInstanceOf(UserError);
+        return (err as Error).message.replace(f, 'FILE');
+      }
+      throw new Error('expected a UserError');
+    };
+
+    it('parquetRowGroups gives the rows and each row group’s rows; the loader’s errors for other files', async () => {
+      expect(await parquetRowGroups(file)).toEqual({
+        rows: 5000,
+        groups: [0, 1200, 2400, 3600, 4800].map((rowStart) => ({ rowStart, rowEnd: Math.min(rowStart + GROUP, 5000) })),
+      });
+      await expect(parquetRowGroups(csv)).rejects.toThrow(/: not a readable Parquet file/);
+      const lacking = join(dir, 'groups-lacking.parquet');
+      writeFileSync(lacking, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'time', data: [new Date(0)], type: 'TIMESTAMP' }, { name: 'symbol', data: ['A'], type: 'STRING' }] })));
+      await expect(parquetRowGroups(lacking)).rejects.toThrow(/: the Parquet file lacks column\(s\) 'open', 'high', 'low', 'close', 'volume' \(it has time, symbol\)/);
+    });
+
+    it('reads each row group alone, a middle run of them and a range that cuts groups to exactly the loader’s bars of those rows, with their file rows as lines', async () => {
+      const whole = await loadBarsParquet(file);
+      const ranges: [number, number][] = [[0, 1200], [1200, 2400], [2400, 3600], [3600, 4800], [4800, 5000], [1200, 3600], [1001, 3599], [0, 5000]];
+      for (const [rowStart, rowEnd] of ranges) {
+        const got = await read(file, { rowStart, rowEnd });
+        // Row r holds bar r >> 1 of leg r & 1: the bars of [rowStart, rowEnd) per leg, in order of first sight.
+        const legs = (['ETHA', 'ETHV'] as const).map((sym, j) => ({ sym, j, first: Math.ceil((rowStart - j) / 2), end: Math.ceil((rowEnd - j) / 2) }));
+        if (rowStart % 2 === 1) legs.reverse();
+        expect([...got.keys()], `${rowStart}-${rowEnd}`).toEqual(legs.map((l) => l.sym));
+        for (const { sym, j, first, end } of legs) {
+          const b = got.get(sym)!;
+          const s = whole.get(sym)!;
+          const what = `${sym} rows ${rowStart}-${rowEnd}`;
+          expect(b.length, what).toBe(end - first);
+          for (const k of COLS) expect(Array.from(b[k].subarray(0, b.length)), `${what} ${k}`).toEqual(Array.from(s[k].subarray(first, end)));
+          expect(Array.from(b.line.subarray(0, b.length)), `${what} line`).toEqual(Array.from({ length: end - first }, (_, i) => 2 * (first + i) + j + 1));
+        }
+      }
+    });
+
+    it('puts each row group’s rows in the builders before the next group is read, and calls onRows once a group with the rows so far', async () => {
+      const seen: { rowsDone: number; inBuilders: number }[] = [];
+      const made: string[] = [];
+      const builders = new Map<string, SeriesBuilder>();
+      const got = await read(file, {
+        rowStart: 1200,
+        rowEnd: 4800,
+        newBuilder: (symbol) => {
+          made.push(symbol);
+          const b = new SeriesBuilder(symbol);
+          builders.set(symbol, b);
+          return b;
+        },
+        onRows: (rowsDone) => seen.push({ rowsDone, inBuilders: [...builders.values()].reduce((a, b) => a + b.length, 0) }),
+      });
+      expect(seen).toEqual([1200, 2400, 3600].map((rowsDone) => ({ rowsDone, inBuilders: rowsDone })));
+      expect(made).toEqual(['ETHA', 'ETHV']);
+      for (const [sym, b] of got) expect(b).toBe(builders.get(sym));
+      // Only kept symbols get a builder; the others' rows are still read and counted.
+      made.length = 0;
+      seen.length = 0;
+      builders.clear();
+      const kept = await read(file, { symbols: ['ETHV'], rowStart: 2400, rowEnd: 5000, newBuilder: (symbol) => (made.push(symbol), new SeriesBuilder(symbol)), onRows: (rowsDone) => seen.push({ rowsDone, inBuilders: 0 }) });
+      expect(made).toEqual(['ETHV']);
+      expect([...kept.keys()]).toEqual(['ETHV']);
+      expect(kept.get('ETHV')!.length).toBe(1300);
+      expect(seen.map((s) => s.rowsDone)).toEqual([1200, 2400, 2600]);
+    });
+
+    it('names the file row of a bad value in the third row group when that group is read alone, and reads the groups around it', async () => {
+      const bad = grouped('groups-bad.parquet', 2400 + 57);
+      expect(await readError(bad, { rowStart: 2400, rowEnd: 3600 })).toBe("FILE: row 2458: column 'open': -1 must be positive");
+      expect(await readError(bad, { rowStart: 1200, rowEnd: 3600 })).toBe("FILE: row 2458: column 'open': -1 must be positive");
+      expect((await read(bad, { rowStart: 1200, rowEnd: 2400 })).get('ETHA')!.length).toBe(600);
+      expect((await read(bad, { rowStart: 3600, rowEnd: 5000 })).get('ETHV')!.length).toBe(700);
+      expect(await loadError(bad)).toBe("FILE: row 2458: column 'open': -1 must be positive");
+    });
   });
 });

@@ -10,23 +10,36 @@
  * at a time), and a bad value is a UserError naming the file, the row (1-based, as a viewer shows
  * it) and the column.
  *
+ * The rows are read one row group at a time (readParquetRows), each group's rows put in the
+ * builders before the next is decoded, so that a reader in another thread, given builders in shared
+ * memory, can publish each group's bars as it goes; a part of a file is a run of row groups
+ * (parquetRowGroups). The loader reads them all the same way.
+ *
  * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
  * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
  */
 import { writeFile, type FileHandle } from 'node:fs/promises';
+import type * as hyparquetModule from 'hyparquet';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
 
 const MAGIC = 'PAR1';
 
-/** A decoded page of one column: rows [start, end) of the file (numbers, times as epoch ms, or symbol cells). */
+/**
+ * A decoded page of one column (numbers, times as epoch ms, or symbol cells) holding the file's rows
+ * [start, end) to be read; data[0] is row `base` (a page can begin before the rows read).
+ */
 interface Page {
   start: number;
   end: number;
+  base: number;
   data: ArrayLike<unknown>;
 }
 const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
+/** Room reserved beyond a symbol's projected bar count (unused room costs address space only; see series-builder.ts). */
+const RESERVE_MARGIN = 1.1;
 
 /** Whether the file starts with Parquet's magic bytes (the format is told by content, not by name). */
 export async function isParquetFile(file: string): Promise<boolean> {
@@ -79,18 +92,79 @@ function int64Times(data: BigInt64Array, unit: TimeUnit, into: Float64Array, off
 /** Loads a Parquet bar file into the same series as loadBarsCsv. */
 export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): Promise<Map<string, BarSeries>> {
   const { fh, size } = await openDataFile(file);
+  let builders: Map<string, SeriesBuilder>;
   try {
-    return await readParquet(file, fh, size, opts);
+    builders = await readParquetRows(file, fh, size, { symbols: opts.symbols, onProgress: opts.onProgress });
+  } finally {
+    await fh.close();
+  }
+  const out = new Map<string, BarSeries>();
+  for (const [name, b] of builders) {
+    out.set(name, finishSeries(b, (first, second, iso) => `${file}: row ${second}: a second bar for ${name} at ${iso} (the first is row ${first})`));
+  }
+  return out;
+}
+
+/** A file's row count and its row groups' rows (absolute, 0-based, end exclusive). */
+export interface ParquetRowGroups {
+  rows: number;
+  groups: { rowStart: number; rowEnd: number }[];
+}
+
+/**
+ * The row groups of a Parquet bar file, from its metadata: the parts a reader can read apart
+ * (readParquetRows over a run of them); empty ones left out. Throws the loader's UserErrors for a
+ * file that is not Parquet or lacks a bar column.
+ */
+export async function parquetRowGroups(file: string): Promise<ParquetRowGroups> {
+  const { fh, size } = await openDataFile(file);
+  try {
+    const { metadata } = await parquetFooter(file, fh, size);
+    // Rows beyond the file's count (metadata at odds with itself) are not read: left out here too.
+    const rows = Number(metadata.num_rows);
+    const groups = rowGroupRanges(metadata)
+      .map((g) => ({ rowStart: g.rowStart, rowEnd: Math.min(g.rowEnd, rows) }))
+      .filter((g) => g.rowEnd > g.rowStart);
+    return { rows, groups };
   } finally {
     await fh.close();
   }
 }
 
-async function readParquet(file: string, fh: FileHandle, size: number, opts: LoadCsvOptions): Promise<Map<string, BarSeries>> {
-  const { parquetMetadataAsync, parquetRead } = await import('hyparquet');
-  // The parts the reader asks for, read from the file straight into their own memory (the whole
-  // file read first, then sliced, was a copy of it too).
-  const source = {
+export interface ParquetRowsOptions {
+  /** Keep only these symbols (others are still validated). Default: all. */
+  symbols?: readonly string[] | undefined;
+  /** The first row to read (0-based; default 0) and the row after the last (default: the file's rows). */
+  rowStart?: number | undefined;
+  rowEnd?: number | undefined;
+  /** The builder of a kept symbol met for the first time (default: a SeriesBuilder). */
+  newBuilder?: ((symbol: string) => SeriesBuilder) | undefined;
+  /** Called after each row group's rows are in the builders, with the rows read so far (from rowStart). */
+  onRows?: ((rowsDone: number) => void) | undefined;
+  /** Called with bytes read and the file size (once, when the rows are read). */
+  onProgress?: ((bytesRead: number, totalBytes: number) => void) | undefined;
+}
+
+type Hyparquet = typeof hyparquetModule;
+
+/** The rows of each row group, absolute. */
+function rowGroupRanges(metadata: FileMetaData): { rowStart: number; rowEnd: number }[] {
+  let at = 0;
+  return metadata.row_groups.map((g) => {
+    const rowStart = at;
+    at += Number(g.num_rows);
+    return { rowStart, rowEnd: at };
+  });
+}
+
+/**
+ * The file's metadata, read through `source` (the parts the reader asks for, read from the file
+ * straight into their own memory), and its columns by lower-case name; UserErrors for a file that
+ * is not Parquet or lacks a bar column.
+ */
+async function parquetFooter(file: string, fh: FileHandle, size: number): Promise<{ hyparquet: Hyparquet; source: AsyncBuffer; metadata: FileMetaData; lower: Map<string, string> }> {
+  const hyparquet = await import('hyparquet');
+  const source: AsyncBuffer = {
     byteLength: size,
     slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
       const to = Math.min(end ?? size, size);
@@ -105,7 +179,7 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
   };
   let metadata;
   try {
-    metadata = await parquetMetadataAsync(source);
+    metadata = await hyparquet.parquetMetadataAsync(source);
   } catch (err) {
     throw new UserError(`${file}: not a readable Parquet file (${(err as Error).message}). Fix: write it with a Parquet library (pandas: df.to_parquet), or give a CSV bar file.`, 'TANDEM_FILE_INVALID');
   }
@@ -115,8 +189,176 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
   if (missing.length) {
     throw new UserError(`${file}: the Parquet file lacks column(s) ${missing.map((c) => `'${c}'`).join(', ')} (it has ${names.join(', ')}); expected columns ${CSV_COLUMNS.join(', ')}`, 'TANDEM_FILE_INVALID');
   }
-  const wanted = CSV_COLUMNS.map((c) => lower.get(c)!);
+  // Row groups short of the rows the file says it has: the rows after them are missing.
+  const groups = rowGroupRanges(metadata);
+  const inGroups = groups.length ? groups[groups.length - 1]!.rowEnd : 0;
+  if (inGroups < Number(metadata.num_rows)) {
+    throw new UserError(`${file}: cannot read the Parquet data (column '${lower.get('time')!}': rows ${inGroups + 1} to ${Number(metadata.num_rows)} missing). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
+  }
+  return { hyparquet, source, metadata, lower };
+}
+
+/** The builders a reading fills, by symbol in order of first sight, and the symbol of the row last read. */
+class BuilderSink {
+  readonly builders = new Map<string, SeriesBuilder>();
+  /** The symbol cell of the row last read and its builder (null: not kept), across row groups. */
+  lastSym: unknown = undefined;
+  lastBuilder: SeriesBuilder | null = null;
+  // The last few distinct symbol values and their builders, so rows alternating between the legs
+  // cost an identity check rather than a trim and two lookups a row.
+  private readonly recent: { sym: unknown; builder: SeriesBuilder | null }[] = [];
+  private nextSlot = 0;
+
+  constructor(
+    private readonly keep: ReadonlySet<string> | null,
+    private readonly newBuilder: (symbol: string) => SeriesBuilder,
+  ) {}
+
+  /** The builder of a row's symbol value (null: not kept; undefined: not a symbol). */
+  builderOf(sym: unknown): SeriesBuilder | null | undefined {
+    for (const r of this.recent) if (r.sym === sym) return r.builder;
+    if (typeof sym !== 'string' || sym.trim() === '') return undefined;
+    const name = sym.trim();
+    let b: SeriesBuilder | null = null;
+    if (!this.keep || this.keep.has(name)) {
+      b = this.builders.get(name) ?? null;
+      if (!b) this.builders.set(name, (b = this.newBuilder(name)));
+    }
+    if (this.recent.length < 8) this.recent.push({ sym, builder: b });
+    else this.recent[this.nextSlot++ % 8] = { sym, builder: b };
+    return b;
+  }
+}
+
+/**
+ * Each kept symbol's bars in a row group's symbol pages (its builder made at its first row); an
+ * invalid symbol stops the count (the walk reports it).
+ */
+function countBars(sink: BuilderSink, symbolPages: Page[]): Map<SeriesBuilder, number> {
+  const counts = new Map<SeriesBuilder, number>();
+  let lastSym: unknown = undefined;
+  let lastBuilder: SeriesBuilder | null = null;
+  let run = 0;
+  count: for (const pg of symbolPages) {
+    const symbol = pg.data;
+    const end = pg.end - pg.base;
+    for (let k = pg.start - pg.base; k < end; k++) {
+      const sym = symbol[k];
+      if (sym !== lastSym) {
+        const b = sink.builderOf(sym);
+        if (b === undefined) break count;
+        if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
+        lastSym = sym;
+        lastBuilder = b;
+        run = 0;
+      }
+      run++;
+    }
+  }
+  if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
+  return counts;
+}
+
+/** A row group's pages of time, symbol, open, high, low, close and volume, each list in row order. */
+type GroupColumns = [Page[], Page[], Page[], Page[], Page[], Page[], Page[]];
+
+/**
+ * Puts the rows [from, to) of a row group into their symbols' builders, checking each row (the
+ * UserErrors name the file's row, 1-based, and the column; `names` are the file's column names
+ * and `cells` the raw values of cells that were not numbers or times, by column and row).
+ */
+function walkRows(
+  file: string,
+  names: Record<'time' | (typeof NUMERIC)[number], string>,
+  sink: BuilderSink,
+  columns: GroupColumns,
+  cells: { raw: Map<string, Map<number, unknown>>; timeErrors: Map<number, string> },
+  from: number,
+  to: number,
+): void {
+  const { raw, timeErrors } = cells;
+  const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
+  const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
+  // A row's time and numbers, handed to its builder by index (SeriesBuilder.addRow).
+  const values = new Float64Array(6);
+  let lastSym = sink.lastSym;
+  let lastBuilder = sink.lastBuilder;
+  const pageAt = columns.map(() => 0);
+  // The rows in segments where no column changes page: within one, each column is one array read
+  // at the row minus its page's first row.
+  for (let row = from; row < to; ) {
+    let segEnd = to;
+    for (let c = 0; c < 7; c++) {
+      const list = columns[c]!;
+      while (list[pageAt[c]!]!.end <= row) pageAt[c]!++;
+      segEnd = Math.min(segEnd, list[pageAt[c]!]!.end);
+    }
+    const [pt, ps, po, ph, pl, pc, pv] = columns.map((list, c) => list[pageAt[c]!]!) as [Page, Page, Page, Page, Page, Page, Page];
+    const time = pt.data as Float64Array;
+    const symbol = ps.data;
+    const open = po.data as Float64Array;
+    const high = ph.data as Float64Array;
+    const low = pl.data as Float64Array;
+    const close = pc.data as Float64Array;
+    const volume = pv.data as Float64Array;
+    const [dt, ds, dop, dh, dl, dc, dv] = [pt.base, ps.base, po.base, ph.base, pl.base, pc.base, pv.base];
+    for (let i = row; i < segEnd; i++) {
+      const sym = symbol[i - ds];
+      if (sym !== lastSym) {
+        const b = sink.builderOf(sym);
+        if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
+        lastSym = sym;
+        lastBuilder = b;
+      }
+      const t = time[i - dt]!;
+      if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
+      if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(names.time, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
+      // Positive prices, volume zero or more (NaN fails both); the messages below say which and why.
+      const o = open[i - dop]!;
+      const hi = high[i - dh]!;
+      const lo = low[i - dl]!;
+      const cl = close[i - dc]!;
+      const vo = volume[i - dv]!;
+      if (!(o > 0 && hi > 0 && lo > 0 && cl > 0 && vo >= 0 && o + hi + lo + cl + vo < Infinity)) {
+        for (let k = 0; k < 5; k++) {
+          const v = [o, hi, lo, cl, vo][k]!;
+          if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(names[NUMERIC[k]!], i, v)} is not a number`, 'TANDEM_FILE_INVALID');
+          if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
+        }
+      }
+      if (lastBuilder !== null) {
+        values[0] = t;
+        values[1] = o;
+        values[2] = hi;
+        values[3] = lo;
+        values[4] = cl;
+        values[5] = vo;
+        lastBuilder.addRow(values, 0, 1, i + 1);
+      }
+    }
+    row = segEnd;
+  }
+  sink.lastSym = lastSym;
+  sink.lastBuilder = lastBuilder;
+}
+
+/**
+ * Reads the rows [rowStart, rowEnd) of a Parquet bar file into a builder per kept symbol, in order
+ * of first sight, one row group at a time: each group is decoded, its rows put in the builders and
+ * onRows called before the next group is decoded, so a reader in another thread can publish each
+ * group's bars (csv-stream.ts's readers give builders in shared memory). A range that cuts a row
+ * group reads that group's pages across the cut and keeps only the range's rows. Rows in errors
+ * and each bar's `line` are the file's rows, 1-based, whatever the range.
+ */
+export async function readParquetRows(file: string, fh: FileHandle, size: number, opts: ParquetRowsOptions = {}): Promise<Map<string, SeriesBuilder>> {
+  const { hyparquet, source, metadata, lower } = await parquetFooter(file, fh, size);
   const n = Number(metadata.num_rows);
+  const rangeStart = opts.rowStart ?? 0;
+  const rangeEnd = opts.rowEnd ?? n;
+  if (!(Number.isSafeInteger(rangeStart) && Number.isSafeInteger(rangeEnd) && rangeStart >= 0 && rangeStart <= rangeEnd && rangeEnd <= n)) {
+    throw new Error(`${file}: rows ${rangeStart} to ${rangeEnd} are not a range of its ${n} rows`);
+  }
+  const wanted = CSV_COLUMNS.map((c) => lower.get(c)!);
   // Column by column as each row group is decoded, into typed arrays: no row objects. A cell that
   // is not a number (or, for `time`, not a timestamp, epoch ms or ISO text) becomes NaN and keeps
   // its raw value for the error message.
@@ -131,187 +373,96 @@ async function readParquet(file: string, fh: FileHandle, size: number, opts: Loa
     timeUnit = lt?.type === 'TIMESTAMP' ? lt.unit : e.converted_type === 'TIMESTAMP_MICROS' ? 'MICROS' : 'MILLIS';
     return { ...e, converted_type: undefined, logical_type: undefined };
   });
-  // Each column's decoded pages as the reader hands them over (doubles kept as they are): copied
-  // once, row by row into each symbol's columns, not first into columns of the whole file (fresh
-  // memory costs its page faults). Columns are paged apart: their pages start at different rows.
+  const readMetadata = { ...metadata, schema };
   const numericNames = NUMERIC.map((c) => lower.get(c)!);
-  const pages = new Map<string, Page[]>([timeName, symbolName, ...numericNames].map((name) => [name, []]));
-  const raw = new Map<string, Map<number, unknown>>();
-  const timeErrors = new Map<number, string>();
-  try {
-    await parquetRead({
-      file: source,
-      metadata: { ...metadata, schema },
-      columns: wanted,
-      parsers: {
-        timestampFromMilliseconds: (v: bigint) => Number(v),
-        timestampFromMicroseconds: (v: bigint) => Number(v / 1000n),
-        timestampFromNanoseconds: (v: bigint) => Number(v / 1_000_000n),
-      },
-      onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
-        const end = Math.min(rowEnd, n);
-        if (end <= rowStart) return;
-        const list = pages.get(columnName)!;
-        if (columnName === symbolName) {
-          list.push({ start: rowStart, end, data: columnData });
-          return;
-        }
-        // Doubles as they are (a NaN among them needs no raw value: it prints as NaN); raw INT64 times converted.
-        if (columnData instanceof Float64Array) {
-          list.push({ start: rowStart, end, data: columnData });
-          return;
-        }
-        const into = new Float64Array(end - rowStart);
-        list.push({ start: rowStart, end, data: into });
-        if (columnData instanceof BigInt64Array && columnName === timeName && timeUnit !== null) {
-          int64Times(columnData, timeUnit, into, 0, end - rowStart);
-          return;
-        }
-        for (let r = rowStart; r < end; r++) {
-          const v: unknown = columnData[r - rowStart];
-          let x = toNumber(v);
-          if (typeof v === 'string' && columnName === timeName) {
-            const t = parseTime(v.trim());
-            if (typeof t === 'string') timeErrors.set(r, t);
-            else x = t;
+  const sink = new BuilderSink(opts.symbols ? new Set(opts.symbols) : null, opts.newBuilder ?? ((symbol) => new SeriesBuilder(symbol)));
+  const columnNames = { time: timeName, open: numericNames[0]!, high: numericNames[1]!, low: numericNames[2]!, close: numericNames[3]!, volume: numericNames[4]! };
+
+  for (const group of rowGroupRanges(metadata)) {
+    const from = Math.max(group.rowStart, rangeStart);
+    const to = Math.min(group.rowEnd, rangeEnd);
+    if (to <= from) continue;
+    // Each column's decoded pages as the reader hands them over (doubles kept as they are): copied
+    // once, row by row into each symbol's columns, not first into columns of the whole file (fresh
+    // memory costs its page faults). Columns are paged apart: their pages start at different rows.
+    const pages = new Map<string, Page[]>([timeName, symbolName, ...numericNames].map((name) => [name, []]));
+    const raw = new Map<string, Map<number, unknown>>();
+    const timeErrors = new Map<number, string>();
+    try {
+      await hyparquet.parquetRead({
+        file: source,
+        metadata: readMetadata,
+        columns: wanted,
+        rowStart: from,
+        rowEnd: to,
+        parsers: {
+          timestampFromMilliseconds: (v: bigint) => Number(v),
+          timestampFromMicroseconds: (v: bigint) => Number(v / 1000n),
+          timestampFromNanoseconds: (v: bigint) => Number(v / 1_000_000n),
+        },
+        onChunk: ({ columnName, columnData, rowStart: base, rowEnd }) => {
+          // A chunk is decoded pages: where the range cuts the group, they reach beyond it.
+          const start = Math.max(base, from);
+          const end = Math.min(rowEnd, to);
+          if (end <= start) return;
+          const list = pages.get(columnName)!;
+          // Symbols and doubles as they are (a NaN among doubles needs no raw value: it prints as NaN).
+          if (columnName === symbolName || columnData instanceof Float64Array) {
+            list.push({ start, end, base, data: columnData });
+            return;
           }
-          if (Number.isNaN(x)) {
-            let m = raw.get(columnName);
-            if (!m) raw.set(columnName, (m = new Map()));
-            m.set(r, v);
+          // Others converted, only the range's rows.
+          const into = new Float64Array(end - start);
+          list.push({ start, end, base: start, data: into });
+          if (columnData instanceof BigInt64Array && columnName === timeName && timeUnit !== null) {
+            int64Times(columnData.subarray(start - base), timeUnit, into, 0, end - start);
+            return;
           }
-          into[r - rowStart] = x;
-        }
-      },
-    });
-    opts.onProgress?.(size, size);
-  } catch (err) {
-    throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
-  }
-  // Every column's pages in row order, covering the rows without a gap.
-  for (const [name, list] of pages) {
-    list.sort((a, b) => a.start - b.start);
-    let covered = 0;
-    for (const pg of list) {
-      if (pg.start !== covered) break;
-      covered = pg.end;
+          for (let r = start; r < end; r++) {
+            const v: unknown = columnData[r - base];
+            let x = toNumber(v);
+            if (typeof v === 'string' && columnName === timeName) {
+              const t = parseTime(v.trim());
+              if (typeof t === 'string') timeErrors.set(r, t);
+              else x = t;
+            }
+            if (Number.isNaN(x)) {
+              let m = raw.get(columnName);
+              if (!m) raw.set(columnName, (m = new Map()));
+              m.set(r, v);
+            }
+            into[r - start] = x;
+          }
+        },
+      });
+    } catch (err) {
+      throw new UserError(`${file}: cannot read the Parquet data (${(err as Error).message}). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
     }
-    if (covered !== n) throw new UserError(`${file}: cannot read the Parquet data (column '${name}': rows ${covered + 1} to ${n} missing). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
-  }
-  const keep = opts.symbols ? new Set(opts.symbols) : null;
-  const builders = new Map<string, SeriesBuilder>();
-  const at = (row: number, c: string) => `${file}: row ${row + 1}: column '${c}'`;
-  const rawOf = (c: string, row: number, v: number) => String(raw.get(c)?.get(row) ?? v);
-  // The builder of a row's symbol value (null: not kept; undefined: not a symbol). The last few
-  // distinct values are remembered, so rows alternating between the legs cost an identity check
-  // rather than a trim and two lookups a row.
-  const recent: { sym: unknown; builder: SeriesBuilder | null }[] = [];
-  let nextSlot = 0;
-  const builderOf = (sym: unknown): SeriesBuilder | null | undefined => {
-    for (const r of recent) if (r.sym === sym) return r.builder;
-    if (typeof sym !== 'string' || sym.trim() === '') return undefined;
-    const name = sym.trim();
-    let b: SeriesBuilder | null = null;
-    if (!keep || keep.has(name)) {
-      b = builders.get(name) ?? null;
-      if (!b) builders.set(name, (b = new SeriesBuilder(name)));
-    }
-    if (recent.length < 8) recent.push({ sym, builder: b });
-    else recent[nextSlot++ % 8] = { sym, builder: b };
-    return b;
-  };
-  // Each symbol's bars counted first, so that its columns are made once at their size (and the
-  // builders in the order of the symbols' first rows); an invalid symbol stops the count, the loop
-  // below reports it.
-  {
-    const counts = new Map<SeriesBuilder, number>();
-    let lastSym: unknown = undefined;
-    let lastBuilder: SeriesBuilder | null = null;
-    let run = 0;
-    const flush = () => {
-      if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
-    };
-    count: for (const pg of pages.get(symbolName)!) {
-      const symbol = pg.data;
-      for (let k = 0; k < pg.end - pg.start; k++) {
-        const sym = symbol[k];
-        if (sym !== lastSym) {
-          const b = builderOf(sym);
-          if (b === undefined) break count;
-          flush();
-          lastSym = sym;
-          lastBuilder = b;
-          run = 0;
-        }
-        run++;
+    // Every column's pages in row order, covering the group's rows in the range without a gap.
+    for (const [name, list] of pages) {
+      list.sort((a, b) => a.start - b.start);
+      let covered = from;
+      for (const pg of list) {
+        if (pg.start !== covered) break;
+        covered = pg.end;
       }
+      if (covered !== to) throw new UserError(`${file}: cannot read the Parquet data (column '${name}': rows ${covered + 1} to ${to} missing). Fix: check that the file is complete and uses plain column types.`, 'TANDEM_FILE_INVALID');
     }
-    flush();
-    for (const [b, count] of counts) b.reserve(count);
-  }
-  let lastSym: unknown = undefined;
-  let lastBuilder: SeriesBuilder | null = null;
-  // The rows in segments where no column changes page: within one, each column is one array read
-  // at the row minus its page's start.
-  const columns = [timeName, symbolName, ...numericNames].map((name) => ({ list: pages.get(name)!, at: 0 }));
-  // A row's time and numbers, handed to its builder by index (SeriesBuilder.addRow).
-  const cells = new Float64Array(6);
-  for (let row = 0; row < n; ) {
-    let segEnd = n;
-    for (const c of columns) {
-      while (c.list[c.at]!.end <= row) c.at++;
-      segEnd = Math.min(segEnd, c.list[c.at]!.end);
+    // Each symbol's bars in the group counted first, so that its columns grow at most once for the
+    // group (and the builders come in the order of the symbols' first rows). A column too small for
+    // the group is made, in one step, as large as the symbol's share of the rows so far projects for
+    // the whole range (with a margin): reserving only the group's bars would copy the bars so far
+    // at every group.
+    for (const [b, count] of countBars(sink, pages.get(symbolName)!)) {
+      const need = b.length + count;
+      if (need > b.capacity) b.reserve(Math.max(need, Math.min(((need * (rangeEnd - rangeStart)) / (to - rangeStart)) * RESERVE_MARGIN + 256, rangeEnd - rangeStart)));
     }
-    const [pt, ps, po, ph, pl, pc, pv] = columns.map((c) => c.list[c.at]!) as [Page, Page, Page, Page, Page, Page, Page];
-    const time = pt.data as Float64Array;
-    const symbol = ps.data;
-    const open = po.data as Float64Array;
-    const high = ph.data as Float64Array;
-    const low = pl.data as Float64Array;
-    const close = pc.data as Float64Array;
-    const volume = pv.data as Float64Array;
-    const [dt, ds, dop, dh, dl, dc, dv] = [pt.start, ps.start, po.start, ph.start, pl.start, pc.start, pv.start];
-    for (let i = row; i < segEnd; i++) {
-      const sym = symbol[i - ds];
-      if (sym !== lastSym) {
-        const b = builderOf(sym);
-        if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
-        lastSym = sym;
-        lastBuilder = b;
-      }
-      const t = time[i - dt]!;
-      if (timeErrors.size > 0 && timeErrors.has(i)) throw new UserError(`${at(i, 'time')}: ${timeErrors.get(i)}`, 'TANDEM_FILE_INVALID');
-      if (!Number.isSafeInteger(t)) throw new UserError(`${at(i, 'time')}: ${rawOf(timeName, i, t)} is not a time (epoch milliseconds or a timestamp)`, 'TANDEM_FILE_INVALID');
-      // Positive prices, volume zero or more (NaN fails both); the messages below say which and why.
-      const o = open[i - dop]!;
-      const hi = high[i - dh]!;
-      const lo = low[i - dl]!;
-      const cl = close[i - dc]!;
-      const vo = volume[i - dv]!;
-      if (!(o > 0 && hi > 0 && lo > 0 && cl > 0 && vo >= 0 && o + hi + lo + cl + vo < Infinity)) {
-        for (let k = 0; k < 5; k++) {
-          const v = [o, hi, lo, cl, vo][k]!;
-          if (!Number.isFinite(v)) throw new UserError(`${at(i, NUMERIC[k]!)}: ${rawOf(lower.get(NUMERIC[k]!)!, i, v)} is not a number`, 'TANDEM_FILE_INVALID');
-          if (k === 4 ? v < 0 : v <= 0) throw new UserError(`${at(i, NUMERIC[k]!)}: ${v} must be ${k === 4 ? 'zero or more' : 'positive'}`, 'TANDEM_FILE_INVALID');
-        }
-      }
-      if (lastBuilder !== null) {
-        cells[0] = t;
-        cells[1] = o;
-        cells[2] = hi;
-        cells[3] = lo;
-        cells[4] = cl;
-        cells[5] = vo;
-        lastBuilder.addRow(cells, 0, 1, i + 1);
-      }
-    }
-    row = segEnd;
+    const columns = [timeName, symbolName, ...numericNames].map((name) => pages.get(name)!) as GroupColumns;
+    walkRows(file, columnNames, sink, columns, { raw, timeErrors }, from, to);
+    opts.onRows?.(to - rangeStart);
   }
-  const out = new Map<string, BarSeries>();
-  for (const [name, b] of builders) {
-    out.set(name, finishSeries(b, (first, second, iso) => `${file}: row ${second}: a second bar for ${name} at ${iso} (the first is row ${first})`));
-  }
-  return out;
+  opts.onProgress?.(size, size);
+  return sink.builders;
 }
 
 /** Writes series as a Parquet bar file: rows by time, then symbol; times as TIMESTAMP_MILLIS (UTC). */
