@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { alignBars } from '../src/backtest/align.ts';
 import { backtestFile, backtestNodeFile } from '../src/backtest/backtest-file.ts';
 import { loadBarsCsv, type BarSeries } from '../src/backtest/csv.ts';
+import { loadBarsParquet } from '../src/backtest/parquet.ts';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { BarStream, BarStreamRestart } from '../src/backtest/bar-stream.ts';
 import { backtestJson } from '../src/backtest/output.ts';
 import type { RiskLimits } from '../src/engine/risk.ts';
@@ -41,6 +43,27 @@ function pairText(): string {
     if (k % 7 === 0) out.push(lines[k]!.replace(/,(YYY|XXX),/, ',ZZZ,'));
   }
   return out.join('\n') + '\n';
+}
+
+/** The CSV text's rows as a Parquet file of 1,000-row groups (so a part is a run of groups), one price made bad if asked. */
+function parquetOf(name: string, text: string, badOpenRow?: number): string {
+  const rows = text.trimEnd().split('\n').slice(1).map((l) => l.split(','));
+  const cols = [0, 1, 2, 3, 4].map(() => new Float64Array(rows.length));
+  rows.forEach((r, i) => [2, 3, 4, 5, 6].forEach((c, k) => (cols[k]![i] = Number(r[c]))));
+  if (badOpenRow !== undefined) {
+    expect(badOpenRow).toBeLessThan(rows.length);
+    cols[0]![badOpenRow] = -1;
+  }
+  const f = join(dir, name);
+  writeFileSync(f, new Uint8Array(parquetWriteBuffer({
+    columnData: [
+      { name: 'time', data: rows.map((r) => BigInt(Date.parse(r[0]!))), type: 'TIMESTAMP', nullable: false },
+      { name: 'symbol', data: rows.map((r) => r[1]!), type: 'STRING', nullable: false },
+      ...(['open', 'high', 'low', 'close', 'volume'] as const).map((c, k) => ({ name: c, data: cols[k]!, type: 'DOUBLE' as const, nullable: false })),
+    ],
+    rowGroupSize: 1000,
+  })));
+  return f;
 }
 
 /** Each series' columns as plain arrays (a typed array's view of shared memory compares by value this way). */
@@ -174,15 +197,37 @@ describe('BarStream', () => {
   });
 });
 
+describe('BarStream over Parquet', () => {
+  it('reads runs of row groups in threads: the aligned bars and series of loadBarsParquet, and its errors', async () => {
+    const text = pairText();
+    const f = parquetOf('pair.parquet', text);
+    const want = await loadBarsParquet(f, { symbols: ['YYY', 'XXX', 'ZZZ'] });
+    const stream = await BarStream.open(f, ['YYY', 'XXX', 'ZZZ'], { parts: 3 });
+    expect([...stream.aligned('YYY', 'XXX')]).toEqual([...alignBars(want.get('YYY')!, want.get('XXX')!)]);
+    const finished = await stream.finish();
+    expect(finished.sorted).toBe(true);
+    expect(plain(await finished.series())).toEqual(plain(want));
+
+    // A bad price in the last part: the same message as the loader's, with its row.
+    const bad = parquetOf('bad.parquet', text, 6500);
+    const wantBad = await errorOf(loadBarsParquet(bad, { symbols: ['YYY', 'XXX'] }));
+    expect(wantBad).toMatch(/bad\.parquet: row 6501: column 'open': -1 must be positive/);
+    const s2 = await BarStream.open(bad, ['YYY', 'XXX'], { parts: 3 });
+    expect(() => [...s2.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
+    expect(await errorOf(s2.finish())).toBe(wantBad);
+  });
+});
+
 describe('backtests over a bar stream', () => {
   const pair = (y = 'YYY', x = 'XXX') => testParams({ bar: '5min', transform: 'log', lookback: 60, entryZ: 1.5, exitZ: 0.3, stopZ: 3, legs: { y: { symbol: y, secType: 'STK', exchange: 'SMART', currency: 'USD' }, x: { symbol: x, secType: 'STK', exchange: 'SMART', currency: 'USD' } } });
   // Shared contracts allowed: the file has three symbols for two pairs.
   const config = (name: string, y?: string, x?: string) => ({ file: `${name}.yaml`, name, costs: { slippageBps: 1 }, allowSharedContracts: true, strategy: pair(y, x) as never });
 
-  it('give the result of the file read first, on the spec runner and on the live node', async () => {
+  it('give the result of the file read first, on the spec runner and on the live node, from CSV and Parquet', async () => {
     const f = file('bt.csv', pairText());
-    for (const rules of ['spec', 'live'] as const) {
-      const base = { config: config('one'), dataFile: f, startingCash: 100_000, risk: OPEN_LIMITS, rules, progress: false };
+    const pq = parquetOf('bt.parquet', pairText());
+    for (const [rules, dataFile] of [['spec', f], ['live', f], ['spec', pq], ['live', pq]] as const) {
+      const base = { config: config('one'), dataFile, startingCash: 100_000, risk: OPEN_LIMITS, rules, progress: false };
       const read = await backtestFile({ ...base, stream: false });
       const streamed = await backtestFile({ ...base, stream: SMALL_READS });
       expect(read.result.trades.length, rules).toBeGreaterThan(3);

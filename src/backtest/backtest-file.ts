@@ -213,7 +213,7 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   return { out: out!.value, pairs };
 }
 
-/** Whether to read the file while the run goes (`stream` forces it either way; else a large CSV file). */
+/** Whether to read the file while the run goes (`stream` forces it either way; else a large file, CSV or Parquet). */
 async function streamable(dataFile: string, stream: boolean | object | undefined): Promise<boolean> {
   if (stream === false) return false;
   let size: number;
@@ -222,12 +222,9 @@ async function streamable(dataFile: string, stream: boolean | object | undefined
   } catch {
     return false; // the loader says what is wrong with the file
   }
-  if (stream === undefined) {
-    const { STREAM_MIN_BYTES } = await import('./bar-stream.ts');
-    if (size < STREAM_MIN_BYTES) return false;
-  }
-  const { isParquetFile } = await import('./parquet.ts');
-  return !(await isParquetFile(dataFile));
+  if (stream !== undefined) return true;
+  const { STREAM_MIN_BYTES } = await import('./bar-stream.ts');
+  return size >= STREAM_MIN_BYTES;
 }
 
 export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestFileResult> {

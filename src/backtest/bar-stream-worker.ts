@@ -51,10 +51,9 @@ try {
       lines = (await rows.readCsvRows(file, fh, size, { symbols, readChunkBytes, newBuilder, range: part, onChunk: (bytes) => publish((kb = Math.floor(bytes / 1024))) })).lines;
       kb = Math.floor((part.end - part.start) / 1024);
     } else {
-      // TEMPORARY cast until the Parquet reader by row groups lands.
-      const { readParquetRows } = (await import('./parquet.ts')) as unknown as { readParquetRows(file: string, fh: unknown, size: number, o: object): Promise<unknown> };
+      const { readParquetRows } = await import('./parquet.ts');
       const kbPerRow = part.bytes / 1024 / Math.max(1, part.rowEnd - part.rowStart);
-      await readParquetRows(file, fh, size, { symbols, newBuilder, rowStart: part.rowStart, rowEnd: part.rowEnd, onRows: (rows: number) => publish((kb = Math.floor(rows * kbPerRow))) });
+      await readParquetRows(file, fh, size, { symbols, newBuilder, rowStart: part.rowStart, rowEnd: part.rowEnd, onRows: (rows) => publish((kb = Math.floor(rows * kbPerRow))) });
     }
   } finally {
     await fh.close();

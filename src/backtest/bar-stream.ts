@@ -83,13 +83,6 @@ const STALL_MS = 120_000;
 
 const WORKER_MODULE = new URL('./bar-stream-worker.ts', import.meta.url);
 
-// TEMPORARY until the Parquet reader by row groups lands.
-interface ParquetApi {
-  isParquetFile(file: string): Promise<boolean>;
-  parquetRowGroups(file: string): Promise<{ rows: number; groups: { rowStart: number; rowEnd: number }[] }>;
-  finishParquetBars(file: string, builders: Map<string, SeriesBuilder>): Map<string, BarSeries>;
-}
-
 export interface BarStreamOptions {
   /** Bytes read at a time (tests: small, so that the backtest catches up with the reading often). */
   readChunkBytes?: number;
@@ -138,7 +131,7 @@ export class BarStream {
     let format: 'csv' | 'parquet';
     try {
       const want = Math.max(1, opts.parts ?? Math.min(availableParallelism(), MAX_PARTS, Math.floor(size / MIN_PART_BYTES)));
-      const { isParquetFile, parquetRowGroups } = (await import('./parquet.ts')) as unknown as ParquetApi;
+      const { isParquetFile, parquetRowGroups } = await import('./parquet.ts');
       format = (await isParquetFile(file)) ? 'parquet' : 'csv';
       specs = format === 'parquet' ? parquetParts(await parquetRowGroups(file), size, want) : await csvParts(fh, size, want);
     } finally {
@@ -426,7 +419,7 @@ export class StreamedBars {
       if (this.format === 'csv') lineOffset += this.messages[p]!.lines;
     });
     if (this.format === 'csv') return finishBars(this.file, whole);
-    const { finishParquetBars } = (await import('./parquet.ts')) as unknown as ParquetApi;
+    const { finishParquetBars } = await import('./parquet.ts');
     return finishParquetBars(this.file, whole);
   }
 }

@@ -98,6 +98,11 @@ export async function loadBarsParquet(file: string, opts: LoadCsvOptions = {}): 
   } finally {
     await fh.close();
   }
+  return finishParquetBars(file, builders);
+}
+
+/** Each symbol's bars sorted by time; a second bar at a time is a UserError naming both rows. */
+export function finishParquetBars(file: string, builders: Map<string, SeriesBuilder>): Map<string, BarSeries> {
   const out = new Map<string, BarSeries>();
   for (const [name, b] of builders) {
     out.set(name, finishSeries(b, (first, second, iso) => `${file}: row ${second}: a second bar for ${name} at ${iso} (the first is row ${first})`));
@@ -501,7 +506,9 @@ export async function writeBarsParquet(file: string, series: BarSeries[]): Promi
       { name: 'symbol', data: symbol, type: 'STRING', nullable: false, codec: 'SNAPPY' },
       ...NUMERIC.map((name, k) => ({ name, data: cols[k]!, type: 'DOUBLE' as const, nullable: false, codec: name === 'volume' ? ('SNAPPY' as const) : ('UNCOMPRESSED' as const) })),
     ],
-    rowGroupSize: 1_000_000,
+    // Row groups of 100,000 rows: a backtest reading the file while it runs (bar-stream.ts) gets
+    // bars a group at a time, ~0.1 s apart rather than ~0.6 s; the file is no bigger, nor slower to read.
+    rowGroupSize: 100_000,
     createdBy: 'tandem',
   });
   await writeFile(file, new Uint8Array(buffer));
