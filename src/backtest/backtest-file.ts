@@ -7,8 +7,6 @@
  * one strategy through the in-process runner under the strategy spec's rules alone (runner.ts,
  * also the engine of sweeps and walk-forward).
  */
-import { statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { StrategyConfig } from '../config/strategy-file.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { createStrategy } from '../strategies/registry.ts';
@@ -166,9 +164,7 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
   let barStream;
   try {
-    // A run that keeps its thread busy (the live node) leaves it a core: the reading threads get the others (at least one).
-    const parts = busyRun ? { parts: Math.max(1, availableParallelism() - 1) } : {};
-    barStream = await BarStream.open(dataFile, symbols, typeof stream === 'object' ? { ...parts, ...stream } : parts);
+    barStream = await BarStream.open(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) });
   } catch (err) {
     // No address space for the shared columns (many symbols of a huge file): read the file first.
     if (!(err instanceof RangeError)) throw err;
@@ -214,17 +210,11 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
 }
 
 /** Whether to read the file while the run goes (`stream` forces it either way; else a large file, CSV or Parquet). */
-async function streamable(dataFile: string, stream: boolean | object | undefined): Promise<boolean> {
+async function streamable(dataFile: string, stream: StreamChoice | undefined): Promise<boolean> {
   if (stream === false) return false;
-  let size: number;
-  try {
-    size = statSync(dataFile).size;
-  } catch {
-    return false; // the loader says what is wrong with the file
-  }
   if (stream !== undefined) return true;
-  const { STREAM_MIN_BYTES } = await import('./bar-stream.ts');
-  return size >= STREAM_MIN_BYTES;
+  const { largeBarFile } = await import('./bar-stream.ts');
+  return largeBarFile(dataFile);
 }
 
 export async function backtestFile(opts: BacktestFileOptions): Promise<BacktestFileResult> {

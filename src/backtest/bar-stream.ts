@@ -21,6 +21,7 @@
  * loop. Every reading thread therefore ends by setting a final state (done, failed, crashed), even
  * on a bug, so a wait never outlives it; `open` returns only once they all run our code.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
@@ -67,6 +68,15 @@ export class BarStreamRestart extends Error {
  * 2-core machine) costs more than the overlap saves.
  */
 export const STREAM_MIN_BYTES = 32 << 20;
+/** Whether a backtest should read `file` while it runs: it is STREAM_MIN_BYTES or more (false when it cannot be read: the loader says why). */
+export function largeBarFile(file: string): boolean {
+  try {
+    return statSync(file).size >= STREAM_MIN_BYTES;
+  } catch {
+    return false;
+  }
+}
+
 /** Parts: one per core, at most this many (beyond, the disk and this thread's share bound the gain), none under MIN_PART_BYTES. */
 const MAX_PARTS = 4;
 const MIN_PART_BYTES = 16 << 20;
@@ -83,11 +93,22 @@ const STALL_MS = 120_000;
 
 const WORKER_MODULE = new URL('./bar-stream-worker.ts', import.meta.url);
 
+/**
+ * Reading threads for a bar stream: one per core for a run that mostly waits for bars (the spec
+ * runner), one per core but one for a run that keeps its own thread busy (the live node; at least
+ * one), and never more than MAX_PARTS.
+ */
+function readingThreads(busyRun: boolean): number {
+  return Math.max(1, Math.min(MAX_PARTS, availableParallelism() - (busyRun ? 1 : 0)));
+}
+
 export interface BarStreamOptions {
   /** Bytes read at a time (tests: small, so that the backtest catches up with the reading often). */
   readChunkBytes?: number;
-  /** Reading threads (default: one per core, see MAX_PARTS). Tests force several on small files. */
+  /** Reading threads (default: readingThreads(busyRun), fewer for a small file). Tests force several on small files. */
   parts?: number;
+  /** The run keeps this thread busy (the live node): leave it a core. */
+  busyRun?: boolean;
 }
 
 /** One part: where its control block starts, its columns, its thread and the port of its last word. */
@@ -130,7 +151,7 @@ export class BarStream {
     let specs: StreamPart[];
     let format: 'csv' | 'parquet';
     try {
-      const want = Math.max(1, opts.parts ?? Math.min(availableParallelism(), MAX_PARTS, Math.floor(size / MIN_PART_BYTES)));
+      const want = Math.max(1, opts.parts ?? Math.min(readingThreads(opts.busyRun ?? false), Math.floor(size / MIN_PART_BYTES)));
       const { isParquetFile, parquetRowGroups } = await import('./parquet.ts');
       format = (await isParquetFile(file)) ? 'parquet' : 'csv';
       specs = format === 'parquet' ? parquetParts(await parquetRowGroups(file), size, want) : await csvParts(fh, size, want);
@@ -160,11 +181,9 @@ export class BarStream {
       await stream.close();
       throw err;
     }
-    for (const part of parts) {
-      // From here on a thread reports through its state; an 'error' event must not become an uncaught exception.
-      part.worker.on('error', () => {});
-      part.worker.unref();
-    }
+    // From here on a thread reports through its state; an 'error' event must not become an uncaught
+    // exception. (The threads keep the process open until they end: finish() waits for them.)
+    for (const part of parts) part.worker.on('error', () => {});
     return stream;
   }
 
