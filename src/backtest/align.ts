@@ -4,6 +4,7 @@
  */
 import type { PairBar } from '../strategies/types.ts';
 import type { BarSeries } from './csv.ts';
+import type { BarColumns } from './series-builder.ts';
 
 /** Number of aligned bars (one merge pass, no allocation). */
 export function countAligned(y: BarSeries, x: BarSeries): number {
@@ -30,14 +31,19 @@ export function* alignBars(y: BarSeries, x: BarSeries): Generator<PairBar> {
     const ty = y.time[i]!;
     const tx = x.time[j]!;
     if (ty === tx) {
-      yield {
-        time: ty,
-        y: { open: y.open[i]!, high: y.high[i]!, low: y.low[i]!, close: y.close[i]!, volume: y.volume[i]! },
-        x: { open: x.open[j]!, high: x.high[j]!, low: x.low[j]!, close: x.close[j]!, volume: x.volume[j]! },
-      };
+      yield pairBarAt(ty, y, i, x, j);
       i++;
       j++;
     } else if (ty < tx) i++;
     else j++;
   }
+}
+
+/** The pair bar of y's bar i and x's bar j, at `time`. */
+export function pairBarAt(time: number, y: BarColumns, i: number, x: BarColumns, j: number): PairBar {
+  return {
+    time,
+    y: { open: y.open[i]!, high: y.high[i]!, low: y.low[i]!, close: y.close[i]!, volume: y.volume[i]! },
+    x: { open: x.open[j]!, high: x.high[j]!, low: x.low[j]!, close: x.close[j]!, volume: x.volume[j]! },
+  };
 }

@@ -30,7 +30,8 @@ import { UserError, type UserErrorCode } from '../util/errors.ts';
 import { startWorker } from '../util/worker-entry.ts';
 import type { CsvRange } from './csv-read.ts';
 import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
-import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type SharedColumns } from './series-builder.ts';
+import { pairBarAt } from './align.ts';
+import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type BarColumns, type SharedColumns } from './series-builder.ts';
 
 /** Control words (Int32): word 0 is the generation (bumped at every publication); then a block per part. */
 export const PART = { state: 0, unsorted: 1, kbRead: 2, counts: 3 } as const;
@@ -119,16 +120,6 @@ interface Part {
   worker: Worker;
   port: MessagePort;
   message: BarStreamMessage | null;
-}
-
-/** A symbol's bars in one part, as views of the published length. */
-interface PartBars {
-  time: Float64Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
 }
 
 export class BarStream {
@@ -240,11 +231,7 @@ export class BarStream {
         const tx = x.time[j]!;
         if (ty === tx) {
           counter.n++;
-          yield {
-            time: ty,
-            y: { open: y.open[i]!, high: y.high[i]!, low: y.low[i]!, close: y.close[i]!, volume: y.volume[i]! },
-            x: { open: x.open[j]!, high: x.high[j]!, low: x.low[j]!, close: x.close[j]!, volume: x.volume[j]! },
-          };
+          yield pairBarAt(ty, y, i, x, j);
           i++;
           j++;
         } else if (ty < tx) i++;
@@ -334,7 +321,8 @@ export class BarStream {
     return Atomics.load(this.ctl, this.parts[p]!.base + PART.counts + k);
   }
 
-  private bars(p: number, k: number, n: number): PartBars {
+  /** A symbol's bars in part p, as views of the published length n. */
+  private bars(p: number, k: number, n: number): BarColumns {
     const c = this.parts[p]!.columns[k]!;
     return {
       time: new Float64Array(c.time, 0, n),

@@ -51,6 +51,56 @@ const QUOTE = 34;
 const D0 = 48;
 
 /**
+ * `"<ISO time>"` as JSON.stringify writes toISOString(), as bytes: within years 0000-9999 digit by
+ * digit after the day's prefix (made once a day: bars come in time order), else from the string.
+ */
+class IsoTimeBytes {
+  private day = NaN;
+  private readonly prefix = new Uint8Array(11);
+
+  /** The time at b[p] (at most 30 bytes); returns where it ends. */
+  write(b: Uint8Array, p: number, ms: number): number {
+    const d = Math.floor(ms / 86_400_000);
+    if (d !== this.day) {
+      if (!inFourDigitYears(ms)) {
+        const text = `"${iso(ms)}"`;
+        for (let k = 0; k < text.length; k++) b[p + k] = text.charCodeAt(k);
+        return p + text.length;
+      }
+      this.day = d;
+      const text = iso(d * 86_400_000);
+      for (let k = 0; k < 11; k++) this.prefix[k] = text.charCodeAt(k);
+    }
+    b[p++] = QUOTE;
+    const prefix = this.prefix;
+    for (let k = 0; k < 11; k++) b[p + k] = prefix[k]!;
+    p += 11;
+    let rest = ms - d * 86_400_000;
+    const h = Math.floor(rest / 3_600_000);
+    rest -= h * 3_600_000;
+    const m = Math.floor(rest / 60_000);
+    rest -= m * 60_000;
+    const sec = Math.floor(rest / 1000);
+    const milli = rest - sec * 1000;
+    b[p] = D0 + Math.floor(h / 10);
+    b[p + 1] = D0 + (h % 10);
+    b[p + 2] = 58; // ':'
+    b[p + 3] = D0 + Math.floor(m / 10);
+    b[p + 4] = D0 + (m % 10);
+    b[p + 5] = 58;
+    b[p + 6] = D0 + Math.floor(sec / 10);
+    b[p + 7] = D0 + (sec % 10);
+    b[p + 8] = 46; // '.'
+    b[p + 9] = D0 + Math.floor(milli / 100);
+    b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
+    b[p + 11] = D0 + (milli % 10);
+    b[p + 12] = 90; // 'Z'
+    b[p + 13] = QUOTE;
+    return p + 14;
+  }
+}
+
+/**
  * A chunk of output being filled. Two of them alternate: `fill` yields the full one and goes on
  * with the other, so the consumer may still be writing the first while the second fills.
  */
@@ -59,8 +109,7 @@ class ByteChunks {
   private which = 0;
   buf = this.bufs[0]!;
   pos = 0;
-  private day = NaN;
-  private readonly dayPrefix = new Uint8Array(11);
+  private readonly times = new IsoTimeBytes();
 
   /** The filled part, to be yielded; the next writes go to the other buffer. */
   take(): Buffer {
@@ -88,45 +137,9 @@ class ByteChunks {
     this.ascii(Number.isFinite(v) ? String(v) : 'null');
   }
 
-  /** `"<ISO time>"` as JSON.stringify writes toISOString(), digit by digit within years 0000-9999. */
+  /** `"<ISO time>"` as JSON.stringify writes toISOString(). */
   time(ms: number): void {
-    const d = Math.floor(ms / 86_400_000);
-    if (d !== this.day) {
-      if (!inFourDigitYears(ms)) {
-        this.ascii(`"${iso(ms)}"`);
-        return;
-      }
-      this.day = d;
-      const prefix = iso(d * 86_400_000);
-      for (let k = 0; k < 11; k++) this.dayPrefix[k] = prefix.charCodeAt(k);
-    }
-    const b = this.buf;
-    let p = this.pos;
-    b[p++] = QUOTE;
-    b.set(this.dayPrefix, p);
-    p += 11;
-    let rest = ms - d * 86_400_000;
-    const h = Math.floor(rest / 3_600_000);
-    rest -= h * 3_600_000;
-    const m = Math.floor(rest / 60_000);
-    rest -= m * 60_000;
-    const s = Math.floor(rest / 1000);
-    const milli = rest - s * 1000;
-    b[p] = D0 + Math.floor(h / 10);
-    b[p + 1] = D0 + (h % 10);
-    b[p + 2] = 58; // ':'
-    b[p + 3] = D0 + Math.floor(m / 10);
-    b[p + 4] = D0 + (m % 10);
-    b[p + 5] = 58;
-    b[p + 6] = D0 + Math.floor(s / 10);
-    b[p + 7] = D0 + (s % 10);
-    b[p + 8] = 46; // '.'
-    b[p + 9] = D0 + Math.floor(milli / 100);
-    b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
-    b[p + 11] = D0 + (milli % 10);
-    b[p + 12] = 90; // 'Z'
-    b[p + 13] = QUOTE;
-    this.pos = p + 14;
+    this.pos = this.times.write(this.buf, this.pos, ms);
   }
 }
 
@@ -207,13 +220,12 @@ const EQUITY_KEY = Uint8Array.from(',"equity":', (c) => c.charCodeAt(0));
 /**
  * The equity curve's rows, `{"time":"<ISO>","equity":<number>}` each: a million of them are most of
  * the file, so they are written with the chunk's buffer and position in locals, the fixed text
- * copied from bytes, the time digit by digit after its day's prefix (as ByteChunks.time), and the
- * equity's text made once per change of value (it stays the same while no position is held).
+ * copied from bytes, and the equity's text made once per change of value (it stays the same while
+ * no position is held).
  */
 function* equityRows(out: ByteChunks, time: Float64Array, equity: Float64Array): Generator<Buffer> {
   const limit = CHUNK_BYTES - SLACK;
-  const prefix = new Uint8Array(11);
-  let day = NaN;
+  const times = new IsoTimeBytes();
   const value = new Uint8Array(32);
   let valueLen = 0;
   let lastValue = NaN;
@@ -228,49 +240,7 @@ function* equityRows(out: ByteChunks, time: Float64Array, equity: Float64Array):
     }
     if (i > 0) b[p++] = COMMA;
     for (let k = 0; k < 8; k++) b[p + k] = TIME_KEY[k]!;
-    p += 8;
-    const ms = time[i]!;
-    const d = Math.floor(ms / 86_400_000);
-    if (d !== day) {
-      // A time beyond years 0000-9999 leaves `day` as it was, so d !== day below.
-      if (inFourDigitYears(ms)) {
-        day = d;
-        const text = iso(d * 86_400_000);
-        for (let k = 0; k < 11; k++) prefix[k] = text.charCodeAt(k);
-      }
-    }
-    if (d === day) {
-      b[p++] = QUOTE;
-      for (let k = 0; k < 11; k++) b[p + k] = prefix[k]!;
-      p += 11;
-      let rest = ms - d * 86_400_000;
-      const h = Math.floor(rest / 3_600_000);
-      rest -= h * 3_600_000;
-      const m = Math.floor(rest / 60_000);
-      rest -= m * 60_000;
-      const sec = Math.floor(rest / 1000);
-      const milli = rest - sec * 1000;
-      b[p] = D0 + Math.floor(h / 10);
-      b[p + 1] = D0 + (h % 10);
-      b[p + 2] = 58; // ':'
-      b[p + 3] = D0 + Math.floor(m / 10);
-      b[p + 4] = D0 + (m % 10);
-      b[p + 5] = 58;
-      b[p + 6] = D0 + Math.floor(sec / 10);
-      b[p + 7] = D0 + (sec % 10);
-      b[p + 8] = 46; // '.'
-      b[p + 9] = D0 + Math.floor(milli / 100);
-      b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
-      b[p + 11] = D0 + (milli % 10);
-      b[p + 12] = 90; // 'Z'
-      b[p + 13] = QUOTE;
-      p += 14;
-    } else {
-      // Beyond years 0000-9999 (toISOString's sign and six digits): the rare way.
-      out.pos = p;
-      out.ascii(`"${iso(ms)}"`);
-      p = out.pos;
-    }
+    p = times.write(b, p + 8, time[i]!);
     for (let k = 0; k < 10; k++) b[p + k] = EQUITY_KEY[k]!;
     p += 10;
     const v = equity[i]!;

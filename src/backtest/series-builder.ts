@@ -10,16 +10,20 @@
  */
 import { UserError } from '../util/errors.ts';
 
-/** One symbol's bars, ascending by time, no duplicate times. */
-export interface BarSeries {
-  symbol: string;
-  length: number;
+/** Bars as columns, by index. */
+export interface BarColumns {
   time: Float64Array;
   open: Float64Array;
   high: Float64Array;
   low: Float64Array;
   close: Float64Array;
   volume: Float64Array;
+}
+
+/** One symbol's bars, ascending by time, no duplicate times. */
+export interface BarSeries extends BarColumns {
+  symbol: string;
+  length: number;
 }
 
 const INITIAL_CAPACITY = 1024;
