@@ -5,10 +5,10 @@
  * `rankPairs`). Large universes are spread over worker threads.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { engleGranger, halfLife, johansen } from '../stats/index.ts';
 import { ProgressBar } from '../util/progress.ts';
 import type { BarSeries } from './csv.ts';
+import { startWorker } from '../util/worker-entry.ts';
 
 /** What a pair analysis needs of a symbol: its times and closes, ascending. */
 export interface CloseSeries {
@@ -170,11 +170,8 @@ export interface ScanResult {
   workers: number;
 }
 
-/**
- * The worker's entry: compiled (dist/), the worker's JavaScript itself; from the sources (tsx), a
- * JavaScript entry that loads the TypeScript worker through tsx (see scan-worker-boot.mjs).
- */
-const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? new URL('./scan-worker-boot.mjs', import.meta.url) : new URL('./scan-worker.js', import.meta.url);
+/** The worker's module (started through util/worker-entry.ts, from dist/ or the sources). */
+const WORKER_MODULE = new URL('./scan-worker.ts', import.meta.url);
 
 /**
  * Below this much work (pairs × bars) the workers' start-up (each loads the statistics code, tens
@@ -222,9 +219,7 @@ export async function scanSeries(all: Map<string, BarSeries> | CloseSeries[], op
         (slice) =>
           new Promise<void>((resolve, reject) => {
             if (slice.length === 0) return resolve();
-            const w = new Worker(WORKER_ENTRY, {
-              workerData: { series: data, pairs: slice, lookback: opts.lookback },
-            });
+            const w = startWorker(WORKER_MODULE, { series: data, pairs: slice, lookback: opts.lookback });
             w.on('message', (m: PairOutcome) => {
               outcomes.push(m);
               bar.tick();

@@ -8,19 +8,16 @@
  * over worker threads; every run is independent (its own strategy, its own starting cash).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { barsPerYear, EquityStats, type Metrics } from './metrics.ts';
 import { applyPoint, describePoint, gridPoints, type GridAxis, type GridPoint } from './sweep-grid.ts';
 import { runWindow, type PairColumns, type RunOutcome, type RunSettings, type RunTask, type Window } from './sweep-run.ts';
+import { startWorker } from '../util/worker-entry.ts';
 
-/**
- * The worker's entry: compiled (dist/), the worker's JavaScript itself; from the sources (tsx), a
- * JavaScript entry that loads the TypeScript worker through tsx (see sweep-worker-boot.mjs).
- */
-const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? new URL('./sweep-worker-boot.mjs', import.meta.url) : new URL('./sweep-worker.js', import.meta.url);
+/** The worker's module (started through util/worker-entry.ts, from dist/ or the sources). */
+const WORKER_MODULE = new URL('./sweep-worker.ts', import.meta.url);
 
 export interface SweepOptions extends RunSettings {
   /** Worker threads; 0 = this thread; default: one per core (at most one per task). */
@@ -82,7 +79,7 @@ export async function runTasks(columns: PairColumns, tasks: RunTask[], settings:
       slices.map(
         (slice) =>
           new Promise<void>((resolve, reject) => {
-            const w = new Worker(WORKER_ENTRY, { workerData: { columns: shared, tasks: slice, settings } });
+            const w = startWorker(WORKER_MODULE, { columns: shared, tasks: slice, settings });
             w.on('message', (m: RunOutcome) => {
               byId.set(m.id, m);
               bar.tick();
