@@ -14,32 +14,8 @@ import type { BacktestResult } from './runner.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-const pad2 = (v: number): string => (v < 10 ? `0${v}` : String(v));
-const pad3 = (v: number): string => (v < 10 ? `00${v}` : v < 100 ? `0${v}` : String(v));
-
 /** Years 0000-9999: `toISOString` prints others with a sign and six digits. */
 const inFourDigitYears = (ms: number): boolean => ms >= -62_167_219_200_000 && ms < 253_402_300_800_000;
-
-/** `toISOString` for many times in a row: the date part is formatted once a day. */
-export function isoFormatter(): (ms: number) => string {
-  let day = NaN;
-  let prefix = '';
-  return (ms: number): string => {
-    const d = Math.floor(ms / 86_400_000);
-    if (d !== day) {
-      if (!inFourDigitYears(ms)) return iso(ms);
-      day = d;
-      prefix = iso(d * 86_400_000).slice(0, 11);
-    }
-    let rest = ms - d * 86_400_000;
-    const h = Math.floor(rest / 3_600_000);
-    rest -= h * 3_600_000;
-    const m = Math.floor(rest / 60_000);
-    rest -= m * 60_000;
-    const s = Math.floor(rest / 1000);
-    return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(s)}.${pad3(rest - s * 1000)}Z`;
-  };
-}
 
 const CHUNK_BYTES = 1 << 20;
 /**

@@ -82,11 +82,6 @@ export function nyTime(epochMs: number): NyTime {
   return { weekday: (((days + 4) % 7) + 7) % 7, minutes: Math.floor((ny - days * 86_400_000) / 60_000), date: dateOf(days) };
 }
 
-/** The New York date (YYYY-MM-DD) of an instant. */
-export function nyDate(epochMs: number): string {
-  return dateOf(nyDay(epochMs));
-}
-
 /** The New York day of an instant, as days since 1970-01-01 (the daily-loss guard's trading day, asked at every bar: no text). */
 export function nyDay(epochMs: number): number {
   return Math.floor((epochMs + offsetMs(epochMs)) / 86_400_000);
