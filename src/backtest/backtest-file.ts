@@ -140,11 +140,11 @@ type BarsRun<T> = (bars: (k: number) => Iterable<PairBar>, tick: (doneBars: numb
 
 /**
  * Runs `run` over the configs' aligned bars, and returns its outcome with the pairs as loadPairs
- * checks them. A CSV file of STREAM_MIN_BYTES or more is read by another thread while the run
- * consumes its bars (bar-stream.ts): the run then sees exactly the bars it would after reading, or
- * is discarded and made again on the finished bars when the file's rows are out of time order. The
- * file's own errors (a malformed row, a missing leg, too few aligned bars) come first, as they do
- * when the file is read before the run.
+ * checks them. A file of STREAM_MIN_BYTES or more (CSV or Parquet) is read by other threads while
+ * the run consumes its bars (bar-stream.ts): the run then sees exactly the bars it would after
+ * reading, or is discarded and made again on the finished bars when the file's rows are out of
+ * time order. The file's own errors (a malformed row, a missing leg, too few aligned bars) come
+ * first, as they do when the file is read before the run.
  */
 async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progress: boolean | undefined, stream: StreamChoice | undefined, run: BarsRun<T>, busyRun = false): Promise<{ out: T; pairs: CheckedPair[] }> {
   const symbols = legSymbols(configs);
@@ -157,17 +157,15 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
       bar.finish();
     }
   };
-  if (!(await streamable(dataFile, stream))) {
-    const pairs = await loadPairs(configs, dataFile, progress);
-    return { out: await afterReading(pairs), pairs };
-  }
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
-  let barStream;
-  try {
-    barStream = await BarStream.open(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) });
-  } catch (err) {
-    // No address space for the shared columns (many symbols of a huge file): read the file first.
-    if (!(err instanceof RangeError)) throw err;
+  const barStream = (await streamable(dataFile, stream))
+    ? await BarStream.open(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) }).catch((err: unknown) => {
+      // No address space for the shared columns (many symbols of a huge file): read the file first.
+      if (err instanceof RangeError) return null;
+      throw err;
+    })
+    : null;
+  if (!barStream) {
     const pairs = await loadPairs(configs, dataFile, progress);
     return { out: await afterReading(pairs), pairs };
   }

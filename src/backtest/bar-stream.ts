@@ -114,7 +114,6 @@ export interface BarStreamOptions {
 
 /** One part: where its control block starts, its columns, its thread and the port of its last word. */
 interface Part {
-  spec: StreamPart;
   base: number;
   columns: SharedColumns[];
   worker: Worker;
@@ -143,8 +142,8 @@ export class BarStream {
     let format: 'csv' | 'parquet';
     try {
       const want = Math.max(1, opts.parts ?? Math.min(readingThreads(opts.busyRun ?? false), Math.floor(size / MIN_PART_BYTES)));
-      const { isParquetFile, parquetRowGroups } = await import('./parquet.ts');
-      format = (await isParquetFile(file)) ? 'parquet' : 'csv';
+      const { startsAsParquet, parquetRowGroups } = await import('./parquet.ts');
+      format = (await startsAsParquet(fh)) ? 'parquet' : 'csv';
       specs = format === 'parquet' ? parquetParts(await parquetRowGroups(file), size, want) : await csvParts(fh, size, want);
     } finally {
       await fh.close();
@@ -163,7 +162,7 @@ export class BarStream {
       const { port1, port2 } = new MessageChannel();
       const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes };
       const worker = startWorker(WORKER_MODULE, { ...data }, [port2]);
-      return { spec, base, columns, worker, port: port1, message: null };
+      return { base, columns, worker, port: port1, message: null };
     });
     const stream = new BarStream(file, size, format, symbols, parts, ctl);
     try {

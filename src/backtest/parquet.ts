@@ -45,12 +45,17 @@ const RESERVE_MARGIN = 1.1;
 export async function isParquetFile(file: string): Promise<boolean> {
   const { fh } = await openDataFile(file);
   try {
-    const head = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(head, 0, 4, 0);
-    return bytesRead === 4 && head.toString('latin1') === MAGIC;
+    return await startsAsParquet(fh);
   } finally {
     await fh.close();
   }
+}
+
+/** Whether an open file starts with Parquet's magic bytes. */
+export async function startsAsParquet(fh: FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(4);
+  const { bytesRead } = await fh.read(head, 0, 4, 0);
+  return bytesRead === 4 && head.toString('latin1') === MAGIC;
 }
 
 /** A column's values as numbers (timestamps already converted to epoch ms by the parsers below). */
