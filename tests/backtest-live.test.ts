@@ -132,6 +132,25 @@ describe('backtest on the live node', () => {
   });
 });
 
+describe('a bar source that fails', () => {
+  it('ends the run with its error and leaves nothing of the node running', async () => {
+    // As a bar stream fails (a malformed row, or rows out of order): the iterator throws mid-run.
+    function* breaking(): Generator<PairBar> {
+      let k = 0;
+      for (const b of syntheticPair({ n: 500, seed: 3, stepMs: 60_000 })) {
+        if (k++ === 300) throw new Error('the bar source broke');
+        yield b;
+      }
+    }
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await expect(runLiveBacktest({ strategies: [{ entry: { name: 'pair', strategy: testParams() as never }, slippageBps: 0, bars: breaking() }], startingCash: 100_000, risk: { ...OPEN_LIMITS, allowOutsideRth: true } }))
+      .rejects.toThrow('the bar source broke');
+    // The node was stopped before the error came out: none of its timers is left (they would keep a CLI process alive).
+    expect(timers()).toBe(before);
+  });
+});
+
 describe('portfolio backtests', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bt-live-'));
   const zb = zBars(W, [0, 2.5, 1, 0.3, 0, 0]);
