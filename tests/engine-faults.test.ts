@@ -88,6 +88,62 @@ describe('engine faults', () => {
     // close; it then finishes its bars after the next open (17.5 simulated hours: ~160 s).
   }, 600_000);
 
+  it('engine stop: an order whose lost placement is resolved to working only after the shutdown bound is waited for, not left open', async () => {
+    // The race of a 5xx/429 run that stopped at --max-bars with an order open, made deterministic:
+    // a placement answered 500 (not placed) leaves the order `unknown`; at the stop, the order
+    // manager's resolution (lookups, then the same-cOID resend that places it) is slowed by latency
+    // past the 1 s shutdown bound, and ETHV is halted so the order stays working until the test
+    // lets it fill. Before the fix the node stopped as soon as the late answer came, leaving the
+    // order working at the broker.
+    h = await startHarness();
+    const { node, journal } = h.newNode({ shutdownTimeoutMs: 1_000, resolveTimeoutMs: 500 });
+    // Speed 1: no bar closes during the test, so no decision places anything but this order.
+    const running = runNode(h, node, 1);
+    await waitFor(() => h!.events.some((e) => e.type === 'started'), 150_000, 'the node to start');
+    await simHook(h.sim.url, '/sim/halt', 'POST', { conid: ETHV, halted: true });
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'error500=1', replace: true });
+    const placed = await node.orders.place('pair', 'test-late-ack', 'x', { instrument: node.runner('pair')!.legs.x, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(placed.state).toBe('unknown');
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: 'latency=1500', replace: true });
+    const simHas = async (): Promise<boolean> => (await simHook<{ cOID?: string }[]>(h!.sim.url, '/sim/orders')).some((o) => o.cOID === placed.cOID);
+    expect(await simHas()).toBe(false);
+
+    let stopped = false;
+    const stopping = node.stop('signal').then(() => (stopped = true));
+    // The resolution's answers come after the bound; the order is working (held by the halt).
+    await waitFor(() => stopped || journal.order(placed.cOID)!.state === 'working', 60_000, 'the order to be resolved to working');
+    expect(stopped).toBe(false);
+    await waitFor(() => stopped || h!.events.some((e) => e.type === 'warn' && e.message.includes(placed.cOID) && /acknowledged after the shutdown bound/.test(e.message)), 30_000, 'the node to wait for it');
+    await simHook(h.sim.url, '/sim/faults', 'POST', { spec: '', replace: true });
+    await simHook(h.sim.url, '/sim/halt', 'POST', { conid: ETHV, halted: false });
+    await stopping;
+    const summary = await running;
+    expect(summary.stopReason).toBe('signal');
+    expect(await simHas()).toBe(true);
+    expect(journal.order(placed.cOID)!.state).toBe('filled');
+    expect(journal.openOrders()).toEqual([]);
+    expect(journal.incidents().some((i) => i.kind === 'orders-open-at-stop')).toBe(false);
+  }, 300_000);
+
+  it('engine stop: an order still working when the bound passes is reported loudly (incident and warning), not only logged', async () => {
+    h = await startHarness();
+    const { node, journal } = h.newNode({ shutdownTimeoutMs: 1_000 });
+    const running = runNode(h, node, 1);
+    await waitFor(() => h!.events.some((e) => e.type === 'started'), 150_000, 'the node to start');
+    await simHook(h.sim.url, '/sim/halt', 'POST', { conid: ETHV, halted: true });
+    const placed = await node.orders.place('pair', 'test-held', 'x', { instrument: node.runner('pair')!.legs.x, side: 'BUY', quantity: 10, orderType: 'MKT', tif: 'DAY' });
+    expect(placed.state).toBe('working');
+    await node.stop('signal');
+    await running;
+    expect(journal.order(placed.cOID)!.state).toBe('working');
+    const open = journal.incidents().filter((i) => i.kind === 'orders-open-at-stop');
+    expect(open.length).toBe(1);
+    const detail = JSON.parse(open[0]!.detail!) as { reason: string; orders: { cOID: string; state: string }[] };
+    expect(detail.reason).toBe('signal');
+    expect(detail.orders.map((o) => [o.cOID, o.state])).toEqual([[placed.cOID, 'working']]);
+    expect(h.events.some((e) => e.type === 'warn' && e.message.includes('orders still open at stop') && e.message.includes(placed.cOID))).toBe(true);
+  }, 300_000);
+
   it('engine session drop and re-login, and a websocket drop: pauses, re-authenticates, reconciles, trades again', async () => {
     h = await startHarness();
     const { node, journal } = h.newNode({ maxBars: 30 });

@@ -455,14 +455,16 @@ export class OrderManager {
 
   /**
    * Waits until the order is final and its fills are journalled, polling the broker as a fallback
-   * to the stream. Returns the order as it stands when done or when the time bound passes.
+   * to the stream. Returns the order as it stands when done or when the time bound passes. An
+   * unknown order's resolution rounds are cut to the time left (a request already sent still
+   * gets its answer: the bound can be passed by one lookup or one same-cOID resend).
    */
   async settle(cOID: string, timeoutMs: number): Promise<JournalOrder> {
     const deadline = Date.now() + timeoutMs;
     let lastPoll = Date.now();
     for (;;) {
       const o = this.journal.order(cOID)!;
-      if (o.state === 'unknown') await this.resolveUnknown(cOID);
+      if (o.state === 'unknown') await this.resolveUnknown(cOID, Math.min(this.resolveTimeoutMs, Math.max(0, deadline - Date.now())));
       const cur = this.journal.order(cOID)!;
       const fillsDone = this.fillsDone(cur);
       if (isTerminal(cur.state) && fillsDone) return cur;

@@ -24,6 +24,7 @@ import { isRetryable, type Broker, type ConnectionEvent, type Instrument, type P
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
+import type { JournalOrder } from '../store/journal.ts';
 import { UserError } from '../util/errors.ts';
 import type { FlattenOutcome, NodeEvent, NodeSummary, StopReason } from './events.ts';
 import { describeForeign, foreignPositions, type ForeignPosition } from './foreign-positions.ts';
@@ -610,14 +611,8 @@ export class TradingNode {
       await Promise.race([Promise.all(busy.map((r) => r.busy)), sleep(bound)]);
     }
     if (this.nakedLegs.busy) await Promise.race([this.nakedLegs.whenDone(), sleep(Math.max(0, deadline - Date.now()))]);
-    for (const ord of this.orders.inFlight()) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      this.logger.info({ cOID: ord.cOID, strategy: ord.strategyId, state: ord.state, waitSeconds: Math.round(left / 1000) }, 'shutdown: waiting for an open order to settle');
-      await this.orders.settle(ord.cOID, left);
-    }
-    const still = this.orders.inFlight();
-    if (still.length) this.logger.warn({ orders: still.map((s) => `${s.cOID} ${s.side} ${s.symbol} (${s.state})`) }, 'orders still open at shutdown (journalled; reconciled at next start)');
+    const still = await this.drainOpenOrders(deadline);
+    if (still.length) this.reportOpenAtStop(reason, still);
     if (this.o.flattenOnExit && reason !== 'kill-switch' && reason !== 'daily-loss' && this.started) {
       this.flattenOutcome = await this.flattenOnExit();
     }
@@ -630,6 +625,59 @@ export class TradingNode {
     }
     this.logger.info({ reason, flatten: this.flattenOutcome }, 'engine stopped');
     this.resolveDone();
+  }
+
+  /**
+   * The stop's wait for every order the journal holds open, whatever put it there (a decision, a
+   * naked leg, a reconciliation), each looked after by the order manager's `settle` (it owns the
+   * lookups, the same-cOID resend of a lost placement and the polling; the node adds no poller).
+   * The open set is read again after each pass: a resolution changes it.
+   *
+   * Why the second window: an order whose outcome was unknown is resolved by requests that cannot
+   * be cut short (a lookup, a same-cOID resend), and with a slow or faulty gateway its answer can
+   * come after the shutdown bound: the broker has just shown the order working (or the resend has
+   * just placed it). Walking away then leaves a market order working at the broker while the
+   * engine believes it stopped cleanly (seen: a 5xx/429 run stopped at --max-bars with such an
+   * order open). So an order that was unknown during the wait and is acknowledged after the bound
+   * gets one settle window (`execution.settleTimeoutMs`, what a decision gives each order). What is
+   * still open after that is returned, to be reported loudly.
+   */
+  private async drainOpenOrders(deadline: number): Promise<JournalOrder[]> {
+    const wasUnknown = new Set<string>();
+    const lateWindowGiven = new Set<string>();
+    const settleMs = this.o.execution?.settleTimeoutMs ?? 30_000;
+    for (;;) {
+      const open = this.orders.inFlight();
+      for (const ord of open) if (ord.state === 'unknown' || ord.state === 'new') wasUnknown.add(ord.cOID);
+      if (open.length === 0) return open;
+      if (Date.now() < deadline) {
+        for (const ord of open) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          this.logger.info({ cOID: ord.cOID, strategy: ord.strategyId, state: ord.state, waitSeconds: Math.round(left / 1000) }, 'shutdown: waiting for an open order to settle');
+          await this.orders.settle(ord.cOID, left);
+        }
+        continue;
+      }
+      const late = open.filter((o) => wasUnknown.has(o.cOID) && !lateWindowGiven.has(o.cOID) && (o.state === 'working' || o.state === 'partial'));
+      if (late.length === 0) return open;
+      for (const ord of late) {
+        lateWindowGiven.add(ord.cOID);
+        this.logger.warn({ cOID: ord.cOID, strategy: ord.strategyId, state: ord.state, waitSeconds: Math.round(settleMs / 1000) },
+          'shutdown: an order whose outcome was unknown is now acknowledged by the broker after the shutdown bound: waiting for it to settle');
+        this.emit({ type: 'warn', message: `shutdown: order ${ord.cOID} (${ord.side} ${ord.symbol}, ${ord.state}) acknowledged after the shutdown bound: waiting up to ${Math.round(settleMs / 1000)} s for it to settle` });
+        await this.orders.settle(ord.cOID, settleMs);
+      }
+    }
+  }
+
+  /** Orders left open by a stop: said loudly (log ERROR, incident, warn event), never silently. */
+  private reportOpenAtStop(reason: StopReason, still: JournalOrder[]): void {
+    const orders = still.map((o) => ({ cOID: o.cOID, strategy: o.strategyId, side: o.side, symbol: o.symbol, qty: o.quantity ?? o.cashQty, state: o.state, brokerOrderId: o.brokerOrderId }));
+    const list = still.map((o) => `${o.cOID} ${o.side} ${o.quantity ?? o.cashQty ?? ''} ${o.symbol} (${o.state}${o.brokerOrderId ? `, broker order id ${o.brokerOrderId}` : ''})`).join(', ');
+    this.logger.error({ reason, orders }, `ORDERS STILL OPEN AT STOP: ${list}; they may still fill or stay working at the broker; journalled, reconciled at the next start`);
+    this.journal.recordIncident('orders-open-at-stop', { reason, orders });
+    this.emit({ type: 'warn', message: `orders still open at stop (${reason}): ${list}` });
   }
 
   /** --flatten-on-exit: only while every held contract's market is open; otherwise say so and leave them. */
