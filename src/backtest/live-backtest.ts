@@ -21,8 +21,7 @@
  */
 import { SimBroker, type SimContract } from '../brokers/sim-broker.ts';
 import type { NodeEvent, StopReason } from '../engine/events.ts';
-import { isSessionMaintenance, isTradable } from '../engine/market-hours.ts';
-import { ACCOUNT, type RiskLimits } from '../engine/risk.ts';
+import { ACCOUNT, Refusal as RuleRefusal, type RefusalRule, type RiskLimits } from '../engine/risk.ts';
 import { runnerSpecs, type RunnerSpec, type StrategyEntry } from '../engine/runner-spec.ts';
 import type { Book } from '../engine/portfolio.ts';
 import type { StrategyRunner } from '../engine/strategy-runner.ts';
@@ -53,7 +52,10 @@ export interface LiveBacktestOptions {
   /** Pause decisions in the brokerage session's nightly and weekend maintenance windows (live default: yes). */
   pauseForMaintenance?: boolean;
   logger?: Logger;
-  /** Every bar of every strategy (reports, progress). */
+  /**
+   * Every bar of every strategy (reports, progress). The event is one object per strategy, refilled
+   * at every bar (a new one a bar cost ~70 bytes of garbage each): copy what you keep.
+   */
   onBar?: (strategyId: string, e: BarEvent) => void;
 }
 
@@ -138,6 +140,10 @@ interface Track {
   /** Fills booked to it, and how many of them trades have seen. */
   fillCount: number;
   settledFills: number;
+  /** The event given to `onBar`, refilled at each of its bars. */
+  event: BarEvent;
+  /** Its refusals so far, by rule and symbol (null: the rule names none). */
+  refusals: Map<RefusalRule, Map<string | null, Refusal>>;
 }
 
 const ACCOUNT_ID = 'BACKTEST';
@@ -171,7 +177,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
-      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0,
+      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0, refusals: new Map(),
+      event: { index: 0, bar: null as unknown as PairBar, equity: 0, diagnostics: null, decision: null },
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -242,9 +249,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   if (failed !== undefined) throw failed;
 
   let stopReason: StopReason | null = null;
-  const refusals = new Map<string, Refusal>();
+  const refusals: Refusal[] = [];
   let seenDecisions = journal.decisionCount;
-  const rules = { allowOutsideRth: o.risk.allowOutsideRth, pauseForMaintenance: o.pauseForMaintenance !== false };
 
   /** Book changes since the last look: a trade opens when the book leaves flat, closes when it comes back. */
   const settleTrades = (t: Track, bar: PairBar, index: number, decision: Decision | null, reason: TradeRecord['exitReason']): void => {
@@ -336,7 +342,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
           step = t.observer?.last ?? null;
           if (step) t.why.observe(step.diagnostics, step.decision);
           if (journal.decisionCount !== seenDecisions) {
-            for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, (d.value as { reason?: string } | null)?.reason, rules, refusals);
+            for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, d.value, refusals);
             seenDecisions = journal.decisionCount;
           }
           // The account halts only inside a bar that returned a promise (the daily-loss check) or in
@@ -353,7 +359,15 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
             settleTrades(t, bar, t.index, step?.decision ?? null, null);
           }
         }
-        if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
+        if (o.onBar) {
+          const e = t.event;
+          e.index = t.index;
+          e.bar = bar;
+          e.equity = t.equity;
+          e.diagnostics = step?.diagnostics ?? null;
+          e.decision = step?.decision ?? null;
+          o.onBar(t.spec.id, e);
+        }
       }
     }
   } catch (err) {
@@ -374,22 +388,28 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const book = t.book!;
     return { id: t.spec.id, result: finish(t, startingCash * t.spec.capitalShare, book.qty(t.conids.y), book.qty(t.conids.x)) };
   });
-  return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };
+  return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals };
 }
 
-function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, given: string | undefined, rules: { allowOutsideRth: boolean; pauseForMaintenance: boolean }, into: Map<string, Refusal>): void {
-  const reason = given ?? 'refused';
-  const end = bar.time + t.spec.barMinutes * 60_000;
-  const traded = decision && decision.action !== 'none' ? decision.orders.map((lo) => t.params.legs[lo.leg]) : [t.params.legs.y, t.params.legs.x];
-  // Classified by the rules the runner applies (market-hours.ts), not by the reason's wording.
-  const closed = (rules.pauseForMaintenance && isSessionMaintenance(end)) || traded.some((l) => !isTradable(l.secType, end, rules.allowOutsideRth));
-  const kind: Refusal['kind'] = closed ? 'marketHours' : 'risk';
+/**
+ * Counts a refused decision by the rule that refused it (the runner's own verdict, not its wording):
+ * one row per rule and symbol, with the first refusal's text. Market hours and the maintenance
+ * window are `marketHours`; every other rule is `risk`.
+ */
+function noteRefusal(t: Track, value: unknown, into: Refusal[]): void {
+  // The runner journals every refusal with its Refusal (risk.ts): anything else is a bug here.
+  if (!(value instanceof RuleRefusal)) throw new Error(`live backtest: a refused decision of ${t.spec.id} without its rule (${JSON.stringify(value)})`);
+  const kind: Refusal['kind'] = value.rule === 'market-closed' || value.rule === 'maintenance' ? 'marketHours' : 'risk';
   t.why.refused(kind);
-  // One row per kind of reason: numbers and times in the text vary from bar to bar.
-  const key = `${t.spec.id}\u0000${kind}\u0000${reason.replace(/[\d.,:TZ-]+/g, '#')}`;
-  const r = into.get(key);
+  let bySymbol = t.refusals.get(value.rule);
+  if (!bySymbol) t.refusals.set(value.rule, (bySymbol = new Map()));
+  const r = bySymbol.get(value.symbol);
   if (r) r.count++;
-  else into.set(key, { strategyId: t.spec.id, kind, reason, count: 1 });
+  else {
+    const row: Refusal = { strategyId: t.spec.id, kind, reason: value.reason, count: 1 };
+    bySymbol.set(value.symbol, row);
+    into.push(row);
+  }
 }
 
 function finish(t: Track, startingCash: number, heldY: number, heldX: number): BacktestResult {
