@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { alignBars, BarBuilder, type AlignedBar } from '../src/engine/bar-builder.ts';
 import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable, nyTime } from '../src/engine/market-hours.ts';
 import { BoundedMap, BoundedSet } from '../src/util/bounded.ts';
-import { ACCOUNT, checkOrders, checkShortability, DailyLossGuard, RiskEngine } from '../src/engine/risk.ts';
+import { ACCOUNT, checkOrders, checkShortability, DailyLossGuard, Refusal, RiskEngine } from '../src/engine/risk.ts';
 import { checkSharedContracts, runnerSpecs } from '../src/engine/runner-spec.ts';
 import { testParams } from './helpers/params.ts';
 import { checkAccountForMode, confirmLive, isPaperAccountId } from '../src/engine/mode-guard.ts';
@@ -127,10 +127,29 @@ describe('engine risk checks', () => {
   it('refuses orders above the per-leg and gross limits but lets reducing orders through', () => {
     const leg = (symbol: string, currentQty: number, targetQty: number, price = 10) => ({ symbol, secType: 'STK' as const, currentQty, targetQty, price });
     expect(checkOrders(limits, [leg('A', 0, 500), leg('B', 0, -400)], OPEN)).toEqual({ ok: true });
-    expect(checkOrders(limits, [leg('A', 0, 700), leg('B', 0, -100)], OPEN)).toMatchObject({ ok: false, reason: expect.stringContaining('maxPositionNotional') });
-    expect(checkOrders(limits, [leg('A', 0, 550), leg('B', 0, -550)], OPEN)).toMatchObject({ ok: false, reason: expect.stringContaining('maxGrossNotional') });
+    expect(checkOrders(limits, [leg('A', 0, 700), leg('B', 0, -100)], OPEN)).toMatchObject({ ok: false, rule: 'max-position', symbol: 'A', reason: 'position in A would be 7000.00, above risk.maxPositionNotional 6000' });
+    expect(checkOrders(limits, [leg('A', 0, 550), leg('B', 0, -550)], OPEN)).toMatchObject({ ok: false, rule: 'max-gross', symbol: null, reason: 'gross notional would be 11000.00, above risk.maxGrossNotional 10000' });
+    // The account's other gross counts toward the gross limit, a number or a function.
+    expect(checkOrders(limits, [leg('A', 0, 400), leg('B', 0, -400)], OPEN, 2_500)).toMatchObject({ ok: false, rule: 'max-gross' });
+    expect(checkOrders(limits, [leg('A', 0, 400), leg('B', 0, -400)], OPEN, () => 2_500)).toMatchObject({ ok: false, rule: 'max-gross' });
+    expect(checkOrders(limits, [leg('A', 0, 400), leg('B', 0, -400)], OPEN, () => 1_500)).toEqual({ ok: true });
     expect(checkOrders(limits, [leg('A', 900, 0), leg('B', -900, 0)], OPEN)).toEqual({ ok: true });
-    expect(checkOrders(limits, [leg('A', 0, 10)], OPEN - MIN)).toMatchObject({ ok: false, reason: expect.stringContaining('market closed') });
+    expect(checkOrders(limits, [leg('A', 0, 10)], OPEN - MIN)).toMatchObject({ ok: false, rule: 'market-closed', symbol: 'A', reason: `market closed for A (STK) at ${new Date(OPEN - MIN).toISOString()}` });
+  });
+
+  it('a refusal makes its text only when read, and serialises as its reason and rule', () => {
+    const leg = (symbol: string, currentQty: number, targetQty: number) => ({ symbol, secType: 'STK' as const, currentQty, targetQty, price: 10 });
+    let summed = 0;
+    // Outside market hours the account's gross is never summed: the refusal comes first.
+    const closed = checkOrders(limits, [leg('A', 0, 10)], OPEN - MIN, () => ++summed);
+    expect(summed).toBe(0);
+    expect(closed).toBeInstanceOf(Refusal);
+    const r = closed as Refusal;
+    expect(JSON.parse(JSON.stringify({ detail: r }))).toEqual({ detail: { reason: r.reason, rule: 'market-closed' } });
+    let made = 0;
+    const lazy = new Refusal('max-gross', null, () => `text ${++made}`);
+    expect(made).toBe(0);
+    expect([lazy.reason, lazy.reason, made]).toEqual(['text 1', 'text 1', 1]);
   });
 
   it('trips the daily loss guard against the New York day start and resets the next day', () => {
@@ -243,7 +262,7 @@ describe('engine runner specs', () => {
     expect(r.check('other', grow, t, 0).ok).toBe(true);
     r.set(ACCOUNT, 'session down', 'halted');
     r.set(ACCOUNT, 'shutdown', 'halted');
-    expect(r.check('other', shrink, t, 0)).toEqual({ ok: false, reason: expect.stringMatching(/trading halted/) });
+    expect(r.check('other', shrink, t, 0)).toMatchObject({ ok: false, rule: 'halted', reason: expect.stringMatching(/trading halted/) });
     r.set(ACCOUNT, 'session down', null); // the session coming back does not clear the shutdown
     expect(r.stateFor('other')).toBe('halted');
     r.set(ACCOUNT, 'shutdown', null);

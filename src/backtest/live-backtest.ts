@@ -21,8 +21,7 @@
  */
 import { SimBroker, type SimContract } from '../brokers/sim-broker.ts';
 import type { NodeEvent, StopReason } from '../engine/events.ts';
-import { isSessionMaintenance, isTradable } from '../engine/market-hours.ts';
-import { ACCOUNT, type RiskLimits } from '../engine/risk.ts';
+import { ACCOUNT, Refusal as RuleRefusal, type RefusalRule, type RiskLimits } from '../engine/risk.ts';
 import { runnerSpecs, type RunnerSpec, type StrategyEntry } from '../engine/runner-spec.ts';
 import type { Book } from '../engine/portfolio.ts';
 import type { StrategyRunner } from '../engine/strategy-runner.ts';
@@ -53,7 +52,10 @@ export interface LiveBacktestOptions {
   /** Pause decisions in the brokerage session's nightly and weekend maintenance windows (live default: yes). */
   pauseForMaintenance?: boolean;
   logger?: Logger;
-  /** Every bar of every strategy (reports, progress). */
+  /**
+   * Every bar of every strategy (reports, progress). The event is one object per strategy, refilled
+   * at every bar (a new one a bar cost ~70 bytes of garbage each): copy what you keep.
+   */
   onBar?: (strategyId: string, e: BarEvent) => void;
 }
 
@@ -138,6 +140,10 @@ interface Track {
   /** Fills booked to it, and how many of them trades have seen. */
   fillCount: number;
   settledFills: number;
+  /** The event given to `onBar`, refilled at each of its bars. */
+  event: BarEvent;
+  /** Its refusals so far, by rule and symbol (null: the rule names none). */
+  refusals: Map<RefusalRule, Map<string | null, Refusal>>;
 }
 
 const ACCOUNT_ID = 'BACKTEST';
@@ -171,7 +177,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
-      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0,
+      fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0, refusals: new Map(),
+      event: { index: 0, bar: null as unknown as PairBar, equity: 0, diagnostics: null, decision: null },
     };
     const n = t.it.next();
     t.next = n.done ? null : n.value;
@@ -242,9 +249,8 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   if (failed !== undefined) throw failed;
 
   let stopReason: StopReason | null = null;
-  const refusals = new Map<string, Refusal>();
+  const refusals: Refusal[] = [];
   let seenDecisions = journal.decisionCount;
-  const rules = { allowOutsideRth: o.risk.allowOutsideRth, pauseForMaintenance: o.pauseForMaintenance !== false };
 
   /** Book changes since the last look: a trade opens when the book leaves flat, closes when it comes back. */
   const settleTrades = (t: Track, bar: PairBar, index: number, decision: Decision | null, reason: TradeRecord['exitReason']): void => {
@@ -273,88 +279,134 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     t.runner = node.runners.find((r) => r.id === t.spec.id)!;
     t.book = t.runner.book;
   }
+  // The bars run in a synchronous loop (`runBars`) that returns only when a bar must be awaited:
+  // a million bars in the body of this async function ran slower (after each await it resumes in
+  // unoptimised code until on-stack replacement catches up again).
+  /** A bar that placed orders made the next bar wait a microtask turn (what its orders left queued runs first). */
   let afterOrders = false;
-  try {
+  /** Where the run stands: the next track to decide at the current time (tracks.length: take the next time). */
+  let k = tracks.length;
+  /** The track whose bar is being awaited, and whether its own orders are (not only a turn). */
+  let waiting: Track | null = null;
+  let waitingOrders = false;
+  const TURN = Promise.resolve();
+
+  /** Marks every strategy with a bar at the next time; false when no strategy has one left. */
+  const nextTime = (): boolean => {
+    let now = Infinity;
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i]!;
+      if (t.next && t.next.time < now) now = t.next.time;
+    }
+    if (now === Infinity) return false;
+    clock.now = now;
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i]!;
+      t.due = t.next !== null && t.next.time === now;
+      if (!t.due) continue;
+      const bar = t.next!;
+      const n = t.it.next();
+      t.next = n.done ? null : n.value;
+      t.bar = bar;
+      t.index++;
+      // Orders decided at the previous close filled at this open already; marks at this close.
+      // The broker and the runner take the pair bar's own leg objects, the time given beside.
+      t.legBars[0] = bar.y;
+      t.legBars[1] = bar.x;
+      broker.barAt(t.conids.y, bar.time, bar.y);
+      broker.barAt(t.conids.x, bar.time, bar.x);
+      const next = t.next;
+      t.fillAt[0].time = next?.time ?? bar.time;
+      t.fillAt[1].time = next?.time ?? bar.time;
+      broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
+      broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
+      const book = t.book!;
+      t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
+      t.eqTime.push(bar.time);
+      t.eqValue.push(t.equity);
+      t.stats.push(t.equity);
+      t.lastBar = bar;
+    }
+    k = 0;
+    return true;
+  };
+
+  /** After a track's decision (awaited or not): its step's diagnostics, refusals and trades. */
+  const decided = (t: Track): StepResult | null => {
+    const step = t.observer?.last ?? null;
+    if (step) t.why.observe(step.diagnostics, step.decision);
+    if (journal.decisionCount !== seenDecisions) {
+      for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, d.value, refusals);
+      seenDecisions = journal.decisionCount;
+    }
+    return step;
+  };
+
+  /** The book moves by fills only: without a new one since the last look, nothing opens or closes. Then the bar's event. */
+  const settled = (t: Track, step: StepResult | null): void => {
+    const bar = t.bar!;
+    if (stopReason === null && t.fillCount !== t.settledFills) {
+      t.settledFills = t.fillCount;
+      settleTrades(t, bar, t.index, step?.decision ?? null, null);
+    }
+    barEvent(t, step);
+  };
+
+  const barEvent = (t: Track, step: StepResult | null): void => {
+    if (!o.onBar) return;
+    const e = t.event;
+    e.index = t.index;
+    e.bar = t.bar!;
+    e.equity = t.equity;
+    e.diagnostics = step?.diagnostics ?? null;
+    e.decision = step?.decision ?? null;
+    o.onBar(t.spec.id, e);
+  };
+
+  /**
+   * Runs bars until one must be awaited (its orders, or the turn after them): returns that promise,
+   * with `waiting` set to its track; null once no strategy has a bar left.
+   */
+  const runBars = (): Promise<void> | null => {
     for (;;) {
-      // The next time any strategy has a bar.
-      // (Indexed loops: this one runs a million times, and for-of in an async function costs more.)
-      let now = Infinity;
-      for (let i = 0; i < tracks.length; i++) {
-        const t = tracks[i]!;
-        if (t.next && t.next.time < now) now = t.next.time;
-      }
-      if (now === Infinity) break;
-      clock.now = now;
-      for (let i = 0; i < tracks.length; i++) {
-        const t = tracks[i]!;
-        t.due = t.next !== null && t.next.time === now;
+      if (k >= tracks.length && !nextTime()) return null;
+      for (; k < tracks.length; k++) {
+        const t = tracks[k]!;
         if (!t.due) continue;
-        const bar = t.next!;
-        const n = t.it.next();
-        t.next = n.done ? null : n.value;
-        t.bar = bar;
-        t.index++;
-        // Orders decided at the previous close filled at this open already; marks at this close.
-        // The broker and the runner take the pair bar's own leg objects, the time given beside.
-        t.legBars[0] = bar.y;
-        t.legBars[1] = bar.x;
-        broker.barAt(t.conids.y, bar.time, bar.y);
-        broker.barAt(t.conids.x, bar.time, bar.x);
-        const next = t.next;
-        t.fillAt[0].time = next?.time ?? bar.time;
-        t.fillAt[1].time = next?.time ?? bar.time;
-        broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
-        broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
-        const book = t.book!;
-        t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
-        t.eqTime.push(bar.time);
-        t.eqValue.push(t.equity);
-        t.stats.push(t.equity);
-        t.lastBar = bar;
-      }
-      for (let i = 0; i < tracks.length; i++) {
-        const t = tracks[i]!;
-        if (!t.due) continue;
-        const bar = t.bar!;
-        let step: StepResult | null = null;
-        if (t.next && stopReason === null) {
-          const runner = t.runner!;
-          if (t.observer) t.observer.last = null;
-          // A bar that decides nothing is done synchronously; one that placed orders is awaited, and
-          // the bar after it waits a microtask turn too, as every bar did (what its orders left queued runs first).
-          const pending = runner.closeBar(bar.time, t.legBars, bar);
-          let awaited = false;
-          if (pending) {
-            await pending;
-            afterOrders = true;
-            awaited = true;
-          } else if (afterOrders) {
-            afterOrders = false;
-            await undefined;
-            awaited = true;
-          }
-          step = t.observer?.last ?? null;
-          if (step) t.why.observe(step.diagnostics, step.decision);
-          if (journal.decisionCount !== seenDecisions) {
-            for (const d of journal.decisionsSince(seenDecisions)) if (d.action === 'refused') noteRefusal(t, bar, step?.decision ?? null, (d.value as { reason?: string } | null)?.reason, rules, refusals);
-            seenDecisions = journal.decisionCount;
-          }
-          // The account halts only inside a bar that returned a promise (the daily-loss check) or in
-          // what such a bar left queued: a bar done synchronously cannot have halted it.
-          if (awaited && node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
-            // The daily-loss limit: the node flattens every strategy (fills at the next open) and stops.
-            await running;
-            stopReason = 'daily-loss';
-            for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
-          }
-          // The book moves by fills only: without a new one since the last look, nothing opens or closes.
-          if (stopReason === null && t.fillCount !== t.settledFills) {
-            t.settledFills = t.fillCount;
-            settleTrades(t, bar, t.index, step?.decision ?? null, null);
-          }
+        if (!t.next || stopReason !== null) {
+          barEvent(t, null);
+          continue;
         }
-        if (o.onBar) o.onBar(t.spec.id, { index: t.index, bar, equity: t.equity, diagnostics: step?.diagnostics ?? null, decision: step?.decision ?? null });
+        if (t.observer) t.observer.last = null;
+        // A bar that decides nothing (or is refused) is done synchronously; one that placed orders is
+        // awaited, and the bar after it waits a microtask turn too, as every bar did.
+        const pending = t.runner!.closeBar(t.bar!.time, t.legBars, t.bar!);
+        if (pending || afterOrders) {
+          waiting = t;
+          waitingOrders = pending !== undefined;
+          return pending ?? TURN;
+        }
+        settled(t, decided(t));
       }
+    }
+  };
+
+  try {
+    for (let wait = runBars(); wait !== null; wait = runBars()) {
+      await wait;
+      const t = waiting!;
+      afterOrders = waitingOrders;
+      const step = decided(t);
+      // The account halts only inside a bar that returned a promise (the daily-loss check) or in
+      // what such a bar left queued: a bar done synchronously cannot have halted it.
+      if (node.risk.state(ACCOUNT) === 'halted' && !node.isStopping) {
+        // The daily-loss limit: the node flattens every strategy (fills at the next open) and stops.
+        await running;
+        stopReason = 'daily-loss';
+        for (const u of tracks) if (u.lastBar) settleTrades(u, u.lastBar, u.index, null, 'daily-loss');
+      }
+      settled(t, step);
+      k++;
     }
   } catch (err) {
     // A bar source that fails (a bar stream's reading error, or its restart on rows out of order)
@@ -374,22 +426,28 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const book = t.book!;
     return { id: t.spec.id, result: finish(t, startingCash * t.spec.capitalShare, book.qty(t.conids.y), book.qty(t.conids.x)) };
   });
-  return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals: [...refusals.values()] };
+  return { account: accountResult(tracks, strategies.map((s) => s.result), startingCash), strategies, stopReason, refusals };
 }
 
-function noteRefusal(t: Track, bar: PairBar, decision: Decision | null, given: string | undefined, rules: { allowOutsideRth: boolean; pauseForMaintenance: boolean }, into: Map<string, Refusal>): void {
-  const reason = given ?? 'refused';
-  const end = bar.time + t.spec.barMinutes * 60_000;
-  const traded = decision && decision.action !== 'none' ? decision.orders.map((lo) => t.params.legs[lo.leg]) : [t.params.legs.y, t.params.legs.x];
-  // Classified by the rules the runner applies (market-hours.ts), not by the reason's wording.
-  const closed = (rules.pauseForMaintenance && isSessionMaintenance(end)) || traded.some((l) => !isTradable(l.secType, end, rules.allowOutsideRth));
-  const kind: Refusal['kind'] = closed ? 'marketHours' : 'risk';
+/**
+ * Counts a refused decision by the rule that refused it (the runner's own verdict, not its wording):
+ * one row per rule and symbol, with the first refusal's text. Market hours and the maintenance
+ * window are `marketHours`; every other rule is `risk`.
+ */
+function noteRefusal(t: Track, value: unknown, into: Refusal[]): void {
+  // The runner journals every refusal with its Refusal (risk.ts): anything else is a bug here.
+  if (!(value instanceof RuleRefusal)) throw new Error(`live backtest: a refused decision of ${t.spec.id} without its rule (${JSON.stringify(value)})`);
+  const kind: Refusal['kind'] = value.rule === 'market-closed' || value.rule === 'maintenance' ? 'marketHours' : 'risk';
   t.why.refused(kind);
-  // One row per kind of reason: numbers and times in the text vary from bar to bar.
-  const key = `${t.spec.id}\u0000${kind}\u0000${reason.replace(/[\d.,:TZ-]+/g, '#')}`;
-  const r = into.get(key);
+  let bySymbol = t.refusals.get(value.rule);
+  if (!bySymbol) t.refusals.set(value.rule, (bySymbol = new Map()));
+  const r = bySymbol.get(value.symbol);
   if (r) r.count++;
-  else into.set(key, { strategyId: t.spec.id, kind, reason, count: 1 });
+  else {
+    const row: Refusal = { strategyId: t.spec.id, kind, reason: value.reason, count: 1 };
+    bySymbol.set(value.symbol, row);
+    into.push(row);
+  }
 }
 
 function finish(t: Track, startingCash: number, heldY: number, heldX: number): BacktestResult {

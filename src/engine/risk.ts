@@ -39,7 +39,37 @@ export interface ProposedLeg {
   price: number;
 }
 
-export type RiskVerdict = { ok: true } | { ok: false; reason: string };
+/**
+ * Which rule refused a decision: stable names, for counting and grouping refusals (a backtest
+ * outside market hours refuses one bar in six), where the reason's text varies with each bar.
+ */
+export type RefusalRule = 'halted' | 'reducing-only' | 'market-closed' | 'max-position' | 'max-gross' | 'maintenance' | 'stale-bar';
+
+/**
+ * A refused decision: the rule, the symbol it concerns (or null) and the reason's text, made only
+ * when read (a log line, a journal row, the first refusal of its kind in a backtest summary): the
+ * text of a market-hours refusal formats a time, ~0.4 µs, 140,000 times in a 1,000,000-bar backtest.
+ * Serialised (JSON) as `{ reason, rule }`.
+ */
+export class Refusal {
+  readonly ok = false;
+  private text: string | null = null;
+  constructor(
+    readonly rule: RefusalRule,
+    readonly symbol: string | null,
+    private readonly describe: () => string,
+  ) {}
+
+  get reason(): string {
+    return (this.text ??= this.describe());
+  }
+
+  toJSON(): { reason: string; rule: RefusalRule } {
+    return { reason: this.reason, rule: this.rule };
+  }
+}
+
+export type RiskVerdict = { ok: true } | Refusal;
 
 /** Whether every leg only shrinks toward zero (never grows, never crosses). */
 function onlyReduces(legs: ProposedLeg[]): boolean {
@@ -48,26 +78,28 @@ function onlyReduces(legs: ProposedLeg[]): boolean {
 
 /**
  * `legs`: the account's positions in the traded contracts before and after; `otherGross`: the gross
- * notional the account holds in other contracts (other strategies).
+ * notional the account holds in other contracts (other strategies), or a function that sums it, called
+ * only when a limit needs it (a decision outside market hours is refused before).
  */
-export function checkOrders(limits: RiskLimits, legs: ProposedLeg[], eventTime: number, otherGross = 0): RiskVerdict {
+export function checkOrders(limits: RiskLimits, legs: ProposedLeg[], eventTime: number, otherGross: number | (() => number) = 0): RiskVerdict {
   for (const l of legs) {
     if (l.targetQty === l.currentQty) continue;
     if (!isTradable(l.secType, eventTime, limits.allowOutsideRth)) {
-      return { ok: false, reason: `market closed for ${l.symbol} (${l.secType}) at ${new Date(eventTime).toISOString()}` };
+      return new Refusal('market-closed', l.symbol, () => `market closed for ${l.symbol} (${l.secType}) at ${new Date(eventTime).toISOString()}`);
     }
   }
   if (onlyReduces(legs)) return { ok: true };
-  let gross = otherGross;
+  let gross = typeof otherGross === 'number' ? otherGross : otherGross();
   for (const l of legs) {
     const n = Math.abs(l.targetQty) * l.price;
     if (n > limits.maxPositionNotional) {
-      return { ok: false, reason: `position in ${l.symbol} would be ${n.toFixed(2)}, above risk.maxPositionNotional ${limits.maxPositionNotional}` };
+      return new Refusal('max-position', l.symbol, () => `position in ${l.symbol} would be ${n.toFixed(2)}, above risk.maxPositionNotional ${limits.maxPositionNotional}`);
     }
     gross += n;
   }
   if (gross > limits.maxGrossNotional) {
-    return { ok: false, reason: `gross notional would be ${gross.toFixed(2)}, above risk.maxGrossNotional ${limits.maxGrossNotional}` };
+    const total = gross;
+    return new Refusal('max-gross', null, () => `gross notional would be ${total.toFixed(2)}, above risk.maxGrossNotional ${limits.maxGrossNotional}`);
   }
   return { ok: true };
 }
@@ -187,10 +219,16 @@ export class RiskEngine {
   }
 
   /** The pre-trade check of one strategy's orders: trading state first, then the account limits. */
-  check(strategyId: string, legs: ProposedLeg[], eventTime: number, otherGross: number): RiskVerdict {
+  check(strategyId: string, legs: ProposedLeg[], eventTime: number, otherGross: number | (() => number)): RiskVerdict {
     const st = this.stateFor(strategyId);
-    if (st === 'halted') return { ok: false, reason: `trading halted (${this.why(strategyId)})` };
-    if (st === 'reducing' && !onlyReduces(legs)) return { ok: false, reason: `only reducing orders allowed (${this.why(strategyId)})` };
+    if (st === 'halted') {
+      const why = this.why(strategyId);
+      return new Refusal('halted', null, () => `trading halted (${why})`);
+    }
+    if (st === 'reducing' && !onlyReduces(legs)) {
+      const why = this.why(strategyId);
+      return new Refusal('reducing-only', null, () => `only reducing orders allowed (${why})`);
+    }
     return checkOrders(this.limits, legs, eventTime, otherGross);
   }
 

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { HistoryBar, Instrument, Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
-import type { Decision, OhlcvBar, PairBar, StepResult, Strategy, StrategyState } from '../strategies/types.ts';
+import type { BarContext, Decision, OhlcvBar, PairBar, StepResult, Strategy, StrategyState } from '../strategies/types.ts';
 import { RecentSamples } from '../util/bounded.ts';
 import { alignBars, BarBuilder, type AlignedBar } from './bar-builder.ts';
 import type { NodeEvent, StrategySummary } from './events.ts';
@@ -24,9 +24,12 @@ import type { Mode } from './mode-guard.ts';
 import type { OrderManager } from './order-manager.ts';
 import { PairExecutor, type ExecLeg, type ExecResult } from './pair-executor.ts';
 import type { Book, Portfolio } from './portfolio.ts';
-import type { RiskEngine } from './risk.ts';
+import { Refusal, type RiskEngine } from './risk.ts';
 import type { RunnerSpec } from './runner-spec.ts';
 import { staleBarReason } from './stale-bars.ts';
+
+/** The refusal of a decision inside the brokerage session's maintenance window (one object: its text never varies). */
+const MAINTENANCE = new Refusal('maintenance', null, () => 'inside the brokerage session maintenance window');
 
 export interface RunnerDeps {
   journal: Journal;
@@ -83,6 +86,8 @@ export class StrategyRunner {
   private accepting = true;
   private barsSeen = 0;
   private decisionsMade = 0;
+  /** The context of each live bar, refilled at every bar (the strategy reads it during onBar only). */
+  private readonly barContext: BarContext = { equity: 0 };
   private lastBarTime: number | null = null;
   private lastTickWall = 0;
   /** Event time of the newest tick of either leg (the market's clock for stale decisions). */
@@ -206,9 +211,10 @@ export class StrategyRunner {
    * ticks. The bar counts as closed at its end, the market's newest time then (so never stale).
    * Dropped once the node stops accepting bars, like a live bar.
    *
-   * Synchronous when the bar places nothing (no decision, or a daily-loss check that passed): it
-   * returns undefined and the caller goes on without a promise, a microtask turn or an allocation
-   * per bar. A bar that decides (or breaches the daily loss) returns the promise of its orders; a
+   * Synchronous when the bar places nothing (no decision, a decision the pre-trade checks refused,
+   * or a daily-loss check that passed): it returns undefined and the caller goes on without a
+   * promise, a microtask turn or an allocation per bar. A bar that places orders (or breaches the
+   * daily loss) returns the promise of its orders; a
    * bar that comes while one is still in flight waits for it (bars stay one at a time, in order).
    * `pair`: the same bar as a pair bar (its time, y = legs[0], x = legs[1]) when the caller holds
    * one: the strategy gets it as it is instead of a new one per bar.
@@ -266,7 +272,8 @@ export class StrategyRunner {
       return Promise.resolve();
     }
 
-    const step = strategy.onBar(pair ?? pairBar(time, legs), { equity });
+    this.barContext.equity = equity;
+    const step = strategy.onBar(pair ?? pairBar(time, legs), this.barContext);
     const dec = step.decision;
     if (dec.action === 'none') {
       if (this.timed) this.latencies.push(performance.now() - wall);
@@ -276,16 +283,30 @@ export class StrategyRunner {
     return this.decide(time, legs, step, dec, equity, wall);
   }
 
-  /** A decision: journalled after its orders went out (off the latency path), then the bar's bookkeeping. */
-  private async decide(time: number, legs: readonly OhlcvBar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number): Promise<void> {
+  /**
+   * A decision: the pre-trade checks, then its orders (journalled after they went out, off the
+   * latency path), then the bar's bookkeeping. A refused decision is done synchronously and returns
+   * undefined, like a bar that decides nothing: a backtest outside market hours refuses one bar in
+   * six, and a promise chain and two suspended async frames per refusal cost it ~4 µs each.
+   */
+  private decide(time: number, legs: readonly OhlcvBar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number): Promise<void> | undefined {
     const { d } = this;
     const by = legs[0]!;
     const bx = legs[1]!;
     this.decisionsMade++;
     if (this.emits.decision) d.emit({ type: 'decision', strategyId: this.id, time, decision: dec, z: step.diagnostics.z, beta: step.diagnostics.beta, closes: [by.close, bx.close] });
-    // The orders carry the decision in their intent id; the decision row follows (off the latency path).
-    const traded = await this.act(time, dec, wall, step, equity);
-    this.finishBar(time, legs, step, equity, traded);
+    const orders = this.preTrade(time, dec, wall, step, equity);
+    if (orders === null) {
+      this.finishBar(time, legs, step, equity, false);
+      return undefined;
+    }
+    return this.trade(time, legs, step, dec, equity, wall, orders);
+  }
+
+  /** The orders of a decision that passed its checks; the bar's bookkeeping once they are done. */
+  private async trade(time: number, legs: readonly OhlcvBar[], step: StepResult, dec: Exclude<Decision, { action: 'none' }>, equity: number, wall: number, orders: ExecLeg[]): Promise<void> {
+    await this.send(time, dec, wall, step, equity, orders);
+    this.finishBar(time, legs, step, equity, true);
   }
 
   /** The decision's journal row (methods, not closures made per decision: they cost an allocation each). */
@@ -294,17 +315,18 @@ export class StrategyRunner {
   }
 
   /** A decision the live rules do not execute: journalled with the reason, the strategy synced back to its book. */
-  private refuse(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number, reason: string): false {
+  private refuse(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number, refusal: Refusal): null {
     const { d } = this;
     if (this.timed) this.latencies.push(performance.now() - wall);
     this.recordDecision(time, dec, step, equity);
     // The text is built only for a reader: a backtest refuses every decision outside market hours.
-    if (d.logger.isLevelEnabled('warn')) d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason }, 'decision not executed');
-    if (this.emits.warn) d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${reason}` });
-    d.journal.recordDecision(this.id, time, 'refused', { reason });
+    if (d.logger.isLevelEnabled('warn')) d.logger.warn({ strategy: this.id, bar: iso(time), decision: dec.action, reason: refusal.reason, rule: refusal.rule }, 'decision not executed');
+    if (this.emits.warn) d.emit({ type: 'warn', message: `${this.id}: decision ${dec.action} at ${iso(time)} not executed: ${refusal.reason}` });
+    // The row's detail is `{ reason, rule }` (the refusal's JSON); a backtest counts refusals by rule.
+    d.journal.recordDecision(this.id, time, 'refused', refusal);
     // Expected after a refusal (the refusal row is the record): synced quietly, no incident.
     this.syncStrategy('refused decision', true);
-    return false;
+    return null;
   }
 
   /** Journal writes of the bar come after the decision and its orders: they are not on the latency path. */
@@ -348,16 +370,19 @@ export class StrategyRunner {
     d.onBarDone();
   }
 
-  /** Risk checks, then orders. Returns true when orders went out. */
-  private async act(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number): Promise<boolean> {
+  /**
+   * The pre-trade checks of a decision (maintenance window, stale bar, trading state, market hours,
+   * risk limits): its orders as legs, or null when refused (then journalled and synced by refuse).
+   */
+  private preTrade(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number): ExecLeg[] | null {
     const { d } = this;
     const { y, x } = this.mustInstruments();
     const barEnd = time + this.spec.barMinutes * 60_000;
-    if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return this.refuse(time, dec, wall, step, equity, 'inside the brokerage session maintenance window');
+    if (d.pauseForMaintenance && isSessionMaintenance(barEnd)) return this.refuse(time, dec, wall, step, equity, MAINTENANCE);
     const stale = staleBarReason(time, this.spec.barMinutes, this.newestTickTime, d.maxBarAgeBars ?? 1);
     if (stale) {
       this.staleSkipped++;
-      return this.refuse(time, dec, wall, step, equity, stale);
+      return this.refuse(time, dec, wall, step, equity, new Refusal('stale-bar', null, () => stale));
     }
     const legs: ExecLeg[] = dec.orders.map((lo) => {
       const inst = lo.leg === 'y' ? y : x;
@@ -365,15 +390,23 @@ export class StrategyRunner {
     });
     const change = new Map<number, number>();
     for (const l of legs) change.set(l.instrument.conid, (change.get(l.instrument.conid) ?? 0) + (l.side === 'BUY' ? l.qty : -l.qty));
-    let traded = 0;
-    for (const c of change.keys()) traded += Math.abs(d.portfolio.accountQty(c)) * (d.portfolio.price(c) ?? 0);
-    const others = d.portfolio.grossNotional() - traded;
+    // The account's gross in other contracts, summed only if a limit is checked.
+    const others = (): number => {
+      let traded = 0;
+      for (const c of change.keys()) traded += Math.abs(d.portfolio.accountQty(c)) * (d.portfolio.price(c) ?? 0);
+      return Math.max(0, d.portfolio.grossNotional() - traded);
+    };
     const verdict = d.risk.check(this.id, legs.map((l) => {
       const cur = d.portfolio.accountQty(l.instrument.conid);
       return { symbol: l.instrument.symbol, secType: l.instrument.secType, currentQty: cur, targetQty: cur + change.get(l.instrument.conid)!, price: l.price };
-    }), barEnd, Math.max(0, others));
-    if (!verdict.ok) return this.refuse(time, dec, wall, step, equity, verdict.reason);
+    }), barEnd, others);
+    if (!verdict.ok) return this.refuse(time, dec, wall, step, equity, verdict);
+    return legs;
+  }
 
+  /** The orders of a decision that passed its checks, to the broker; the decision's journal row and the strategy's sync after. */
+  private async send(time: number, dec: Exclude<Decision, { action: 'none' }>, wall: number, step: StepResult, equity: number, legs: ExecLeg[]): Promise<void> {
+    const { d } = this;
     const intentId = `${dec.action}-${time}`;
     if (this.timed) this.latencyStart = wall; // measured up to the moment the first order is handed to the broker
     let res: ExecResult;
@@ -393,7 +426,6 @@ export class StrategyRunner {
       // Fills may differ slightly from the decision (crypto cash quantities): hold what was filled.
       this.syncStrategy('after fills', true);
     }
-    return true;
   }
 
   /** The order manager is about to hand one of this strategy's orders to the broker. */

@@ -81,7 +81,7 @@ export interface StepResult {
   diagnostics: Diagnostics;
 }
 
-/** What the driver tells the strategy alongside each bar. */
+/** What the driver tells the strategy alongside each bar; a driver may refill one object for every bar (read it during onBar only). */
 export interface BarContext {
   /** Equity at this bar's close: cash plus positions marked at the closes. Sizes entries. */
   equity: number;
@@ -94,10 +94,11 @@ export interface BarContext {
 
 /** Outcome of a reconciliation with the broker's holdings. */
 export interface SyncResult {
-  changed: boolean;
-  before: StrategyPosition;
-  after: StrategyPosition;
-  note: string;
+  readonly changed: boolean;
+  readonly before: StrategyPosition;
+  readonly after: StrategyPosition;
+  /** What changed, for a log line or an incident (a strategy may make it only when read). */
+  readonly note: string;
 }
 
 /** A JSON-serialisable snapshot: `type` and `version` let a restore refuse a foreign state. */

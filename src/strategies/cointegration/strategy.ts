@@ -42,6 +42,10 @@ export interface CointegrationState extends StrategyState {
 }
 
 const FLAT: StrategyPosition = { side: 'FLAT', qtyY: 0, qtyX: 0, entryBar: null, entryTime: null };
+/** The decision of most bars: one frozen object, not a new one a bar. */
+const NONE: Decision = Object.freeze({ action: 'none' });
+/** The gate's diagnostics without a gate: always open. */
+const NO_GATE: Diagnostics['gate'] = Object.freeze({ open: true, pValue: null, checkedThisBar: false });
 
 export class CointegrationStrategy implements Strategy {
   readonly type = 'cointegration';
@@ -52,6 +56,7 @@ export class CointegrationStrategy implements Strategy {
   private bars = 0;
   private coolingDown = false;
   private pos: StrategyPosition = { ...FLAT };
+  private lastGate: Diagnostics['gate'] | null = null;
 
   constructor(
     readonly params: CointegrationParams,
@@ -85,7 +90,7 @@ export class CointegrationStrategy implements Strategy {
 
     const warm = t >= p.lookback - 1;
     const z = warm && est ? est.z : null;
-    let decision: Decision = { action: 'none' };
+    let decision: Decision = NONE;
 
     if (warm && !ctx.warmup) {
       // The cool-down ends on the first bar with |z| < exitZ.
@@ -106,9 +111,9 @@ export class CointegrationStrategy implements Strategy {
     // Crossing entryZ and stopZ on the same bar from FLAT is no entry.
     if (z >= p.entryZ && z < p.stopZ) side = 'SHORT';
     else if (z <= -p.entryZ && z > -p.stopZ) side = 'LONG';
-    if (!side) return { action: 'none' };
+    if (!side) return NONE;
     const q = sizeEntry(p, side, est.beta, bar.y.close, bar.x.close, ctx.equity);
-    if (!q) return { action: 'none' };
+    if (!q) return NONE;
     this.pos = { side, qtyY: q.qtyY, qtyX: q.qtyX, entryBar: t, entryTime: bar.time };
     return { action: 'enter', side, orders: ordersFor(q.qtyY, q.qtyX) };
   }
@@ -124,11 +129,20 @@ export class CointegrationStrategy implements Strategy {
     if (!reason && p.maxHoldingBars !== undefined && this.pos.entryBar !== null && t - this.pos.entryBar >= p.maxHoldingBars) {
       reason = 'maxHolding';
     }
-    if (!reason) return { action: 'none' };
+    if (!reason) return NONE;
     if (reason === 'stop') this.coolingDown = true;
     const orders = ordersFor(-this.pos.qtyY, -this.pos.qtyX);
     this.pos = { ...FLAT };
     return { action: 'close', reason, side, orders };
+  }
+
+  /** The gate's part of the diagnostics: one object while it stays the same (it changes only when the gate is checked). */
+  private gateDiagnostics(checked: boolean): Diagnostics['gate'] {
+    const g = this.gate;
+    if (!g) return NO_GATE;
+    const last = this.lastGate;
+    if (last && last.open === g.open && last.pValue === g.pValue && last.checkedThisBar === checked) return last;
+    return (this.lastGate = Object.freeze({ open: g.open, pValue: g.pValue, checkedThisBar: checked }));
   }
 
   private diagnostics(t: number, time: number, est: SpreadEstimate | null, checked: boolean): Diagnostics {
@@ -138,9 +152,7 @@ export class CointegrationStrategy implements Strategy {
       z: est ? est.z : null,
       beta: est ? est.beta : null,
       alpha: est ? est.alpha : null,
-      gate: this.gate
-        ? { open: this.gate.open, pValue: this.gate.pValue, checkedThisBar: checked }
-        : { open: true, pValue: null, checkedThisBar: false },
+      gate: this.gateDiagnostics(checked),
       coolingDown: this.coolingDown,
       position: this.pos.side,
     };
@@ -175,11 +187,7 @@ export class CointegrationStrategy implements Strategy {
       this.pos = { side, qtyY, qtyX, entryBar: now, entryTime: null };
     }
     const after = this.position();
-    const changed = before.side !== after.side || before.qtyY !== after.qtyY || before.qtyX !== after.qtyX;
-    const note = !changed
-      ? 'strategy position matches the broker'
-      : `strategy believed ${describe(before)}, broker holds ${describe(after)}: adopted the broker's position`;
-    return { changed, before, after, note };
+    return new PositionSync(before, after);
   }
 
   saveState(): CointegrationState {
@@ -234,6 +242,25 @@ function ordersFor(qtyY: number, qtyX: number): LegOrder[] {
 
 function describe(p: StrategyPosition): string {
   return p.side === 'FLAT' ? 'FLAT' : `${p.side} (y ${p.qtyY}, x ${p.qtyX})`;
+}
+
+/**
+ * A sync's outcome, its note written only when read: the live rules sync the strategy back after
+ * every refused decision (a backtest outside market hours refuses ~150,000 of 1,000,000 bars), and
+ * nobody reads the note unless it is logged or journalled.
+ */
+class PositionSync implements SyncResult {
+  readonly changed: boolean;
+  constructor(
+    readonly before: StrategyPosition,
+    readonly after: StrategyPosition,
+  ) {
+    this.changed = before.side !== after.side || before.qtyY !== after.qtyY || before.qtyX !== after.qtyX;
+  }
+
+  get note(): string {
+    return !this.changed ? 'strategy position matches the broker' : `strategy believed ${describe(this.before)}, broker holds ${describe(this.after)}: adopted the broker's position`;
+  }
 }
 
 export function createCointegrationStrategy(params: CointegrationParams, state?: StrategyState): CointegrationStrategy {
