@@ -75,6 +75,21 @@ describe('backtest on the live node', () => {
     expect(r.account.finalEquity).toBe(100_000);
   });
 
+  it('counts repeated refusals as one row per rule and symbol, with the first refusal\'s text', async () => {
+    // Three entry signals in a row after the 16:00 close (21:00 UTC in January): each is refused, the
+    // strategy is synced back to flat and signals again on the next bar.
+    const first = zBars(W, [0, 2.5, 2.6, 2.7, 0.3, 0]);
+    const e = first.first + 1;
+    const zb = zBars(W, [0, 2.5, 2.6, 2.7, 0.3, 0], { start: Date.UTC(2024, 0, 2, 21, 0) - e * 300_000 });
+    const r = await live(zb.bars, testParams(), 0);
+    expect(r.account.trades).toEqual([]);
+    expect(r.account.diagnostics.refused).toEqual({ risk: 0, marketHours: 3 });
+    expect(r.refusals).toHaveLength(1);
+    expect(r.refusals[0]).toMatchObject({ strategyId: 'pair', kind: 'marketHours', count: 3 });
+    // The first refusal's text: the end of the first refused bar (21:05 UTC).
+    expect(r.refusals[0]!.reason).toBe('market closed for YYY (STK) at 2024-01-02T21:05:00.000Z');
+  });
+
   it('refuses an entry above risk.maxGrossNotional and lists the reason', async () => {
     const zb = zBars(W, [0, 2.5, 1, 0.3, 0, 0]);
     const r = await live(zb.bars, testParams(), 0, { ...OPEN_LIMITS, maxGrossNotional: 30_000 });

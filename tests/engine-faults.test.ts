@@ -96,7 +96,9 @@ describe('engine faults', () => {
     // lets it fill. Before the fix the node stopped as soon as the late answer came, leaving the
     // order working at the broker.
     h = await startHarness();
-    const { node, journal } = h.newNode({ shutdownTimeoutMs: 1_000, resolveTimeoutMs: 500 });
+    // No read retries: each one waits out the live-orders pacing (1 per 5 s), and under error500=1
+    // the lookups of the lost placement took ~90 s with them; the scenario needs none.
+    const { node, journal } = h.newNode({ shutdownTimeoutMs: 1_000, resolveTimeoutMs: 500, client: { retries: 0 } });
     // Speed 1: no bar closes during the test, so no decision places anything but this order.
     const running = runNode(h, node, 1);
     await waitFor(() => h!.events.some((e) => e.type === 'started'), 150_000, 'the node to start');

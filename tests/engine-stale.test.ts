@@ -54,6 +54,10 @@ describe('engine stale decisions', () => {
       expect(at.get(o.cOID)! - barEnd, `${o.cOID} on bar ${new Date(Number(m[1])).toISOString()}`).toBeLessThanOrEqual(2 * BAR_MS);
     }
     expect(checked).toBeGreaterThanOrEqual(1);
+    // Each skipped decision's row names its rule beside the reason (a backtest counts refusals by rule).
+    const staleRows = journal.decisions().filter((d) => d.action === 'refused' && /stale decision/.test(d.detail ?? ''));
+    expect(staleRows.length).toBeGreaterThanOrEqual(1);
+    for (const d of staleRows) expect(JSON.parse(d.detail!)).toEqual({ reason: expect.stringMatching(/stale decision/), rule: 'stale-bar' });
     // The strategy is synced back after each refused decision, quietly: the refusal row is the record,
     // not an incident as well.
     expect(journal.incidents().filter((i) => i.kind === 'strategy-sync' && (i.detail ?? '').includes('refused decision'))).toEqual([]);
