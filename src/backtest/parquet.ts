@@ -24,6 +24,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
+import { RowGroupDecoder } from './parquet-pages.ts';
 
 const MAGIC = 'PAR1';
 
@@ -153,6 +154,8 @@ export interface ParquetRowsOptions {
   onRows?: ((rowsDone: number) => void) | undefined;
   /** Called with bytes read and the file size (once, when the rows are read). */
   onProgress?: ((bytesRead: number, totalBytes: number) => void) | undefined;
+  /** Read every row group through hyparquet's general reader, none through parquet-pages.ts (tests compare the two). */
+  generalReader?: boolean | undefined;
 }
 
 type Hyparquet = typeof hyparquetModule;
@@ -388,17 +391,22 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
   const sink = new BuilderSink(opts.symbols ? new Set(opts.symbols) : null, opts.newBuilder ?? ((symbol) => new SeriesBuilder(symbol)));
   const columnNames = { time: timeName, open: numericNames[0]!, high: numericNames[1]!, low: numericNames[2]!, close: numericNames[3]!, volume: numericNames[4]! };
 
-  for (const group of rowGroupRanges(metadata)) {
+  // Groups of the plain layouts are decoded into reused memory (parquet-pages.ts); others through hyparquet.
+  const names = [timeName, symbolName, ...numericNames];
+  const plain = opts.generalReader || timeUnit === null ? null : RowGroupDecoder.for(metadata, names.map((name, k) => ({ name, role: k === 0 ? { kind: 'time', unit: timeUnit! } : k === 1 ? { kind: 'symbol' } : { kind: 'number' } })), int64Times);
+  for (const [index, group] of rowGroupRanges(metadata).entries()) {
     const from = Math.max(group.rowStart, rangeStart);
     const to = Math.min(group.rowEnd, rangeEnd);
     if (to <= from) continue;
     // Each column's decoded pages as the reader hands them over (doubles kept as they are): copied
     // once, row by row into each symbol's columns, not first into columns of the whole file (fresh
     // memory costs its page faults). Columns are paged apart: their pages start at different rows.
-    const pages = new Map<string, Page[]>([timeName, symbolName, ...numericNames].map((name) => [name, []]));
+    const pages = new Map<string, Page[]>(names.map((name) => [name, []]));
     const raw = new Map<string, Map<number, unknown>>();
     const timeErrors = new Map<number, string>();
-    try {
+    const decoded = plain ? await plain.decode(fh, metadata, index) : null;
+    if (decoded) names.forEach((name, k) => pages.get(name)!.push({ start: from, end: to, base: group.rowStart, data: decoded[k]! }));
+    else try {
       await hyparquet.parquetRead({
         file: source,
         metadata: readMetadata,
