@@ -5,6 +5,7 @@
  * ones a one-thread read reports. Reads are 4 KB so that the consumer catches up with the reading
  * thread again and again. Then the same through backtestFile: streamed or not, the same result.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { backtestFile, backtestNodeFile } from '../src/backtest/backtest-file.ts
 import { loadBarsCsv, type BarSeries } from '../src/backtest/csv.ts';
 import { loadBarsParquet } from '../src/backtest/parquet.ts';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { BarStream, BarStreamRestart } from '../src/backtest/bar-stream.ts';
+import { BarStream, BarStreamRestart, readersAhead, startReadersAhead } from '../src/backtest/bar-stream.ts';
 import { backtestJson } from '../src/backtest/output.ts';
 import type { RiskLimits } from '../src/engine/risk.ts';
 import type { PairBar } from '../src/strategies/types.ts';
@@ -91,6 +92,25 @@ describe('BarStream', () => {
     expect(plain(await (await stream.finish()).series())).toEqual(plain(want));
     expect(stream.bytesRead).toBe(stream.size);
     await stream.close();
+  });
+
+  it('takes reading threads started ahead (prestartReaders), gives the same bars, and ends those it does not need', async () => {
+    const f = file('ahead.csv', pairText());
+    const want = [...alignBars(...(((m) => [m.get('YYY')!, m.get('XXX')!] as const)(await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }))))];
+    startReadersAhead(3);
+    expect(readersAhead()).toBe(3);
+    // Two parts: two threads taken, the third ended.
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], { readChunkBytes: 4096, parts: 2 });
+    expect(readersAhead()).toBe(0);
+    expect([...stream.aligned('YYY', 'XXX')]).toEqual(want);
+    await stream.finish();
+    await stream.close();
+    // Threads started ahead and never taken (a command that fails on its config) do not keep the process alive.
+    const src = join(import.meta.dirname, '..', 'src', 'backtest', 'bar-stream.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { startReadersAhead, readersAhead } from ${JSON.stringify(src)}; startReadersAhead(2); console.log(readersAhead());`], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout.trim()).toBe('2');
+    expect(r.status).toBe(0);
   });
 
   it('serves two pairs from one reading, pulled in turn as a portfolio backtest pulls them', async () => {

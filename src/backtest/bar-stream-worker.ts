@@ -6,12 +6,19 @@
  * thread, which may be waiting on it without an event loop, is never left waiting.
  */
 import { open } from 'node:fs/promises';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../util/errors.ts';
 import { PART, STATE, type BarStreamMessage, type BarStreamWorkerData } from './bar-stream.ts';
 import { SharedSeriesBuilder } from './series-builder.ts';
 
-const { file, symbols, columns, control, base, part, port, readChunkBytes } = workerData as BarStreamWorkerData;
+/** A thread started ahead (bar-stream.ts's prestartReaders) loads the CSV reading, then waits for its part. */
+async function job(): Promise<BarStreamWorkerData> {
+  if (!(workerData as { ahead?: boolean }).ahead) return workerData as BarStreamWorkerData;
+  await import('./csv-read.ts');
+  return new Promise((resolve) => parentPort!.once('message', (m: { job: BarStreamWorkerData }) => resolve(m.job)));
+}
+
+const { file, symbols, columns, control, base, part, port, readChunkBytes } = await job();
 const ctl = new Int32Array(control);
 const slotOf = new Map(symbols.map((s, k) => [s, k]));
 const builders: SharedSeriesBuilder[] = [];

@@ -103,6 +103,58 @@ function readingThreads(busyRun: boolean): number {
   return Math.max(1, Math.min(MAX_PARTS, availableParallelism() - (busyRun ? 1 : 0)));
 }
 
+/**
+ * Reading threads started ahead (prestartReaders), before the backtest knows its symbols: a thread
+ * takes ~0.07–0.1 s to boot, which `open` would otherwise spend waiting for it. Each loads the
+ * reading code, then waits for its part (a `{ job }` message). They are unref'd, so a command that
+ * ends before reading (a config error) is not held open by them; one that exits is left out.
+ */
+const ahead: Worker[] = [];
+
+/**
+ * Starts the reading threads a stream of `file` will likely use (see readingThreads), if the file
+ * is large enough to be streamed; `open` takes them, and ends those it does not need.
+ */
+export function prestartReaders(file: string, busyRun: boolean): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return;
+  }
+  if (size >= STREAM_MIN_BYTES) startReadersAhead(Math.max(1, Math.min(readingThreads(busyRun), Math.floor(size / MIN_PART_BYTES))));
+}
+
+/** Starts reading threads ahead until `count` wait (prestartReaders; tests). */
+export function startReadersAhead(count: number): void {
+  while (ahead.length < count) {
+    const worker = startWorker(WORKER_MODULE, { ahead: true });
+    worker.unref();
+    const drop = (): void => {
+      const k = ahead.indexOf(worker);
+      if (k >= 0) ahead.splice(k, 1);
+    };
+    // Also the 'error' listener: an error of a thread nobody took is no uncaught exception.
+    worker.once('exit', drop);
+    worker.once('error', drop);
+    ahead.push(worker);
+  }
+}
+
+/** The reading threads started ahead and not yet taken. */
+export function readersAhead(): number {
+  return ahead.length;
+}
+
+/** A thread reading `data`'s part: one started ahead if any is left, else a new one. */
+function startReader(data: BarStreamWorkerData, port: MessagePort): Worker {
+  const worker = ahead.shift();
+  if (!worker) return startWorker(WORKER_MODULE, { ...data }, [port]);
+  worker.ref();
+  worker.postMessage({ job: data }, [port]);
+  return worker;
+}
+
 export interface BarStreamOptions {
   /** Bytes read at a time (tests: small, so that the backtest catches up with the reading often). */
   readChunkBytes?: number;
@@ -161,9 +213,11 @@ export class BarStream {
       const base = 1 + p * words;
       const { port1, port2 } = new MessageChannel();
       const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes };
-      const worker = startWorker(WORKER_MODULE, { ...data }, [port2]);
+      const worker = startReader(data, port2);
       return { base, columns, worker, port: port1, message: null };
     });
+    // Threads started ahead and not needed (a file cut in fewer parts than guessed).
+    for (const w of ahead.splice(0)) void w.terminate();
     const stream = new BarStream(file, size, format, symbols, parts, ctl);
     try {
       await stream.started();
