@@ -9,7 +9,13 @@
  * A record is a bar status when it carries `kind: 'bar'` (set by the strategy runner), not by its
  * message text.
  */
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type * as PinoPretty from 'pino-pretty';
+
+// pino-pretty is loaded (~20 ms) only when a terminal renderer is made: piped output, a backtest's
+// or a test's, never needs it. It is CommonJS, so it is required, synchronously.
+const requireCjs = createRequire(import.meta.url);
+const prettyFactory: typeof PinoPretty.prettyFactory = (options) => (requireCjs('pino-pretty') as typeof PinoPretty).prettyFactory(options);
 
 /** The exchanges Tandem trades (US stocks and ETFs, PAXOS crypto) keep New York time. */
 export const EXCHANGE_TIME_ZONE = 'America/New_York';
