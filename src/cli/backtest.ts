@@ -84,6 +84,8 @@ export function registerBacktestCommand(program: Command): void {
     .action(async (opts: BacktestCliOptions) => {
       if (Boolean(opts.data) === Boolean(opts.fromGateway)) throw new UserError('give either --data FILE (.csv or .parquet) or --from-gateway --start DATE --end DATE');
       if (opts.fromGateway && (!opts.start || !opts.end)) throw new UserError('--from-gateway needs --start DATE and --end DATE');
+      // The file's reading threads boot (~0.1 s) while the modules below load and the config is read.
+      if (opts.data) (await import('../backtest/bar-stream.ts')).prestartReaders(opts.data, !opts.specRules);
       // Loaded here, not at the top: `tandem --help` should not pay for the backtester (see commands.ts).
       const { writeFileSync } = await import('node:fs');
       const { loadConfig } = await import('../config/load.ts');
@@ -91,8 +93,6 @@ export function registerBacktestCommand(program: Command): void {
       const { writeBacktestJson } = await import('../backtest/output.ts');
       const { downloadToFile } = await import('./history.ts');
       const { writeOutput } = await import('./output-file.ts');
-      // The file's reading threads boot (~0.1 s) while the config is read and checked.
-      if (opts.data) (await import('../backtest/bar-stream.ts')).prestartReaders(opts.data, !opts.specRules);
       const cfg = loadConfig(opts.config);
       for (const s of cfg.strategies) {
         if (s.strategy.type !== 'cointegration') throw new UserError(`${s.file ?? opts.config}: strategy type '${s.strategy.type}' is not a pair strategy`);
