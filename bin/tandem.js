@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The `tandem` command: runs the JavaScript that `tsc -p tsconfig.build.json` compiled into dist/
-// (`npm ci`, `npm install` and `npm pack` build it through the `prepare` script). It never loads
-// tsx: compiling TypeScript at every start cost seconds. From a clone, `npm start -- ...` runs the
-// sources through tsx instead, with no build step.
+// The `tandem` command: runs the JavaScript that `npm run build` (tools/build.mjs) bundled into
+// dist/ (`npm ci`, `npm install` and `npm pack` build it through the `prepare` script). It never
+// loads tsx: compiling TypeScript at every start cost seconds. From a clone, `npm start -- ...` runs
+// the sources through tsx instead, with no build step.
 import module from 'node:module';
 
 // Node 22+: keep V8's compiled code of the modules between runs (in the OS temp directory), which

@@ -1,11 +1,11 @@
 /**
- * The package as users get it: `npm pack` (which compiles dist/ through the `prepare` script),
+ * The package as users get it: `npm pack` (which builds dist/ through the `prepare` script),
  * installed globally into a temporary prefix, then `tandem --version` and a backtest run from an
  * empty directory, on the compiled JavaScript alone (no tsx, no dev dependencies, no sources), with
  * the `node` first on PATH (the bin's shebang is `/usr/bin/env node`): Node 24 in CI.
  *
  * The install is offline from npm's cache (every dependency is there after `npm ci`); only when
- * that fails does it ask the registry. Slow by nature (a TypeScript build and an install): one test.
+ * that fails does it ask the registry. Slow by nature (a build and an install): one test.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,8 +28,9 @@ describe('package', () => {
     const tgz = readdirSync(tmp).find((f) => /^tandem-.*\.tgz$/.test(f))!;
     const files = execFileSync('tar', ['tzf', join(tmp, tgz)], { encoding: 'utf8' }).split('\n');
     expect(files).toContain('package/dist/main.js');
-    expect(files).toContain('package/dist/backtest/scan-worker.js');
-    expect(files).toContain('package/dist/backtest/bar-stream-worker.js');
+    expect(files).toContain('package/dist/scan-worker.js');
+    expect(files).toContain('package/dist/sweep-worker.js');
+    expect(files).toContain('package/dist/bar-stream-worker.js');
     expect(files).toContain('package/configs/strategies/cointegration_etha_ethv.yaml');
     expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/tests/'))).toEqual([]);
 

@@ -18,15 +18,14 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import type { NodeEvent, NodeSummary } from '../engine/events.ts';
 import { UserError } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The demo's own strategy file: the shipped ETHA/ETHV pair with short parameters (each explained in the file). */
-const STRATEGY_FILE = join(PACKAGE_ROOT, 'configs', 'strategies', 'demo_etha_ethv.yaml');
+const STRATEGY_FILE = join(packageRoot(), 'configs', 'strategies', 'demo_etha_ethv.yaml');
 /** Tuesday 3 March 2026, 09:30 New York (EST, UTC-5). */
 const DEMO_START = Date.UTC(2026, 2, 3, 14, 30);
 const TRADING_MINUTES = 390;

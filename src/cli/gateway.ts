@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { configOption, modeOption } from './options.ts';
 
 interface StartOptions {
@@ -94,7 +94,7 @@ export function registerGatewayCommand(program: Command): void {
       const { readGatewayDir } = await import('../gateway/conf.ts');
       const { renderSystemdUnit } = await import('../gateway/systemd-unit.ts');
       const gw = readGatewayDir(opts.dir);
-      const tandemBin = fileURLToPath(new URL('../../bin/tandem.js', import.meta.url));
+      const tandemBin = join(packageRoot(), 'bin', 'tandem.js');
       process.stdout.write(renderSystemdUnit({
         gatewayDir: gw.dir,
         dataDir: resolve(opts.dataDir),

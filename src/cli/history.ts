@@ -10,13 +10,13 @@
  * gateway settings come from --config, else configs/engine/Engine.yaml.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { TandemConfig } from '../config/load.ts';
 import type { IbkrClient } from '../ibkr/client.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
 import { UserError } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { configOption, gatewayUrl } from './options.ts';
 import { writeOutput } from './output-file.ts';
 
@@ -103,7 +103,7 @@ async function clientFor(cfg: TandemConfig, gateway: string | undefined): Promis
 async function defaultConfigPath(): Promise<string> {
   const { DEFAULT_ENGINE_CONFIG } = await import('../config/load.ts');
   if (existsSync(DEFAULT_ENGINE_CONFIG)) return DEFAULT_ENGINE_CONFIG;
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', DEFAULT_ENGINE_CONFIG);
+  return join(packageRoot(), DEFAULT_ENGINE_CONFIG);
 }
 
 /** `--symbols`: every symbol's bars into one bar file, through the per-symbol cache. */

@@ -3,17 +3,19 @@
  * errors into exit codes. A user's mistake (UserError) prints one paragraph, never a stack trace.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.ts';
 import { scrubSecrets } from '../util/secrets.ts';
 import { sqliteErrorName, storageError } from '../store/storage-error.ts';
 import { EXIT, exitCodeFor } from '../util/exit-codes.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { commands } from './commands.ts';
 
-/** The package's version, read from package.json (two levels up from src/cli/ and from dist/cli/). */
+/** The package's version, read from its package.json. */
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.ts';
 import { ConfigError } from './config-error.ts';
 import { detectKind, type ConfigKind } from './detect.ts';
 import { engineFileSchema, engineSectionSchema, ENGINE_KEYS, type EngineConfig } from './engine-schema.ts';
@@ -16,7 +16,6 @@ import { locate, parseYaml, readYamlFile, type YamlFile } from './yaml-file.ts';
 
 export const DEFAULT_ENGINE_CONFIG = join('configs', 'engine', 'Engine.yaml');
 /** The project's own copy, found relative to this module, for `tandem` run from another directory. */
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Engine settings with every path made absolute. */
 export interface ResolvedEngineConfig extends EngineConfig {
@@ -70,7 +69,7 @@ function resolveEnginePaths(engine: EngineConfig, cwd: string, configDir: string
 function findDefaultEngineConfig(opts: LoadOptions, cwd: string): string | null {
   if (opts.defaultEngineConfig === null) return null;
   if (opts.defaultEngineConfig) return resolve(cwd, opts.defaultEngineConfig);
-  for (const candidate of [resolve(cwd, DEFAULT_ENGINE_CONFIG), join(PACKAGE_ROOT, DEFAULT_ENGINE_CONFIG)]) {
+  for (const candidate of [resolve(cwd, DEFAULT_ENGINE_CONFIG), join(packageRoot(), DEFAULT_ENGINE_CONFIG)]) {
     if (existsSync(candidate)) return candidate;
   }
   return null;

@@ -3,7 +3,9 @@
  * module's own JavaScript; from the sources (tests, `npm start`, run through tsx) it runs
  * worker-boot.mjs, which loads the TypeScript module through tsx. `moduleUrl` is the module's URL
  * as its caller names it (`new URL('./x-worker.ts', import.meta.url)` works for both: the `.ts` is
- * swapped for `.js` when the caller itself is compiled).
+ * swapped for `.js` when the caller itself is compiled). So a worker module lives beside the module
+ * that starts it in src/, and the build (tools/build.mjs) makes it an entry of its own, named so,
+ * at the top of dist/ where every chunk sits.
  */
 import { Worker, type Transferable } from 'node:worker_threads';
 
