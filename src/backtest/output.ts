@@ -27,12 +27,17 @@ const QUOTE = 34;
 const D0 = 48;
 
 /**
- * `"<ISO time>"` as JSON.stringify writes toISOString(), as bytes: within years 0000-9999 digit by
- * digit after the day's prefix (made once a day: bars come in time order), else from the string.
+ * `"<ISO time>"` as JSON.stringify writes toISOString(), as bytes: within years 0000-9999 the day's
+ * prefix (made once a day: bars come in time order), then `HH:MM:SS` from a table made once per
+ * second of the day met (bars repeat the same few hundred times of day), then the milliseconds;
+ * other years from the string.
  */
 class IsoTimeBytes {
   private day = NaN;
   private readonly prefix = new Uint8Array(11);
+  /** `HH:MM:SS` of each second of the day, 8 bytes each, made when first met (`made`). */
+  private readonly clock = new Uint8Array(86_400 * 8);
+  private readonly made = new Uint8Array(86_400);
 
   /** The time at b[p] (at most 30 bytes); returns where it ends. */
   write(b: Uint8Array, p: number, ms: number): number {
@@ -51,21 +56,13 @@ class IsoTimeBytes {
     const prefix = this.prefix;
     for (let k = 0; k < 11; k++) b[p + k] = prefix[k]!;
     p += 11;
-    let rest = ms - d * 86_400_000;
-    const h = Math.floor(rest / 3_600_000);
-    rest -= h * 3_600_000;
-    const m = Math.floor(rest / 60_000);
-    rest -= m * 60_000;
+    const rest = ms - d * 86_400_000;
     const sec = Math.floor(rest / 1000);
     const milli = rest - sec * 1000;
-    b[p] = D0 + Math.floor(h / 10);
-    b[p + 1] = D0 + (h % 10);
-    b[p + 2] = 58; // ':'
-    b[p + 3] = D0 + Math.floor(m / 10);
-    b[p + 4] = D0 + (m % 10);
-    b[p + 5] = 58;
-    b[p + 6] = D0 + Math.floor(sec / 10);
-    b[p + 7] = D0 + (sec % 10);
+    if (this.made[sec] === 0) this.makeClock(sec);
+    const clock = this.clock;
+    const at = sec * 8;
+    for (let k = 0; k < 8; k++) b[p + k] = clock[at + k]!;
     b[p + 8] = 46; // '.'
     b[p + 9] = D0 + Math.floor(milli / 100);
     b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
@@ -73,6 +70,23 @@ class IsoTimeBytes {
     b[p + 12] = 90; // 'Z'
     b[p + 13] = QUOTE;
     return p + 14;
+  }
+
+  private makeClock(sec: number): void {
+    const h = Math.floor(sec / 3600);
+    const m = Math.floor((sec - h * 3600) / 60);
+    const s = sec - h * 3600 - m * 60;
+    const c = this.clock;
+    const at = sec * 8;
+    c[at] = D0 + Math.floor(h / 10);
+    c[at + 1] = D0 + (h % 10);
+    c[at + 2] = 58; // ':'
+    c[at + 3] = D0 + Math.floor(m / 10);
+    c[at + 4] = D0 + (m % 10);
+    c[at + 5] = 58;
+    c[at + 6] = D0 + Math.floor(s / 10);
+    c[at + 7] = D0 + (s % 10);
+    this.made[sec] = 1;
   }
 }
 
