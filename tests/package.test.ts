@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backtestFile } from '../src/backtest/backtest-file.ts';
+import { backtestFile, backtestNodeFile } from '../src/backtest/backtest-file.ts';
 import { STREAM_MIN_BYTES } from '../src/backtest/bar-stream.ts';
 import { backtestJson } from '../src/backtest/output.ts';
-import { loadStrategyFile } from '../src/config/load.ts';
+import { loadConfig, loadStrategyFile } from '../src/config/load.ts';
 import { pairCsv, syntheticPair } from './helpers/pair-data.ts';
 import { ROOT } from './helpers/tandem-cli.ts';
 
@@ -68,6 +68,20 @@ describe('package', () => {
     const readFirst = await backtestFile({ config: loadStrategyFile(strategy), dataFile: join(work, 'big.csv'), startingCash: 100_000, rules: 'spec', progress: false, stream: false });
     expect(readFirst.result.trades.length).toBeGreaterThan(100);
     expect(readFileSync(join(work, 'big.json'), 'utf8')).toBe(backtestJson(readFirst.result));
+    // The live node (the default) from the same file: its reading thread started before the config
+    // is read, its modules loaded while the stream opens; the same JSON as the file read first, under
+    // the risk limits of the engine config the command falls back to (the package's own).
+    const live = tandem(['backtest', '--config', strategy, '--data', 'big.csv', '--json', 'live.json', '--cash', '100000']);
+    expect(live.stderr).toBe('');
+    expect(live.status).toBe(0);
+    const cfg = loadConfig(strategy);
+    const r = cfg.engine.risk;
+    const liveFirst = await backtestNodeFile({
+      configs: cfg.strategies, dataFile: join(work, 'big.csv'), startingCash: 100_000, progress: false, stream: false,
+      risk: { maxGrossNotional: r.maxGrossNotional, maxPositionNotional: r.maxPositionPerLeg, maxDailyLoss: r.maxDailyLoss, allowOutsideRth: r.allowOutsideRth, maxBarAgeBars: r.maxBarAgeBars },
+    });
+    expect(liveFirst.result.trades.length).toBeGreaterThan(10);
+    expect(readFileSync(join(work, 'live.json'), 'utf8')).toBe(backtestJson(liveFirst.result));
     // scan's worker threads load the compiled worker.
     const scan = tandem(['scan', '--data', 'bars.csv', '--workers', '1']);
     expect(scan.stderr).toBe('');

@@ -158,18 +158,22 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
     }
   };
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
-  // The run's own setup (`prepare`) goes on while the reading threads start (~0.1 s of this
-  // thread's time otherwise spent waiting for them).
-  const [barStream] = await Promise.all([
-    (await streamable(dataFile, stream))
-      ? BarStream.open(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) }).catch((err: unknown) => {
-        // No address space for the shared columns (many symbols of a huge file): read the file first.
-        if (err instanceof RangeError) return null;
-        throw err;
-      })
-      : null,
-    prepare?.(),
-  ]);
+  const barStream = (await streamable(dataFile, stream))
+    ? await BarStream.start(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) }).catch((err: unknown) => {
+      // No address space for the shared columns (many symbols of a huge file): read the file first.
+      if (err instanceof RangeError) return null;
+      throw err;
+    })
+    : null;
+  // The run's own setup (`prepare`) goes on while the reading threads start and read their first bars.
+  if (barStream) {
+    try {
+      await Promise.all([barStream.ready(), prepare?.()]);
+    } catch (err) {
+      await barStream.close();
+      throw err;
+    }
+  } else await prepare?.();
   if (!barStream) {
     const pairs = await loadPairs(configs, dataFile, progress);
     return { out: await afterReading(pairs), pairs };

@@ -11,10 +11,12 @@ import { UserError } from '../util/errors.ts';
 import { PART, STATE, type BarStreamMessage, type BarStreamWorkerData } from './bar-stream.ts';
 import { SharedSeriesBuilder } from './series-builder.ts';
 
-/** A thread started ahead (bar-stream.ts's prestartReaders) loads the CSV reading, then waits for its part. */
+/** A thread started ahead (bar-stream.ts's prestartReaders) loads the reading of the file's format, then waits for its part. */
 async function job(): Promise<BarStreamWorkerData> {
-  if (!(workerData as { ahead?: boolean }).ahead) return workerData as BarStreamWorkerData;
-  await import('./csv-read.ts');
+  const ahead = (workerData as { ahead?: 'csv' | 'parquet' }).ahead;
+  if (!ahead) return workerData as BarStreamWorkerData;
+  if (ahead === 'parquet') await Promise.all([import('./parquet.ts'), import('hyparquet')]);
+  else await import('./csv-read.ts');
   return new Promise((resolve) => parentPort!.once('message', (m: { job: BarStreamWorkerData }) => resolve(m.job)));
 }
 

@@ -21,7 +21,7 @@
  * loop. Every reading thread therefore ends by setting a final state (done, failed, crashed), even
  * on a bug, so a wait never outlives it; `open` returns only once they all run our code.
  */
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
@@ -117,18 +117,34 @@ const ahead: Worker[] = [];
  */
 export function prestartReaders(file: string, busyRun: boolean): void {
   let size: number;
+  let format: 'csv' | 'parquet';
   try {
     size = statSync(file).size;
+    format = startsAsParquetSync(file) ? 'parquet' : 'csv';
   } catch {
     return;
   }
-  if (size >= STREAM_MIN_BYTES) startReadersAhead(Math.max(1, Math.min(readingThreads(busyRun), Math.floor(size / MIN_PART_BYTES))));
+  if (size >= STREAM_MIN_BYTES) startReadersAhead(Math.max(1, Math.min(readingThreads(busyRun), Math.floor(size / MIN_PART_BYTES))), format);
 }
 
-/** Starts reading threads ahead until `count` wait (prestartReaders; tests). */
-export function startReadersAhead(count: number): void {
+/** Whether a file starts with Parquet's magic bytes (read synchronously: 4 bytes, before anything else loads). */
+function startsAsParquetSync(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'PAR1';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Starts reading threads ahead until `count` wait (prestartReaders; tests), each loading the
+ * reading code of `format` (the other loads on its part, if the guess was wrong).
+ */
+export function startReadersAhead(count: number, format: 'csv' | 'parquet' = 'csv'): void {
   while (ahead.length < count) {
-    const worker = startWorker(WORKER_MODULE, { ahead: true });
+    const worker = startWorker(WORKER_MODULE, { ahead: format });
     worker.unref();
     const drop = (): void => {
       const k = ahead.indexOf(worker);
@@ -174,6 +190,8 @@ interface Part {
 }
 
 export class BarStream {
+  private starting: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly file: string,
     readonly size: number,
@@ -189,6 +207,16 @@ export class BarStream {
    * file first then).
    */
   static async open(file: string, symbols: readonly string[], opts: BarStreamOptions = {}): Promise<BarStream> {
+    const stream = await BarStream.start(file, symbols, opts);
+    await stream.ready();
+    return stream;
+  }
+
+  /**
+   * `open` without waiting for the threads to run: the caller does its own setup meanwhile, then
+   * awaits `ready()` before it takes a bar.
+   */
+  static async start(file: string, symbols: readonly string[], opts: BarStreamOptions = {}): Promise<BarStream> {
     const { fh, size } = await openDataFile(file);
     let specs: StreamPart[];
     let format: 'csv' | 'parquet';
@@ -219,16 +247,26 @@ export class BarStream {
     // Threads started ahead and not needed (a file cut in fewer parts than guessed).
     for (const w of ahead.splice(0)) void w.terminate();
     const stream = new BarStream(file, size, format, symbols, parts, ctl);
-    try {
-      await stream.started();
-    } catch (err) {
-      await stream.close();
-      throw err;
-    }
-    // From here on a thread reports through its state; an 'error' event must not become an uncaught
-    // exception. (The threads keep the process open until they end: finish() waits for them.)
-    for (const part of parts) part.worker.on('error', () => {});
+    // The threads' 'error' and 'exit' are listened to from here on (started() attaches at once).
+    stream.starting = stream.started().then(
+      () => {
+        // From here on a thread reports through its state; an 'error' event must not become an
+        // uncaught exception. (The threads keep the process open until they end: finish() waits for them.)
+        for (const part of parts) part.worker.on('error', () => {});
+      },
+      async (err: unknown) => {
+        await stream.close();
+        throw err;
+      },
+    );
+    // Awaited by ready(); until then a failure is no unhandled rejection.
+    stream.starting.catch(() => {});
     return stream;
+  }
+
+  /** Resolves once every reading thread runs our code (before it, no bar may be taken); rejects, the threads ended, if one fails to start. */
+  ready(): Promise<void> {
+    return this.starting;
   }
 
   /** Bytes of the file read so far (to the KB while reading). */

@@ -21,6 +21,12 @@ const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
 const NL = 10;
 /** Bytes read at a time. */
 const CHUNK = 1 << 22;
+/**
+ * The first read's bytes, ×4 at each read up to CHUNK: a thread reading while a backtest runs
+ * publishes its bars after each read, and the first 4 MB, parsed by code not yet optimized, kept
+ * the backtest waiting ~0.07 s for its first bar.
+ */
+const FIRST_READ = 1 << 16;
 
 /** Room reserved beyond a symbol's projected bar count (see reserveAhead; unused room costs address space only). */
 const RESERVE_MARGIN = 1.1;
@@ -197,6 +203,7 @@ export async function readCsvRows(file: string, fh: FileHandle, size: number, op
     let buf = Buffer.allocUnsafe(Math.max(1, Math.min(opts.readChunkBytes ?? CHUNK, to - from)));
     let filled = 0;
     let pos = from;
+    let step = FIRST_READ;
     for (;;) {
       if (filled === buf.length) {
         // A line longer than the buffer: grow it.
@@ -204,7 +211,8 @@ export async function readCsvRows(file: string, fh: FileHandle, size: number, op
         buf.copy(bigger, 0, 0, filled);
         buf = bigger;
       }
-      const want = Math.min(buf.length - filled, to - pos);
+      const want = Math.min(buf.length - filled, to - pos, step);
+      step *= 4;
       const got = want > 0 ? (await fh.read(buf, filled, want, pos)).bytesRead : 0;
       pos += got;
       filled += got;

@@ -39,6 +39,8 @@ interface Page {
   data: ArrayLike<unknown>;
 }
 const NUMERIC = ['open', 'high', 'low', 'close', 'volume'] as const;
+/** The rows of the first row group read between two onRows calls (see readParquetRows). */
+const FIRST_GROUP_SLICE = 8192;
 /** Room reserved beyond a symbol's projected bar count (unused room costs address space only; see series-builder.ts). */
 const RESERVE_MARGIN = 1.1;
 
@@ -150,7 +152,10 @@ export interface ParquetRowsOptions {
   rowEnd?: number | undefined;
   /** The builder of a kept symbol met for the first time (default: a SeriesBuilder). */
   newBuilder?: ((symbol: string) => SeriesBuilder) | undefined;
-  /** Called after each row group's rows are in the builders, with the rows read so far (from rowStart). */
+  /**
+   * Called after each row group's rows are in the builders, with the rows read so far (from
+   * rowStart); in the first group also after every FIRST_GROUP_SLICE rows.
+   */
   onRows?: ((rowsDone: number) => void) | undefined;
   /** Called with bytes read and the file size (once, when the rows are read). */
   onProgress?: ((bytesRead: number, totalBytes: number) => void) | undefined;
@@ -476,8 +481,16 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
       if (need > b.capacity) b.reserve(Math.max(need, Math.min(((need * (rangeEnd - rangeStart)) / (to - rangeStart)) * RESERVE_MARGIN + 256, rangeEnd - rangeStart)));
     }
     const columns = [timeName, symbolName, ...numericNames].map((name) => pages.get(name)!) as GroupColumns;
-    walkRows(file, columnNames, sink, columns, { raw, timeErrors }, from, to);
-    opts.onRows?.(to - rangeStart);
+    // The first group in slices, each announced: a reader in another thread publishes them, and
+    // the backtest starts on the first slice rather than after the whole group (~0.05–0.1 s, the
+    // reading code not yet optimized).
+    const slice = from === rangeStart && opts.onRows ? FIRST_GROUP_SLICE : to - from;
+    for (let a = from; a < to; ) {
+      const b = Math.min(to, a + slice);
+      walkRows(file, columnNames, sink, columns, { raw, timeErrors }, a, b);
+      a = b;
+      opts.onRows?.(a - rangeStart);
+    }
   }
   opts.onProgress?.(size, size);
   return sink.builders;
