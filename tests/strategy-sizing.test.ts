@@ -13,6 +13,14 @@ describe('strategy sizing', () => {
     expect(roundDownToIncrement(799.9999, 1)).toBe(799);
     expect(roundDownToIncrement(0.00009, 0.0001)).toBe(0);
     expect(roundDownToIncrement(12.7, 5)).toBe(10);
+    // Whole increments skip the 12-decimal print: the same numbers as printing them.
+    for (let i = 0; i < 10_000; i++) {
+      const qty = Math.exp(i / 400) * (1 + (i % 7) / 10);
+      for (const inc of [1, 5, 100]) {
+        const k = Math.floor(qty / inc + 1e-9);
+        expect(roundDownToIncrement(qty, inc)).toBe(k > 0 ? Number((k * inc).toFixed(12)) : 0);
+      }
+    }
   });
 
   it('transform log: N_y = G/(1+|b|), N_x = |b|·G/(1+|b|), q = N/close', () => {
