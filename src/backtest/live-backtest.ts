@@ -19,7 +19,7 @@
  * parameters are ranked under the spec's rules alone; docs/strategy.md, "Where backtest and live
  * rules meet", says where the two differ.
  */
-import { SimBroker, type SimContract } from '../brokers/sim-broker.ts';
+import { SimBroker, type ContractFeed, type SimContract } from '../brokers/sim-broker.ts';
 import type { NodeEvent, StopReason } from '../engine/events.ts';
 import { ACCOUNT, Refusal as RuleRefusal, type RefusalRule, type RiskLimits } from '../engine/risk.ts';
 import { runnerSpecs, type RunnerSpec, type StrategyEntry } from '../engine/runner-spec.ts';
@@ -108,6 +108,8 @@ interface Track {
   spec: RunnerSpec;
   params: CointegrationParams;
   conids: { y: number; x: number };
+  /** The broker's feeds of the two legs (set once the broker exists). */
+  feeds: { y: ContractFeed; x: ContractFeed } | null;
   it: Iterator<PairBar>;
   bar: PairBar | null;
   /** Has a bar at the current time step. */
@@ -172,7 +174,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
     const params = input.entry.strategy as unknown as CointegrationParams;
     const t: Track = {
       spec, params,
-      conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) },
+      conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) }, feeds: null,
       it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
       eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
@@ -201,6 +203,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
   };
   for (const t of tracks) {
     t.fillAt = [fillBox(t.conids.y), fillBox(t.conids.x)];
+    t.feeds = { y: broker.feed(t.conids.y), x: broker.feed(t.conids.x) };
   }
   const byId = new Map(tracks.map((t) => [t.spec.id, t]));
   // The market's time (the current bar's start), in a box: read by the node's clock and the fill
@@ -313,13 +316,14 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       // The broker and the runner take the pair bar's own leg objects, the time given beside.
       t.legBars[0] = bar.y;
       t.legBars[1] = bar.x;
-      broker.barAt(t.conids.y, bar.time, bar.y);
-      broker.barAt(t.conids.x, bar.time, bar.x);
+      const feeds = t.feeds!;
+      feeds.y.barAt(bar.time, bar.y);
+      feeds.x.barAt(bar.time, bar.x);
       const next = t.next;
       t.fillAt[0].time = next?.time ?? bar.time;
       t.fillAt[1].time = next?.time ?? bar.time;
-      broker.nextBar(t.conids.y, next?.time ?? Number.NaN, next?.y ?? null);
-      broker.nextBar(t.conids.x, next?.time ?? Number.NaN, next?.x ?? null);
+      feeds.y.nextBar(next?.time ?? Number.NaN, next?.y ?? null);
+      feeds.x.nextBar(next?.time ?? Number.NaN, next?.x ?? null);
       const book = t.book!;
       t.equity = book.cash + book.qty(t.conids.y) * bar.y.close + book.qty(t.conids.x) * bar.x.close;
       t.eqTime.push(bar.time);

@@ -78,6 +78,12 @@ interface SimOrder {
 const TERMINAL: ReadonlySet<BrokerOrderStatus> = new Set(['Filled', 'Cancelled', 'Inactive']);
 
 /** What the broker keeps per contract (one lookup a bar, not one per map). */
+/** One contract's bar feed in a backtest (SimBroker.feed): barAt and nextBar without the conid. */
+export interface ContractFeed {
+  barAt(time: number, b: OHLCV): void;
+  nextBar(time: number, b: OHLCV | null): void;
+}
+
 interface ContractSlot {
   contract: SimContract;
   /** Orders not yet in a final state (a bar looks at these only, not at every order ever placed). */
@@ -279,6 +285,26 @@ export class SimBroker implements Broker {
   barAt(conid: number, time: number, b: OHLCV): void {
     const slot = this.slots.get(conid);
     if (!slot) throw new Error(`unknown contract ${conid}`);
+    this.barAtSlot(slot, time, b);
+  }
+
+  /**
+   * Backtests: barAt and nextBar of one contract, its slot found once rather than by conid at
+   * every call (a backtest feeds two contracts a bar, for a million bars).
+   */
+  feed(conid: number): ContractFeed {
+    const slot = this.slots.get(conid);
+    if (!slot) throw new Error(`unknown contract ${conid}`);
+    return {
+      barAt: (time, b) => this.barAtSlot(slot, time, b),
+      nextBar: (time, b) => {
+        slot.announced = b;
+        slot.announcedTime = time;
+      },
+    };
+  }
+
+  private barAtSlot(slot: ContractSlot, time: number, b: OHLCV): void {
     if (slot.working.size) for (const o of [...slot.working]) this.fill(o, slot, time, b);
     const last = slot.last;
     if (last) {
@@ -298,6 +324,7 @@ export class SimBroker implements Broker {
     slot.announced = b;
     slot.announcedTime = time;
   }
+
 
   private fill(o: SimOrder, slot: ContractSlot, time: number, b: OHLCV): void {
     const c = slot.contract;
