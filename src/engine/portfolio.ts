@@ -121,9 +121,14 @@ export class Portfolio {
   }
 
   setPrice(conid: number, price: number): void {
-    const box = this.prices.get(conid);
-    if (box) box.price = price;
-    else this.prices.set(conid, { price });
+    this.priceBox(conid).price = price;
+  }
+
+  /** A contract's price box, made on first ask and never replaced: a runner keeps its legs' and writes them at every bar. */
+  priceBox(conid: number): { price: number } {
+    let box = this.prices.get(conid);
+    if (!box) this.prices.set(conid, (box = { price: Number.NaN }));
+    return box;
   }
 
   price(conid: number): number | undefined {

@@ -85,6 +85,8 @@ export class StrategyRunner {
   /** False once the node stops: bars arriving afterwards are dropped. */
   private accepting = true;
   private barsSeen = 0;
+  /** The legs' price boxes in the portfolio (for the conids they were found for), written at every bar. */
+  private priceBoxes: { y: number; x: number; yBox: { price: number }; xBox: { price: number } } | null = null;
   private decisionsMade = 0;
   /** The context of each live bar, refilled at every bar (the strategy reads it during onBar only). */
   private readonly barContext: BarContext = { equity: 0 };
@@ -263,8 +265,12 @@ export class StrategyRunner {
     this.lastBarTime = time;
     const by = legs[0]!;
     const bx = legs[1]!;
-    d.portfolio.setPrice(y.conid, by.close);
-    d.portfolio.setPrice(x.conid, bx.close);
+    let boxes = this.priceBoxes;
+    if (boxes === null || boxes.y !== y.conid || boxes.x !== x.conid) {
+      boxes = this.priceBoxes = { y: y.conid, x: x.conid, yBox: d.portfolio.priceBox(y.conid), xBox: d.portfolio.priceBox(x.conid) };
+    }
+    boxes.yBox.price = by.close;
+    boxes.xBox.price = bx.close;
     const equity = this.equity();
     if (d.dailyLossBreached(time + this.spec.barMinutes * 60_000, equity)) {
       this.recordBar(time, legs, equity);
