@@ -15,7 +15,11 @@ export interface SpreadEstimate {
 }
 
 export interface SpreadModel {
-  /** Pushes bar t's transformed prices; the estimate at its close, or null when none exists. */
+  /**
+   * Pushes bar t's transformed prices; the estimate at its close, or null when none exists. The
+   * estimate is the model's own object, filled again by the next update (a bar's object is read
+   * within the bar: a million bars made a million of them to collect).
+   */
   update(px: number, py: number): SpreadEstimate | null;
   /** What a saved state must carry beyond the price history (null: rebuilt from the history). */
   saveState(): unknown;
@@ -23,6 +27,7 @@ export interface SpreadModel {
 
 class OlsSpread implements SpreadModel {
   private readonly ols: RollingOls;
+  private readonly est: SpreadEstimate = { z: null, beta: 0, alpha: 0 };
   constructor(window: number) {
     this.ols = new RollingOls(window);
   }
@@ -32,10 +37,11 @@ class OlsSpread implements SpreadModel {
     o.push(px, py);
     if (!o.ready) return null;
     try {
-      const beta = o.beta;
-      const alpha = o.alpha;
-      const z = o.isDegenerate ? null : o.latestZ;
-      return { z, beta, alpha };
+      const est = this.est;
+      est.beta = o.beta;
+      est.alpha = o.alpha;
+      est.z = o.isDegenerate ? null : o.latestZ;
+      return est;
     } catch {
       return null; // x constant over the window: no hedge ratio at all
     }
@@ -48,6 +54,7 @@ class OlsSpread implements SpreadModel {
 
 class KalmanSpread implements SpreadModel {
   private readonly k: KalmanHedge;
+  private readonly est: SpreadEstimate = { z: null, beta: 0, alpha: 0 };
   constructor(delta: number, ve: number, saved?: KalmanHedgeState | null) {
     // fromState validates every field, so a damaged saved state fails loudly instead of resuming a wrong filter.
     this.k = saved ? KalmanHedge.fromState(delta, ve, saved) : new KalmanHedge(delta, ve);
@@ -57,7 +64,11 @@ class KalmanSpread implements SpreadModel {
     const k = this.k;
     k.update(px, py);
     const z = k.z;
-    return { z: Number.isFinite(z) ? z : null, beta: k.beta, alpha: k.alpha };
+    const est = this.est;
+    est.z = Number.isFinite(z) ? z : null;
+    est.beta = k.beta;
+    est.alpha = k.alpha;
+    return est;
   }
 
   saveState(): KalmanHedgeState {
