@@ -282,58 +282,94 @@ export class BarStream {
 
   /**
    * The aligned bars of ySym and xSym (both among the symbols given to `open`), as alignBars gives
-   * them from the loaded file, yielded as they are read; `counter.n` counts them. Throws
+   * them from the loaded file, given as they are read; `counter.n` counts them. Throws
    * BarStreamRestart (see the file's head), or the first part's error.
    */
-  *aligned(ySym: string, xSym: string, counter: { n: number } = { n: 0 }): Generator<PairBar> {
+  aligned(ySym: string, xSym: string, counter: { n: number } = { n: 0 }): IterableIterator<PairBar> {
     const ky = this.slot(ySym);
     const kx = this.slot(xSym);
     const last = this.parts.length - 1;
     let [py, i, lastY] = [0, 0, -Infinity];
     let [px, j, lastX] = [0, 0, -Infinity];
-    for (;;) {
-      const gen = Atomics.load(this.ctl, 0);
+    let [ny, nx, yDone, xDone] = [0, 0, false, false];
+    let y: BarColumns | null = null;
+    let x: BarColumns | null = null;
+    let gen = 0;
+    let ended = false;
+    // An iterator rather than a generator: no generator frame resumed and no result object made a
+    // bar (the same result object is filled at each step; a consumer reads it before the next).
+    const result: IteratorResult<PairBar> = { done: false, value: undefined as unknown as PairBar };
+    const DONE: IteratorResult<PairBar> = { done: true, value: undefined };
+    /** Reads what the parts published: each side past the parts it has finished, its bars so far. */
+    const refresh = (): void => {
+      gen = Atomics.load(this.ctl, 0);
       this.check();
-      // Each side on its part: past the parts it has finished (a part's state is read before its count).
-      let yDone = this.done(py);
-      let ny = this.count(py, ky);
+      // A part's state is read before its count.
+      yDone = this.done(py);
+      ny = this.count(py, ky);
       while (i >= ny && yDone && py < last) {
         if (ny > 0) lastY = this.bars(py, ky, ny).time[ny - 1]!;
         [py, i] = [py + 1, 0];
         yDone = this.done(py);
         ny = this.count(py, ky);
       }
-      let xDone = this.done(px);
-      let nx = this.count(px, kx);
+      xDone = this.done(px);
+      nx = this.count(px, kx);
       while (j >= nx && xDone && px < last) {
         if (nx > 0) lastX = this.bars(px, kx, nx).time[nx - 1]!;
         [px, j] = [px + 1, 0];
         xDone = this.done(px);
         nx = this.count(px, kx);
       }
-      const y = this.bars(py, ky, ny);
-      const x = this.bars(px, kx, nx);
+      y = this.bars(py, ky, ny);
+      x = this.bars(px, kx, nx);
       // A part's first bar must come after the previous part's last.
       if ((i === 0 && ny > 0 && !(y.time[0]! > lastY)) || (j === 0 && nx > 0 && !(x.time[0]! > lastX))) {
         throw new BarStreamRestart(`${this.file}: rows not in time order across parts`);
       }
-      while (i < ny && j < nx) {
-        const ty = y.time[i]!;
-        const tx = x.time[j]!;
-        if (ty === tx) {
-          counter.n++;
-          yield pairBarAt(ty, y, i, x, j);
-          i++;
-          j++;
-        } else if (ty < tx) i++;
-        else j++;
+    };
+    const next = (): IteratorResult<PairBar> => {
+      if (ended) return DONE;
+      try {
+        if (y === null) refresh();
+        for (;;) {
+          const yt = y!.time;
+          const xt = x!.time;
+          while (i < ny && j < nx) {
+            const ty = yt[i]!;
+            const tx = xt[j]!;
+            if (ty === tx) {
+              counter.n++;
+              result.value = pairBarAt(ty, y!, i, x!, j);
+              i++;
+              j++;
+              return result;
+            } else if (ty < tx) i++;
+            else j++;
+          }
+          // One side has no more bars at all: the join is complete.
+          if ((i >= ny && yDone && py === last) || (j >= nx && xDone && px === last)) {
+            ended = true;
+            return DONE;
+          }
+          // A side that finished its part moves on without waiting; else wait for more bars.
+          if (!((i >= ny && yDone) || (j >= nx && xDone))) this.waitPast(gen);
+          refresh();
+        }
+      } catch (err) {
+        ended = true;
+        throw err;
       }
-      // One side has no more bars at all: the join is complete.
-      if ((i >= ny && yDone && py === last) || (j >= nx && xDone && px === last)) return;
-      // A side finished its part: move on without waiting.
-      if ((i >= ny && yDone) || (j >= nx && xDone)) continue;
-      this.waitPast(gen);
-    }
+    };
+    const it: IterableIterator<PairBar> = {
+      next,
+      return: (): IteratorResult<PairBar> => {
+        ended = true;
+        return DONE;
+      },
+      [Symbol.iterator]: () => it,
+    };
+    return it;
   }
 
   /**
