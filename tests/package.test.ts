@@ -82,9 +82,17 @@ describe('package', () => {
     });
     expect(liveFirst.result.trades.length).toBeGreaterThan(10);
     expect(readFileSync(join(work, 'live.json'), 'utf8')).toBe(backtestJson(liveFirst.result));
-    // scan's worker threads load the compiled worker.
+    // scan's and sweep's worker threads load their compiled entries.
     const scan = tandem(['scan', '--data', 'bars.csv', '--workers', '1']);
     expect(scan.stderr).toBe('');
     expect(scan.stdout).toMatch(/1 pair\(s\) ranked/);
+    const sweep = tandem(['sweep', '--config', strategy, '--data', 'bars.csv', '--grid', 'entryZ=1.5,2', '--workers', '2']);
+    expect(sweep.stderr).toBe('');
+    expect(sweep.stdout).toMatch(/2 point\(s\) over 1000 aligned bars/);
+    // config show prints YAML (yaml is bundled: its functions must reach the command, named).
+    const shown = tandem(['config', 'show', '--config', strategy]);
+    expect(shown.stderr).toBe('');
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/^kind: strategy$/m);
   }, 900_000);
 });

@@ -41,7 +41,13 @@ await build({
       setup(b) {
         b.onResolve({ filter: /^[^./]/ }, (args) => {
           const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
-          return BUNDLED.has(name) ? undefined : { path: args.path, external: true };
+          if (!BUNDLED.has(name)) return { path: args.path, external: true };
+          // esbuild gives a dynamically imported CommonJS package (yaml, commander) as its default
+          // export only: `const { stringify } = await import('yaml')` would get undefined.
+          if (args.kind === 'dynamic-import') {
+            return { errors: [{ text: `${args.importer}: import '${args.path}' statically (a bundled package's dynamic import loses its named exports)` }] };
+          }
+          return undefined;
         });
       },
     },

@@ -12,11 +12,10 @@ export function registerConfigCommand(program: Command): void {
     .addOption(modeOption())
     .option('--json', 'print JSON instead of YAML')
     .action(async (opts: { config: string; mode?: 'paper' | 'live'; json?: boolean }) => {
-      const { stringify } = await import('yaml');
       const { loadConfig } = await import('../config/load.ts');
-      const { printableConfig } = await import('../config/mask.ts');
+      const { printableConfig, printableYaml } = await import('../config/mask.ts');
       const cfg = loadConfig(opts.config, opts.mode ? { mode: opts.mode } : {});
       const out = printableConfig(cfg);
-      process.stdout.write(scrubSecrets(opts.json ? `${JSON.stringify(out, null, 2)}\n` : stringify(out)));
+      process.stdout.write(scrubSecrets(opts.json ? `${JSON.stringify(out, null, 2)}\n` : printableYaml(out)));
     });
 }

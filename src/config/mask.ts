@@ -2,9 +2,15 @@
  * The printable form of a resolved config (`tandem config show`): secrets replaced, account ids
  * shortened, so the output can be pasted into a bug report.
  */
+import { stringify } from 'yaml';
 import type { Credentials } from './env.ts';
 import { ENV_VARS } from './env.ts';
 import type { TandemConfig } from './load.ts';
+
+/** The printable config as YAML text. */
+export function printableYaml(printable: unknown): string {
+  return stringify(printable);
+}
 
 export function maskAccountId(id: string | undefined): string {
   if (!id) return '(not set)';
