@@ -15,7 +15,7 @@ import { SharedSeriesBuilder } from './series-builder.ts';
 async function job(): Promise<BarStreamWorkerData> {
   const ahead = (workerData as { ahead?: 'csv' | 'parquet' }).ahead;
   if (!ahead) return workerData as BarStreamWorkerData;
-  if (ahead === 'parquet') await Promise.all([import('./parquet.ts'), import('hyparquet')]);
+  if (ahead === 'parquet') await Promise.all([import('./parquet.ts'), import('./parquet-pages.ts'), import('hyparquet')]);
   else await import('./csv-read.ts');
   return new Promise((resolve) => parentPort!.once('message', (m: { job: BarStreamWorkerData }) => resolve(m.job)));
 }

@@ -24,7 +24,6 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
-import { RowGroupDecoder } from './parquet-pages.ts';
 
 const MAGIC = 'PAR1';
 
@@ -398,6 +397,8 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
 
   // Groups of the plain layouts are decoded into reused memory (parquet-pages.ts); others through hyparquet.
   const names = [timeName, symbolName, ...numericNames];
+  // (Loaded here: hyparquet's page modules are not for a CSV file's reading, which loads this module too.)
+  const { RowGroupDecoder } = await import('./parquet-pages.ts');
   const plain = opts.generalReader || timeUnit === null ? null : RowGroupDecoder.for(metadata, names.map((name, k) => ({ name, role: k === 0 ? { kind: 'time', unit: timeUnit! } : k === 1 ? { kind: 'symbol' } : { kind: 'number' } })), int64Times);
   for (const [index, group] of rowGroupRanges(metadata).entries()) {
     const from = Math.max(group.rowStart, rangeStart);
