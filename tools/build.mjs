@@ -37,6 +37,15 @@ await build({
   logLevel: 'warning',
   plugins: [
     {
+      // zod's `locales` namespace (z.locales: 60-odd translations of its error messages, ~0.3 MB of
+      // the bundle) is never used: its English messages come from locales/en.js, imported apart.
+      name: 'no-zod-locales',
+      setup(b) {
+        b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => (args.importer.includes('/node_modules/zod/') ? { path: 'zod-locales', namespace: 'tandem-empty' } : undefined));
+        b.onLoad({ filter: /.*/, namespace: 'tandem-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+      },
+    },
+    {
       name: 'external-dependencies',
       setup(b) {
         b.onResolve({ filter: /^[^./]/ }, (args) => {
