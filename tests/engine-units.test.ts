@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignBars, BarBuilder, type AlignedBar } from '../src/engine/bar-builder.ts';
-import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable, nyTime } from '../src/engine/market-hours.ts';
+import { isCryptoWindow, isSessionMaintenance, isStockRegularHours, isTradable, nyTime, offsetAt, zoneOffsetAt } from '../src/engine/market-hours.ts';
 import { BoundedMap, BoundedSet } from '../src/util/bounded.ts';
 import { ACCOUNT, checkOrders, checkShortability, DailyLossGuard, Refusal, RiskEngine } from '../src/engine/risk.ts';
 import { checkSharedContracts, runnerSpecs } from '../src/engine/runner-spec.ts';
@@ -69,6 +69,23 @@ describe('engine market hours', () => {
     expect(isTradable('STK', Date.UTC(2026, 10, 24, 12, 0), true)).toBe(true); // 07:00 NY pre-market
     expect(isSessionMaintenance(Date.UTC(2026, 10, 25, 5, 30))).toBe(true); // 00:30 NY
     expect(isSessionMaintenance(OPEN)).toBe(false);
+  });
+
+  it('the US rule since 2007 gives the time zone database\'s New York offset at every hour of 2007–2026 (outside them the database is asked)', () => {
+    let hours = 0;
+    let wrong = 0;
+    for (let t = Date.UTC(2007, 0, 1); t < Date.UTC(2027, 0, 1); t += 3_600_000) {
+      hours++;
+      if (offsetAt(t) !== zoneOffsetAt(t)) wrong++;
+    }
+    expect(hours).toBeGreaterThan(175_000);
+    expect(wrong).toBe(0);
+    // The switches themselves, to the minute: 2026-03-08 07:00 UTC and 2026-11-01 06:00 UTC.
+    expect([offsetAt(Date.UTC(2026, 2, 8, 6, 59)), offsetAt(Date.UTC(2026, 2, 8, 7, 0))]).toEqual([-5 * 3_600_000, -4 * 3_600_000]);
+    expect([offsetAt(Date.UTC(2026, 10, 1, 5, 59)), offsetAt(Date.UTC(2026, 10, 1, 6, 0))]).toEqual([-4 * 3_600_000, -5 * 3_600_000]);
+    // Before 2007 (DST then ended in late October): the database's.
+    expect(offsetAt(Date.UTC(2006, 9, 30, 12))).toBe(zoneOffsetAt(Date.UTC(2006, 9, 30, 12)));
+    expect(offsetAt(Date.UTC(2006, 9, 30, 12))).toBe(-5 * 3_600_000);
   });
 
   it('New York time by arithmetic agrees with Intl minute by minute around the clock changes, in any order of asking', () => {

@@ -11,15 +11,19 @@
  */
 import type { SecType } from '../brokers/types.ts';
 
-const fmt = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'America/New_York',
-  hourCycle: 'h23',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-});
+/** New York's clock from the time zone database (ICU's; made when first needed: ~20 ms). */
+let fmt: Intl.DateTimeFormat | null = null;
+function nyFormat(): Intl.DateTimeFormat {
+  return (fmt ??= new Intl.DateTimeFormat('en-US', {
+    timeZone: 'America/New_York',
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }));
+}
 
 export interface NyTime {
   /** 0 = Sunday. */
@@ -45,10 +49,39 @@ let blockSwitch = Infinity;
 let dateDay = NaN;
 let dateText = '';
 
-/** New York's offset from UTC (ms, negative) at an instant on a whole minute. */
-function offsetAt(ms: number): number {
+/**
+ * The years whose New York offsets follow the US rule since 2007 (Energy Policy Act of 2005):
+ * daylight time from the second Sunday of March, 02:00 EST (07:00 UTC), to the first Sunday of
+ * November, 02:00 EDT (06:00 UTC). Within them the offset is computed (tests check it against the
+ * time zone database hour by hour); outside them, and for any year a later law may change, it is
+ * the database's.
+ */
+const RULE_FIRST_YEAR = 2007;
+const RULE_LAST_YEAR = 2026;
+const EST = -5 * 3_600_000;
+const EDT = -4 * 3_600_000;
+
+/** The day of month of the n-th Sunday (n >= 1) of a month (0-based) of a year. */
+function nthSunday(year: number, month: number, n: number): number {
+  const weekday = new Date(Date.UTC(year, month, 1)).getUTCDay();
+  return 1 + ((7 - weekday) % 7) + (n - 1) * 7;
+}
+
+/** New York's offset from UTC (ms, negative) at an instant on a whole minute (exported for the tests that hold it against the database). */
+export function offsetAt(ms: number): number {
+  const year = new Date(ms).getUTCFullYear();
+  if (year >= RULE_FIRST_YEAR && year <= RULE_LAST_YEAR) {
+    const dstStart = Date.UTC(year, 2, nthSunday(year, 2, 2), 7);
+    const dstEnd = Date.UTC(year, 10, nthSunday(year, 10, 1), 6);
+    return ms >= dstStart && ms < dstEnd ? EDT : EST;
+  }
+  return zoneOffsetAt(ms);
+}
+
+/** New York's offset from UTC at an instant on a whole minute, from the time zone database. */
+export function zoneOffsetAt(ms: number): number {
   const parts: Record<string, string> = {};
-  for (const p of fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
+  for (const p of nyFormat().formatToParts(new Date(ms))) parts[p.type] = p.value;
   return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute)) - ms;
 }
 
