@@ -29,7 +29,7 @@
  * this class does not queue placements a second time.
  */
 import type { Logger } from '../log/logger.ts';
-import { quietLogger as silentLogger } from '../log/silent.ts';
+import { silentLogger } from '../log/silent.ts';
 import type { JournalOrder, JournalOrderState } from '../store/journal.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
 import { BoundedMap, BoundedSet } from '../util/bounded.ts';

@@ -22,7 +22,7 @@
 import { existsSync } from 'node:fs';
 import { isRetryable, type Broker, type ConnectionEvent, type Instrument, type Position, type Tick } from '../brokers/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { quietLogger as silentLogger } from '../log/silent.ts';
+import { silentLogger } from '../log/silent.ts';
 import type { JournalApi as Journal } from '../store/journal-api.ts';
 import type { JournalOrder } from '../store/journal.ts';
 import { UserError } from '../util/errors.ts';

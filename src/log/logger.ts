@@ -88,5 +88,5 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   );
 }
 
-/** A logger that discards everything, for library code used without a configured logger. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/** A logger that discards everything, for library code used without a configured logger (log/silent.ts). */
+export { silentLogger } from './silent.ts';
