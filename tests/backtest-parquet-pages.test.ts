@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
-import { RowGroupDecoder, type ColumnRole, type Int64TimesFn } from '../src/backtest/parquet-pages.ts';
+import { RowGroupDecoder, type ColumnRole } from '../src/backtest/parquet-pages.ts';
 import { readParquetRows } from '../src/backtest/parquet.ts';
 import type { SeriesBuilder } from '../src/backtest/series-builder.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -23,10 +23,6 @@ import { syntheticPair } from './helpers/pair-data.ts';
 const dir = mkdtempSync(join(tmpdir(), 'tandem-parquet-pages-'));
 const ROLES: ColumnRole[] = [{ kind: 'time', unit: 'MILLIS' }, { kind: 'symbol' }, ...Array.from({ length: 5 }, (): ColumnRole => ({ kind: 'number' }))];
 const NAMES = ['time', 'symbol', 'open', 'high', 'low', 'close', 'volume'];
-// int64Times for MILLIS: what the decoder is given by parquet.ts (which the readParquetRows comparisons run).
-const millis: Int64TimesFn = (data, _unit, into, offset, count) => {
-  for (let i = 0; i < count; i++) into[offset + i] = Number(data[i]!);
-};
 
 /** Two legs' bars interleaved by time, as a bar file's rows: 3,000 rows with distinct volumes. */
 function rows() {
@@ -99,12 +95,12 @@ async function metadataOf(file: string): Promise<FileMetaData> {
 /** How many of the file's row groups the decoder reads itself (the others go to the general reader). */
 async function decodedGroups(file: string): Promise<{ decoded: number; groups: number }> {
   const metadata = await metadataOf(file);
-  const decoder = RowGroupDecoder.for(metadata, NAMES.map((name, k) => ({ name, role: ROLES[k]! })), millis);
+  const decoder = RowGroupDecoder.for(metadata, NAMES.map((name, k) => ({ name, role: ROLES[k]! })));
   if (!decoder) return { decoded: 0, groups: metadata.row_groups.length };
   const fh = await open(file, 'r');
   try {
     let decoded = 0;
-    for (let g = 0; g < metadata.row_groups.length; g++) if (await decoder.decode(fh, metadata, g)) decoded++;
+    for (let g = 0; g < metadata.row_groups.length; g++) if (await decoder.decode(fh, g)) decoded++;
     return { decoded, groups: metadata.row_groups.length };
   } finally {
     await fh.close();
@@ -207,11 +203,11 @@ describe('parquet row groups read into reused memory (parquet-pages.ts)', () => 
     const file = join(import.meta.dirname, 'fixtures', 'parquet', 'pyarrow-simple.parquet');
     const metadata = await metadataOf(file);
     expect(metadata.created_by).toMatch(/^parquet-cpp/);
-    const decoder = RowGroupDecoder.for(metadata, [{ name: 'A', role: { kind: 'number' } }, { name: 'B', role: { kind: 'symbol' } }], millis)!;
+    const decoder = RowGroupDecoder.for(metadata, [{ name: 'A', role: { kind: 'number' } }, { name: 'B', role: { kind: 'symbol' } }])!;
     expect(decoder).not.toBeNull();
     const fh = await open(file, 'r');
     try {
-      const cols = await decoder.decode(fh, metadata, 0);
+      const cols = await decoder.decode(fh, 0);
       expect(cols).not.toBeNull();
       expect(Array.from(cols![0]!).slice(0, 3)).toEqual([1, 2, 3]);
       expect(Array.from(cols![1]!).slice(0, 3)).toEqual(['foo', 'foo', 'foo']);

@@ -13,8 +13,8 @@
  * to the largest group and then reused. The parts of the format are still hyparquet's: its page
  * header parser (Thrift), its RLE/bit-packed decoder and its Snappy decoder.
  *
- * The values come out exactly as parquet.ts's reading through hyparquet gives them (times through
- * int64Times, other integers as Number of their value, strings decoded as UTF-8);
+ * The values come out exactly as parquet.ts's reading through hyparquet gives them (INT64 through
+ * parquet-int64.ts as there, other integers as Number of their value, strings decoded as UTF-8);
  * tests/backtest-parquet-pages.test.ts compares the two on files of every layout handled here.
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -22,12 +22,10 @@ import type { ColumnMetaData, FileMetaData, PageHeader, SchemaElement } from 'hy
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { snappyUncompress } from 'hyparquet/src/snappy.js';
+import { int64Times, type TimeUnit } from './parquet-int64.ts';
 
 /** What a column holds: the bar's time (INT64 in `unit`), its symbol (text), or a number. */
-export type ColumnRole = { kind: 'time'; unit: 'MILLIS' | 'MICROS' | 'NANOS' } | { kind: 'symbol' } | { kind: 'number' };
-
-/** Writes `count` INT64 times (the unit's) as epoch ms into `into` from `offset` (parquet.ts's int64Times). */
-export type Int64TimesFn = (data: BigInt64Array, unit: 'MILLIS' | 'MICROS' | 'NANOS', into: Float64Array, offset: number, count: number) => void;
+export type ColumnRole = { kind: 'time'; unit: TimeUnit } | { kind: 'symbol' } | { kind: 'number' };
 
 /** A column this reader decodes: its index among the row group's column chunks, role and physical type. */
 interface Column {
@@ -89,15 +87,15 @@ export class RowGroupDecoder {
   private chunkSize = 0;
 
   private constructor(
+    private readonly metadata: FileMetaData,
     private readonly columns: Column[],
-    private readonly int64Times: Int64TimesFn,
   ) {}
 
   /**
    * A decoder of the named columns (each with its role), or null when the schema is not flat or a
    * column's type is not one this reader handles (the file is then read the general way).
    */
-  static for(metadata: FileMetaData, wanted: { name: string; role: ColumnRole }[], int64Times: Int64TimesFn): RowGroupDecoder | null {
+  static for(metadata: FileMetaData, wanted: { name: string; role: ColumnRole }[]): RowGroupDecoder | null {
     const schema = metadata.schema;
     // Flat: every element after the root is a top-level leaf.
     if (schema[0]?.num_children !== schema.length - 1) return null;
@@ -112,15 +110,15 @@ export class RowGroupDecoder {
       if (type === null) return null;
       columns.push({ chunk, role, type, maxDef: element.repetition_type === 'REQUIRED' ? 0 : 1, values: role.kind === 'symbol' ? [] : new Float64Array(0) });
     }
-    return new RowGroupDecoder(columns, int64Times);
+    return new RowGroupDecoder(metadata, columns);
   }
 
   /**
    * The row group's values of each wanted column, in the order given (reused by the next call:
    * read them first), or null when the group is not of the plain layouts (read it the general way).
    */
-  async decode(fh: FileHandle, metadata: FileMetaData, group: number): Promise<ArrayLike<unknown>[] | null> {
-    const rg = metadata.row_groups[group];
+  async decode(fh: FileHandle, group: number): Promise<ArrayLike<unknown>[] | null> {
+    const rg = this.metadata.row_groups[group];
     if (!rg) return null;
     const rows = Number(rg.num_rows);
     const out: ArrayLike<unknown>[] = [];
@@ -188,7 +186,7 @@ export class RowGroupDecoder {
         let p = 0;
         if (col.maxDef) {
           if (dph.definition_level_encoding !== 'RLE') throw new NotPlain();
-          p = this.checkDefined(bytes, 0, n, undefined);
+          p = this.checkDefined(bytes, n, undefined);
         }
         this.values(col, dph.encoding, bytes, p, n, at, dictionary);
         at += n;
@@ -198,7 +196,7 @@ export class RowGroupDecoder {
         const n = v2.num_values;
         if (at + n > rows || v2.num_rows !== n) throw new NotPlain();
         const levelBytes = v2.definition_levels_byte_length;
-        if (col.maxDef && levelBytes > 0) this.checkDefined(this.fileBytes.subarray(bodyStart, bodyStart + levelBytes), 0, n, levelBytes);
+        if (col.maxDef && levelBytes > 0) this.checkDefined(this.fileBytes.subarray(bodyStart, bodyStart + levelBytes), n, levelBytes);
         const bytes = this.pageBody(meta, bodyStart + levelBytes, compressed - levelBytes, header.uncompressed_page_size - levelBytes, v2.is_compressed !== false);
         this.values(col, v2.encoding, bytes, 0, n, at, dictionary);
         at += n;
@@ -222,11 +220,14 @@ export class RowGroupDecoder {
     return output;
   }
 
-  /** Checks that a page's n definition levels (RLE, width 1) are all 1 (no nulls); returns where the values start. */
-  private checkDefined(bytes: Uint8Array, offset: number, n: number, length: number | undefined): number {
+  /**
+   * Checks that the n definition levels (RLE, width 1) at the start of `bytes` are all 1 (no nulls);
+   * returns where the values start. `length`: the levels' bytes (v2), else read before them (v1).
+   */
+  private checkDefined(bytes: Uint8Array, n: number, length: number | undefined): number {
     if (this.levels.length < n) this.levels = new Uint8Array(Math.max(n, this.levels.length * 2));
     const levels = this.levels.subarray(0, n);
-    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset };
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     readRleBitPackedHybrid(reader, 1, levels, length);
     for (let i = 0; i < n; i++) if (levels[i] !== 1) throw new NotPlain();
     return reader.offset;
@@ -252,19 +253,10 @@ export class RowGroupDecoder {
       case 'INT32':
         into.set(new Int32Array(this.alignedCopy(bytes, p, n * 4), 0, n), offset);
         return;
-      case 'INT64': {
-        const data = new BigInt64Array(this.alignedCopy(bytes, p, n * 8), 0, n);
-        if (col.role.kind === 'time') {
-          this.int64Times(data, col.role.unit, into, offset, n);
-          return;
-        }
-        const words = new Int32Array(data.buffer, 0, n * 2);
-        for (let i = 0; i < n; i++) {
-          const hi = words[2 * i + 1]!;
-          into[offset + i] = hi < 0x200000 && hi >= -0x200000 ? hi * 4294967296 + (words[2 * i]! >>> 0) : Number(data[i]!);
-        }
+      case 'INT64':
+        // Times in their unit; plain integers as they are (MILLIS: Number of the value).
+        int64Times(new BigInt64Array(this.alignedCopy(bytes, p, n * 8), 0, n), col.role.kind === 'time' ? col.role.unit : 'MILLIS', into, offset, n);
         return;
-      }
       default:
         throw new NotPlain();
     }

@@ -18,12 +18,14 @@
  * Library: hyparquet and hyparquet-writer (pure JavaScript, no native code, no dependencies beyond
  * each other; see the README's Dependencies section). Loaded only when a Parquet file is used.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFile, type FileHandle } from 'node:fs/promises';
 import type * as hyparquetModule from 'hyparquet';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { UserError } from '../util/errors.ts';
 import { CSV_COLUMNS, openDataFile, parseTime, type LoadCsvOptions } from './csv.ts';
 import { finishSeries, SeriesBuilder, type BarSeries } from './series-builder.ts';
+import { int64Times, type TimeUnit } from './parquet-int64.ts';
 
 const MAGIC = 'PAR1';
 
@@ -53,6 +55,17 @@ export async function isParquetFile(file: string): Promise<boolean> {
   }
 }
 
+/** Whether a file starts with Parquet's magic bytes, read synchronously (bar-stream.ts's threads started ahead, before anything else loads). */
+export function startsAsParquetSync(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === MAGIC;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Whether an open file starts with Parquet's magic bytes. */
 export async function startsAsParquet(fh: FileHandle): Promise<boolean> {
   const head = Buffer.alloc(4);
@@ -66,34 +79,6 @@ function toNumber(v: unknown): number {
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Date) return v.getTime();
   return NaN;
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Milliseconds in a unit of an INT64 time column. */
-const UNIT_MS = { MILLIS: 1, MICROS: 1000, NANOS: 1_000_000 } as const;
-type TimeUnit = keyof typeof UNIT_MS;
-
-/**
- * INT64 times (in `unit`) as epoch ms into `into` from `offset`: what Number(v / unit) gives, with
- * BigInt division's truncation. Read as two 32-bit words a value (no BigInt a row) where the
- * double arithmetic is exact, |v| < 2^53; BigInt otherwise.
- */
-function int64Times(data: BigInt64Array, unit: TimeUnit, into: Float64Array, offset: number, count: number): void {
-  const words = LITTLE_ENDIAN ? new Int32Array(data.buffer, data.byteOffset, data.length * 2) : null;
-  const per = UNIT_MS[unit];
-  const big = BigInt(per);
-  for (let i = 0; i < count; i++) {
-    if (words !== null) {
-      const hi = words[2 * i + 1]!;
-      if (hi < 0x200000 && hi >= -0x200000) {
-        const v = hi * 4294967296 + (words[2 * i]! >>> 0);
-        into[offset + i] = per === 1 ? v : Math.trunc(v / per) + 0; // + 0: -0 as 0, as BigInt division gives
-        continue;
-      }
-    }
-    into[offset + i] = per === 1 ? Number(data[i]!) : Number(data[i]! / big);
-  }
 }
 
 /** Loads a Parquet bar file into the same series as loadBarsCsv. */
@@ -399,7 +384,7 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
   const names = [timeName, symbolName, ...numericNames];
   // (Loaded here: hyparquet's page modules are not for a CSV file's reading, which loads this module too.)
   const { RowGroupDecoder } = await import('./parquet-pages.ts');
-  const plain = opts.generalReader || timeUnit === null ? null : RowGroupDecoder.for(metadata, names.map((name, k) => ({ name, role: k === 0 ? { kind: 'time', unit: timeUnit! } : k === 1 ? { kind: 'symbol' } : { kind: 'number' } })), int64Times);
+  const plain = opts.generalReader || timeUnit === null ? null : RowGroupDecoder.for(metadata, names.map((name, k) => ({ name, role: k === 0 ? { kind: 'time', unit: timeUnit! } : k === 1 ? { kind: 'symbol' } : { kind: 'number' } })));
   for (const [index, group] of rowGroupRanges(metadata).entries()) {
     const from = Math.max(group.rowStart, rangeStart);
     const to = Math.min(group.rowEnd, rangeEnd);
@@ -410,7 +395,7 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
     const pages = new Map<string, Page[]>(names.map((name) => [name, []]));
     const raw = new Map<string, Map<number, unknown>>();
     const timeErrors = new Map<number, string>();
-    const decoded = plain ? await plain.decode(fh, metadata, index) : null;
+    const decoded = plain ? await plain.decode(fh, index) : null;
     if (decoded) names.forEach((name, k) => pages.get(name)!.push({ start: from, end: to, base: group.rowStart, data: decoded[k]! }));
     else try {
       await hyparquet.parquetRead({
@@ -481,7 +466,7 @@ export async function readParquetRows(file: string, fh: FileHandle, size: number
       const need = b.length + count;
       if (need > b.capacity) b.reserve(Math.max(need, Math.min(((need * (rangeEnd - rangeStart)) / (to - rangeStart)) * RESERVE_MARGIN + 256, rangeEnd - rangeStart)));
     }
-    const columns = [timeName, symbolName, ...numericNames].map((name) => pages.get(name)!) as GroupColumns;
+    const columns = names.map((name) => pages.get(name)!) as GroupColumns;
     // The first group in slices, each announced: a reader in another thread publishes them, and
     // the backtest starts on the first slice rather than after the whole group (~0.05–0.1 s, the
     // reading code not yet optimized).
