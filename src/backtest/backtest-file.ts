@@ -165,18 +165,17 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
       throw err;
     })
     : null;
-  // The run's own setup (`prepare`) goes on while the reading threads start and read their first bars.
-  if (barStream) {
-    try {
-      await Promise.all([barStream.ready(), prepare?.()]);
-    } catch (err) {
-      await barStream.close();
-      throw err;
-    }
-  } else await prepare?.();
   if (!barStream) {
+    await prepare?.();
     const pairs = await loadPairs(configs, dataFile, progress);
     return { out: await afterReading(pairs), pairs };
+  }
+  // The run's own setup (`prepare`) goes on while the reading threads start and read their first bars.
+  try {
+    await Promise.all([barStream.ready(), prepare?.()]);
+  } catch (err) {
+    await barStream.close();
+    throw err;
   }
   // While reading, the bar counts are unknown: the bar shows the file's bytes read.
   const bar = new ProgressBar({ label: 'backtest', total: barStream.size, ...enabled });

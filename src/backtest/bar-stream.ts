@@ -21,7 +21,7 @@
  * loop. Every reading thread therefore ends by setting a final state (done, failed, crashed), even
  * on a bug, so a wait never outlives it; `open` returns only once they all run our code.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
@@ -31,6 +31,7 @@ import { startWorker } from '../util/worker-entry.ts';
 import type { CsvRange } from './csv-read.ts';
 import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
 import { pairBarAt } from './align.ts';
+import { parquetRowGroups, startsAsParquet, startsAsParquetSync } from './parquet.ts';
 import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type BarColumns, type SharedColumns } from './series-builder.ts';
 
 /** Control words (Int32): word 0 is the generation (bumped at every publication); then a block per part. */
@@ -103,6 +104,11 @@ function readingThreads(busyRun: boolean): number {
   return Math.max(1, Math.min(MAX_PARTS, availableParallelism() - (busyRun ? 1 : 0)));
 }
 
+/** The parts a file of `size` bytes is cut into (at least one): a reading thread each, none under MIN_PART_BYTES. */
+function partsFor(size: number, busyRun: boolean): number {
+  return Math.max(1, Math.min(readingThreads(busyRun), Math.floor(size / MIN_PART_BYTES)));
+}
+
 /**
  * Reading threads started ahead (prestartReaders), before the backtest knows its symbols: a thread
  * takes ~0.07–0.1 s to boot, which `open` would otherwise spend waiting for it. Each loads the
@@ -124,18 +130,7 @@ export function prestartReaders(file: string, busyRun: boolean): void {
   } catch {
     return;
   }
-  if (size >= STREAM_MIN_BYTES) startReadersAhead(Math.max(1, Math.min(readingThreads(busyRun), Math.floor(size / MIN_PART_BYTES))), format);
-}
-
-/** Whether a file starts with Parquet's magic bytes (read synchronously: 4 bytes, before anything else loads). */
-function startsAsParquetSync(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(4);
-    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'PAR1';
-  } finally {
-    closeSync(fd);
-  }
+  if (size >= STREAM_MIN_BYTES) startReadersAhead(partsFor(size, busyRun), format);
 }
 
 /**
@@ -221,8 +216,7 @@ export class BarStream {
     let specs: StreamPart[];
     let format: 'csv' | 'parquet';
     try {
-      const want = Math.max(1, opts.parts ?? Math.min(readingThreads(opts.busyRun ?? false), Math.floor(size / MIN_PART_BYTES)));
-      const { startsAsParquet, parquetRowGroups } = await import('./parquet.ts');
+      const want = Math.max(1, opts.parts ?? partsFor(size, opts.busyRun ?? false));
       format = (await startsAsParquet(fh)) ? 'parquet' : 'csv';
       specs = format === 'parquet' ? parquetParts(await parquetRowGroups(file), size, want) : await csvParts(fh, size, want);
     } finally {
