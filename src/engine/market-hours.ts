@@ -10,19 +10,12 @@
  *   pauses decisions there.
  */
 import type { SecType } from '../brokers/types.ts';
+import { zoneClockFormat } from '../util/zone-clock-format.ts';
 
 /** New York's clock from the time zone database (ICU's; made when first needed: ~20 ms). */
 let fmt: Intl.DateTimeFormat | null = null;
 function nyFormat(): Intl.DateTimeFormat {
-  return (fmt ??= new Intl.DateTimeFormat('en-US', {
-    timeZone: 'America/New_York',
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }));
+  return (fmt ??= zoneClockFormat('America/New_York', false));
 }
 
 export interface NyTime {

@@ -6,6 +6,7 @@
  * time); the tables format the true instant in the zone.
  */
 import type { SecType } from '../../strategies/cointegration/params.ts';
+import { zoneClockFormat } from '../../util/zone-clock-format.ts';
 
 export interface ExchangeZone {
   /** IANA name. */
@@ -26,16 +27,7 @@ export class ZoneClock {
   private readonly cache = new Map<number, number>();
 
   constructor(readonly zone: ExchangeZone) {
-    this.fmt = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone.tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
+    this.fmt = zoneClockFormat(zone.tz, true);
   }
 
   /** Wall-clock fields of an instant in the zone. */
