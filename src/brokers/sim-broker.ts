@@ -95,6 +95,12 @@ interface ContractSlot {
   announcedTime: number;
 }
 
+/** A contract's next bar (starting at `time`; null: none), whose open fills its orders from now on. */
+function announce(slot: ContractSlot, time: number, b: OHLCV | null): void {
+  slot.announced = b;
+  slot.announcedTime = time;
+}
+
 /** A bar's prices without its time (a backtest's legs: the time is the pair bar's, given beside). */
 type OHLCV = Omit<HistoryBar, 'time'>;
 
@@ -297,10 +303,7 @@ export class SimBroker implements Broker {
     if (!slot) throw new Error(`unknown contract ${conid}`);
     return {
       barAt: (time, b) => this.barAtSlot(slot, time, b),
-      nextBar: (time, b) => {
-        slot.announced = b;
-        slot.announcedTime = time;
-      },
+      nextBar: (time, b) => announce(slot, time, b),
     };
   }
 
@@ -320,9 +323,7 @@ export class SimBroker implements Broker {
    */
   nextBar(conid: number, time: number, b: OHLCV | null): void {
     const slot = this.slots.get(conid);
-    if (!slot) return;
-    slot.announced = b;
-    slot.announcedTime = time;
+    if (slot) announce(slot, time, b);
   }
 
 
