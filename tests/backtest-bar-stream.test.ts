@@ -236,6 +236,19 @@ describe('BarStream over Parquet', () => {
     expect(() => [...s2.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
     expect(await errorOf(s2.finish())).toBe(wantBad);
   });
+
+  it('reads a Parquet file with threads started ahead for Parquet, and with one started for CSV (a wrong guess)', async () => {
+    const f = parquetOf('ahead.parquet', pairText());
+    const want = await loadBarsParquet(f, { symbols: ['YYY', 'XXX'] });
+    startReadersAhead(1, 'parquet');
+    startReadersAhead(2, 'csv');
+    expect(readersAhead()).toBe(2);
+    const stream = await BarStream.open(f, ['YYY', 'XXX'], { parts: 2 });
+    expect(readersAhead()).toBe(0);
+    expect([...stream.aligned('YYY', 'XXX')]).toEqual([...alignBars(want.get('YYY')!, want.get('XXX')!)]);
+    expect(plain(await (await stream.finish()).series())).toEqual(plain(want));
+    await stream.close();
+  });
 });
 
 describe('backtests over a bar stream', () => {

@@ -81,6 +81,17 @@ describe('backtest csv', () => {
     await expect(loadBarsCsv(join(dir, 'nope.csv'))).rejects.toThrow(/nope\.csv: no such data file\. Fix: check the --data path/);
   });
 
+  it('reads 64 KB first, then four times more at each read up to 4 MB (a reading thread publishes after each read)', async () => {
+    let text = H;
+    for (let i = 0; text.length < 1_500_000; i++) text += `${new Date(Date.UTC(2024, 0, 2) + i * 60_000).toISOString()},ETHA,1.25,1.5,1,1.25,100\n`;
+    const f = file(text);
+    const progress: number[] = [];
+    const m = await loadBarsCsv(f, { onProgress: (done) => progress.push(done) });
+    expect(progress.slice(0, 3)).toEqual([65_536, 65_536 + 262_144, 65_536 + 262_144 + 1_048_576]);
+    expect(progress.at(-1)).toBe(text.length);
+    expect(m.get('ETHA')!.length).toBe(text.split('\n').length - 2);
+  });
+
   it('parses time formats', () => {
     expect(parseTime('2024-01-02T14:30:00Z')).toBe(Date.UTC(2024, 0, 2, 14, 30));
     expect(parseTime('2024-01-02 14:30')).toBe(Date.UTC(2024, 0, 2, 14, 30));

@@ -305,6 +305,35 @@ describe('parquet bar files', () => {
       expect(seen.map((s) => s.rowsDone)).toEqual([1200, 2400, 2600]);
     });
 
+    it('announces the first row group read in slices of 8,192 rows (a reading thread publishes each), the others whole', async () => {
+      const bars = [...syntheticPair({ n: 12_500, seed: 9 })];
+      const f = join(dir, 'big-groups.parquet');
+      writeFileSync(f, new Uint8Array(parquetWriteBuffer({
+        columnData: [
+          { name: 'time', data: bars.flatMap((b) => [BigInt(b.time), BigInt(b.time)]), type: 'TIMESTAMP', nullable: false },
+          { name: 'symbol', data: bars.flatMap(() => ['ETHA', 'ETHV']), type: 'STRING', nullable: false },
+          ...(['open', 'high', 'low', 'close', 'volume'] as const).map((c) => ({ name: c, data: Float64Array.from(bars.flatMap((b) => [b.y[c], b.x[c]])), type: 'DOUBLE' as const, nullable: false })),
+        ],
+        rowGroupSize: 20_000,
+      })));
+      const seen: { rowsDone: number; inBuilders: number }[] = [];
+      const builders: SeriesBuilder[] = [];
+      await read(f, {
+        newBuilder: (symbol) => {
+          const b = new SeriesBuilder(symbol);
+          builders.push(b);
+          return b;
+        },
+        onRows: (rowsDone) => seen.push({ rowsDone, inBuilders: builders.reduce((a, b) => a + b.length, 0) }),
+      });
+      expect(seen).toEqual([8192, 16_384, 20_000, 25_000].map((rowsDone) => ({ rowsDone, inBuilders: rowsDone })));
+      // A range starting inside the second group: its first group read is the one sliced.
+      seen.length = 0;
+      builders.length = 0;
+      await read(f, { rowStart: 21_000, newBuilder: (symbol) => (builders.push(new SeriesBuilder(symbol)), builders.at(-1)!), onRows: (rowsDone) => seen.push({ rowsDone, inBuilders: 0 }) });
+      expect(seen.map((x) => x.rowsDone)).toEqual([4000]);
+    });
+
     it('names the file row of a bad value in the third row group when that group is read alone, and reads the groups around it', async () => {
       const bad = grouped('groups-bad.parquet', 2400 + 57);
       expect(await readError(bad, { rowStart: 2400, rowEnd: 3600 })).toBe("FILE: row 2458: column 'open': -1 must be positive");
