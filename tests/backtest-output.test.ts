@@ -8,6 +8,8 @@ describe('backtest json output', () => {
   it('formats times exactly as toISOString, day after day and far apart', () => {
     const r = rng(5);
     const times = [0, -1, 86_399_999, 86_400_000, -62_167_219_200_000, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_001];
+    // Fractions of a millisecond (a Date cuts them toward zero), then back to whole ones on the same day.
+    times.push(1.5, -1.5, 1_700_000_000_000.7, -1_700_000_000_000.3, 1_700_000_000_001, 1_700_000_000_002.25, 1_700_000_000_003);
     let t = Date.UTC(2024, 0, 1, 23, 55);
     for (let i = 0; i < 20_000; i++) times.push((t += 60_000 + Math.floor(r() * 1000)));
     for (let i = 0; i < 20_000; i++) times.push(Math.floor((r() - 0.5) * 1e14));

@@ -6,89 +6,12 @@
  * Why bytes: a 1,000,000-bar result is ~75 MB of text. Built as strings (one per point, then
  * encoded for the file) it cost ~1 s and most of the run's garbage; here the trades, fills and
  * curve are formatted straight into a reused Buffer (times digit by digit with the day's prefix
- * reused, numbers by String), and the file is written by two alternating buffers, one filled while
- * the other is written.
+ * reused, numbers by String, the curve's rows as 32-bit words: json-rows.ts), and the file is
+ * written by two alternating buffers, one filled while the other is written.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { CHUNK_BYTES, EquityRows, IsoTimeBytes, SLACK } from './json-rows.ts';
 import type { BacktestResult } from './runner.ts';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** Years 0000-9999: `toISOString` prints others with a sign and six digits. */
-const inFourDigitYears = (ms: number): boolean => ms >= -62_167_219_200_000 && ms < 253_402_300_800_000;
-
-const CHUNK_BYTES = 1 << 20;
-/**
- * Room kept free for the ASCII written between two checks (a row's keys, numbers and times, or the
- * part of a row after a string); strings are checked on their own and leave this much room too.
- */
-const SLACK = 512;
-const QUOTE = 34;
-const D0 = 48;
-
-/**
- * `"<ISO time>"` as JSON.stringify writes toISOString(), as bytes: within years 0000-9999 the day's
- * prefix (made once a day: bars come in time order), then `HH:MM:SS` from a table made once per
- * second of the day met (bars repeat the same few hundred times of day), then the milliseconds;
- * other years from the string.
- */
-class IsoTimeBytes {
-  private day = NaN;
-  private readonly prefix = new Uint8Array(11);
-  /** `HH:MM:SS` of each second of the day, 8 bytes each, made when first met (`made`). */
-  private readonly clock = new Uint8Array(86_400 * 8);
-  private readonly made = new Uint8Array(86_400);
-
-  /** The time at b[p] (at most 30 bytes); returns where it ends. */
-  write(b: Uint8Array, p: number, ms: number): number {
-    const d = Math.floor(ms / 86_400_000);
-    if (d !== this.day) {
-      if (!inFourDigitYears(ms)) {
-        const text = `"${iso(ms)}"`;
-        for (let k = 0; k < text.length; k++) b[p + k] = text.charCodeAt(k);
-        return p + text.length;
-      }
-      this.day = d;
-      const text = iso(d * 86_400_000);
-      for (let k = 0; k < 11; k++) this.prefix[k] = text.charCodeAt(k);
-    }
-    b[p++] = QUOTE;
-    const prefix = this.prefix;
-    for (let k = 0; k < 11; k++) b[p + k] = prefix[k]!;
-    p += 11;
-    const rest = ms - d * 86_400_000;
-    const sec = Math.floor(rest / 1000);
-    const milli = rest - sec * 1000;
-    if (this.made[sec] === 0) this.makeClock(sec);
-    const clock = this.clock;
-    const at = sec * 8;
-    for (let k = 0; k < 8; k++) b[p + k] = clock[at + k]!;
-    b[p + 8] = 46; // '.'
-    b[p + 9] = D0 + Math.floor(milli / 100);
-    b[p + 10] = D0 + (Math.floor(milli / 10) % 10);
-    b[p + 11] = D0 + (milli % 10);
-    b[p + 12] = 90; // 'Z'
-    b[p + 13] = QUOTE;
-    return p + 14;
-  }
-
-  private makeClock(sec: number): void {
-    const h = Math.floor(sec / 3600);
-    const m = Math.floor((sec - h * 3600) / 60);
-    const s = sec - h * 3600 - m * 60;
-    const c = this.clock;
-    const at = sec * 8;
-    c[at] = D0 + Math.floor(h / 10);
-    c[at + 1] = D0 + (h % 10);
-    c[at + 2] = 58; // ':'
-    c[at + 3] = D0 + Math.floor(m / 10);
-    c[at + 4] = D0 + (m % 10);
-    c[at + 5] = 58;
-    c[at + 6] = D0 + Math.floor(s / 10);
-    c[at + 7] = D0 + (s % 10);
-    this.made[sec] = 1;
-  }
-}
 
 /**
  * A chunk of output being filled. Two of them alternate: `fill` yields the full one and goes on
@@ -96,8 +19,11 @@ class IsoTimeBytes {
  */
 class ByteChunks {
   private readonly bufs = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+  private readonly views = this.bufs.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
   private which = 0;
   buf = this.bufs[0]!;
+  /** buf as a DataView (the equity rows store 32-bit words). */
+  view = this.views[0]!;
   pos = 0;
   private readonly times = new IsoTimeBytes();
 
@@ -106,6 +32,7 @@ class ByteChunks {
     const full = this.buf.subarray(0, this.pos);
     this.which ^= 1;
     this.buf = this.bufs[this.which]!;
+    this.view = this.views[this.which]!;
     this.pos = 0;
     return full;
   }
@@ -131,7 +58,27 @@ class ByteChunks {
   time(ms: number): void {
     this.pos = this.times.write(this.buf, this.pos, ms);
   }
+
+  /**
+   * A short string (SHORT_STRING characters at most: its JSON fits the slack) as JSON.stringify
+   * writes it, its bytes made once: trades and fills repeat the same few sides, reasons and symbols.
+   */
+  short(s: string): void {
+    let bytes = this.strings.get(s);
+    if (bytes === undefined) {
+      bytes = Buffer.from(JSON.stringify(s));
+      if (this.strings.size < 1024) this.strings.set(s, bytes);
+    }
+    const b = this.buf;
+    const p = this.pos;
+    for (let k = 0; k < bytes.length; k++) b[p + k] = bytes[k]!;
+    this.pos = p + bytes.length;
+  }
+  private readonly strings = new Map<string, Uint8Array>();
 }
+
+/** Strings this long at most are written by ByteChunks.short: 64 characters are 386 bytes of JSON at most (< SLACK). */
+const SHORT_STRING = 64;
 
 /** Any JSON text: written in place if it fits, else as chunks of its own (yielded by the caller). */
 function* text(out: ByteChunks, s: string): Generator<Buffer> {
@@ -159,14 +106,17 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
     const t = r.trades[i]!;
     if (out.full) yield out.take();
     out.ascii(i ? ',{"side":' : '{"side":');
-    yield* text(out, JSON.stringify(t.side));
+    if (t.side.length <= SHORT_STRING) out.short(t.side);
+    else yield* text(out, JSON.stringify(t.side));
     out.ascii(',"entryTime":');
     out.time(t.entryTime);
     out.ascii(',"exitTime":');
     if (t.exitTime === null) out.ascii('null');
     else out.time(t.exitTime);
     out.ascii(',"exitReason":');
-    yield* text(out, JSON.stringify(t.exitReason));
+    if (t.exitReason === null) out.ascii('null');
+    else if (t.exitReason.length <= SHORT_STRING) out.short(t.exitReason);
+    else yield* text(out, JSON.stringify(t.exitReason));
     out.ascii(',"qtyY":');
     out.num(t.qtyY);
     out.ascii(',"qtyX":');
@@ -183,9 +133,11 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
     out.ascii(i ? ',{"time":' : '{"time":');
     out.time(f.time);
     out.ascii(',"symbol":');
-    yield* text(out, JSON.stringify(f.symbol));
+    if (f.symbol.length <= SHORT_STRING) out.short(f.symbol);
+    else yield* text(out, JSON.stringify(f.symbol));
     out.ascii(',"side":');
-    yield* text(out, JSON.stringify(f.side));
+    if (f.side.length <= SHORT_STRING) out.short(f.side);
+    else yield* text(out, JSON.stringify(f.side));
     out.ascii(',"qty":');
     out.num(f.qty);
     out.ascii(',"price":');
@@ -202,49 +154,15 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
   yield out.take();
 }
 
-const COMMA = 44;
-/** `{"time":` and `,"equity":` as bytes. */
-const TIME_KEY = Uint8Array.from('{"time":', (c) => c.charCodeAt(0));
-const EQUITY_KEY = Uint8Array.from(',"equity":', (c) => c.charCodeAt(0));
-
-/**
- * The equity curve's rows, `{"time":"<ISO>","equity":<number>}` each: a million of them are most of
- * the file, so they are written with the chunk's buffer and position in locals, the fixed text
- * copied from bytes, and the equity's text made once per change of value (it stays the same while
- * no position is held).
- */
+/** The curve's rows, written in place of the chunks (json-rows.ts). */
 function* equityRows(out: ByteChunks, time: Float64Array, equity: Float64Array): Generator<Buffer> {
   const limit = CHUNK_BYTES - SLACK;
-  const times = new IsoTimeBytes();
-  const value = new Uint8Array(32);
-  let valueLen = 0;
-  let lastValue = NaN;
-  let b = out.buf;
-  let p = out.pos;
-  for (let i = 0; i < time.length; i++) {
-    if (p > limit) {
-      out.pos = p;
-      yield out.take();
-      b = out.buf;
-      p = out.pos;
-    }
-    if (i > 0) b[p++] = COMMA;
-    for (let k = 0; k < 8; k++) b[p + k] = TIME_KEY[k]!;
-    p = times.write(b, p + 8, time[i]!);
-    for (let k = 0; k < 10; k++) b[p + k] = EQUITY_KEY[k]!;
-    p += 10;
-    const v = equity[i]!;
-    if (!(v === lastValue)) {
-      lastValue = v;
-      const text = Number.isFinite(v) ? String(v) : 'null';
-      valueLen = text.length;
-      for (let k = 0; k < valueLen; k++) value[k] = text.charCodeAt(k);
-    }
-    for (let k = 0; k < valueLen; k++) b[p + k] = value[k]!;
-    p += valueLen;
-    b[p++] = 125; // '}'
+  const rows = new EquityRows(time, equity);
+  for (;;) {
+    out.pos = rows.fill(out.buf, out.view, out.pos, limit);
+    if (rows.done) return;
+    yield out.take();
   }
-  out.pos = p;
 }
 
 /** The whole output as one string (small results, tests). */
