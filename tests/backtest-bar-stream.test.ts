@@ -217,6 +217,59 @@ describe('BarStream', () => {
   });
 });
 
+describe('BarStream keeping prices only (fields open and close)', () => {
+  /** The bars with high, low and volume NaN, as a stream that does not keep them gives them. */
+  const pricesOf = (bars: PairBar[]): PairBar[] =>
+    bars.map((b) => ({ time: b.time, y: { ...b.y, high: NaN, low: NaN, volume: NaN }, x: { ...b.x, high: NaN, low: NaN, volume: NaN } }));
+  /** The series with high, low and volume NaN. */
+  const seriesPricesOf = (m: Map<string, BarSeries>) => plain(m).map((s) => ({ ...s, cols: s.cols.map((c, k) => (k === 2 || k === 3 || k === 5 ? c.map(() => NaN) : c)) }));
+
+  it('gives the same times, opens and closes as a full reading, NaN for the rest, from CSV and Parquet', async () => {
+    const text = pairText();
+    const csv = file('prices.csv', text);
+    const pq = parquetOf('prices.parquet', text);
+    for (const [f, want] of [[csv, await loadBarsCsv(csv, { symbols: ['YYY', 'XXX'] })], [pq, await loadBarsParquet(pq, { symbols: ['YYY', 'XXX'] })]] as const) {
+      const stream = await BarStream.open(f, ['YYY', 'XXX'], { ...SMALL_READS, fields: ['close', 'open'] });
+      const got = [...stream.aligned('YYY', 'XXX')];
+      expect(got, f).toEqual(pricesOf([...alignBars(want.get('YYY')!, want.get('XXX')!)]));
+      expect(got.length).toBe(2990);
+      expect(seriesPricesOf(await (await stream.finish()).series())).toEqual(seriesPricesOf(want));
+      await stream.close();
+      // A field beyond open and close keeps every column.
+      const full = await BarStream.open(f, ['YYY', 'XXX'], { ...SMALL_READS, fields: ['close', 'volume'] });
+      expect([...full.aligned('YYY', 'XXX')]).toEqual([...alignBars(want.get('YYY')!, want.get('XXX')!)]);
+      await full.finish();
+      await full.close();
+    }
+  });
+
+  it('still checks the cells it does not keep, and gives NaN for them after rows out of order too', async () => {
+    const lines = pairText().trimEnd().split('\n');
+    // A zero high on line 4001: refused as a full reading refuses it, with its place.
+    const bad = lines.slice();
+    bad[4000] = bad[4000]!.replace(/^([^,]*,[^,]*,[^,]*),[^,]*/, '$1,0');
+    const f = file('prices-bad.csv', bad.join('\n') + '\n');
+    const wantError = await errorOf(loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }));
+    expect(wantError).toMatch(/prices-bad\.csv:4001:\d+: .*high/);
+    const s1 = await BarStream.open(f, ['YYY', 'XXX'], { ...SMALL_READS, fields: ['open', 'close'] });
+    // In a later part: the consumer is told to start again, and finish() gives the error.
+    expect(() => [...s1.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
+    expect(await errorOf(s1.finish())).toBe(wantError);
+    await s1.close();
+
+    // Two YYY rows swapped: the consumer starts again on the finished series, NaN where not kept.
+    const swapped = lines.slice();
+    [swapped[3001], swapped[3003]] = [swapped[3003]!, swapped[3001]!];
+    const g = file('prices-swapped.csv', swapped.join('\n') + '\n');
+    const s2 = await BarStream.open(g, ['YYY', 'XXX'], { ...SMALL_READS, fields: ['open', 'close'] });
+    expect(() => [...s2.aligned('YYY', 'XXX')]).toThrow(BarStreamRestart);
+    const finished = await s2.finish();
+    expect(finished.sorted).toBe(false);
+    expect(seriesPricesOf(await finished.series())).toEqual(seriesPricesOf(await loadBarsCsv(g, { symbols: ['YYY', 'XXX'] })));
+    await s2.close();
+  });
+});
+
 describe('BarStream over Parquet', () => {
   it('reads runs of row groups in threads: the aligned bars and series of loadBarsParquet, and its errors', async () => {
     const text = pairText();

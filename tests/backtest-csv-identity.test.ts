@@ -152,8 +152,11 @@ async function load(f: string, opts: LoadCsvOptions = {}): Promise<Map<string, B
   }
 }
 
-/** Both refused with the same message, or both loaded the same symbols with bit-identical columns. */
-function expectSame(got: Map<string, BarSeries> | string, want: ReturnType<typeof referenceRead>, label: string): void {
+/**
+ * Both refused with the same message, or both loaded the same symbols with bit-identical columns.
+ * `pricesOnly`: `got` kept time, open and close only, and must hold NaN for the other fields.
+ */
+function expectSame(got: Map<string, BarSeries> | string, want: ReturnType<typeof referenceRead>, label: string, pricesOnly = false): void {
   if (typeof want === 'string' || typeof got === 'string') {
     expect(got, label).toBe(want);
     return;
@@ -163,7 +166,10 @@ function expectSame(got: Map<string, BarSeries> | string, want: ReturnType<typeo
     const w = want.get(sym)!;
     expect(s.length, `${label} ${sym}`).toBe(w.time.length);
     // toEqual on plain arrays compares numbers with Object.is: bit-identical, -0 and all.
-    for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) expect(Array.from(s[k]), `${label} ${sym} ${k}`).toEqual(w[k]);
+    for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) {
+      const kept = !pricesOnly || k === 'time' || k === 'open' || k === 'close';
+      expect(Array.from(s[k]), `${label} ${sym} ${k}`).toEqual(kept ? w[k] : w[k].map(() => Number.NaN));
+    }
   }
 }
 
@@ -181,6 +187,8 @@ describe('csv loader against the reference reading', () => {
       for (const readChunkBytes of [int(r, 16, 300), int(r, 301, 70_000), undefined]) {
         expectSame(await load(f, { symbols: only, readChunkBytes }), want, `${f} (reads of ${readChunkBytes ?? 'default'} bytes)`);
       }
+      // Keeping prices only: high, low and volume are checked without being read, with the same outcome.
+      expectSame(await load(f, { symbols: only, readChunkBytes: int(r, 16, 70_000), pricesOnly: true }), want, `${f} (prices only)`, true);
       if (typeof want === 'string') refused++;
       else loaded++;
     }
@@ -204,7 +212,9 @@ describe('csv loader against the reference reading', () => {
       for (const eol of ['\n', '\r\n', '']) {
         const f = join(dir, `cell-${k++}.csv`);
         writeFileSync(f, H + fast + row + eol);
-        expectSame(await load(f), referenceRead(f), JSON.stringify(row + eol));
+        const want = referenceRead(f);
+        expectSame(await load(f), want, JSON.stringify(row + eol));
+        expectSame(await load(f, { pricesOnly: true }), want, `${JSON.stringify(row + eol)} (prices only)`, true);
       }
     };
     for (const n of numbers) for (let c = 0; c < 5; c++) await check(['2024-01-02T14:31:00Z', 'A', ...[1, 2, 3, 4, 5].map((_, i) => (i === c ? n : '2'))].join(','));

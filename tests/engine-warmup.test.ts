@@ -47,7 +47,7 @@ strategyRegistry.probe = defineStrategy({
   create: () => createProbe(),
   requirements: (p) => {
     const legs = pairParams().legs;
-    return { legs: { y: legs.y, x: legs.x }, barMinutes: 5, warmupBars: p.warmup, shortMode: 'hedge' };
+    return { legs: { y: legs.y, x: legs.x }, barMinutes: 5, warmupBars: p.warmup, shortMode: 'hedge', barFields: ['close'] };
   },
 }) as (typeof strategyRegistry)[string];
 

@@ -9,8 +9,8 @@
  */
 import type { StrategyConfig } from '../config/strategy-file.ts';
 import type { CointegrationParams } from '../strategies/cointegration/params.ts';
-import { createStrategy } from '../strategies/registry.ts';
-import type { PairBar } from '../strategies/types.ts';
+import { createStrategy, strategyRequirements } from '../strategies/registry.ts';
+import type { BarField, PairBar } from '../strategies/types.ts';
 import { UserError } from '../util/errors.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { alignBars, countAligned } from './align.ts';
@@ -105,6 +105,13 @@ function legSymbols(configs: StrategyConfig[]): string[] {
   return [...new Set(configs.flatMap((c) => [legsOf(c).y.symbol, legsOf(c).x.symbol]))];
 }
 
+/** The bar fields a run of the configs reads: open and close (its fills and marks), and those each strategy declares. */
+function barFieldsOf(configs: StrategyConfig[]): BarField[] {
+  const fields = new Set<BarField>(['open', 'close']);
+  for (const config of configs) for (const f of strategyRequirements(config.strategy).barFields) fields.add(f);
+  return [...fields];
+}
+
 /** Each config's legs among the file's series, checked: both present, at least 2 aligned bars. */
 function checkPairs(configs: StrategyConfig[], series: Map<string, BarSeries>, dataFile: string): LoadedPair[] {
   return configs.map((config) => {
@@ -159,7 +166,7 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   };
   const { BarStream, BarStreamRestart } = await import('./bar-stream.ts');
   const barStream = (await streamable(dataFile, stream))
-    ? await BarStream.start(dataFile, symbols, { busyRun, ...(typeof stream === 'object' ? stream : {}) }).catch((err: unknown) => {
+    ? await BarStream.start(dataFile, symbols, { busyRun, fields: barFieldsOf(configs), ...(typeof stream === 'object' ? stream : {}) }).catch((err: unknown) => {
       // No address space for the shared columns (many symbols of a huge file): read the file first.
       if (err instanceof RangeError) return null;
       throw err;

@@ -20,7 +20,7 @@ async function job(): Promise<BarStreamWorkerData> {
   return new Promise((resolve) => parentPort!.once('message', (m: { job: BarStreamWorkerData }) => resolve(m.job)));
 }
 
-const { file, symbols, columns, control, base, part, port, readChunkBytes } = await job();
+const { file, symbols, columns, control, base, part, port, readChunkBytes, pricesOnly } = await job();
 const ctl = new Int32Array(control);
 const slotOf = new Map(symbols.map((s, k) => [s, k]));
 const builders: SharedSeriesBuilder[] = [];
@@ -40,7 +40,7 @@ function publish(kbRead: number, state?: number): void {
 }
 
 const newBuilder = (symbol: string): SharedSeriesBuilder => {
-  const b = new SharedSeriesBuilder(symbol, columns[slotOf.get(symbol)!]!);
+  const b = new SharedSeriesBuilder(symbol, columns[slotOf.get(symbol)!]!, 0, true, pricesOnly);
   builders.push(b);
   return b;
 };
@@ -57,7 +57,7 @@ try {
     const size = (await fh.stat()).size;
     if (part.kind === 'csv') {
       const rows = await import('./csv-read.ts');
-      lines = (await rows.readCsvRows(file, fh, size, { symbols, readChunkBytes, newBuilder, range: part, onChunk: (bytes) => publish((kb = Math.floor(bytes / 1024))) })).lines;
+      lines = (await rows.readCsvRows(file, fh, size, { symbols, readChunkBytes, newBuilder, pricesOnly, range: part, onChunk: (bytes) => publish((kb = Math.floor(bytes / 1024))) })).lines;
       kb = Math.floor((part.end - part.start) / 1024);
     } else {
       const { readParquetRows } = await import('./parquet.ts');

@@ -25,12 +25,12 @@ import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import type { PairBar } from '../strategies/types.ts';
+import type { BarField, PairBar } from '../strategies/types.ts';
 import { UserError, type UserErrorCode } from '../util/errors.ts';
 import { startWorker } from '../util/worker-entry.ts';
 import type { CsvRange } from './csv-read.ts';
 import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
-import { pairBarAt } from './align.ts';
+import { pairBarAt, pairPricesAt } from './align.ts';
 import { parquetRowGroups, startsAsParquet, startsAsParquetSync } from './parquet.ts';
 import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type BarColumns, type SharedColumns } from './series-builder.ts';
 
@@ -58,6 +58,8 @@ export interface BarStreamWorkerData {
   part: StreamPart;
   port: MessagePort;
   readChunkBytes: number | undefined;
+  /** Store time, open and close only (BarStreamOptions.fields). */
+  pricesOnly: boolean;
 }
 
 /** Thrown by `aligned` when the bars cannot come out in the loaded file's order: run again on `finish()`'s series. */
@@ -173,6 +175,18 @@ export interface BarStreamOptions {
   parts?: number;
   /** The run keeps this thread busy (the live node): leave it a core. */
   busyRun?: boolean;
+  /**
+   * The bar fields the run reads (default: all). When they are open and close at most, only time,
+   * open and close are stored: the other columns are still checked in the file, never written, and
+   * the bars give NaN for them. That is half the columns' memory, whose first touch is most of what
+   * storing costs (a page fault per 4 KB).
+   */
+  fields?: readonly BarField[];
+}
+
+/** Whether a run reading `fields` needs time, open and close only. */
+function pricesOnlyFor(fields: readonly BarField[] | undefined): boolean {
+  return fields !== undefined && fields.every((f) => f === 'open' || f === 'close');
 }
 
 /** One part: where its control block starts, its columns, its thread and the port of its last word. */
@@ -194,6 +208,7 @@ export class BarStream {
     private readonly symbols: readonly string[],
     private readonly parts: Part[],
     private readonly ctl: Int32Array,
+    private readonly pricesOnly: boolean,
   ) {}
 
   /**
@@ -225,6 +240,7 @@ export class BarStream {
     const words = PART.counts + symbols.length;
     const control = new SharedArrayBuffer(4 * (1 + specs.length * words));
     const ctl = new Int32Array(control);
+    const pricesOnly = pricesOnlyFor(opts.fields);
     // Every part's columns reserved before any thread starts (a RangeError leaves none running).
     const columnsOf = specs.map((spec) => {
       const maxBars = 1 + (spec.kind === 'csv' ? Math.floor((spec.end - spec.start) / MIN_ROW_BYTES) : spec.rowEnd - spec.rowStart);
@@ -234,13 +250,13 @@ export class BarStream {
       const columns = columnsOf[p]!;
       const base = 1 + p * words;
       const { port1, port2 } = new MessageChannel();
-      const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes };
+      const data: BarStreamWorkerData = { file, symbols: [...symbols], columns, control, base, part: spec, port: port2, readChunkBytes: opts.readChunkBytes, pricesOnly };
       const worker = startReader(data, port2);
       return { base, columns, worker, port: port1, message: null };
     });
     // Threads started ahead and not needed (a file cut in fewer parts than guessed).
     for (const w of ahead.splice(0)) void w.terminate();
-    const stream = new BarStream(file, size, format, symbols, parts, ctl);
+    const stream = new BarStream(file, size, format, symbols, parts, ctl, pricesOnly);
     // The threads' 'error' and 'exit' are listened to from here on (started() attaches at once).
     stream.starting = stream.started().then(
       () => {
@@ -283,6 +299,8 @@ export class BarStream {
     const ky = this.slot(ySym);
     const kx = this.slot(xSym);
     const last = this.parts.length - 1;
+    // Columns not stored are not read either (their pages would be mapped to read zeros).
+    const pairBar = this.pricesOnly ? pairPricesAt : pairBarAt;
     let [py, i, lastY] = [0, 0, -Infinity];
     let [px, j, lastX] = [0, 0, -Infinity];
     let [ny, nx, yDone, xDone] = [0, 0, false, false];
@@ -334,7 +352,7 @@ export class BarStream {
             const tx = xt[j]!;
             if (ty === tx) {
               counter.n++;
-              result.value = pairBarAt(ty, y!, i, x!, j);
+              result.value = pairBar(ty, y!, i, x!, j);
               i++;
               j++;
               return result;
@@ -385,7 +403,7 @@ export class BarStream {
       await loadBarsCsv(this.file, { symbols: this.symbols });
     }
     if (failed >= 0) throw this.failure(failed);
-    return new StreamedBars(this.file, this.format, this.symbols, this.parts, messages as Extract<BarStreamMessage, { done: unknown }>[]);
+    return new StreamedBars(this.file, this.format, this.symbols, this.parts, messages as Extract<BarStreamMessage, { done: unknown }>[], this.pricesOnly);
   }
 
   /** Stops the reading threads (a run that ends early, or a stream that failed to start). */
@@ -505,8 +523,9 @@ export class StreamedBars {
     symbols: readonly string[],
     private readonly parts: Part[],
     private readonly messages: Extract<BarStreamMessage, { done: unknown }>[],
+    pricesOnly: boolean,
   ) {
-    this.builders = messages.map((m, p) => m.done.map((d) => new SharedSeriesBuilder(d.symbol, parts[p]!.columns[symbols.indexOf(d.symbol)]!, d.length, d.sorted)));
+    this.builders = messages.map((m, p) => m.done.map((d) => new SharedSeriesBuilder(d.symbol, parts[p]!.columns[symbols.indexOf(d.symbol)]!, d.length, d.sorted, pricesOnly)));
     let sorted = true;
     const lastTime = new Map<string, number>();
     for (const list of this.builders) {
@@ -555,6 +574,7 @@ export class StreamedBars {
 /** A builder's bars in a builder of its own, lines shifted by `lineOffset`. */
 function copyOf(b: SeriesBuilder, lineOffset: number): SeriesBuilder {
   const c = new SeriesBuilder(b.symbol);
+  c.pricesOnly = b.pricesOnly;
   c.append(b, lineOffset);
   return c;
 }

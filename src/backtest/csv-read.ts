@@ -44,6 +44,8 @@ export interface CsvRowsOptions {
   onChunk?: ((bytesRead: number) => void) | undefined;
   /** Only this part of the file (default: all of it). */
   range?: CsvRange | undefined;
+  /** The builders keep time, open and close only (SeriesBuilder.pricesOnly): the fast path then checks the other numbers without reading their values. */
+  pricesOnly?: boolean | undefined;
 }
 
 /** What was read: a builder per kept symbol met (in order of first sight), and the lines read. */
@@ -81,12 +83,14 @@ export async function readCsvRows(file: string, fh: FileHandle, size: number, op
 
   const symbols = new SymbolTable((symbol) => builderFor(symbol));
   const fast: FastRows = new FastRows((buf, s, e) => symbols.find(buf, s, e, fast.lastEntry));
+  fast.pricesOnly = opts.pricesOnly ?? false;
 
   const builderFor = (symbol: string): SeriesBuilder | null => {
     if (keep && !keep.has(symbol)) return null;
     let b = builders.get(symbol);
     if (!b) {
       b = opts.newBuilder ? opts.newBuilder(symbol) : new SeriesBuilder(symbol);
+      if (opts.pricesOnly) b.pricesOnly = true;
       builders.set(symbol, b);
     }
     return b;

@@ -20,6 +20,8 @@ export const IGNORED = 0;
 export const TIME = 1;
 export const SYMBOL = 2;
 export const NUM = 3;
+const HIGH = NUM + 1;
+const LOW = NUM + 2;
 const VOLUME = NUM + 4;
 const LAST_TIME = VOLUME + 1;
 
@@ -151,6 +153,42 @@ function readNumber(buf: Buffer, p: number): number {
   return p;
 }
 
+/**
+ * readNumber for a cell that is checked but whose value is not kept (FastRows.pricesOnly): it takes
+ * and leaves the same cells, and puts in scratch[0] a stand-in that passes or fails the callers'
+ * checks (positive, finite) as the value would: 1, or 0 for a zero. Plain digits only; a cell that
+ * readNumber would give to Number (an exponent, over 18 significant or 22 decimal digits, where a
+ * tiny value becomes 0 or a huge one Infinity) is read by readNumber itself.
+ */
+function checkNumber(buf: Buffer, p: number): number {
+  const fs = p;
+  // Significant digits, counted as readNumber counts them: from the first that is not 0.
+  let nSig = 0;
+  let c = buf[p]!;
+  while (c >= D0 && c <= D9) {
+    if (nSig > 0 || c !== D0) nSig++;
+    c = buf[++p]!;
+  }
+  let frac = 0;
+  if (c === DOT) {
+    const f0 = ++p;
+    c = buf[p]!;
+    while (c >= D0 && c <= D9) {
+      if (nSig > 0 || c !== D0) nSig++;
+      c = buf[++p]!;
+    }
+    frac = p - f0;
+    if (p - fs === 1) return -1; // '.' alone
+  } else if (p === fs) return -1; // no digits
+  if (c === COMMA || c === NL || c === CR) {
+    if (nSig > 18 || frac > 22) return readNumber(buf, fs);
+    scratch[0] = nSig > 0 ? 1 : 0;
+    return p;
+  }
+  if (c !== LOWER_E && c !== UPPER_E) return -1;
+  return readNumber(buf, fs);
+}
+
 const latin1 = (buf: Buffer, s: number, e: number): string => buf.toString('latin1', s, e);
 
 /** Runs of rows read in place; its fields persist between runs (and the slow path resets lastTimeLen). */
@@ -170,6 +208,8 @@ export class FastRows {
 
   /** The columns are those of docs/strategy.md in its order (time,symbol,open,high,low,close,volume): runCanonical reads them. */
   canonical = false;
+  /** The builders keep time, open and close only: high, low and volume are checked (checkNumber), not read. */
+  pricesOnly = false;
 
   /** `symbolAt` finds (or adds) the entry of a symbol the last row's guesses missed. */
   constructor(private readonly symbolAt: (buf: Buffer, s: number, e: number) => SymbolEntry) {}
@@ -182,6 +222,7 @@ export class FastRows {
     if (this.canonical) return this.runCanonical(buf, s, limit);
     const roles = this.roles;
     const last = roles.length - 1;
+    const pricesOnly = this.pricesOnly;
     let lineNo = this.lineNo;
     let lastTimeLen = this.lastTimeLen;
     let lastTimeBytes = this.lastTimeBytes;
@@ -199,7 +240,7 @@ export class FastRows {
       for (let col = 0; ; col++) {
         const role = roles[col]!;
         if (role >= NUM) {
-          p = readNumber(buf, p);
+          p = pricesOnly && (role === HIGH || role === LOW || role === VOLUME) ? checkNumber(buf, p) : readNumber(buf, p);
           if (p < 0) break rows;
           const v = scratch[0]!;
           // Zero where the column wants a positive number, or not a finite number: the slow path words the error.
@@ -289,6 +330,7 @@ export class FastRows {
     let entry = this.lastEntry;
     const row = this.row;
     row[LAST_TIME] = this.lastTime;
+    const pricesOnly = this.pricesOnly;
     let rowStart = s;
     while (rowStart < limit) {
       let p = rowStart;
@@ -340,12 +382,12 @@ export class FastRows {
       const open = scratch[0]!;
       if (!(open > 0 && open < Infinity)) break;
       row[NUM] = open;
-      p = readNumber(buf, p + 1);
+      p = pricesOnly ? checkNumber(buf, p + 1) : readNumber(buf, p + 1);
       if (p < 0 || buf[p] !== COMMA) break;
       const high = scratch[0]!;
       if (!(high > 0 && high < Infinity)) break;
       row[NUM + 1] = high;
-      p = readNumber(buf, p + 1);
+      p = pricesOnly ? checkNumber(buf, p + 1) : readNumber(buf, p + 1);
       if (p < 0 || buf[p] !== COMMA) break;
       const low = scratch[0]!;
       if (!(low > 0 && low < Infinity)) break;
@@ -356,7 +398,7 @@ export class FastRows {
       if (!(close > 0 && close < Infinity)) break;
       row[NUM + 3] = close;
       // volume: zero or more, then the line's end (`\n` or `\r\n`).
-      p = readNumber(buf, p + 1);
+      p = pricesOnly ? checkNumber(buf, p + 1) : readNumber(buf, p + 1);
       if (p < 0) break;
       const volume = scratch[0]!;
       if (!(volume >= 0 && volume < Infinity)) break;

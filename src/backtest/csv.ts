@@ -24,6 +24,8 @@ export interface LoadCsvOptions {
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   /** Bytes read at a time (default 4 MB; tests use small reads so rows straddle chunk ends). */
   readChunkBytes?: number;
+  /** Keep time, open and close only (SeriesBuilder.pricesOnly): high, low and volume are checked, and NaN in the series. */
+  pricesOnly?: boolean;
 }
 
 /** Opens the data file, turning a missing or unreadable one into a UserError that says what to do. */

@@ -41,6 +41,12 @@ export class SeriesBuilder {
   line: Uint32Array = new Uint32Array(INITIAL_CAPACITY);
   /** Whether the bars came in ascending time order so far (then no sort is needed). */
   sorted = true;
+  /**
+   * Keep time, open and close only (a run whose strategy reads no other field: BarStreamOptions.fields):
+   * high, low and volume are not written, so their columns' memory is never touched, and the
+   * finished series holds NaN for them.
+   */
+  pricesOnly = false;
   constructor(readonly symbol: string) {}
 
   get capacity(): number {
@@ -54,10 +60,12 @@ export class SeriesBuilder {
     if (i > 0 && t <= this.time[i - 1]!) this.sorted = false;
     this.time[i] = t;
     this.open[i] = open;
-    this.high[i] = high;
-    this.low[i] = low;
     this.close[i] = close;
-    this.volume[i] = volume;
+    if (!this.pricesOnly) {
+      this.high[i] = high;
+      this.low[i] = low;
+      this.volume[i] = volume;
+    }
     this.line[i] = line;
     this.length = i + 1;
   }
@@ -74,10 +82,12 @@ export class SeriesBuilder {
     if (i > 0 && t <= this.time[i - 1]!) this.sorted = false;
     this.time[i] = t;
     this.open[i] = row[numsAt]!;
-    this.high[i] = row[numsAt + 1]!;
-    this.low[i] = row[numsAt + 2]!;
     this.close[i] = row[numsAt + 3]!;
-    this.volume[i] = row[numsAt + 4]!;
+    if (!this.pricesOnly) {
+      this.high[i] = row[numsAt + 1]!;
+      this.low[i] = row[numsAt + 2]!;
+      this.volume[i] = row[numsAt + 4]!;
+    }
     this.line[i] = line;
     this.length = i + 1;
   }
@@ -94,10 +104,12 @@ export class SeriesBuilder {
     this.sorted = this.sorted && other.sorted && (n === 0 || other.time[0]! > this.time[n - 1]!);
     this.time.set(other.time.subarray(0, m), n);
     this.open.set(other.open.subarray(0, m), n);
-    this.high.set(other.high.subarray(0, m), n);
-    this.low.set(other.low.subarray(0, m), n);
     this.close.set(other.close.subarray(0, m), n);
-    this.volume.set(other.volume.subarray(0, m), n);
+    if (!this.pricesOnly) {
+      this.high.set(other.high.subarray(0, m), n);
+      this.low.set(other.low.subarray(0, m), n);
+      this.volume.set(other.volume.subarray(0, m), n);
+    }
     for (let i = 0; i < m; i++) this.line[n + i] = other.line[i]! + lineOffset;
     this.length = n + m;
   }
@@ -154,7 +166,10 @@ export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second
     for (let i = 0; i < n; i++) byOrder[i] = line[order[i]!]!;
     line = byOrder;
   }
-  const [t, open, high, low, close, volume] = ordered as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const [t, open, keptHigh, keptLow, close, keptVolume] = ordered as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  // Fields not kept are NaN, as fields not read (never the zeros of memory not written).
+  const notKept = (): Float64Array => new Float64Array(n).fill(Number.NaN);
+  const [high, low, volume] = b.pricesOnly ? [notKept(), notKept(), notKept()] : [keptHigh, keptLow, keptVolume];
   for (let i = 1; i < n; i++) {
     if (t[i] === t[i - 1]) {
       const a = Math.min(line[i]!, line[i - 1]!);
@@ -190,8 +205,9 @@ export function sharedColumns(maxBars: number): SharedColumns {
  * each growth: V8 runs loops over a length-tracking view of a growable buffer several times slower.
  */
 export class SharedSeriesBuilder extends SeriesBuilder {
-  constructor(symbol: string, readonly shared: SharedColumns, length = 0, sorted = true) {
+  constructor(symbol: string, readonly shared: SharedColumns, length = 0, sorted = true, pricesOnly = false) {
     super(symbol);
+    this.pricesOnly = pricesOnly;
     this.resize(Math.max(length, shared.line.byteLength / 4));
     this.length = length;
     this.sorted = sorted;

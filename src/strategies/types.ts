@@ -16,6 +16,9 @@ export interface OhlcvBar {
   volume: number;
 }
 
+/** A field of a bar. */
+export type BarField = keyof OhlcvBar;
+
 /** One aligned bar of the pair: both legs have a bar starting at `time` (epoch ms, UTC). */
 export interface PairBar {
   time: number;
@@ -133,6 +136,12 @@ export interface StrategyRequirements {
   warmupBars: number;
   /** `hedge` shorts a leg; `long-only` holds only the leg it would buy (crypto). */
   shortMode: 'hedge' | 'long-only';
+  /**
+   * The bar fields `onBar` reads. A backtest from a bar file stores only these and the ones its
+   * fills and marks need (open, close); the others reach the strategy as NaN (their cells are still
+   * checked). Declare every field read.
+   */
+  barFields: readonly BarField[];
 }
 
 export interface Strategy {

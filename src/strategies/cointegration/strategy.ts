@@ -279,5 +279,6 @@ export function cointegrationRequirements(params: CointegrationParams): Strategy
     barMinutes: barMinutes(params.bar),
     warmupBars: Math.max(params.lookback, params.gate?.lookback ?? 0) - 1,
     shortMode: params.shortMode,
+    barFields: ['close'],
   };
 }
