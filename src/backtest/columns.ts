@@ -14,8 +14,13 @@ export class GrowableF64 {
   private buf: Float64Array;
   length = 0;
 
-  /** `inPlace`: the values it grows to without a copy (tests make it small). */
-  constructor(initialCapacity = 1024, inPlace = MAX_VALUES) {
+  /**
+   * `inPlace`: the values it grows to without a copy (tests make it small). Growing in place costs
+   * nothing, so a column pushed to once a bar starts small: its growth then runs in the first bars,
+   * before V8 optimises the loop that pushes, instead of undoing that code (and the code it was
+   * inlined into) at the first growth thousands of bars later.
+   */
+  constructor(initialCapacity = 16, inPlace = MAX_VALUES) {
     const capacity = Math.max(16, initialCapacity);
     this.ab = new ArrayBuffer(capacity * 8, { maxByteLength: Math.max(capacity, inPlace) * 8 });
     // A fixed-length view: V8 reads and writes a length-tracking one several times slower.

@@ -177,7 +177,7 @@ export async function runLiveBacktest(o: LiveBacktestOptions): Promise<LiveBackt
       conids: { y: conidOf(params.legs.y, input.slippageBps), x: conidOf(params.legs.x, input.slippageBps) }, feeds: null,
       it: input.bars[Symbol.iterator](), bar: null, due: false, legBars: [], next: null, index: -1, observer: null,
       why: new DiagnosticsCounter(explainParams(params)), stats: new EquityStats(),
-      eqTime: new GrowableF64(4096), eqValue: new GrowableF64(4096), equity: spec.capitalShare * startingCash,
+      eqTime: new GrowableF64(), eqValue: new GrowableF64(), equity: spec.capitalShare * startingCash,
       trades: [], fills: [], openTrade: null, flows: [], commissions: 0, lastBar: null, runner: null, book: null,
       fillAt: [{ time: Number.NaN }, { time: Number.NaN }], fillCount: 0, settledFills: 0, refusals: new Map(),
       event: { index: 0, bar: null as unknown as PairBar, equity: 0, diagnostics: null, decision: null },

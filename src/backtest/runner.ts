@@ -61,7 +61,10 @@ export interface BacktestResult {
   bars: number;
 }
 
-/** What an observer sees at each aligned bar (for reports and progress). */
+/**
+ * What an observer sees at each aligned bar (for reports and progress). The runner fills the same
+ * object at every bar: read it in `onBar`, do not keep it.
+ */
 export interface BarEvent {
   index: number;
   bar: PairBar;
@@ -87,15 +90,21 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
   let holdY = 0;
   let holdX = 0;
   let commissions = 0;
-  let pending: PendingOrder[] = [];
+  // The orders decided at the last close, filled at this bar's open: one array, emptied a bar.
+  const pending: PendingOrder[] = [];
   let openTrade: TradeRecord | null = null;
   const trades: TradeRecord[] = [];
   const fills: FillRecord[] = [];
-  const eqTime = new GrowableF64(4096);
-  const eqValue = new GrowableF64(4096);
+  const eqTime = new GrowableF64();
+  const eqValue = new GrowableF64();
   const stats = new EquityStats();
   const why = new DiagnosticsCounter(setup.explain ?? null);
   let lastBar: PairBar | null = null;
+  // The strategy's context and the observer's event: one object each, filled at every bar (a
+  // million bars made two million objects and boxed numbers otherwise).
+  const ctx = { equity: 0 };
+  const event: BarEvent = { index: 0, bar: null as unknown as PairBar, equity: 0, diagnostics: null, decision: null };
+  const onBar = opts.onBar;
 
   const it = bars[Symbol.iterator]();
   let next = it.next();
@@ -106,7 +115,8 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
     const isLast = next.done === true;
 
     // 1. Orders decided at the previous close fill at this bar's open.
-    for (const o of pending) {
+    for (let k = 0; k < pending.length; k++) {
+      const o = pending[k]!;
       const leg = o.leg === 'y' ? bar.y : bar.x;
       const cfg = legs[o.leg];
       const price = fillPrice(leg.open, o.side, slippageBps);
@@ -120,7 +130,7 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
       else holdX += signed;
       fills.push({ time: bar.time, leg: o.leg, symbol: cfg.symbol, side: o.side, qty: o.qty, price, commission: fee });
     }
-    pending = [];
+    pending.length = 0;
 
     // 2. Equity at the close.
     const equity = cash + holdY * bar.y.close + holdX * bar.x.close;
@@ -132,7 +142,8 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
     let diagnostics: Diagnostics | null = null;
     let decision: Decision | null = null;
     if (!isLast) {
-      const step = strategy.onBar(bar, { equity });
+      ctx.equity = equity;
+      const step = strategy.onBar(bar, ctx);
       diagnostics = step.diagnostics;
       decision = step.decision;
       why.observe(diagnostics, decision);
@@ -146,18 +157,25 @@ export function runBacktest(bars: Iterable<PairBar>, strategy: Strategy, setup: 
         }
         openTrade = { side: decision.side, entryTime: bar.time, entryBar: index, exitTime: null, exitBar: null, exitReason: null, qtyY: qy, qtyX: qx, pnl: 0 };
         trades.push(openTrade);
-        pending = decision.orders.map((o) => ({ ...o, trade: openTrade as TradeRecord }));
+        for (const o of decision.orders) pending.push({ ...o, trade: openTrade });
       } else if (decision.action === 'close') {
         if (!openTrade) throw new Error(`strategy closed at ${new Date(bar.time).toISOString()} without an open trade`);
         openTrade.exitTime = bar.time;
         openTrade.exitBar = index;
         openTrade.exitReason = decision.reason;
         const t = openTrade;
-        pending = decision.orders.map((o) => ({ ...o, trade: t }));
+        for (const o of decision.orders) pending.push({ ...o, trade: t });
         openTrade = null;
       }
     }
-    opts.onBar?.({ index, bar, equity, diagnostics, decision });
+    if (onBar) {
+      event.index = index;
+      event.bar = bar;
+      event.equity = equity;
+      event.diagnostics = diagnostics;
+      event.decision = decision;
+      onBar(event);
+    }
     lastBar = bar;
     index++;
   }
