@@ -237,27 +237,34 @@ class BuilderSink {
  * invalid symbol stops the count (the walk reports it).
  */
 function countBars(sink: BuilderSink, symbolPages: Page[]): Map<SeriesBuilder, number> {
-  const counts = new Map<SeriesBuilder, number>();
-  let lastSym: unknown = undefined;
-  let lastBuilder: SeriesBuilder | null = null;
-  let run = 0;
+  // Rows by symbol value in small arrays: the legs' rows usually alternate, so a Map updated at
+  // every change of symbol cost more than the rest of the count.
+  const syms: unknown[] = [];
+  const builders: (SeriesBuilder | null)[] = [];
+  const rows: number[] = [];
+  let j = -1;
   count: for (const pg of symbolPages) {
     const symbol = pg.data;
     const end = pg.end - pg.base;
     for (let k = pg.start - pg.base; k < end; k++) {
       const sym = symbol[k];
-      if (sym !== lastSym) {
-        const b = sink.builderOf(sym);
-        if (b === undefined) break count;
-        if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
-        lastSym = sym;
-        lastBuilder = b;
-        run = 0;
+      if (j < 0 || sym !== syms[j]) {
+        j = syms.indexOf(sym);
+        if (j < 0) {
+          const b = sink.builderOf(sym);
+          if (b === undefined) break count;
+          j = syms.push(sym) - 1;
+          builders.push(b);
+          rows.push(0);
+        }
       }
-      run++;
+      rows[j]!++;
     }
   }
-  if (lastBuilder) counts.set(lastBuilder, (counts.get(lastBuilder) ?? 0) + run);
+  const counts = new Map<SeriesBuilder, number>();
+  builders.forEach((b, k) => {
+    if (b) counts.set(b, (counts.get(b) ?? 0) + rows[k]!);
+  });
   return counts;
 }
 
@@ -285,6 +292,9 @@ function walkRows(
   const values = new Float64Array(6);
   let lastSym = sink.lastSym;
   let lastBuilder = sink.lastBuilder;
+  // The symbol before the last one and its builder: rows alternating between two legs swap them.
+  let prevSym: unknown = undefined;
+  let prevBuilder: SeriesBuilder | null = null;
   const pageAt = columns.map(() => 0);
   // The rows in segments where no column changes page: within one, each column is one array read
   // at the row minus its page's first row.
@@ -307,8 +317,11 @@ function walkRows(
     for (let i = row; i < segEnd; i++) {
       const sym = symbol[i - ds];
       if (sym !== lastSym) {
-        const b = sink.builderOf(sym);
+        const swap = sym === prevSym && prevSym !== undefined;
+        const b = swap ? prevBuilder : sink.builderOf(sym);
         if (b === undefined) throw new UserError(`${at(i, 'symbol')} is empty`, 'TANDEM_FILE_INVALID');
+        prevSym = lastSym;
+        prevBuilder = lastBuilder;
         lastSym = sym;
         lastBuilder = b;
       }
