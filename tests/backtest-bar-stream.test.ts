@@ -94,6 +94,27 @@ describe('BarStream', () => {
     await stream.close();
   });
 
+  it('gives the same bars in objects filled again in turn when asked to reuse them', async () => {
+    const f = file('reuse.csv', pairText());
+    const want = await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] });
+    const wantBars = [...alignBars(want.get('YYY')!, want.get('XXX')!)];
+    const copy = (b: PairBar): PairBar => ({ time: b.time, y: { ...b.y }, x: { ...b.x } });
+    for (const fields of [undefined, ['open', 'close'] as const]) {
+      const stream = await BarStream.open(f, ['YYY', 'XXX'], { ...SMALL_READS, ...(fields ? { fields } : {}) });
+      const got: PairBar[] = [];
+      const objects = new Set<PairBar>();
+      for (const b of stream.aligned('YYY', 'XXX', { n: 0 }, 3)) {
+        got.push(copy(b));
+        objects.add(b);
+      }
+      expect(objects.size).toBe(3);
+      const nan = { high: NaN, low: NaN, volume: NaN };
+      expect(got).toEqual(fields ? wantBars.map((b) => ({ time: b.time, y: { ...b.y, ...nan }, x: { ...b.x, ...nan } })) : wantBars);
+      await stream.finish();
+      await stream.close();
+    }
+  });
+
   it('takes reading threads started ahead (prestartReaders), gives the same bars, and ends those it does not need', async () => {
     const f = file('ahead.csv', pairText());
     const want = [...alignBars(...(((m) => [m.get('YYY')!, m.get('XXX')!] as const)(await loadBarsCsv(f, { symbols: ['YYY', 'XXX'] }))))];

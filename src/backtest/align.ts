@@ -48,6 +48,38 @@ export function pairPricesAt(time: number, y: BarColumns, i: number, x: BarColum
   };
 }
 
+/** A pair bar of NaN, to be filled (fillPairBar). */
+export function emptyPairBar(): PairBar {
+  const nan = Number.NaN;
+  return { time: nan, y: { open: nan, high: nan, low: nan, close: nan, volume: nan }, x: { open: nan, high: nan, low: nan, close: nan, volume: nan } };
+}
+
+/** Fills `bar` with y's bar i and x's bar j, at `time` (a reused bar: BarStream.aligned). */
+export function fillPairBar(bar: PairBar, time: number, y: BarColumns, i: number, x: BarColumns, j: number): void {
+  bar.time = time;
+  const by = bar.y;
+  by.open = y.open[i]!;
+  by.high = y.high[i]!;
+  by.low = y.low[i]!;
+  by.close = y.close[i]!;
+  by.volume = y.volume[i]!;
+  const bx = bar.x;
+  bx.open = x.open[j]!;
+  bx.high = x.high[j]!;
+  bx.low = x.low[j]!;
+  bx.close = x.close[j]!;
+  bx.volume = x.volume[j]!;
+}
+
+/** fillPairBar for columns of time, open and close only: high, low and volume are left as they are (NaN). */
+export function fillPairPrices(bar: PairBar, time: number, y: BarColumns, i: number, x: BarColumns, j: number): void {
+  bar.time = time;
+  bar.y.open = y.open[i]!;
+  bar.y.close = y.close[i]!;
+  bar.x.open = x.open[j]!;
+  bar.x.close = x.close[j]!;
+}
+
 /** The pair bar of y's bar i and x's bar j, at `time`. */
 export function pairBarAt(time: number, y: BarColumns, i: number, x: BarColumns, j: number): PairBar {
   return {

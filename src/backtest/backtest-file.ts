@@ -141,7 +141,8 @@ function checkPair(config: StrategyConfig, dataFile: string, has: (symbol: strin
 
 /**
  * A run over each config's aligned bars: `bars(k)` gives config k's, and the run calls `tick` with
- * the bars it has done now and then (for the progress bar).
+ * the bars it has done now and then (for the progress bar). A run keeps no bar older than the one
+ * before the next (RUN_BARS_KEPT): streamed bars are objects filled again.
  */
 type BarsRun<T> = (bars: (k: number) => Iterable<PairBar>, tick: (doneBars: number) => void) => T | Promise<T>;
 
@@ -189,7 +190,7 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   const counters = configs.map(() => ({ n: 0 }));
   const sources = configs.map((config, k) => {
     const { legs } = config.strategy as unknown as CointegrationParams;
-    return barStream.aligned(legs.y.symbol, legs.x.symbol, counters[k]);
+    return barStream.aligned(legs.y.symbol, legs.x.symbol, counters[k], RUN_BARS_KEPT);
   });
   let out: { value: T } | null = null;
   let restarted = false;
@@ -221,6 +222,14 @@ async function runOnBars<T>(configs: StrategyConfig[], dataFile: string, progres
   if (runError !== null) throw runError;
   return { out: out!.value, pairs };
 }
+
+/**
+ * The bar objects a streamed run's iterator fills in turn (BarStream.aligned's `reuse`): a bar's
+ * object is filled again this many bars later. Both runs look one bar ahead (orders fill at the next
+ * bar's open) and keep nothing older than the bar they are at: the spec runner keeps the current bar
+ * for the final mark, the live node's broker the next bar's legs until the one after.
+ */
+const RUN_BARS_KEPT = 3;
 
 /** Whether to read the file while the run goes (`stream` forces it either way; else a large file, CSV or Parquet). */
 async function streamable(dataFile: string, stream: StreamChoice | undefined): Promise<boolean> {

@@ -30,7 +30,7 @@ import { UserError, type UserErrorCode } from '../util/errors.ts';
 import { startWorker } from '../util/worker-entry.ts';
 import type { CsvRange } from './csv-read.ts';
 import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
-import { pairBarAt, pairPricesAt } from './align.ts';
+import { emptyPairBar, fillPairBar, fillPairPrices, pairBarAt, pairPricesAt } from './align.ts';
 import { parquetRowGroups, startsAsParquet, startsAsParquetSync } from './parquet.ts';
 import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type BarColumns, type SharedColumns } from './series-builder.ts';
 
@@ -294,13 +294,21 @@ export class BarStream {
    * The aligned bars of ySym and xSym (both among the symbols given to `open`), as alignBars gives
    * them from the loaded file, given as they are read; `counter.n` counts them. Throws
    * BarStreamRestart (see the file's head), or the first part's error.
+   *
+   * `reuse` (a run that keeps no bar for long: RUN_BARS_KEPT): the bars are that many objects,
+   * filled again in turn, so a bar's object is refilled `reuse` bars later. A million bars made
+   * three million objects and six million boxed numbers otherwise, most of a run's garbage.
    */
-  aligned(ySym: string, xSym: string, counter: { n: number } = { n: 0 }): IterableIterator<PairBar> {
+  aligned(ySym: string, xSym: string, counter: { n: number } = { n: 0 }, reuse = 0): IterableIterator<PairBar> {
     const ky = this.slot(ySym);
     const kx = this.slot(xSym);
     const last = this.parts.length - 1;
     // Columns not stored are not read either (their pages would be mapped to read zeros).
     const pairBar = this.pricesOnly ? pairPricesAt : pairBarAt;
+    const fill = this.pricesOnly ? fillPairPrices : fillPairBar;
+    // The bars' objects when reused (their fields NaN until filled: those not stored stay so).
+    const ring = Array.from({ length: reuse }, emptyPairBar);
+    let nextInRing = 0;
     let [py, i, lastY] = [0, 0, -Infinity];
     let [px, j, lastX] = [0, 0, -Infinity];
     let [ny, nx, yDone, xDone] = [0, 0, false, false];
@@ -352,7 +360,12 @@ export class BarStream {
             const tx = xt[j]!;
             if (ty === tx) {
               counter.n++;
-              result.value = pairBar(ty, y!, i, x!, j);
+              if (reuse > 0) {
+                const bar = ring[nextInRing]!;
+                nextInRing = nextInRing + 1 === reuse ? 0 : nextInRing + 1;
+                fill(bar, ty, y!, i, x!, j);
+                result.value = bar;
+              } else result.value = pairBar(ty, y!, i, x!, j);
               i++;
               j++;
               return result;
