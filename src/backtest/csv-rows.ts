@@ -321,7 +321,10 @@ export class FastRows {
   }
   /**
    * run() for the header of docs/strategy.md in its order, the common case, written out column by
-   * column: the same checks and values as run()'s loop over the columns' roles, without it.
+   * column: the same checks and values as run()'s loop over the columns' roles, without it. Its
+   * state goes to the fields as it changes, not after the loop: V8 optimises the loop during the
+   * first call, when code after it has run for no row yet, and such code undid the optimised loop
+   * at the end of that call (in every reading thread).
    */
   private runCanonical(buf: Buffer, s: number, limit: number): number {
     let lineNo = this.lineNo;
@@ -357,7 +360,8 @@ export class FastRows {
         const n = p - rowStart;
         if (n > lastTimeBytes.length) lastTimeBytes = this.lastTimeBytes = new Uint8Array(n * 2);
         for (let k = 0; k < n; k++) lastTimeBytes[k] = buf[rowStart + k]!;
-        lastTimeLen = n;
+        this.lastTimeLen = lastTimeLen = n;
+        this.lastTime = t;
         row[LAST_TIME] = t;
         row[TIME] = t;
       }
@@ -375,6 +379,7 @@ export class FastRows {
         this.lastEntry = entry;
         entry = this.symbolAt(buf, fs, p);
       }
+      this.lastEntry = entry;
       if (!entry.trimmed) break;
       // open, high, low, close: positive, each followed by a comma.
       p = readNumber(buf, p + 1);
@@ -409,13 +414,9 @@ export class FastRows {
         p++;
       } else if (c !== NL) break; // more fields than the header
       rowStart = p + 1;
-      lineNo++;
+      this.lineNo = ++lineNo;
       entry.builder?.addRow(row, TIME, NUM, lineNo);
     }
-    this.lineNo = lineNo;
-    this.lastTimeLen = lastTimeLen;
-    this.lastTime = row[LAST_TIME]!;
-    this.lastEntry = entry;
     return rowStart;
   }
 }
