@@ -46,6 +46,17 @@ const notRead = (out: Float64Array): void => {
   out[0] = NaN;
 };
 
+// The date of the last time read, `YYYY-MM-DD` as bytes, and its day number (NaN: none): a day's
+// bars share it, so its checks and its day count are made once a day, not once a time.
+const lastDate = new Uint8Array(10);
+let lastDays = NaN;
+
+/** Whether buf[s, s + 10) is the last date read. */
+function isLastDate(buf: Uint8Array, s: number): boolean {
+  for (let k = 9; k >= 0; k--) if (buf[s + k] !== lastDate[k]) return false;
+  return true;
+}
+
 /**
  * readTime, the answer written to out[0]: a call that returns a double that V8 did not inline
  * allocates a heap number for it, once a row in the CSV loader.
@@ -64,11 +75,16 @@ export function readTimeInto(buf: Uint8Array, s: number, e: number, out: Float64
     return;
   }
   if (n < 10 || buf[s + 4] !== 45 || buf[s + 7] !== 45) return notRead(out);
-  const y = two(buf, s) * 100 + two(buf, s + 2);
-  const mo = two(buf, s + 5);
-  const d = two(buf, s + 8);
-  if (y < 100 || two(buf, s) < 0 || two(buf, s + 2) < 0 || mo < 1 || mo > 12 || d < 1) return notRead(out);
-  if (d > (mo === 2 && isLeap(y) ? 29 : MONTH_DAYS[mo - 1]!)) return notRead(out);
+  let days = lastDays;
+  if (days !== days || !isLastDate(buf, s)) {
+    const y = two(buf, s) * 100 + two(buf, s + 2);
+    const mo = two(buf, s + 5);
+    const d = two(buf, s + 8);
+    if (y < 100 || two(buf, s) < 0 || two(buf, s + 2) < 0 || mo < 1 || mo > 12 || d < 1) return notRead(out);
+    if (d > (mo === 2 && isLeap(y) ? 29 : MONTH_DAYS[mo - 1]!)) return notRead(out);
+    days = lastDays = daysFromCivil(y, mo, d);
+    for (let k = 0; k < 10; k++) lastDate[k] = buf[s + k]!;
+  }
   let p = s + 10;
   let end = e;
   if (buf[end - 1] === 90 && end - 1 > p) end--; // trailing 'Z' after a time
@@ -99,5 +115,5 @@ export function readTimeInto(buf: Uint8Array, s: number, e: number, out: Float64
   } else if (end !== e) {
     return notRead(out); // a date followed by 'Z' alone
   }
-  out[0] = daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms;
+  out[0] = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms;
 }
