@@ -2,7 +2,7 @@
  * Aligned bars (docs/strategy.md, "Inputs"): the inner join of two symbols' bars on `time`, in
  * ascending order. Yields one PairBar at a time so the runner never holds the joined series.
  */
-import type { PairBar } from '../strategies/types.ts';
+import type { OhlcvBar, PairBar } from '../strategies/types.ts';
 import type { BarSeries } from './csv.ts';
 import type { BarColumns } from './series-builder.ts';
 
@@ -57,18 +57,17 @@ export function emptyPairBar(): PairBar {
 /** Fills `bar` with y's bar i and x's bar j, at `time` (a reused bar: BarStream.aligned). */
 export function fillPairBar(bar: PairBar, time: number, y: BarColumns, i: number, x: BarColumns, j: number): void {
   bar.time = time;
-  const by = bar.y;
-  by.open = y.open[i]!;
-  by.high = y.high[i]!;
-  by.low = y.low[i]!;
-  by.close = y.close[i]!;
-  by.volume = y.volume[i]!;
-  const bx = bar.x;
-  bx.open = x.open[j]!;
-  bx.high = x.high[j]!;
-  bx.low = x.low[j]!;
-  bx.close = x.close[j]!;
-  bx.volume = x.volume[j]!;
+  fillLeg(bar.y, y, i);
+  fillLeg(bar.x, x, j);
+}
+
+/** One leg's bar from its columns' row i. */
+function fillLeg(leg: OhlcvBar, c: BarColumns, i: number): void {
+  leg.open = c.open[i]!;
+  leg.high = c.high[i]!;
+  leg.low = c.low[i]!;
+  leg.close = c.close[i]!;
+  leg.volume = c.volume[i]!;
 }
 
 /** fillPairBar for columns of time, open and close only: high, low and volume are left as they are (NaN). */
