@@ -241,8 +241,10 @@ export class WsHub {
     const sub = c.smd.get(conid);
     const inst = this.core.instruments.get(conid);
     if (!sub || !inst) return;
-    const vals = fieldValues(this.core, inst, sub.fields);
-    const q = this.core.market.quote(conid, this.core.mdTime())!;
+    // One reading of the clock for the values and their `_updated` time.
+    const now = this.core.mdTime();
+    const vals = fieldValues(this.core, inst, sub.fields, now);
+    const q = this.core.market.quote(conid, now)!;
     if (!sub.last) {
       this.send(c, { server_id: 'q0', conidEx: String(conid), conid, _updated: q.time, '6119': 'q0', ...vals, '6509': this.core.mdAvailability(), topic: `smd+${conid}` });
       sub.last = vals;

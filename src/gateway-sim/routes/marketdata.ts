@@ -9,8 +9,11 @@ import { errorBody, type Router } from '../router.ts';
 const DEFAULT_FIELDS = ['31', '84', '86'];
 
 /** Field values for one conid at the current simulated time (§5.3 subset), all as strings. */
-export function fieldValues(core: SimCore, inst: Instrument, fields: Iterable<string>): Record<string, unknown> {
-  const now = core.mdTime();
+/**
+ * The fields' values at market-data time `now` (default: the clock now). A frame that also says
+ * its time (`_updated`) passes the time it read: the clock read twice could fall on two quotes.
+ */
+export function fieldValues(core: SimCore, inst: Instrument, fields: Iterable<string>, now = core.mdTime()): Record<string, unknown> {
   const q = core.market.quote(inst.conid, now)!;
   const out: Record<string, unknown> = {};
   const p = (x: number) => formatPrice(x, inst.tick);
@@ -149,12 +152,13 @@ export function registerMarketDataRoutes(r: Router, core: SimCore): void {
         for (const f of fields) sub.fields.add(f);
       }
       sub.polls++;
-      const q = core.market.quote(conid, core.mdTime())!;
+      const now = core.mdTime();
+      const q = core.market.quote(conid, now)!;
       base._updated = q.time;
       if (realism.snapshotPreflight && (fresh || nowReal - sub.firstSeen < realism.snapshotWarmupMs)) {
         return { ...base, '6509': core.mdAvailability(), server_id: 'q0' };
       }
-      return { ...fieldValues(core, inst, sub.fields), '6119': 'q0', '6509': core.mdAvailability(), ...base, server_id: 'q0' };
+      return { ...fieldValues(core, inst, sub.fields, now), '6119': 'q0', '6509': core.mdAvailability(), ...base, server_id: 'q0' };
     });
     return { body: rows };
   });
