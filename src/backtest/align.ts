@@ -39,15 +39,6 @@ export function* alignBars(y: BarSeries, x: BarSeries): Generator<PairBar> {
   }
 }
 
-/** pairBarAt for columns of time, open and close only (SeriesBuilder.pricesOnly): high, low and volume NaN, not read. */
-export function pairPricesAt(time: number, y: BarColumns, i: number, x: BarColumns, j: number): PairBar {
-  return {
-    time,
-    y: { open: y.open[i]!, high: Number.NaN, low: Number.NaN, close: y.close[i]!, volume: Number.NaN },
-    x: { open: x.open[j]!, high: Number.NaN, low: Number.NaN, close: x.close[j]!, volume: Number.NaN },
-  };
-}
-
 /** A pair bar of NaN, to be filled (fillPairBar). */
 export function emptyPairBar(): PairBar {
   const nan = Number.NaN;

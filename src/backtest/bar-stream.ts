@@ -30,7 +30,7 @@ import { UserError, type UserErrorCode } from '../util/errors.ts';
 import { startWorker } from '../util/worker-entry.ts';
 import type { CsvRange } from './csv-read.ts';
 import { finishBars, loadBarsCsv, openDataFile, type BarSeries } from './csv.ts';
-import { emptyPairBar, fillPairBar, fillPairPrices, pairBarAt, pairPricesAt } from './align.ts';
+import { emptyPairBar, fillPairBar, fillPairPrices } from './align.ts';
 import { parquetRowGroups, startsAsParquet, startsAsParquetSync } from './parquet.ts';
 import { SeriesBuilder, SharedSeriesBuilder, sharedColumns, type BarColumns, type SharedColumns } from './series-builder.ts';
 
@@ -303,10 +303,10 @@ export class BarStream {
     const ky = this.slot(ySym);
     const kx = this.slot(xSym);
     const last = this.parts.length - 1;
-    // Columns not stored are not read either (their pages would be mapped to read zeros).
-    const pairBar = this.pricesOnly ? pairPricesAt : pairBarAt;
+    // Columns not stored are not read either (their pages would be mapped to read zeros): their
+    // fields stay the NaN of an empty bar.
     const fill = this.pricesOnly ? fillPairPrices : fillPairBar;
-    // The bars' objects when reused (their fields NaN until filled: those not stored stay so).
+    // The bars' objects when reused; else a new one a bar.
     const ring = Array.from({ length: reuse }, emptyPairBar);
     let nextInRing = 0;
     let [py, i, lastY] = [0, 0, -Infinity];
@@ -360,12 +360,13 @@ export class BarStream {
             const tx = xt[j]!;
             if (ty === tx) {
               counter.n++;
+              let bar: PairBar;
               if (reuse > 0) {
-                const bar = ring[nextInRing]!;
+                bar = ring[nextInRing]!;
                 nextInRing = nextInRing + 1 === reuse ? 0 : nextInRing + 1;
-                fill(bar, ty, y!, i, x!, j);
-                result.value = bar;
-              } else result.value = pairBar(ty, y!, i, x!, j);
+              } else bar = emptyPairBar();
+              fill(bar, ty, y!, i, x!, j);
+              result.value = bar;
               i++;
               j++;
               return result;

@@ -1,7 +1,6 @@
 /**
- * JSON text as bytes, for the backtest's output (output.ts) and its helper thread
- * (json-rows-worker.ts): times as `toISOString` writes them and the equity curve's rows as
- * JSON.stringify writes them, straight into byte buffers.
+ * JSON text as bytes, for the backtest's output (output.ts): times as `toISOString` writes them and
+ * the equity curve's rows as JSON.stringify writes them, straight into byte buffers.
  */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -82,7 +81,6 @@ export class IsoTimeBytes {
   }
 }
 
-
 const COMMA = 44;
 /** `{"time":` and `,"equity":` as bytes (the first row, and rows of far years or fractional milliseconds). */
 const TIME_KEY = Uint8Array.from('{"time":', (c) => c.charCodeAt(0));
@@ -114,8 +112,6 @@ const NO_DAY = -(2 ** 30);
  * change of value (it stays the same while no position is held). The last word of a row may run
  * past its end: the next row, or nothing (the chunk ends at `pos`), covers it. The first row (no
  * comma), years outside 0000-9999 and fractional milliseconds are written byte by byte instead.
- * `offset` is the curve's index of time[0] (a helper thread writes the curve's end): the curve's
- * row 0 has no comma.
  *
  * Why a chunk per call, with the state in fields: the loop then has no rare path (a full chunk, a
  * yield) that V8 has not seen when it optimises it (in the first chunk), which cost rounds of
@@ -140,16 +136,10 @@ export class EquityRows {
   private d3 = 0;
   private d4 = 0;
 
-  /** The index (in time) of the curve's first row, which has no comma; -1 when it is not among them. */
-  private readonly firstRow: number;
-
   constructor(
     private readonly time: Float64Array,
     private readonly equity: Float64Array,
-    offset = 0,
-  ) {
-    this.firstRow = offset === 0 ? 0 : -1;
-  }
+  ) {}
 
   get done(): boolean {
     return this.i >= this.time.length;
@@ -159,7 +149,6 @@ export class EquityRows {
   fill(b: Uint8Array, dv: DataView, p: number, limit: number): number {
     const { time, equity, valueWords } = this;
     const n = time.length;
-    const firstRow = this.firstRow;
     let i = this.i;
     let day = this.day;
     let [d2, d3, d4] = [this.d2, this.d3, this.d4];
@@ -171,16 +160,16 @@ export class EquityRows {
       const ms = time[i]!;
       const d = Math.floor(ms / DAY_MS);
       const rest = ms - d * DAY_MS;
-      if (d !== day && i !== firstRow && inFourDigitYears(ms) && (rest | 0) === rest) {
+      if (d !== day && i > 0 && inFourDigitYears(ms) && (rest | 0) === rest) {
         const t = iso(d * DAY_MS);
         this.day = day = d;
         this.d2 = d2 = COLON | (QUOTE << 8) | (t.charCodeAt(0) << 16) | (t.charCodeAt(1) << 24);
         this.d3 = d3 = word(t.slice(2, 6));
         this.d4 = d4 = word(t.slice(6, 10));
       }
-      if (d !== day || i === firstRow || (rest | 0) !== rest) {
+      if (d !== day || i === 0 || (rest | 0) !== rest) {
         // Byte by byte, as JSON.stringify and toISOString write it.
-        if (i !== firstRow) b[p++] = COMMA;
+        if (i > 0) b[p++] = COMMA;
         for (let k = 0; k < 8; k++) b[p + k] = TIME_KEY[k]!;
         p = this.times.write(b, p + 8, ms);
         for (let k = 0; k < 10; k++) b[p + k] = EQUITY_KEY[k]!;

@@ -26,6 +26,8 @@ class ByteChunks {
   view = this.views[0]!;
   pos = 0;
   private readonly times = new IsoTimeBytes();
+  /** ByteChunks.short's strings, as their JSON's bytes. */
+  private readonly strings = new Map<string, Uint8Array>();
 
   /** The filled part, to be yielded; the next writes go to the other buffer. */
   take(): Buffer {
@@ -62,8 +64,10 @@ class ByteChunks {
   /**
    * A short string (SHORT_STRING characters at most: its JSON fits the slack) as JSON.stringify
    * writes it, its bytes made once: trades and fills repeat the same few sides, reasons and symbols.
+   * False, nothing written, for a longer one (the caller writes it with `text`).
    */
-  short(s: string): void {
+  short(s: string): boolean {
+    if (s.length > SHORT_STRING) return false;
     let bytes = this.strings.get(s);
     if (bytes === undefined) {
       bytes = Buffer.from(JSON.stringify(s));
@@ -73,8 +77,8 @@ class ByteChunks {
     const p = this.pos;
     for (let k = 0; k < bytes.length; k++) b[p + k] = bytes[k]!;
     this.pos = p + bytes.length;
+    return true;
   }
-  private readonly strings = new Map<string, Uint8Array>();
 }
 
 /** Strings this long at most are written by ByteChunks.short: 64 characters are 386 bytes of JSON at most (< SLACK). */
@@ -106,8 +110,7 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
     const t = r.trades[i]!;
     if (out.full) yield out.take();
     out.ascii(i ? ',{"side":' : '{"side":');
-    if (t.side.length <= SHORT_STRING) out.short(t.side);
-    else yield* text(out, JSON.stringify(t.side));
+    if (!out.short(t.side)) yield* text(out, JSON.stringify(t.side));
     out.ascii(',"entryTime":');
     out.time(t.entryTime);
     out.ascii(',"exitTime":');
@@ -115,8 +118,7 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
     else out.time(t.exitTime);
     out.ascii(',"exitReason":');
     if (t.exitReason === null) out.ascii('null');
-    else if (t.exitReason.length <= SHORT_STRING) out.short(t.exitReason);
-    else yield* text(out, JSON.stringify(t.exitReason));
+    else if (!out.short(t.exitReason)) yield* text(out, JSON.stringify(t.exitReason));
     out.ascii(',"qtyY":');
     out.num(t.qtyY);
     out.ascii(',"qtyX":');
@@ -133,11 +135,9 @@ export function* backtestJsonBuffers(r: BacktestResult): Generator<Buffer> {
     out.ascii(i ? ',{"time":' : '{"time":');
     out.time(f.time);
     out.ascii(',"symbol":');
-    if (f.symbol.length <= SHORT_STRING) out.short(f.symbol);
-    else yield* text(out, JSON.stringify(f.symbol));
+    if (!out.short(f.symbol)) yield* text(out, JSON.stringify(f.symbol));
     out.ascii(',"side":');
-    if (f.side.length <= SHORT_STRING) out.short(f.side);
-    else yield* text(out, JSON.stringify(f.side));
+    if (!out.short(f.side)) yield* text(out, JSON.stringify(f.side));
     out.ascii(',"qty":');
     out.num(f.qty);
     out.ascii(',"price":');

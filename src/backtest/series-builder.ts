@@ -147,17 +147,20 @@ export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second
   const n = b.length;
   // Reserved well beyond what came: give the excess back (a copy of the bars).
   if (b.capacity > 1024 && b.capacity > n * 1.5) b.resize(n);
-  const cols = [b.time, b.open, b.high, b.low, b.close, b.volume].map((c) => c.subarray(0, n));
+  // Columns not kept (pricesOnly) are neither read nor sorted: NaN, as fields not read (never the
+  // zeros of memory not written).
+  const kept = b.pricesOnly ? [b.time, b.open, null, null, b.close, null] : [b.time, b.open, b.high, b.low, b.close, b.volume];
+  let cols = kept.map((c) => c?.subarray(0, n) ?? null);
   let line = b.line.subarray(0, n);
   // Already in order (the usual case): the builder's columns themselves, no copy.
-  let ordered = cols;
   if (!b.sorted) {
     const time = cols[0]!;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     // Stable sort by time so a duplicate is reported with its first line.
     order.sort((i, j) => time[i]! - time[j]! || i - j);
-    ordered = cols.map((c) => {
+    cols = cols.map((c) => {
+      if (c === null) return null;
       const o = new Float64Array(n);
       for (let i = 0; i < n; i++) o[i] = c[order[i]!]!;
       return o;
@@ -166,10 +169,7 @@ export function finishSeries(b: SeriesBuilder, duplicate: (first: number, second
     for (let i = 0; i < n; i++) byOrder[i] = line[order[i]!]!;
     line = byOrder;
   }
-  const [t, open, keptHigh, keptLow, close, keptVolume] = ordered as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
-  // Fields not kept are NaN, as fields not read (never the zeros of memory not written).
-  const notKept = (): Float64Array => new Float64Array(n).fill(Number.NaN);
-  const [high, low, volume] = b.pricesOnly ? [notKept(), notKept(), notKept()] : [keptHigh, keptLow, keptVolume];
+  const [t, open, high, low, close, volume] = cols.map((c) => c ?? new Float64Array(n).fill(Number.NaN)) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   for (let i = 1; i < n; i++) {
     if (t[i] === t[i - 1]) {
       const a = Math.min(line[i]!, line[i - 1]!);

@@ -8,10 +8,10 @@ import { errorBody, type Router } from '../router.ts';
 
 const DEFAULT_FIELDS = ['31', '84', '86'];
 
-/** Field values for one conid at the current simulated time (§5.3 subset), all as strings. */
 /**
- * The fields' values at market-data time `now` (default: the clock now). A frame that also says
- * its time (`_updated`) passes the time it read: the clock read twice could fall on two quotes.
+ * Field values for one conid (§5.3 subset), all as strings, at market-data time `now` (default:
+ * the simulated clock now). A frame that also says its time (`_updated`) passes the time it read:
+ * the clock read twice could fall on two quotes.
  */
 export function fieldValues(core: SimCore, inst: Instrument, fields: Iterable<string>, now = core.mdTime()): Record<string, unknown> {
   const q = core.market.quote(inst.conid, now)!;
